@@ -1,0 +1,466 @@
+//! Ingest events: the wire format of `POST /api/v1/ingest` and its validation.
+//! Each event is parsed on its own so that one bad event rejects only itself.
+
+use crate::clock::{parse_rfc3339, Micros};
+use crate::usage::{ProviderUsage, TokenUsage};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const MAX_ID_LEN: usize = 200;
+pub const MAX_DOMAIN_LEN: usize = 253;
+pub const MAX_TEXT_LEN: usize = 10_000;
+
+/// A validated event, ready for the writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestEvent {
+    pub session_id: String,
+    pub event_id: Option<String>,
+    pub at: Micros,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    Start {
+        model: String,
+        domain: String,
+        conversation_id: Option<String>,
+        metadata: Option<Value>,
+    },
+    Iteration {
+        iteration: i64,
+    },
+    Search {
+        query: String,
+        results: i64,
+        source: Option<String>,
+        duration_ms: Option<i64>,
+    },
+    Usage(TokenUsage),
+    Log {
+        level: String,
+        message: String,
+    },
+    End {
+        success: bool,
+        error: Option<String>,
+    },
+    Backfill(Box<BackfillSession>),
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Start { .. } => "session.start",
+            EventKind::Iteration { .. } => "iteration",
+            EventKind::Search { .. } => "search",
+            EventKind::Usage(_) => "usage",
+            EventKind::Log { .. } => "log",
+            EventKind::End { .. } => "session.end",
+            EventKind::Backfill(_) => "session",
+        }
+    }
+}
+
+/// One finished session sent at once (the `session` event), for backfills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackfillSession {
+    pub model: String,
+    pub domain: String,
+    pub conversation_id: Option<String>,
+    pub start_time: Micros,
+    pub end_time: Micros,
+    pub iterations: i64,
+    pub search_count: i64,
+    pub total_results: i64,
+    pub searches: Vec<Value>,
+    pub usage: TokenUsage,
+    pub success: bool,
+    pub error: Option<String>,
+    pub logs: Vec<Value>,
+    pub metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    session_id: Option<String>,
+    event_id: Option<String>,
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StartBody {
+    model: String,
+    domain: String,
+    conversation_id: Option<String>,
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct IterationBody {
+    iteration: i64,
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    query: String,
+    results: i64,
+    source: Option<String>,
+    duration_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct UsageBody {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cached_input_tokens: Option<i64>,
+    cache_write_tokens: Option<i64>,
+    reasoning_tokens: Option<i64>,
+    usage: Option<ProviderUsage>,
+}
+
+#[derive(Deserialize)]
+struct LogBody {
+    level: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct EndBody {
+    success: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    model: String,
+    domain: String,
+    conversation_id: Option<String>,
+    start_time: String,
+    end_time: Option<String>,
+    duration_ms: Option<i64>,
+    iterations: Option<i64>,
+    search_count: Option<i64>,
+    total_results: Option<i64>,
+    #[serde(default)]
+    searches: Vec<Value>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cached_input_tokens: Option<i64>,
+    cache_write_tokens: Option<i64>,
+    reasoning_tokens: Option<i64>,
+    usage: Option<ProviderUsage>,
+    success: bool,
+    error: Option<String>,
+    #[serde(default)]
+    logs: Vec<Value>,
+    metadata: Option<Value>,
+}
+
+fn field<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, String> {
+    serde_json::from_str(raw).map_err(|e| {
+        // serde names the field ("missing field `model`", "invalid type ... for `results`");
+        // the position inside one event adds nothing for the client.
+        let text = e.to_string();
+        match text.find(" at line ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        }
+    })
+}
+
+fn check_id(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > MAX_ID_LEN {
+        return Err(format!("{name} must be 1 to {MAX_ID_LEN} characters"));
+    }
+    Ok(())
+}
+
+fn check_domain(domain: &str) -> Result<(), String> {
+    if domain.is_empty() || domain.len() > MAX_DOMAIN_LEN || domain.chars().any(char::is_whitespace)
+    {
+        return Err(format!(
+            "domain must be 1 to {MAX_DOMAIN_LEN} characters without spaces"
+        ));
+    }
+    Ok(())
+}
+
+fn check_text(name: &str, value: &str) -> Result<(), String> {
+    if value.len() > MAX_TEXT_LEN {
+        return Err(format!("{name} must be at most {MAX_TEXT_LEN} characters"));
+    }
+    Ok(())
+}
+
+fn non_negative(name: &str, value: i64) -> Result<i64, String> {
+    if value < 0 {
+        return Err(format!("{name} must not be negative"));
+    }
+    Ok(value)
+}
+
+fn check_object(name: &str, value: &Option<Value>) -> Result<(), String> {
+    match value {
+        None | Some(Value::Object(_)) | Some(Value::Null) => Ok(()),
+        Some(_) => Err(format!("{name} must be a JSON object")),
+    }
+}
+
+impl UsageBody {
+    fn tokens(&self) -> Result<TokenUsage, String> {
+        let usage = match &self.usage {
+            Some(provider) => provider.normalise(),
+            None => {
+                let (Some(input), Some(output)) = (self.input_tokens, self.output_tokens) else {
+                    return Err(
+                        "missing field `input_tokens`/`output_tokens` (or a nested `usage` object)"
+                            .to_string(),
+                    );
+                };
+                let usage = TokenUsage {
+                    input,
+                    cached_input: self.cached_input_tokens.unwrap_or(0),
+                    cache_write: self.cache_write_tokens.unwrap_or(0),
+                    output,
+                    reasoning: self.reasoning_tokens.unwrap_or(0),
+                };
+                usage.validate().map(|_| usage)
+            }
+        };
+        usage.map_err(|e| e.to_string())
+    }
+}
+
+/// Parses and validates one event. `received_at` is the default timestamp.
+pub fn parse_event(raw: &str, received_at: Micros) -> Result<IngestEvent, String> {
+    let header: Header = field(raw)?;
+    let kind_name = header
+        .kind
+        .ok_or_else(|| "missing field `type`".to_string())?;
+    let session_id = header
+        .session_id
+        .ok_or_else(|| "missing field `session_id`".to_string())?;
+    check_id("session_id", &session_id)?;
+    if let Some(id) = &header.event_id {
+        check_id("event_id", id)?;
+    }
+    let at = match &header.timestamp {
+        Some(text) => parse_rfc3339(text)
+            .ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())?,
+        None => received_at,
+    };
+    let kind = match kind_name.as_str() {
+        "session.start" => {
+            let b: StartBody = field(raw)?;
+            check_id("model", &b.model)?;
+            check_domain(&b.domain)?;
+            if let Some(c) = &b.conversation_id {
+                check_id("conversation_id", c)?;
+            }
+            check_object("metadata", &b.metadata)?;
+            EventKind::Start {
+                model: b.model,
+                domain: b.domain,
+                conversation_id: b.conversation_id,
+                metadata: b.metadata,
+            }
+        }
+        "iteration" => {
+            let b: IterationBody = field(raw)?;
+            if b.iteration < 1 {
+                return Err("iteration must be 1 or more (the 1-based cycle number)".into());
+            }
+            EventKind::Iteration { iteration: b.iteration }
+        }
+        "search" => {
+            let b: SearchBody = field(raw)?;
+            check_text("query", &b.query)?;
+            EventKind::Search {
+                query: b.query,
+                results: non_negative("results", b.results)?,
+                source: b.source,
+                duration_ms: b.duration_ms.map(|d| non_negative("duration_ms", d)).transpose()?,
+            }
+        }
+        "usage" => EventKind::Usage(field::<UsageBody>(raw)?.tokens()?),
+        "log" => {
+            let b: LogBody = field(raw)?;
+            if !matches!(b.level.as_str(), "debug" | "info" | "warn" | "error") {
+                return Err("level must be one of debug, info, warn, error".into());
+            }
+            check_text("message", &b.message)?;
+            EventKind::Log { level: b.level, message: b.message }
+        }
+        "session.end" => {
+            let b: EndBody = field(raw)?;
+            if let Some(e) = &b.error {
+                check_text("error", e)?;
+            }
+            EventKind::End { success: b.success, error: b.error }
+        }
+        "session" => EventKind::Backfill(Box::new(parse_backfill(raw)?)),
+        other => {
+            return Err(format!(
+                "unknown event type `{other}` (expected session.start, iteration, search, usage, log, session.end or session)"
+            ))
+        }
+    };
+    Ok(IngestEvent {
+        session_id,
+        event_id: header.event_id,
+        at,
+        kind,
+    })
+}
+
+fn parse_backfill(raw: &str) -> Result<BackfillSession, String> {
+    let b: SessionBody = field(raw)?;
+    check_id("model", &b.model)?;
+    check_domain(&b.domain)?;
+    check_object("metadata", &b.metadata)?;
+    let start_time = parse_rfc3339(&b.start_time)
+        .ok_or_else(|| "start_time must be an RFC 3339 timestamp".to_string())?;
+    let end_time = match (&b.end_time, b.duration_ms) {
+        (Some(end), _) => parse_rfc3339(end)
+            .ok_or_else(|| "end_time must be an RFC 3339 timestamp".to_string())?,
+        (None, Some(ms)) => start_time + non_negative("duration_ms", ms)? * 1_000,
+        (None, None) => return Err("missing field `end_time` (or `duration_ms`)".into()),
+    };
+    if end_time < start_time {
+        return Err("end_time must not be before start_time".into());
+    }
+    if let Some(e) = &b.error {
+        check_text("error", e)?;
+    }
+    let search_count = match b.search_count {
+        Some(n) => non_negative("search_count", n)?,
+        None => b.searches.len() as i64,
+    };
+    // Not `#[serde(flatten)]`: flattening buffers the whole event and halves backfill speed.
+    let usage = UsageBody {
+        input_tokens: b.input_tokens,
+        output_tokens: b.output_tokens,
+        cached_input_tokens: b.cached_input_tokens,
+        cache_write_tokens: b.cache_write_tokens,
+        reasoning_tokens: b.reasoning_tokens,
+        usage: b.usage,
+    }
+    .tokens()?;
+    Ok(BackfillSession {
+        usage,
+        model: b.model,
+        domain: b.domain,
+        conversation_id: b.conversation_id,
+        start_time,
+        end_time,
+        iterations: non_negative("iterations", b.iterations.unwrap_or(0))?,
+        search_count,
+        total_results: non_negative("total_results", b.total_results.unwrap_or(0))?,
+        searches: b.searches,
+        success: b.success,
+        error: b.error,
+        logs: b.logs,
+        metadata: b.metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Micros = 1_700_000_000_000_000;
+
+    fn parse(json: &str) -> Result<IngestEvent, String> {
+        parse_event(json, NOW)
+    }
+
+    #[test]
+    fn parses_a_session_start_with_default_timestamp() {
+        let e = parse(
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4","domain":"shop.example"}"#,
+        )
+        .expect("valid");
+        assert_eq!(e.at, NOW);
+        assert_eq!(e.kind.name(), "session.start");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse(r#"{"type":"session.start","session_id":"s1","domain":"d"}"#)
+            .expect_err("invalid");
+        assert_eq!(err, "missing field `model`");
+        let err = parse(r#"{"type":"search","session_id":"s1","query":"x","results":"many"}"#)
+            .expect_err("invalid");
+        assert!(err.contains("invalid type"), "{err}");
+        let err =
+            parse(r#"{"type":"usage","session_id":"s1","input_tokens":-5,"output_tokens":1}"#)
+                .expect_err("invalid");
+        assert_eq!(err, "input_tokens must not be negative");
+        let err = parse(r#"{"type":"warp","session_id":"s1"}"#).expect_err("invalid");
+        assert!(err.starts_with("unknown event type `warp`"), "{err}");
+        let err = parse(r#"{"session_id":"s1"}"#).expect_err("invalid");
+        assert_eq!(err, "missing field `type`");
+        let err = parse(r#"{"type":"log","session_id":"s1","level":"loud","message":"m"}"#)
+            .expect_err("invalid");
+        assert_eq!(err, "level must be one of debug, info, warn, error");
+        let err =
+            parse(r#"{"type":"iteration","session_id":"s1","iteration":1,"timestamp":"today"}"#)
+                .expect_err("invalid");
+        assert_eq!(err, "timestamp must be an RFC 3339 timestamp");
+        let err =
+            parse(r#"{"type":"iteration","session_id":"","iteration":1}"#).expect_err("invalid");
+        assert_eq!(err, "session_id must be 1 to 200 characters");
+    }
+
+    #[test]
+    fn usage_accepts_flat_and_nested_provider_shapes() {
+        let flat = parse(r#"{"type":"usage","session_id":"s","input_tokens":10,"output_tokens":5,"cached_input_tokens":4}"#)
+            .expect("valid");
+        assert_eq!(
+            flat.kind,
+            EventKind::Usage(TokenUsage {
+                input: 10,
+                cached_input: 4,
+                output: 5,
+                ..Default::default()
+            })
+        );
+        let nested = parse(r#"{"type":"usage","session_id":"s","usage":{"input_tokens":100,"cache_read_input_tokens":3000,"cache_creation_input_tokens":500,"output_tokens":250}}"#)
+            .expect("valid");
+        assert_eq!(
+            nested.kind,
+            EventKind::Usage(TokenUsage {
+                input: 3600,
+                cached_input: 3000,
+                cache_write: 500,
+                output: 250,
+                reasoning: 0
+            })
+        );
+    }
+
+    #[test]
+    fn backfill_derives_end_time_and_search_count() {
+        let e = parse(
+            r#"{"type":"session","session_id":"b1","model":"gpt-4","domain":"d",
+            "start_time":"2026-11-01T10:00:00Z","duration_ms":1500,"success":true,
+            "input_tokens":1000,"output_tokens":500,"searches":[{"query":"a"},{"query":"b"}]}"#,
+        )
+        .expect("valid");
+        let EventKind::Backfill(b) = e.kind else {
+            panic!("not a backfill")
+        };
+        assert_eq!(b.end_time - b.start_time, 1_500_000);
+        assert_eq!(b.search_count, 2);
+        let err = parse(
+            r#"{"type":"session","session_id":"b1","model":"gpt-4","domain":"d",
+            "start_time":"2026-11-01T10:00:00Z","end_time":"2026-11-01T09:00:00Z","success":true,
+            "input_tokens":1,"output_tokens":1}"#,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "end_time must not be before start_time");
+    }
+}

@@ -1,0 +1,12 @@
+//! Omniops domain logic: exact money, model prices and cost, token usage normalisation,
+//! reporting windows, ingest events and the telemetry report. Pure: no I/O.
+
+pub mod clock;
+pub mod events;
+pub mod money;
+pub mod pricing;
+pub mod rollup;
+pub mod session;
+pub mod telemetry;
+pub mod usage;
+pub mod window;

@@ -1,0 +1,97 @@
+//! Money. Costs are stored as whole nano-dollars (10⁻⁹ USD) in `i64`, exact on both
+//! database engines; arithmetic on fractions uses `rust_decimal`, never `f64`.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// 10⁻⁹ USD.
+pub type Nanos = i64;
+
+pub const NANOS_PER_USD: i64 = 1_000_000_000;
+
+pub fn nanos_to_usd(nanos: i128) -> Decimal {
+    Decimal::from_i128_with_scale(nanos, 9)
+}
+
+/// Rounds a USD amount to whole nano-dollars, half away from zero.
+pub fn usd_to_nanos(usd: Decimal) -> Nanos {
+    let scaled = usd * Decimal::from(NANOS_PER_USD);
+    scaled
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
+        .unwrap_or(i64::MAX)
+}
+
+/// A USD amount as text with exactly `decimals` places, rounded half away from zero.
+pub fn format_usd(usd: Decimal, decimals: u32) -> String {
+    let rounded = usd.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
+    format!("{:.*}", decimals as usize, rounded)
+}
+
+pub fn format_nanos(nanos: i128, decimals: u32) -> String {
+    format_usd(nanos_to_usd(nanos), decimals)
+}
+
+/// A decimal rounded to `decimals` places as a JSON number. The text of the number is the
+/// rounded decimal exactly (shortest round-trip printing of a value with ≤ 17 digits).
+pub fn json_number(value: Decimal, decimals: u32) -> serde_json::Number {
+    let rounded = value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
+    rounded
+        .to_f64()
+        .and_then(serde_json::Number::from_f64)
+        .unwrap_or_else(|| serde_json::Number::from(0))
+}
+
+/// `part / whole × 100` with one decimal; any x/0 is 0.
+pub fn percentage(part: i128, whole: i128) -> serde_json::Number {
+    json_number(ratio(part * 100, whole), 1)
+}
+
+/// `numerator / denominator` as a decimal; any x/0 is 0.
+pub fn ratio(numerator: i128, denominator: i128) -> Decimal {
+    if denominator == 0 {
+        return Decimal::ZERO;
+    }
+    Decimal::from_i128_with_scale(numerator, 0) / Decimal::from_i128_with_scale(denominator, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn formats_with_half_away_from_zero() {
+        assert_eq!(format_nanos(60_000_000, 4), "0.0600");
+        assert_eq!(format_nanos(486_665_750, 4), "0.4867");
+        assert_eq!(format_nanos(486_665_750, 6), "0.486666");
+        assert_eq!(format_nanos(50_000, 4), "0.0001");
+        assert_eq!(format_nanos(49_999, 4), "0.0000");
+        assert_eq!(format_nanos(-50_000, 4), "-0.0001");
+        assert_eq!(format_nanos(0, 6), "0.000000");
+    }
+
+    #[test]
+    fn converts_usd_to_nanos_exactly() {
+        let usd = Decimal::from_str("0.48666575").expect("decimal");
+        assert_eq!(usd_to_nanos(usd), 486_665_750);
+        let half = Decimal::from_str("0.0000000005").expect("decimal");
+        assert_eq!(usd_to_nanos(half), 1);
+    }
+
+    #[test]
+    fn percentages_have_one_decimal_and_zero_for_empty() {
+        assert_eq!(percentage(1, 3).to_string(), "33.3");
+        assert_eq!(percentage(2, 3).to_string(), "66.7");
+        assert_eq!(percentage(5, 0).to_string(), "0.0");
+        assert_eq!(percentage(3, 3).to_string(), "100.0");
+    }
+
+    #[test]
+    fn json_numbers_print_the_rounded_decimal() {
+        let v = Decimal::from_str("0.0600004999").expect("decimal");
+        assert_eq!(json_number(v, 6).to_string(), "0.06");
+        let v = Decimal::from_str("12.3456785").expect("decimal");
+        assert_eq!(json_number(v, 6).to_string(), "12.345679");
+    }
+}
