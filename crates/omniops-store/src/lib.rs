@@ -1,1 +1,328 @@
+//! Omniops storage: SQLite (embedded default, WAL) and PostgreSQL behind one API.
+//!
+//! The SQL lives once in `queries.rs`, compiled for each engine with `include!`, so
+//! both backends run the same statements; each engine owns its migrations.
 
+pub mod batch;
+
+use anyhow::Context;
+use omniops_core::clock::Micros;
+use omniops_core::events::IngestEvent;
+use omniops_core::pricing::{PriceEntry, PriceTable};
+use omniops_core::rollup::Counters;
+use omniops_core::session::Session;
+use omniops_core::telemetry::TelemetryInputs;
+use omniops_core::window::Window;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+mod sqlite {
+    type DB = sqlx::Sqlite;
+    include!("queries.rs");
+}
+
+mod postgres {
+    type DB = sqlx::Postgres;
+    include!("queries.rs");
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs the same query function on whichever engine the store uses.
+macro_rules! on_pool {
+    ($store:expr, $func:ident ( $($arg:expr),* )) => {
+        match &$store.pool {
+            Pool::Sqlite(p) => sqlite::$func(p, $($arg),*).await,
+            Pool::Postgres(p) => postgres::$func(p, $($arg),*).await,
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+/// What one committed batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Per request, the rejected events as (index, reason).
+    pub rejections: Vec<batch::Rejections>,
+    /// Sessions created or changed by live-path events, in their state after the batch.
+    pub changed: Vec<Session>,
+    /// `session` events that created a session.
+    pub backfilled: usize,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecomputeReport {
+    pub models: Vec<String>,
+    pub sessions: u64,
+    pub buckets: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnpricedModel {
+    pub model: String,
+    pub sessions: i64,
+    #[serde(skip)]
+    pub last_seen: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub scope: String,
+    pub domain: Option<String>,
+    pub prefix: String,
+    pub created_at: Micros,
+    pub revoked_at: Option<Micros>,
+}
+
+/// The SHA-256 of a key, as stored. Keys are long random strings, so a plain hash is enough.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl Store {
+    /// Opens (creating if needed) `omniops.db` in `data_dir` and runs the SQLite migrations.
+    pub async fn open_sqlite(data_dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let path = data_dir.join("omniops.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the request that caused it is answered.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("running SQLite migrations")?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// Connects to PostgreSQL and runs its migrations.
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .context("running PostgreSQL migrations")?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::open_postgres(url).await
+            }
+            Some(_) => anyhow::bail!("database URL must start with postgres:// or postgresql://"),
+            None => Self::open_sqlite(data_dir).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    pub async fn apply_batch(
+        &self,
+        requests: &[Vec<IngestEvent>],
+        prices: &PriceTable,
+        now: Micros,
+    ) -> anyhow::Result<BatchOutcome> {
+        Ok(on_pool!(self, apply_batch(requests, prices, now))?)
+    }
+
+    /// Everything the telemetry report needs, from rollups and the live sessions.
+    pub async fn telemetry_inputs(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<TelemetryInputs> {
+        let domain = domain.unwrap_or("");
+        let (by_domain_model, trend, first_session_hour, live) = tokio::try_join!(
+            async { on_pool!(self, window_sums(window, domain)) },
+            async { on_pool!(self, trend(window, domain)) },
+            async { on_pool!(self, first_session_hour(domain)) },
+            async { on_pool!(self, live_sessions(domain)) },
+        )?;
+        Ok(TelemetryInputs {
+            by_domain_model,
+            trend,
+            first_session_hour,
+            live,
+        })
+    }
+
+    pub async fn window_sums(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String, Counters)>> {
+        Ok(on_pool!(self, window_sums(window, domain.unwrap_or("")))?)
+    }
+
+    /// The spec's way (sum raw rows), kept for benchmarks and consistency tests.
+    pub async fn naive_window_sums(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String, Counters)>> {
+        Ok(on_pool!(
+            self,
+            naive_window_sums(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    pub async fn session(&self, session_id: &str) -> anyhow::Result<Option<Session>> {
+        Ok(on_pool!(self, session(session_id))?)
+    }
+
+    pub async fn prices(&self) -> anyhow::Result<Vec<PriceEntry>> {
+        on_pool!(self, load_prices())
+    }
+
+    /// Stores the shipped default prices where no entry of the same model and date exists.
+    pub async fn seed_prices(&self, entries: &[PriceEntry], now: Micros) -> anyhow::Result<()> {
+        Ok(on_pool!(self, seed_prices(entries, now))?)
+    }
+
+    pub async fn put_price(
+        &self,
+        entry: &PriceEntry,
+        raw_since: Micros,
+        now: Micros,
+    ) -> anyhow::Result<RecomputeReport> {
+        on_pool!(self, put_price(entry, raw_since, now))
+    }
+
+    pub async fn unpriced_models(&self) -> anyhow::Result<Vec<UnpricedModel>> {
+        Ok(on_pool!(self, unpriced_models())?)
+    }
+
+    /// Creates a key; returns its record and the secret, which is shown once and stored
+    /// only as a hash.
+    pub async fn create_key(
+        &self,
+        scope: &str,
+        domain: Option<&str>,
+        name: Option<&str>,
+        now: Micros,
+    ) -> anyhow::Result<(ApiKeyRecord, String)> {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = format!("omk_{}", hex::encode(bytes));
+        let record = ApiKeyRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.map(str::to_string),
+            scope: scope.to_string(),
+            domain: domain.map(str::to_string),
+            prefix: secret[..12].to_string(),
+            created_at: now,
+            revoked_at: None,
+        };
+        on_pool!(self, insert_key(&record, &hash_key(&secret)))?;
+        Ok((record, secret))
+    }
+
+    pub async fn list_keys(&self) -> anyhow::Result<Vec<ApiKeyRecord>> {
+        Ok(on_pool!(self, list_keys())?)
+    }
+
+    pub async fn revoke_key(&self, id: &str, now: Micros) -> anyhow::Result<bool> {
+        Ok(on_pool!(self, revoke_key(id, now))?)
+    }
+
+    /// The active key with this secret, if any.
+    pub async fn find_key(&self, secret: &str) -> anyhow::Result<Option<ApiKeyRecord>> {
+        Ok(on_pool!(self, find_key(&hash_key(secret)))?)
+    }
+
+    pub async fn count_active_keys(&self) -> anyhow::Result<i64> {
+        Ok(on_pool!(self, count_active_keys())?)
+    }
+
+    pub async fn delete_sessions_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
+        Ok(on_pool!(self, delete_sessions_before(cutoff))?)
+    }
+
+    pub async fn delete_rollups_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
+        Ok(on_pool!(self, delete_rollups_before(cutoff))?)
+    }
+}

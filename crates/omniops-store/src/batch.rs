@@ -1,0 +1,282 @@
+//! Planning one write batch in memory: events apply in request order, then array order,
+//! against the sessions loaded from the store. Pure; the backends write the plan.
+
+use omniops_core::clock::{floor_day, floor_hour, Micros};
+use omniops_core::events::{EventKind, IngestEvent};
+use omniops_core::pricing::PriceTable;
+use omniops_core::rollup::Counters;
+use omniops_core::session::{Rejection, Session};
+use std::collections::{HashMap, HashSet};
+
+/// Per request: the rejected events as (index, reason).
+pub type Rejections = Vec<(usize, String)>;
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Sessions touched by the batch, keyed by session id, with whether they changed.
+    pub sessions: HashMap<String, (Session, bool)>,
+    /// Finished sessions from `session` events; inserted only where the id is new.
+    pub backfills: Vec<Session>,
+    pub new_event_ids: Vec<(String, String)>,
+    /// Sessions that ended in this batch (live path); their rollups are added.
+    pub ended: Vec<String>,
+    pub rejections: Vec<Rejections>,
+}
+
+/// Session ids whose stored state the batch needs, and those whose event ids it needs.
+pub fn ids_to_load(requests: &[Vec<IngestEvent>]) -> (Vec<String>, Vec<String>) {
+    let mut sessions = HashSet::new();
+    let mut with_event_ids = HashSet::new();
+    for event in requests.iter().flatten() {
+        if !matches!(event.kind, EventKind::Backfill(_)) {
+            sessions.insert(event.session_id.as_str());
+        }
+        if event.event_id.is_some() {
+            with_event_ids.insert(event.session_id.as_str());
+        }
+    }
+    (
+        sessions.into_iter().map(str::to_string).collect(),
+        with_event_ids.into_iter().map(str::to_string).collect(),
+    )
+}
+
+pub fn plan(
+    requests: &[Vec<IngestEvent>],
+    loaded: Vec<Session>,
+    mut seen_event_ids: HashSet<(String, String)>,
+    prices: &PriceTable,
+    mut new_id: impl FnMut() -> String,
+) -> Plan {
+    let mut plan = Plan {
+        sessions: loaded
+            .into_iter()
+            .map(|s| (s.session_id.clone(), (s, false)))
+            .collect(),
+        ..Plan::default()
+    };
+    let mut backfill_ids: HashSet<String> = HashSet::new();
+    for events in requests {
+        let mut rejected = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let dedup_key = event
+                .event_id
+                .as_ref()
+                .map(|e| (event.session_id.clone(), e.clone()));
+            if let Some(key) = &dedup_key {
+                if seen_event_ids.contains(key) {
+                    continue; // a repeat: accepted, changes nothing
+                }
+            }
+            match apply_one(&mut plan, &mut backfill_ids, event, prices, &mut new_id) {
+                Ok(()) => {
+                    if let Some(key) = dedup_key {
+                        seen_event_ids.insert(key.clone());
+                        plan.new_event_ids.push(key);
+                    }
+                }
+                Err(reason) => rejected.push((index, reason.to_string())),
+            }
+        }
+        plan.rejections.push(rejected);
+    }
+    plan
+}
+
+fn apply_one(
+    plan: &mut Plan,
+    backfill_ids: &mut HashSet<String>,
+    event: &IngestEvent,
+    prices: &PriceTable,
+    new_id: &mut impl FnMut() -> String,
+) -> Result<(), Rejection> {
+    let id = &event.session_id;
+    match &event.kind {
+        EventKind::Backfill(b) => {
+            // A `session` with a known id is accepted and changes nothing.
+            if !plan.sessions.contains_key(id) && backfill_ids.insert(id.clone()) {
+                let session = Session::from_backfill(new_id(), id.clone(), (**b).clone(), prices);
+                plan.backfills.push(session);
+            }
+            Ok(())
+        }
+        EventKind::Start {
+            model,
+            domain,
+            conversation_id,
+            metadata,
+        } => {
+            if let Some((existing, _)) = plan.sessions.get(id) {
+                // A repeated identical start (a client retry) changes nothing.
+                return if &existing.model == model && &existing.domain == domain {
+                    Ok(())
+                } else {
+                    Err(Rejection::AlreadyStarted)
+                };
+            }
+            if backfill_ids.contains(id) {
+                return Err(Rejection::AlreadyStarted);
+            }
+            let mut session = Session::start(
+                new_id(),
+                id.clone(),
+                event.at,
+                model.clone(),
+                domain.clone(),
+                prices,
+            );
+            session.conversation_id = conversation_id.clone();
+            session.metadata = metadata.clone();
+            plan.sessions.insert(id.clone(), (session, true));
+            Ok(())
+        }
+        kind => match plan.sessions.get_mut(id) {
+            Some((session, dirty)) => {
+                session.apply(kind, event.at, prices)?;
+                *dirty = true;
+                if matches!(kind, EventKind::End { .. }) {
+                    plan.ended.push(id.clone());
+                }
+                Ok(())
+            }
+            None if backfill_ids.contains(id) => Err(Rejection::SessionEnded),
+            None => Err(Rejection::UnknownSession),
+        },
+    }
+}
+
+/// Rollup increments of a batch, pre-aggregated so each bucket is written once.
+#[derive(Debug, Default)]
+pub struct RollupDelta {
+    pub hourly: HashMap<(Micros, String, String), Counters>,
+    pub daily: HashMap<(Micros, String, String), Counters>,
+    /// (domain or '' for all, hour) → (requests, cost nanos)
+    pub trend: HashMap<(String, Micros), (i64, i64)>,
+}
+
+impl RollupDelta {
+    pub fn add(&mut self, session: &Session) {
+        let c = Counters::of(session);
+        let hour = floor_hour(session.start_time);
+        let day = floor_day(session.start_time);
+        let (domain, model) = (session.domain.clone(), session.model.clone());
+        self.hourly
+            .entry((hour, domain.clone(), model.clone()))
+            .or_default()
+            .add(&c);
+        self.daily
+            .entry((day, domain.clone(), model))
+            .or_default()
+            .add(&c);
+        for key in [(domain, hour), (String::new(), hour)] {
+            let entry = self.trend.entry(key).or_default();
+            entry.0 += c.requests;
+            entry.1 += c.cost_nanos;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hourly.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omniops_core::events::parse_event;
+    use omniops_core::pricing::default_prices;
+
+    const NOW: Micros = 1_764_000_000_000_000;
+
+    fn events(lines: &[&str]) -> Vec<IngestEvent> {
+        lines
+            .iter()
+            .map(|l| parse_event(l, NOW).expect("valid event"))
+            .collect()
+    }
+
+    fn run(requests: &[Vec<IngestEvent>], loaded: Vec<Session>) -> Plan {
+        let prices = PriceTable::new(default_prices());
+        let mut n = 0;
+        plan(requests, loaded, HashSet::new(), &prices, || {
+            n += 1;
+            format!("id-{n}")
+        })
+    }
+
+    #[test]
+    fn events_apply_in_order_within_and_across_requests() {
+        let first = events(&[
+            r#"{"type":"usage","session_id":"s1","input_tokens":1,"output_tokens":1}"#,
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4","domain":"d"}"#,
+            r#"{"type":"usage","session_id":"s1","input_tokens":1000,"output_tokens":500}"#,
+        ]);
+        let second = events(&[
+            r#"{"type":"session.end","session_id":"s1","success":true}"#,
+            r#"{"type":"iteration","session_id":"s1","iteration":1}"#,
+        ]);
+        let plan = run(&[first, second], vec![]);
+        assert_eq!(plan.rejections[0], vec![(0, "unknown session".to_string())]);
+        assert_eq!(plan.rejections[1], vec![(1, "session ended".to_string())]);
+        let (session, dirty) = &plan.sessions["s1"];
+        assert!(dirty);
+        assert_eq!(session.cost_nanos, Some(60_000_000));
+        assert_eq!(plan.ended, vec!["s1".to_string()]);
+    }
+
+    #[test]
+    fn repeated_event_ids_and_backfills_change_nothing() {
+        let request = events(&[
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4","domain":"d","event_id":"e1"}"#,
+            r#"{"type":"usage","session_id":"s1","input_tokens":10,"output_tokens":0,"event_id":"e2"}"#,
+            r#"{"type":"usage","session_id":"s1","input_tokens":10,"output_tokens":0,"event_id":"e2"}"#,
+            r#"{"type":"session","session_id":"b1","model":"gpt-4","domain":"d","start_time":"2026-01-01T00:00:00Z","duration_ms":5,"success":true,"input_tokens":1,"output_tokens":1}"#,
+            r#"{"type":"session","session_id":"b1","model":"gpt-4","domain":"d","start_time":"2026-01-01T00:00:00Z","duration_ms":5,"success":true,"input_tokens":1,"output_tokens":1}"#,
+            r#"{"type":"usage","session_id":"b1","input_tokens":1,"output_tokens":1}"#,
+        ]);
+        let plan = run(&[request], vec![]);
+        assert_eq!(plan.rejections[0], vec![(5, "session ended".to_string())]);
+        assert_eq!(plan.sessions["s1"].0.usage.input, 10);
+        assert_eq!(plan.backfills.len(), 1);
+        assert_eq!(plan.new_event_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_different_second_start_is_rejected() {
+        let request = events(&[
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4","domain":"d"}"#,
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4","domain":"d"}"#,
+            r#"{"type":"session.start","session_id":"s1","model":"gpt-4o","domain":"d"}"#,
+        ]);
+        let plan = run(&[request], vec![]);
+        assert_eq!(
+            plan.rejections[0],
+            vec![(2, "session already started".to_string())]
+        );
+    }
+
+    #[test]
+    fn rollup_delta_aggregates_per_bucket() {
+        let request = events(&[
+            r#"{"type":"session","session_id":"a","model":"gpt-4","domain":"d","start_time":"2026-01-01T10:05:00Z","duration_ms":5,"success":true,"input_tokens":1000,"output_tokens":500}"#,
+            r#"{"type":"session","session_id":"b","model":"gpt-4","domain":"d","start_time":"2026-01-01T10:55:00Z","duration_ms":5,"success":false,"input_tokens":1000,"output_tokens":500}"#,
+        ]);
+        let plan = run(&[request], vec![]);
+        let mut delta = RollupDelta::default();
+        for s in &plan.backfills {
+            delta.add(s);
+        }
+        assert_eq!(delta.hourly.len(), 1);
+        let c = delta.hourly.values().next().expect("one bucket");
+        assert_eq!(
+            (c.requests, c.successes, c.failures, c.cost_nanos),
+            (2, 1, 1, 120_000_000)
+        );
+        assert_eq!(delta.trend.len(), 2);
+        assert_eq!(delta.trend[&(String::new(), c_hour())], (2, 120_000_000));
+    }
+
+    fn c_hour() -> Micros {
+        omniops_core::clock::parse_rfc3339("2026-01-01T10:00:00Z").expect("time")
+    }
+}

@@ -1,0 +1,756 @@
+// The query layer, written once against the alias `DB` and compiled for each engine by
+// `include!` in `lib.rs` (modules `sqlite` and `postgres`). SQL here must mean the same on
+// SQLite and PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
+
+use crate::batch::{self, Plan, RollupDelta};
+use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
+use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
+use omniops_core::events::IngestEvent;
+use omniops_core::pricing::{PriceEntry, PriceTable};
+use omniops_core::rollup::Counters;
+use omniops_core::session::Session;
+use omniops_core::telemetry::LiveSession;
+use omniops_core::usage::TokenUsage;
+use omniops_core::window::Window;
+use sqlx::{Pool, QueryBuilder, Row, Transaction};
+use std::collections::{HashMap, HashSet};
+
+type Tx<'a> = Transaction<'a, DB>;
+
+/// Rows per multi-row statement: 25 columns × 1,000 stays under both engines' bind limits.
+const CHUNK: usize = 1_000;
+
+const SESSION_COLUMNS: &str = "id, session_id, model, domain, conversation_id, start_time, \
+    end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
+    cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
+    success, error, logs, metadata, last_event_at, created_at";
+
+const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
+    cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
+    duration_ms, searches, iterations";
+
+fn json_list(text: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> {
+    let searches: String = row.try_get("searches")?;
+    let logs: String = row.try_get("logs")?;
+    let metadata: Option<String> = row.try_get("metadata")?;
+    Ok(Session {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        model: row.try_get("model")?,
+        domain: row.try_get("domain")?,
+        conversation_id: row.try_get("conversation_id")?,
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        iterations: row.try_get("iterations")?,
+        search_count: row.try_get("search_count")?,
+        total_results: row.try_get("total_results")?,
+        searches: json_list(&searches),
+        usage: TokenUsage {
+            input: row.try_get("input_tokens")?,
+            cached_input: row.try_get("cached_input_tokens")?,
+            cache_write: row.try_get("cache_write_tokens")?,
+            output: row.try_get("output_tokens")?,
+            reasoning: row.try_get("reasoning_tokens")?,
+        },
+        cost_nanos: row.try_get("cost_nanos")?,
+        success: row.try_get("success")?,
+        error: row.try_get("error")?,
+        logs: json_list(&logs),
+        metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        last_event_at: row.try_get("last_event_at")?,
+    })
+}
+
+fn counters_from_row(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx::Result<Counters> {
+    Ok(Counters {
+        requests: row.try_get(offset)?,
+        successes: row.try_get(offset + 1)?,
+        failures: row.try_get(offset + 2)?,
+        unpriced: row.try_get(offset + 3)?,
+        input_tokens: row.try_get(offset + 4)?,
+        cached_input_tokens: row.try_get(offset + 5)?,
+        cache_write_tokens: row.try_get(offset + 6)?,
+        output_tokens: row.try_get(offset + 7)?,
+        reasoning_tokens: row.try_get(offset + 8)?,
+        cost_nanos: row.try_get(offset + 9)?,
+        duration_ms: row.try_get(offset + 10)?,
+        searches: row.try_get(offset + 11)?,
+        iterations: row.try_get(offset + 12)?,
+    })
+}
+
+fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>, s: &Session, now: Micros) {
+    let json = |v: &Vec<serde_json::Value>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    b.push_bind(s.id.clone())
+        .push_bind(s.session_id.clone())
+        .push_bind(s.model.clone())
+        .push_bind(s.domain.clone())
+        .push_bind(s.conversation_id.clone())
+        .push_bind(s.start_time)
+        .push_bind(s.end_time)
+        .push_bind(s.duration_ms())
+        .push_bind(s.iterations)
+        .push_bind(s.search_count)
+        .push_bind(s.total_results)
+        .push_bind(json(&s.searches))
+        .push_bind(s.usage.input)
+        .push_bind(s.usage.cached_input)
+        .push_bind(s.usage.cache_write)
+        .push_bind(s.usage.output)
+        .push_bind(s.usage.reasoning)
+        .push_bind(s.cost_nanos)
+        .push_bind(s.success)
+        .push_bind(s.error.clone())
+        .push_bind(json(&s.logs))
+        .push_bind(s.metadata.as_ref().map(|m| m.to_string()))
+        .push_bind(s.last_event_at)
+        .push_bind(now);
+}
+
+async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
+    let mut sessions = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            sessions.push(session_from_row(&row)?);
+        }
+    }
+    Ok(sessions)
+}
+
+async fn load_event_ids(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<HashSet<(String, String)>> {
+    let mut seen = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT session_id, event_id FROM ingest_event_ids WHERE session_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            seen.insert((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(seen)
+}
+
+async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {
+    for chunk in sessions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
+        q.push(
+            " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
+             duration_ms = excluded.duration_ms, iterations = excluded.iterations, \
+             search_count = excluded.search_count, total_results = excluded.total_results, \
+             searches = excluded.searches, input_tokens = excluded.input_tokens, \
+             cached_input_tokens = excluded.cached_input_tokens, \
+             cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
+             reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
+             success = excluded.success, error = excluded.error, logs = excluded.logs, \
+             last_event_at = excluded.last_event_at",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Inserts finished sessions whose id is new; returns the ids actually inserted.
+async fn insert_backfills(tx: &mut Tx<'_>, sessions: &[Session], now: Micros) -> sqlx::Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(sessions.len());
+    for chunk in sessions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
+        q.push(" ON CONFLICT (session_id) DO NOTHING RETURNING session_id");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            inserted.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(inserted)
+}
+
+async fn insert_event_ids(tx: &mut Tx<'_>, ids: &[(String, String)], now: Micros) -> sqlx::Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO ingest_event_ids (session_id, event_id, created_at) ");
+        q.push_values(chunk, |mut b, (s, e)| {
+            b.push_bind(s.clone()).push_bind(e.clone()).push_bind(now);
+        });
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn add_counters(
+    tx: &mut Tx<'_>,
+    table: &str,
+    rows: &HashMap<(Micros, String, String), Counters>,
+) -> sqlx::Result<()> {
+    let rows: Vec<_> = rows.iter().collect();
+    let updates = COUNTER_COLUMNS
+        .split(", ")
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, model, {COUNTER_COLUMNS}) "));
+        q.push_values(chunk, |mut b, ((bucket, domain, model), c)| {
+            b.push_bind(*bucket)
+                .push_bind(domain.clone())
+                .push_bind(model.clone())
+                .push_bind(c.requests)
+                .push_bind(c.successes)
+                .push_bind(c.failures)
+                .push_bind(c.unpriced)
+                .push_bind(c.input_tokens)
+                .push_bind(c.cached_input_tokens)
+                .push_bind(c.cache_write_tokens)
+                .push_bind(c.output_tokens)
+                .push_bind(c.reasoning_tokens)
+                .push_bind(c.cost_nanos)
+                .push_bind(c.duration_ms)
+                .push_bind(c.searches)
+                .push_bind(c.iterations);
+        });
+        q.push(format!(" ON CONFLICT (bucket, domain, model) DO UPDATE SET {updates}"));
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
+    add_counters(tx, "rollup_hourly", &delta.hourly).await?;
+    add_counters(tx, "rollup_daily", &delta.daily).await?;
+    let trend: Vec<_> = delta.trend.iter().collect();
+    for chunk in trend.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO rollup_trend (domain, bucket, requests, cost_nanos) ");
+        q.push_values(chunk, |mut b, ((domain, bucket), (requests, cost))| {
+            b.push_bind(domain.clone()).push_bind(*bucket).push_bind(*requests).push_bind(*cost);
+        });
+        q.push(
+            " ON CONFLICT (domain, bucket) DO UPDATE SET requests = rollup_trend.requests + excluded.requests, \
+             cost_nanos = rollup_trend.cost_nanos + excluded.cost_nanos",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Applies one batch of ingest requests in one transaction: raw rows, event ids and
+/// rollups commit together or not at all.
+pub async fn apply_batch(
+    pool: &Pool<DB>,
+    requests: &[Vec<IngestEvent>],
+    prices: &PriceTable,
+    now: Micros,
+) -> sqlx::Result<BatchOutcome> {
+    let mut tx = pool.begin().await?;
+    let (session_ids, event_id_sessions) = batch::ids_to_load(requests);
+    let loaded = load_sessions(&mut tx, &session_ids).await?;
+    let seen = load_event_ids(&mut tx, &event_id_sessions).await?;
+    let Plan { sessions, backfills, new_event_ids, ended, rejections } =
+        batch::plan(requests, loaded, seen, prices, || uuid::Uuid::now_v7().to_string());
+
+    let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
+    upsert_sessions(&mut tx, &dirty, now).await?;
+    let inserted = insert_backfills(&mut tx, &backfills, now).await?;
+    insert_event_ids(&mut tx, &new_event_ids, now).await?;
+
+    let mut delta = RollupDelta::default();
+    for id in &ended {
+        if let Some((session, _)) = sessions.get(id) {
+            delta.add(session);
+        }
+    }
+    for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
+        delta.add(session);
+    }
+    add_rollups(&mut tx, &delta).await?;
+    tx.commit().await?;
+
+    let changed = dirty.into_iter().cloned().collect();
+    Ok(BatchOutcome { rejections, changed, backfilled: inserted.len() })
+}
+
+fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
+    let split = window.split_days();
+    [
+        ("rollup_hourly", split.head.0, split.head.1),
+        ("rollup_hourly", split.tail.0, split.tail.1),
+        ("rollup_daily", split.days.0, split.days.1),
+    ]
+}
+
+/// Rollup sums of a window per (domain, model): whole days from daily rollups, the edges
+/// from hourly ones.
+pub async fn window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
+    let sums = COUNTER_COLUMNS
+        .split(", ")
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT domain, model, {sums} FROM ("));
+    let mut first = true;
+    for (table, start, end) in window_ranges(window) {
+        if start >= end {
+            continue;
+        }
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(format!("SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "));
+        q.push_bind(start).push(" AND bucket < ").push_bind(end);
+        if !domain.is_empty() {
+            q.push(" AND domain = ").push_bind(domain.to_string());
+        }
+    }
+    q.push(") r GROUP BY domain, model");
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_row(row, 2)?)))
+        .collect()
+}
+
+/// The spec's approach, kept as a benchmark reference: sum the raw rows of the window.
+pub async fn naive_window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
+    let rows = sqlx::query(
+        "SELECT domain, model, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN success THEN 0 ELSE 1 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
+         CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
+         CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT), \
+         CAST(SUM(duration_ms) AS BIGINT), CAST(SUM(search_count) AS BIGINT), \
+         CAST(SUM(iterations) AS BIGINT) \
+         FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
+         AND ($3 = '' OR domain = $3) GROUP BY domain, model",
+    )
+    .bind(window.start)
+    .bind(window.end)
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_row(row, 2)?)))
+        .collect()
+}
+
+pub async fn trend(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(Micros, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT bucket, requests, cost_nanos FROM rollup_trend \
+         WHERE domain = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+    )
+    .bind(domain)
+    .bind(window.start)
+    .bind(window.end)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
+
+pub async fn first_session_hour(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Option<Micros>> {
+    sqlx::query_scalar("SELECT MIN(bucket) FROM rollup_trend WHERE domain = $1")
+        .bind(domain)
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<LiveSession>> {
+    let rows = sqlx::query(
+        "SELECT session_id, model, domain, start_time, cost_nanos, input_tokens, output_tokens \
+         FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1) ORDER BY start_time",
+    )
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LiveSession {
+                session_id: r.try_get(0)?,
+                model: r.try_get(1)?,
+                domain: r.try_get(2)?,
+                start_time: r.try_get(3)?,
+                cost_nanos: r.try_get(4)?,
+                input_tokens: r.try_get(5)?,
+                output_tokens: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn session(pool: &Pool<DB>, session_id: &str) -> sqlx::Result<Option<Session>> {
+    let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id = $1"))
+        .bind(session_id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(session_from_row).transpose()
+}
+
+// ---- prices ----
+
+fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, String> {
+    let get = |name: &str| -> Result<Option<String>, String> { row.try_get(name).map_err(|e| e.to_string()) };
+    let dec = |name: &str| -> Result<Option<rust_decimal::Decimal>, String> {
+        get(name)?.map(|t| t.parse().map_err(|e| format!("{name}: {e}"))).transpose()
+    };
+    let required = |v: Option<rust_decimal::Decimal>, name: &str| v.ok_or_else(|| format!("{name} missing"));
+    let effective = get("effective_from")?.unwrap_or_default();
+    Ok(PriceEntry {
+        model: get("model")?.unwrap_or_default(),
+        aliases: serde_json::from_str(&get("aliases")?.unwrap_or_default()).unwrap_or_default(),
+        pattern: get("pattern")?,
+        input: required(dec("input")?, "input")?,
+        cached_input: dec("cached_input")?,
+        cache_write: dec("cache_write")?,
+        output: required(dec("output")?, "output")?,
+        reasoning: dec("reasoning")?,
+        effective_from: chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d").map_err(|e| e.to_string())?,
+        source: get("source")?.unwrap_or_default(),
+    })
+}
+
+const PRICE_COLUMNS: &str =
+    "model, effective_from, aliases, pattern, input, cached_input, cache_write, output, reasoning, source, updated_at";
+
+async fn load_prices_with<'e, E>(executor: E) -> anyhow::Result<Vec<PriceEntry>>
+where
+    E: sqlx::Executor<'e, Database = DB>,
+{
+    let rows = sqlx::query(&format!("SELECT {PRICE_COLUMNS} FROM model_prices ORDER BY model, effective_from"))
+        .fetch_all(executor)
+        .await?;
+    rows.iter()
+        .map(|r| price_from_row(r).map_err(|e| anyhow::anyhow!("bad stored price: {e}")))
+        .collect()
+}
+
+pub async fn load_prices(pool: &Pool<DB>) -> anyhow::Result<Vec<PriceEntry>> {
+    load_prices_with(pool).await
+}
+
+fn price_insert(entry: &PriceEntry, now: Micros) -> QueryBuilder<'static, DB> {
+    let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO model_prices ({PRICE_COLUMNS}) "));
+    let text = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
+    let entry = entry.clone();
+    q.push_values([entry], |mut b, e| {
+        b.push_bind(e.model.clone())
+            .push_bind(e.effective_from.format("%Y-%m-%d").to_string())
+            .push_bind(serde_json::to_string(&e.aliases).unwrap_or_else(|_| "[]".into()))
+            .push_bind(e.pattern.clone())
+            .push_bind(e.input.to_string())
+            .push_bind(text(e.cached_input))
+            .push_bind(text(e.cache_write))
+            .push_bind(e.output.to_string())
+            .push_bind(text(e.reasoning))
+            .push_bind(e.source.clone())
+            .push_bind(now);
+    });
+    q
+}
+
+pub async fn seed_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    for entry in entries {
+        let mut q = price_insert(entry, now);
+        q.push(" ON CONFLICT (model, effective_from) DO NOTHING");
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// Adds or replaces a price entry and, in the same transaction, recomputes the cost of
+/// every stored session and rollup bucket it prices from its effective date on. Buckets
+/// whose raw sessions are still kept (start at or after `raw_since`) are rebuilt from the
+/// sessions; older ones are priced from their token sums.
+pub async fn put_price(pool: &Pool<DB>, entry: &PriceEntry, raw_since: Micros, now: Micros) -> anyhow::Result<RecomputeReport> {
+    let mut tx = pool.begin().await?;
+    let mut q = price_insert(entry, now);
+    q.push(
+        " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
+         pattern = excluded.pattern, input = excluded.input, cached_input = excluded.cached_input, \
+         cache_write = excluded.cache_write, output = excluded.output, reasoning = excluded.reasoning, \
+         source = excluded.source, updated_at = excluded.updated_at",
+    );
+    q.build().execute(&mut *tx).await?;
+    let table = PriceTable::new(load_prices_with(&mut *tx).await?);
+    let from = entry.effective_from_micros();
+    let raw_since = floor_hour(raw_since);
+
+    let models: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT model FROM rollup_hourly WHERE bucket >= $1 \
+         UNION SELECT DISTINCT model FROM chat_telemetry WHERE start_time >= $1",
+    )
+    .bind(from)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut report = RecomputeReport::default();
+    for model in models.iter().filter(|m| PriceTable::entry_matches(entry, m)) {
+        report.models.push(model.clone());
+        recompute_model(&mut tx, &table, model, from, raw_since, &mut report).await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn recompute_model(
+    tx: &mut Tx<'_>,
+    table: &PriceTable,
+    model: &str,
+    from: Micros,
+    raw_since: Micros,
+    report: &mut RecomputeReport,
+) -> anyhow::Result<()> {
+    // 1. Raw sessions, and the rebuilt (cost, unpriced) of each kept hour bucket.
+    let rows = sqlx::query(
+        "SELECT id, domain, start_time, end_time, cost_nanos, input_tokens, cached_input_tokens, \
+         cache_write_tokens, output_tokens, reasoning_tokens FROM chat_telemetry \
+         WHERE model = $1 AND start_time >= $2",
+    )
+    .bind(model)
+    .bind(from)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut rebuilt: HashMap<(Micros, String), (i64, i64)> = HashMap::new();
+    for row in &rows {
+        let start: Micros = row.try_get(2)?;
+        let usage = TokenUsage {
+            input: row.try_get(5)?,
+            cached_input: row.try_get(6)?,
+            cache_write: row.try_get(7)?,
+            output: row.try_get(8)?,
+            reasoning: row.try_get(9)?,
+        };
+        let cost = table.lookup(model, start).map(|e| e.cost_nanos(&usage));
+        let old: Option<i64> = row.try_get(4)?;
+        if cost != old {
+            let id: String = row.try_get(0)?;
+            sqlx::query("UPDATE chat_telemetry SET cost_nanos = $1 WHERE id = $2")
+                .bind(cost)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            report.sessions += 1;
+        }
+        let ended: Option<Micros> = row.try_get(3)?;
+        if ended.is_some() {
+            let bucket = rebuilt.entry((floor_hour(start), row.try_get(1)?)).or_default();
+            bucket.0 += cost.unwrap_or(0);
+            bucket.1 += i64::from(cost.is_none());
+        }
+    }
+
+    // 2. Hourly buckets: rebuilt where raw rows are kept, priced from token sums before.
+    let buckets = sqlx::query(&format!(
+        "SELECT bucket, domain, {COUNTER_COLUMNS} FROM rollup_hourly WHERE model = $1 AND bucket >= $2"
+    ))
+    .bind(model)
+    .bind(floor_hour(from))
+    .fetch_all(&mut **tx)
+    .await?;
+    for row in &buckets {
+        let bucket: Micros = row.try_get(0)?;
+        let domain: String = row.try_get(1)?;
+        let c = counters_from_row(row, 2)?;
+        let (cost, unpriced) = if bucket >= raw_since {
+            rebuilt.get(&(bucket, domain.clone())).copied().unwrap_or((0, 0))
+        } else {
+            let usage = TokenUsage {
+                input: c.input_tokens,
+                cached_input: c.cached_input_tokens,
+                cache_write: c.cache_write_tokens,
+                output: c.output_tokens,
+                reasoning: c.reasoning_tokens,
+            };
+            match table.lookup(model, bucket) {
+                Some(e) => (e.cost_nanos(&usage), 0),
+                None => (0, c.requests),
+            }
+        };
+        if (cost, unpriced) != (c.cost_nanos, c.unpriced) {
+            sqlx::query(
+                "UPDATE rollup_hourly SET cost_nanos = $1, unpriced = $2 \
+                 WHERE bucket = $3 AND domain = $4 AND model = $5",
+            )
+            .bind(cost)
+            .bind(unpriced)
+            .bind(bucket)
+            .bind(&domain)
+            .bind(model)
+            .execute(&mut **tx)
+            .await?;
+            report.buckets += 1;
+        }
+    }
+
+    // 3. Daily and trend rollups are sums of hourly ones: rebuild the affected range.
+    sqlx::query(
+        "UPDATE rollup_daily SET \
+         cost_nanos = (SELECT COALESCE(CAST(SUM(h.cost_nanos) AS BIGINT), 0) FROM rollup_hourly h \
+           WHERE h.model = rollup_daily.model AND h.domain = rollup_daily.domain \
+           AND h.bucket >= rollup_daily.bucket AND h.bucket < rollup_daily.bucket + $3), \
+         unpriced = (SELECT COALESCE(CAST(SUM(h.unpriced) AS BIGINT), 0) FROM rollup_hourly h \
+           WHERE h.model = rollup_daily.model AND h.domain = rollup_daily.domain \
+           AND h.bucket >= rollup_daily.bucket AND h.bucket < rollup_daily.bucket + $3) \
+         WHERE model = $1 AND bucket >= $2",
+    )
+    .bind(model)
+    .bind(floor_day(from))
+    .bind(MICROS_PER_DAY)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE rollup_trend SET cost_nanos = (SELECT COALESCE(CAST(SUM(h.cost_nanos) AS BIGINT), 0) \
+           FROM rollup_hourly h WHERE h.bucket = rollup_trend.bucket \
+           AND (rollup_trend.domain = '' OR h.domain = rollup_trend.domain)) \
+         WHERE bucket >= $2 AND bucket IN (SELECT bucket FROM rollup_hourly WHERE model = $1 AND bucket >= $2)",
+    )
+    .bind(model)
+    .bind(floor_hour(from))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn unpriced_models(pool: &Pool<DB>) -> sqlx::Result<Vec<UnpricedModel>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
+         WHERE unpriced > 0 GROUP BY model \
+         UNION ALL SELECT model, CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
+         WHERE end_time IS NULL AND cost_nanos IS NULL GROUP BY model",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut by_model: HashMap<String, UnpricedModel> = HashMap::new();
+    for row in &rows {
+        let model: String = row.try_get(0)?;
+        let sessions: i64 = row.try_get(1)?;
+        let last: Micros = row.try_get(2)?;
+        let entry = by_model.entry(model.clone()).or_insert(UnpricedModel { model, sessions: 0, last_seen: last });
+        entry.sessions += sessions;
+        entry.last_seen = entry.last_seen.max(last);
+    }
+    let mut models: Vec<_> = by_model.into_values().collect();
+    models.sort_by(|a, b| b.sessions.cmp(&a.sessions).then_with(|| a.model.cmp(&b.model)));
+    Ok(models)
+}
+
+// ---- API keys ----
+
+fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scope: row.try_get("scope")?,
+        domain: row.try_get("domain")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+pub async fn insert_key(pool: &Pool<DB>, key: &ApiKeyRecord, hash: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, scope, domain, key_hash, prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.id)
+    .bind(&key.name)
+    .bind(&key.scope)
+    .bind(&key.domain)
+    .bind(hash)
+    .bind(&key.prefix)
+    .bind(key.created_at)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn list_keys(pool: &Pool<DB>) -> sqlx::Result<Vec<ApiKeyRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, name, scope, domain, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(key_from_row).collect()
+}
+
+pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<bool> {
+    let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub async fn find_key(pool: &Pool<DB>, hash: &str) -> sqlx::Result<Option<ApiKeyRecord>> {
+    let row = sqlx::query(
+        "SELECT id, name, scope, domain, prefix, created_at, revoked_at FROM api_keys \
+         WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(key_from_row).transpose()
+}
+
+pub async fn count_active_keys(pool: &Pool<DB>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys WHERE revoked_at IS NULL")
+        .fetch_one(pool)
+        .await
+}
+
+// ---- retention ----
+
+/// Deletes ended raw sessions that started before `cutoff`, a slice at a time so that
+/// ingest is never blocked for long. Returns how many were deleted.
+pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
+             WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
+    sqlx::query("DELETE FROM ingest_event_ids WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+    Ok(deleted)
+}
+
+pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    for table in ["rollup_hourly", "rollup_daily", "rollup_trend"] {
+        deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,420 @@
+//! Store behaviour on both engines, with hand-computed numbers.
+
+use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
+use omniops_core::events::{parse_event, IngestEvent};
+use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
+use omniops_core::rollup::Counters;
+use omniops_core::window::Window;
+use omniops_testkit::{on_both_engines, TestDb};
+use rust_decimal::Decimal;
+
+fn t(text: &str) -> Micros {
+    parse_rfc3339(text).expect("time")
+}
+
+fn events(now: Micros, lines: &[String]) -> Vec<IngestEvent> {
+    lines
+        .iter()
+        .map(|l| parse_event(l, now).expect("valid event"))
+        .collect()
+}
+
+fn backfill(
+    id: &str,
+    model: &str,
+    domain: &str,
+    start: &str,
+    input: i64,
+    output: i64,
+    success: bool,
+) -> String {
+    format!(
+        r#"{{"type":"session","session_id":"{id}","model":"{model}","domain":"{domain}","start_time":"{start}","duration_ms":2000,"success":{success},"input_tokens":{input},"output_tokens":{output},"iterations":2,"search_count":1}}"#
+    )
+}
+
+async fn prepared(db: &TestDb, now: Micros) -> PriceTable {
+    db.store
+        .seed_prices(&default_prices(), now)
+        .await
+        .expect("seed prices");
+    PriceTable::new(db.store.prices().await.expect("prices"))
+}
+
+fn total(rows: &[(String, String, Counters)]) -> Counters {
+    let mut c = Counters::default();
+    for (_, _, r) in rows {
+        c.add(r);
+    }
+    c
+}
+
+async fn live_path_costs_are_exact(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let prices = prepared(db, now).await;
+    let first = events(now, &[
+        r#"{"type":"session.start","session_id":"s1","model":"gpt-5-mini","domain":"shop.example","timestamp":"2026-11-26T12:00:00Z"}"#.into(),
+        r#"{"type":"usage","session_id":"s1","input_tokens":1000000,"output_tokens":89012,"timestamp":"2026-11-26T12:00:01Z"}"#.into(),
+    ]);
+    let second = events(now, &[
+        r#"{"type":"usage","session_id":"s1","input_tokens":234567,"output_tokens":0,"event_id":"u2"}"#.into(),
+        r#"{"type":"usage","session_id":"s1","input_tokens":234567,"output_tokens":0,"event_id":"u2"}"#.into(),
+        r#"{"type":"search","session_id":"s1","query":"hydraulic pump","results":0}"#.into(),
+        r#"{"type":"usage","session_id":"nope","input_tokens":1,"output_tokens":1}"#.into(),
+    ]);
+    let outcome = db
+        .store
+        .apply_batch(&[first, second], &prices, now)
+        .await
+        .expect("batch");
+    assert_eq!(
+        outcome.rejections,
+        vec![vec![], vec![(3, "unknown session".to_string())]]
+    );
+
+    // While live: in `live`, not in the window's requests.
+    let window = Window::last_days(1, now).expect("window");
+    let inputs = db
+        .store
+        .telemetry_inputs(&window, None)
+        .await
+        .expect("inputs");
+    assert_eq!(inputs.live.len(), 1);
+    assert_eq!(inputs.live[0].cost_nanos, Some(486_665_750));
+    assert!(inputs.by_domain_model.is_empty());
+
+    // A retried batch with the same event id changes nothing; the end makes it a request.
+    let third = events(now, &[
+        r#"{"type":"usage","session_id":"s1","input_tokens":234567,"output_tokens":0,"event_id":"u2"}"#.into(),
+        r#"{"type":"session.end","session_id":"s1","success":true,"timestamp":"2026-11-26T12:00:03.5Z"}"#.into(),
+        r#"{"type":"log","session_id":"s1","level":"info","message":"late"}"#.into(),
+    ]);
+    let outcome = db
+        .store
+        .apply_batch(&[third], &prices, now)
+        .await
+        .expect("batch");
+    assert_eq!(
+        outcome.rejections,
+        vec![vec![(2, "session ended".to_string())]]
+    );
+
+    let inputs = db
+        .store
+        .telemetry_inputs(&window, None)
+        .await
+        .expect("inputs");
+    assert!(inputs.live.is_empty());
+    let c = total(&inputs.by_domain_model);
+    assert_eq!((c.requests, c.successes, c.cost_nanos), (1, 1, 486_665_750));
+    assert_eq!(
+        (c.input_tokens, c.output_tokens, c.duration_ms, c.searches),
+        (1_234_567, 89_012, 3_500, 1)
+    );
+    assert_eq!(
+        inputs.trend,
+        vec![(t("2026-11-26T12:00:00Z"), 1, 486_665_750)]
+    );
+    assert_eq!(inputs.first_session_hour, Some(t("2026-11-26T12:00:00Z")));
+
+    let stored = db
+        .store
+        .session("s1")
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(stored.searches.len(), 1);
+    assert_eq!(stored.duration_ms(), Some(3_500));
+}
+on_both_engines!(live_path, live_path_costs_are_exact);
+
+async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let prices = prepared(db, now).await;
+    let mut lines = Vec::new();
+    for i in 0..120 {
+        let model = ["gpt-4", "gpt-4o", "claude-haiku-4-5", "in-house-llm"][i % 4];
+        let domain = ["a.example", "b.example", "c.example"][i % 3];
+        let start = now - (i as i64) * 5 * MICROS_PER_HOUR - 17 * 60 * 1_000_000;
+        let start = omniops_core::clock::to_rfc3339(start);
+        lines.push(backfill(
+            &format!("b{i}"),
+            model,
+            domain,
+            &start,
+            1_000 + i as i64,
+            100 + i as i64,
+            i % 7 != 0,
+        ));
+    }
+    let request = events(now, &lines);
+    let outcome = db
+        .store
+        .apply_batch(std::slice::from_ref(&request), &prices, now)
+        .await
+        .expect("batch");
+    assert_eq!(outcome.backfilled, 120);
+    let again = db
+        .store
+        .apply_batch(&[request], &prices, now)
+        .await
+        .expect("batch");
+    assert_eq!(
+        (again.backfilled, again.rejections.clone()),
+        (0, vec![vec![]])
+    );
+
+    for days in [1, 7, 30] {
+        let window = Window::last_days(days, now).expect("window");
+        for domain in [None, Some("b.example")] {
+            let mut fast = db
+                .store
+                .window_sums(&window, domain)
+                .await
+                .expect("rollups");
+            let mut naive = db
+                .store
+                .naive_window_sums(&window, domain)
+                .await
+                .expect("raw");
+            fast.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            naive.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            assert_eq!(fast, naive, "days={days} domain={domain:?}");
+        }
+    }
+    // 120 sessions 5 h apart: the last 7 days (168 h) hold i = 0..=33.
+    let week = Window::last_days(7, now).expect("window");
+    let c = total(&db.store.window_sums(&week, None).await.expect("rollups"));
+    assert_eq!(c.requests, 34);
+    // i % 4 == 3 is the unpriced in-house model: i = 3, 7, …, 31 → 8 sessions.
+    assert_eq!(c.unpriced, 8);
+    let unpriced = db.store.unpriced_models().await.expect("unpriced");
+    assert_eq!(unpriced.len(), 1);
+    assert_eq!(
+        (unpriced[0].model.as_str(), unpriced[0].sessions),
+        ("in-house-llm", 30)
+    );
+}
+on_both_engines!(
+    backfill_rollups,
+    backfills_are_idempotent_and_rollups_match_raw_rows
+);
+
+async fn price_change_recomputes_history(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let prices = prepared(db, now).await;
+    let lines = vec![
+        backfill(
+            "old",
+            "in-house-llm",
+            "a.example",
+            "2026-10-01T08:00:00Z",
+            1_000,
+            500,
+            true,
+        ),
+        backfill(
+            "new",
+            "in-house-llm",
+            "a.example",
+            "2026-11-20T08:00:00Z",
+            2_000,
+            1_000,
+            true,
+        ),
+        backfill(
+            "g4",
+            "gpt-4",
+            "a.example",
+            "2026-11-20T08:30:00Z",
+            1_000,
+            500,
+            true,
+        ),
+    ];
+    db.store
+        .apply_batch(&[events(now, &lines)], &prices, now)
+        .await
+        .expect("batch");
+
+    // Price the in-house model from 2026-11-01: $1 in, $2 out per 1M tokens.
+    let entry = PriceEntry {
+        model: "in-house-llm".into(),
+        aliases: vec![],
+        pattern: None,
+        input: Decimal::ONE,
+        cached_input: None,
+        cache_write: None,
+        output: Decimal::TWO,
+        reasoning: None,
+        effective_from: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+        source: "test".into(),
+    };
+    let raw_since = now - 30 * MICROS_PER_DAY;
+    let report = db
+        .store
+        .put_price(&entry, raw_since, now)
+        .await
+        .expect("put price");
+    assert_eq!(report.models, vec!["in-house-llm".to_string()]);
+    assert_eq!(report.sessions, 1);
+
+    // 2,000 × $1 + 1,000 × $2 per 1M = $0.004; the October session stays unpriced.
+    let new = db
+        .store
+        .session("new")
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(new.cost_nanos, Some(4_000_000));
+    let old = db
+        .store
+        .session("old")
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(old.cost_nanos, None);
+    let window = Window::last_days(7, now).expect("window");
+    let inputs = db
+        .store
+        .telemetry_inputs(&window, None)
+        .await
+        .expect("inputs");
+    let c = total(&inputs.by_domain_model);
+    assert_eq!((c.requests, c.unpriced, c.cost_nanos), (2, 0, 64_000_000));
+    assert_eq!(
+        inputs.trend,
+        vec![(t("2026-11-20T08:00:00Z"), 2, 64_000_000)]
+    );
+    let month = Window::last_days(90, now).expect("window");
+    let c = total(&db.store.window_sums(&month, None).await.expect("rollups"));
+    assert_eq!((c.requests, c.unpriced, c.cost_nanos), (3, 1, 64_000_000));
+
+    // A new gpt-4 price from 2026-11-15 reprices the gpt-4 session: 1,000 × 10 + 500 × 20.
+    let mut gpt4 = default_prices()
+        .into_iter()
+        .find(|e| e.model == "gpt-4")
+        .expect("gpt-4");
+    gpt4.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).expect("date");
+    gpt4.input = Decimal::from(10);
+    gpt4.output = Decimal::from(20);
+    db.store
+        .put_price(&gpt4, raw_since, now)
+        .await
+        .expect("put price");
+    let g4 = db
+        .store
+        .session("g4")
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(g4.cost_nanos, Some(20_000_000));
+    let inputs = db
+        .store
+        .telemetry_inputs(&window, None)
+        .await
+        .expect("inputs");
+    assert_eq!(total(&inputs.by_domain_model).cost_nanos, 24_000_000);
+    assert_eq!(
+        inputs.trend,
+        vec![(t("2026-11-20T08:00:00Z"), 2, 24_000_000)]
+    );
+    assert!(db
+        .store
+        .unpriced_models()
+        .await
+        .expect("unpriced")
+        .iter()
+        .all(|m| m.sessions == 1));
+}
+on_both_engines!(price_change, price_change_recomputes_history);
+
+async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let prices = prepared(db, now).await;
+    let lines = vec![backfill(
+        "ancient",
+        "in-house-llm",
+        "a.example",
+        "2026-06-01T08:00:00Z",
+        3_000,
+        1_000,
+        true,
+    )];
+    db.store
+        .apply_batch(&[events(now, &lines)], &prices, now)
+        .await
+        .expect("batch");
+    // Retention removes the raw row; the rollup stays.
+    let cutoff = now - 30 * MICROS_PER_DAY;
+    assert_eq!(
+        db.store
+            .delete_sessions_before(cutoff)
+            .await
+            .expect("retention"),
+        1
+    );
+    assert!(db.store.session("ancient").await.expect("query").is_none());
+    let mut entry = default_prices()
+        .into_iter()
+        .find(|e| e.model == "gpt-4")
+        .expect("gpt-4");
+    entry.model = "in-house-llm".into();
+    entry.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    db.store
+        .put_price(&entry, cutoff, now)
+        .await
+        .expect("put price");
+    let year = Window::last_days(365, now).expect("window");
+    let c = total(&db.store.window_sums(&year, None).await.expect("rollups"));
+    // 3,000 × $30 + 1,000 × $60 per 1M = $0.15
+    assert_eq!((c.requests, c.unpriced, c.cost_nanos), (1, 0, 150_000_000));
+    assert_eq!(
+        db.store
+            .delete_rollups_before(now)
+            .await
+            .expect("rollup retention"),
+        4
+    );
+}
+on_both_engines!(
+    price_change_old,
+    price_change_beyond_raw_retention_uses_token_sums
+);
+
+async fn api_keys_are_stored_hashed_and_revocable(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    assert_eq!(db.store.count_active_keys().await.expect("count"), 0);
+    let (record, secret) = db
+        .store
+        .create_key("read", Some("a.example"), Some("ci"), now)
+        .await
+        .expect("create");
+    assert!(secret.starts_with("omk_") && secret.len() == 52);
+    let found = db
+        .store
+        .find_key(&secret)
+        .await
+        .expect("find")
+        .expect("active");
+    assert_eq!(found, record);
+    assert!(db
+        .store
+        .find_key("omk_wrong")
+        .await
+        .expect("find")
+        .is_none());
+    assert_eq!(db.store.count_active_keys().await.expect("count"), 1);
+    assert!(db.store.revoke_key(&record.id, now).await.expect("revoke"));
+    assert!(!db
+        .store
+        .revoke_key(&record.id, now)
+        .await
+        .expect("revoke twice"));
+    assert!(db.store.find_key(&secret).await.expect("find").is_none());
+    assert_eq!(
+        db.store.list_keys().await.expect("list")[0].revoked_at,
+        Some(now)
+    );
+}
+on_both_engines!(api_keys, api_keys_are_stored_hashed_and_revocable);
