@@ -1,1 +1,138 @@
+//! The Omniops service as a library: `main` parses the command line and calls
+//! [`launch_with_listener`]; tests call it with a listener on `127.0.0.1:0`.
+//!
+//! Layout: `ingest/` (queue and batch writer), `queries/` (the one query layer),
+//! `api/` (JSON routes), `jobs/` (background work), `auth` (keys and access).
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod jobs;
+pub mod queries;
+pub mod request;
+pub mod settings;
+pub mod state;
+
+pub use settings::{Secret, Settings, SettingsLayer};
+
+use anyhow::Context;
+use axum::extract::{MatchedPath, Request};
+use axum::routing::{get, post, put};
+use axum::Router;
+use omniops_core::clock::{Clock, SystemClock};
+use omniops_core::pricing::{default_prices, PriceTable};
+use omniops_store::Store;
+use state::AppState;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+/// Opens the configured store and serves on `listener` until `shutdown` completes.
+pub async fn launch_with_listener(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    launch_with_clock(settings, listener, shutdown, Arc::new(SystemClock)).await
+}
+
+/// As [`launch_with_listener`], reading time from `clock` (tests move it by hand).
+pub async fn launch_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    let store = Store::open(
+        settings.database_url.as_ref().map(Secret::expose),
+        &settings.data_dir,
+    )
+    .await?;
+    serve(store, settings, listener, shutdown, clock).await
+}
+
+/// Refuses to serve without keys on anything but loopback: an open server must not be
+/// reachable from the network.
+pub async fn check_access(store: &Store, listener: &TcpListener) -> anyhow::Result<()> {
+    let local = listener.local_addr()?;
+    if store.count_active_keys().await? == 0 {
+        if !local.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to listen on {local} without an API key: anyone on the network could read and write. \
+                 Create one with `omniops keys create --scope admin`, or bind 127.0.0.1"
+            );
+        }
+        tracing::warn!(%local, "no API key configured: answering every request (loopback only)");
+    }
+    Ok(())
+}
+
+pub async fn serve(
+    store: Store,
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<()> {
+    check_access(&store, &listener).await?;
+    store
+        .seed_prices(&default_prices(), clock.now())
+        .await
+        .context("storing default prices")?;
+    let prices = PriceTable::new(store.prices().await?);
+    let backend = store.backend().name();
+    let (queue, receiver) = ingest::IngestQueue::new(settings.queue_capacity);
+    let state = AppState::new(store, settings, clock, prices, queue);
+
+    let stop = CancellationToken::new();
+    let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
+    let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
+
+    let local = listener.local_addr()?;
+    tracing::info!(%local, backend, "omniops listening on http://{local}");
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+    // In-flight requests have been answered; let the writer finish what is queued.
+    stop.cancel();
+    let _ = tokio::join!(writer, retention);
+    state.store.close().await;
+    tracing::info!("omniops stopped");
+    Ok(())
+}
+
+pub fn router(state: AppState) -> Router {
+    use axum::middleware::from_fn_with_state;
+    let ingest_auth = from_fn_with_state(state.clone(), auth::require_ingest);
+    let read_auth = from_fn_with_state(state.clone(), auth::require_read);
+    let admin_auth = from_fn_with_state(state.clone(), auth::require_admin);
+
+    Router::new()
+        .route("/healthz", get(api::health::get))
+        .route("/api/v1/ingest", post(ingest::ingest).layer(ingest_auth))
+        .route(
+            "/api/dashboard/telemetry",
+            get(api::telemetry::get).layer(read_auth.clone()),
+        )
+        .route(
+            "/api/v1/prices",
+            get(api::prices::list)
+                .layer(read_auth)
+                .merge(put(api::prices::put).layer(admin_auth)),
+        )
+        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("request", method = %request.method(), route)
+            }),
+        )
+        .with_state(state)
+}

@@ -1,1 +1,224 @@
-fn main() {}
+//! The `omniops` command: parses the command line and configuration, then calls the library.
+
+mod bench;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use omniops_server::{Settings, SettingsLayer};
+use omniops_store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "omniops",
+    version,
+    about = "Self-hosted cost and performance monitor for AI chat assistants"
+)]
+struct Cli {
+    /// A TOML file with settings (same names as the flags, in snake_case).
+    #[arg(long, global = true, env = "OMNIOPS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Load synthetic sessions through the ingest API and measure throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Clone, Default)]
+struct StorageArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, global = true, env = "OMNIOPS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use PostgreSQL instead of SQLite (postgres://user:password@host/db).
+    #[arg(
+        long,
+        global = true,
+        env = "OMNIOPS_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on. Anything but loopback needs an API key.
+    #[arg(long, env = "OMNIOPS_BIND")]
+    bind: Option<SocketAddr>,
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Days raw sessions are kept.
+    #[arg(long, env = "OMNIOPS_RETENTION_DAYS")]
+    retention_days: Option<u32>,
+    /// Days hourly and daily rollups are kept.
+    #[arg(long, env = "OMNIOPS_ROLLUP_RETENTION_DAYS")]
+    rollup_retention_days: Option<u32>,
+    /// Ingest requests that may wait for the writer before 503.
+    #[arg(long, env = "OMNIOPS_QUEUE_CAPACITY")]
+    queue_capacity: Option<usize>,
+    /// Most events committed in one transaction.
+    #[arg(long, env = "OMNIOPS_MAX_BATCH_EVENTS")]
+    max_batch_events: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long, value_parser = ["ingest", "read", "admin"])]
+        scope: String,
+        /// Restrict the key to one customer domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+fn file_layer(path: Option<&PathBuf>) -> anyhow::Result<SettingsLayer> {
+    let Some(path) = path else {
+        return Ok(SettingsLayer::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn settings(
+    config: Option<&PathBuf>,
+    args: Option<&ServeArgs>,
+    storage: &StorageArgs,
+) -> anyhow::Result<Settings> {
+    let flags = SettingsLayer {
+        bind: args.and_then(|a| a.bind),
+        data_dir: storage.data_dir.clone(),
+        database_url: storage.database_url.clone(),
+        retention_days: args.and_then(|a| a.retention_days),
+        rollup_retention_days: args.and_then(|a| a.rollup_retention_days),
+        queue_capacity: args.and_then(|a| a.queue_capacity),
+        max_batch_events: args.and_then(|a| a.max_batch_events),
+    };
+    Ok(Settings::resolve(&[file_layer(config)?, flags])?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn keys(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
+    let store = Store::open(
+        settings.database_url.as_ref().map(|s| s.expose()),
+        &settings.data_dir,
+    )
+    .await?;
+    let now = chrono::Utc::now().timestamp_micros();
+    match command {
+        KeysCommand::Create {
+            scope,
+            domain,
+            name,
+        } => {
+            let (record, secret) = store
+                .create_key(&scope, domain.as_deref(), name.as_deref(), now)
+                .await?;
+            println!("{secret}");
+            eprintln!(
+                "created key {} (scope {}{}); it is shown only this once",
+                record.id,
+                record.scope,
+                record
+                    .domain
+                    .map(|d| format!(", domain {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<36}  {:<6}  {:<20}  {:<12}  {:<25}  status",
+                "id", "scope", "domain", "prefix", "created"
+            );
+            for k in store.list_keys().await? {
+                println!(
+                    "{:<36}  {:<6}  {:<20}  {:<12}  {:<25}  {}",
+                    k.id,
+                    k.scope,
+                    k.domain.unwrap_or_else(|| "*".into()),
+                    k.prefix,
+                    omniops_core::clock::to_rfc3339(k.created_at),
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            if store.revoke_key(&id, now).await? {
+                eprintln!("revoked {id}");
+            } else {
+                anyhow::bail!("no active key with id {id}");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")
+            }),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = settings(cli.config.as_ref(), Some(&args), &args.storage)?;
+            tracing::debug!(?settings, "settings");
+            let listener = tokio::net::TcpListener::bind(settings.bind)
+                .await
+                .with_context(|| format!("binding {}", settings.bind))?;
+            omniops_server::launch_with_listener(settings, listener, shutdown_signal()).await
+        }
+        Command::Keys { command, storage } => {
+            keys(command, settings(cli.config.as_ref(), None, &storage)?).await
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}

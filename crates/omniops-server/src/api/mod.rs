@@ -1,0 +1,17 @@
+//! JSON API routes.
+
+pub mod health;
+pub mod prices;
+pub mod telemetry;
+
+use crate::error::ApiError;
+use crate::request::Params;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+
+/// Query parameters as a map, with a JSON 400 for an undecodable query string.
+pub fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+    query
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+}

@@ -1,0 +1,230 @@
+//! API keys and access. With no key configured the server answers everyone (it then only
+//! binds loopback); once any key exists every route but `/healthz` and the OpenAPI document
+//! needs one. Key lookups are cached for two seconds, so a key created or revoked with
+//! `omniops keys` takes effect within that time on every running instance.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use omniops_store::ApiKeyRecord;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+const CACHE_MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Option<Scope> {
+        match text {
+            "ingest" => Some(Scope::Ingest),
+            "read" => Some(Scope::Read),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    fn allows(self, required: Scope) -> bool {
+        self == Scope::Admin || self == required
+    }
+}
+
+/// Who is asking: `key_id` is `None` on a server without keys.
+#[derive(Debug, Clone, Default)]
+pub struct Principal {
+    pub key_id: Option<String>,
+    pub domain: Option<String>,
+}
+
+impl Principal {
+    /// The domain a request may see: a domain-scoped key sees its own domain (also when
+    /// none is asked for) and gets 403 for any other.
+    pub fn resolve_domain(&self, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+        match (&self.domain, requested) {
+            (Some(own), None) => Ok(Some(own.clone())),
+            (Some(own), Some(asked)) if asked == own => Ok(Some(own.clone())),
+            (Some(own), Some(_)) => Err(ApiError::Forbidden(format!(
+                "this key may only see domain {own}"
+            ))),
+            (None, asked) => Ok(asked.map(str::to_string)),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    keys_exist: Mutex<Option<(bool, Instant)>>,
+    lookups: Mutex<HashMap<String, (Option<ApiKeyRecord>, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn invalidate(&self) {
+        if let Ok(mut k) = self.keys_exist.lock() {
+            *k = None;
+        }
+        if let Ok(mut l) = self.lookups.lock() {
+            l.clear();
+        }
+    }
+}
+
+async fn keys_exist(state: &AppState) -> Result<bool, ApiError> {
+    let cache = &state.keys;
+    if let Some((exist, at)) = cache.keys_exist.lock().ok().and_then(|k| *k) {
+        if at.elapsed() < CACHE_TTL {
+            return Ok(exist);
+        }
+    }
+    let exist = state.store.count_active_keys().await? > 0;
+    if let Ok(mut k) = cache.keys_exist.lock() {
+        *k = Some((exist, Instant::now()));
+    }
+    Ok(exist)
+}
+
+async fn lookup(state: &AppState, secret: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+    let hash = omniops_store::hash_key(secret);
+    if let Some((record, at)) = state
+        .keys
+        .lookups
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&hash).cloned())
+    {
+        if at.elapsed() < CACHE_TTL {
+            return Ok(record);
+        }
+    }
+    let record = state.store.find_key(secret).await?;
+    if let Ok(mut l) = state.keys.lookups.lock() {
+        if l.len() >= CACHE_MAX_ENTRIES {
+            l.clear();
+        }
+        l.insert(hash, (record.clone(), Instant::now()));
+    }
+    Ok(record)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+async fn principal(
+    state: &AppState,
+    secret: Option<String>,
+    required: Scope,
+) -> Result<Principal, ApiError> {
+    if !keys_exist(state).await? {
+        return Ok(Principal::default());
+    }
+    let secret = secret.ok_or(ApiError::Unauthorized)?;
+    let record = lookup(state, &secret)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let scope = Scope::parse(&record.scope).ok_or(ApiError::Unauthorized)?;
+    if !scope.allows(required) {
+        return Err(ApiError::Forbidden(format!(
+            "this key has scope {}; this route needs {} (or admin)",
+            scope.as_str(),
+            required.as_str()
+        )));
+    }
+    Ok(Principal {
+        key_id: Some(record.id),
+        domain: record.domain,
+    })
+}
+
+/// Middleware: admits the request when its key has `required` scope (or admin) and hands
+/// the handler a [`Principal`].
+async fn require(state: AppState, required: Scope, mut request: Request, next: Next) -> Response {
+    let secret = bearer(request.headers());
+    match principal(&state, secret, required).await {
+        Ok(p) => {
+            request.extensions_mut().insert(p);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn require_ingest(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    require(s, Scope::Ingest, request, next).await
+}
+
+pub async fn require_read(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    require(s, Scope::Read, request, next).await
+}
+
+pub async fn require_admin(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    require(s, Scope::Admin, request, next).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_keys_see_only_their_domain() {
+        let scoped = Principal {
+            key_id: Some("k".into()),
+            domain: Some("a.example".into()),
+        };
+        assert_eq!(
+            scoped.resolve_domain(None).ok().flatten().as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(
+            scoped
+                .resolve_domain(Some("a.example"))
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("a.example")
+        );
+        assert!(matches!(
+            scoped.resolve_domain(Some("b.example")),
+            Err(ApiError::Forbidden(_))
+        ));
+        let open = Principal::default();
+        assert_eq!(open.resolve_domain(None).ok().flatten(), None);
+        assert_eq!(
+            open.resolve_domain(Some("b.example"))
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("b.example")
+        );
+    }
+
+    #[test]
+    fn admin_allows_everything_other_scopes_only_themselves() {
+        assert!(Scope::Admin.allows(Scope::Ingest));
+        assert!(Scope::Read.allows(Scope::Read));
+        assert!(!Scope::Read.allows(Scope::Ingest));
+        assert!(!Scope::Ingest.allows(Scope::Admin));
+    }
+}

@@ -1,0 +1,115 @@
+use super::SubmitError;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::request::require_json;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use omniops_core::events::{parse_event, EventKind, IngestEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_EVENTS: usize = 10_000;
+
+#[derive(Deserialize)]
+struct IngestBody<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IngestAnswer {
+    pub accepted: usize,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub error: String,
+}
+
+/// Reads a body up to `limit` bytes; larger bodies get 413.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("body larger than {limit} bytes")))
+}
+
+fn event_domain(event: &IngestEvent) -> Option<&str> {
+    match &event.kind {
+        EventKind::Start { domain, .. } => Some(domain),
+        EventKind::Backfill(b) => Some(&b.domain),
+        _ => None,
+    }
+}
+
+/// `POST /api/v1/ingest`: `{"events":[…]}` → `{"accepted":N,"rejected":[{"index","error"}]}`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestAnswer>, ApiError> {
+    require_json(&headers)?;
+    let bytes = read_body(body, MAX_BODY_BYTES).await?;
+    let body: IngestBody = serde_json::from_slice(&bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::bad_request(format!("body is not valid JSON: {e}"))
+        } else {
+            ApiError::field("events", format!("body must be {{\"events\": [...]}}: {e}"))
+        }
+    })?;
+    if body.events.len() > MAX_EVENTS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{} events in one request; at most {MAX_EVENTS}",
+            body.events.len()
+        )));
+    }
+    let received_at = state.now();
+    let mut rejected = Vec::new();
+    let mut valid = Vec::with_capacity(body.events.len());
+    let mut positions = Vec::with_capacity(body.events.len());
+    for (index, raw) in body.events.iter().enumerate() {
+        let parsed = parse_event(raw.get(), received_at).and_then(|event| {
+            match (&principal.domain, event_domain(&event)) {
+                (Some(own), Some(domain)) if own != domain => {
+                    Err(format!("this key may only send data for domain {own}"))
+                }
+                _ => Ok(event),
+            }
+        });
+        match parsed {
+            Ok(event) => {
+                valid.push(event);
+                positions.push(index);
+            }
+            Err(error) => rejected.push(RejectedEvent { index, error }),
+        }
+    }
+    let accepted_valid = valid.len();
+    let stored_rejections = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state.ingest.submit(valid).await.map_err(|e| match e {
+            SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
+            SubmitError::Failed => ApiError::Unavailable(
+                "storage is unavailable; nothing of this request was stored, retry",
+            ),
+        })?
+    };
+    let accepted = accepted_valid - stored_rejections.len();
+    rejected.extend(
+        stored_rejections
+            .into_iter()
+            .map(|(i, error)| RejectedEvent {
+                index: positions[i],
+                error,
+            }),
+    );
+    rejected.sort_by_key(|r| r.index);
+    Ok(Json(IngestAnswer { accepted, rejected }))
+}

@@ -1,0 +1,9 @@
+//! Ingest: requests are validated in their handler, then queued for one writer task that
+//! commits them in batches (group commit). A request is answered only after the batch that
+//! holds it has committed, so a 2xx means durable.
+
+mod handler;
+mod writer;
+
+pub use handler::{ingest, read_body, IngestAnswer, RejectedEvent, MAX_BODY_BYTES, MAX_EVENTS};
+pub use writer::{spawn_writer, IngestQueue, Job, SubmitError};

@@ -1,0 +1,136 @@
+use crate::state::AppState;
+use omniops_core::events::{EventKind, IngestEvent};
+use omniops_store::batch::Rejections;
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// One queued ingest request.
+pub struct Job {
+    events: Vec<IngestEvent>,
+    reply: oneshot::Sender<Result<Rejections, ()>>,
+}
+
+#[derive(Clone)]
+pub struct IngestQueue {
+    sender: mpsc::Sender<Job>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubmitError {
+    #[error("ingest queue is full")]
+    Full,
+    #[error("the batch could not be stored")]
+    Failed,
+}
+
+impl IngestQueue {
+    pub fn new(capacity: usize) -> (IngestQueue, mpsc::Receiver<Job>) {
+        let (sender, receiver) = mpsc::channel(capacity);
+        (IngestQueue { sender }, receiver)
+    }
+
+    /// Queues the events and waits until their batch has committed. Returns the
+    /// rejected events as (index into `events`, reason).
+    pub async fn submit(&self, events: Vec<IngestEvent>) -> Result<Rejections, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .try_send(Job { events, reply })
+            .map_err(|_| SubmitError::Full)?;
+        answer
+            .await
+            .map_err(|_| SubmitError::Failed)?
+            .map_err(|_| SubmitError::Failed)
+    }
+
+    pub fn depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+}
+
+/// Runs until `stop`; then takes no new jobs, finishes the queued ones and returns.
+pub fn spawn_writer(
+    state: AppState,
+    mut receiver: mpsc::Receiver<Job>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let max_events = state.settings.max_batch_events;
+        let mut unpriced_logged: HashSet<String> = HashSet::new();
+        loop {
+            let next = tokio::select! {
+                job = receiver.recv() => job,
+                _ = stop.cancelled() => {
+                    receiver.close();
+                    receiver.recv().await
+                }
+            };
+            let Some(first) = next else { break };
+            let mut jobs = vec![first];
+            let mut events = jobs[0].events.len();
+            while events < max_events {
+                match receiver.try_recv() {
+                    Ok(job) => {
+                        events += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let prices = state.prices();
+            let requests: Vec<Vec<IngestEvent>> = jobs
+                .iter_mut()
+                .map(|j| std::mem::take(&mut j.events))
+                .collect();
+            log_unpriced_once(&requests, &prices, &mut unpriced_logged);
+            let started = std::time::Instant::now();
+            match state
+                .store
+                .apply_batch(&requests, &prices, state.now())
+                .await
+            {
+                Ok(outcome) => {
+                    tracing::debug!(
+                        requests = jobs.len(),
+                        events,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "batch committed"
+                    );
+                    for (job, rejections) in jobs.into_iter().zip(outcome.rejections) {
+                        let _ = job.reply.send(Ok(rejections));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(
+                        ?error,
+                        requests = jobs.len(),
+                        events,
+                        "batch failed; nothing of it was stored"
+                    );
+                    for job in jobs {
+                        let _ = job.reply.send(Err(()));
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn log_unpriced_once(
+    requests: &[Vec<IngestEvent>],
+    prices: &omniops_core::pricing::PriceTable,
+    logged: &mut HashSet<String>,
+) {
+    for event in requests.iter().flatten() {
+        let (model, at) = match &event.kind {
+            EventKind::Start { model, .. } => (model, event.at),
+            EventKind::Backfill(b) => (&b.model, b.start_time),
+            _ => continue,
+        };
+        if !logged.contains(model) && prices.lookup(model, at).is_none() {
+            tracing::warn!(model = %model, "model has no price: its sessions are counted as unpriced until one is added (PUT /api/v1/prices)");
+            logged.insert(model.clone());
+        }
+    }
+}

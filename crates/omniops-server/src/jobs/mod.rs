@@ -1,0 +1,3 @@
+//! Background jobs, each stopping when the server shuts down.
+
+pub mod retention;

@@ -1,0 +1,4 @@
+//! The query layer: every number the API or a page shows comes from a function here, so
+//! JSON endpoints and pages cannot disagree.
+
+pub mod telemetry;

@@ -1,0 +1,71 @@
+//! Request parsing shared by handlers: JSON bodies and the query parameters every
+//! dashboard endpoint takes.
+
+use crate::error::ApiError;
+use axum::http::{header, HeaderMap};
+use omniops_core::clock::Micros;
+use omniops_core::window::{Window, WindowError};
+use std::collections::HashMap;
+
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json, not {:?}",
+            content_type
+        )))
+    }
+}
+
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    require_json(headers)?;
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        let text = text.split(" at line ").next().unwrap_or(&text).to_string();
+        ApiError::bad_request(format!("invalid body: {text}"))
+    })
+}
+
+/// The raw query string as a map; unknown parameters are ignored.
+pub type Params = HashMap<String, String>;
+
+pub fn window_field(error: &WindowError) -> &'static str {
+    match error {
+        WindowError::Days => "days",
+        WindowError::Timestamp(field) => field,
+        WindowError::FromToPair | WindowError::Order | WindowError::Span => "from",
+        WindowError::Both => "days",
+    }
+}
+
+pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window, ApiError> {
+    Window::from_params(
+        params.get("days").map(String::as_str),
+        params.get("from").map(String::as_str),
+        params.get("to").map(String::as_str),
+        default_days,
+        now,
+    )
+    .map_err(|e| ApiError::field(window_field(&e), e.to_string()))
+}
+
+/// The optional `domain` parameter; empty means none.
+pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
+    match params.get("domain").map(|d| d.trim()) {
+        None | Some("") => Ok(None),
+        Some(d) if d.len() > 253 || d.contains(char::is_whitespace) => Err(ApiError::field(
+            "domain",
+            "domain must be at most 253 characters without spaces",
+        )),
+        Some(d) => Ok(Some(d)),
+    }
+}

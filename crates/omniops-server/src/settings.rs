@@ -1,0 +1,179 @@
+//! Settings, layered: defaults < config file < `OMNIOPS_*` environment < command line.
+//! The binary gathers the file and the env/CLI overrides; `resolve` layers them.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A value that must not appear in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    /// Shows a URL's scheme and host but never its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                write!(f, "\"{}://***{}\"", &self.0[..scheme], &self.0[at..])
+            }
+            _ => f.write_str("\"***\""),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<Secret>,
+    /// Raw sessions older than this are deleted by the hourly retention job.
+    pub retention_days: u32,
+    /// Rollups are kept this long, so totals for windows up to 365 days stay complete.
+    pub rollup_retention_days: u32,
+    /// Ingest requests waiting for the writer; a full queue answers 503.
+    pub queue_capacity: usize,
+    /// Events per write transaction at most.
+    pub max_batch_events: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./omniops-data"),
+            database_url: None,
+            retention_days: 30,
+            rollup_retention_days: 400,
+            queue_capacity: 256,
+            max_batch_events: 50_000,
+        }
+    }
+}
+
+/// Every setting as optional: one layer of configuration (a file, or env + flags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SettingsLayer {
+    pub bind: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub retention_days: Option<u32>,
+    pub rollup_retention_days: Option<u32>,
+    pub queue_capacity: Option<usize>,
+    pub max_batch_events: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("retention_days must be from 1 to 3650")]
+    Retention,
+    #[error("rollup_retention_days must be at least 366 and at least retention_days")]
+    RollupRetention,
+    #[error("queue_capacity and max_batch_events must be at least 1")]
+    Queue,
+    #[error("database_url must start with postgres:// or postgresql://")]
+    DatabaseUrl,
+}
+
+impl Settings {
+    /// Layers are applied in order; later layers win.
+    pub fn resolve(layers: &[SettingsLayer]) -> Result<Settings, SettingsError> {
+        let mut s = Settings::default();
+        for layer in layers {
+            let l = layer.clone();
+            s.bind = l.bind.unwrap_or(s.bind);
+            s.data_dir = l.data_dir.unwrap_or(s.data_dir);
+            s.database_url = l
+                .database_url
+                .filter(|u| !u.is_empty())
+                .map(Secret::new)
+                .or(s.database_url);
+            s.retention_days = l.retention_days.unwrap_or(s.retention_days);
+            s.rollup_retention_days = l.rollup_retention_days.unwrap_or(s.rollup_retention_days);
+            s.queue_capacity = l.queue_capacity.unwrap_or(s.queue_capacity);
+            s.max_batch_events = l.max_batch_events.unwrap_or(s.max_batch_events);
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=3650).contains(&self.retention_days) {
+            return Err(SettingsError::Retention);
+        }
+        if self.rollup_retention_days < 366 || self.rollup_retention_days < self.retention_days {
+            return Err(SettingsError::RollupRetention);
+        }
+        if self.queue_capacity == 0 || self.max_batch_events == 0 {
+            return Err(SettingsError::Queue);
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(SettingsError::DatabaseUrl);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_layers_win_and_unset_values_fall_through() {
+        let file = SettingsLayer {
+            retention_days: Some(10),
+            queue_capacity: Some(5),
+            ..Default::default()
+        };
+        let env_and_cli = SettingsLayer {
+            retention_days: Some(20),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&[file, env_and_cli]).expect("valid");
+        assert_eq!(s.retention_days, 20);
+        assert_eq!(s.queue_capacity, 5);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let bad = SettingsLayer {
+            retention_days: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&[bad]).err(),
+            Some(SettingsError::Retention)
+        );
+        let bad = SettingsLayer {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(&[bad]).err(),
+            Some(SettingsError::DatabaseUrl)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let s = Secret::new("postgres://omniops:hunter2@db.internal:5432/omniops");
+        assert_eq!(
+            format!("{s:?}"),
+            "\"postgres://***@db.internal:5432/omniops\""
+        );
+        assert_eq!(format!("{:?}", Secret::new("token")), "\"***\"");
+    }
+}

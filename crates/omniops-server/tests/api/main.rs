@@ -1,0 +1,7 @@
+//! HTTP tests: the real server on 127.0.0.1:0, on SQLite and PostgreSQL.
+
+mod access;
+mod common;
+mod ingest;
+mod prices;
+mod telemetry;
