@@ -1,9 +1,294 @@
-//! `omniops bench`: placeholder replaced below.
+//! `omniops bench`: loads synthetic sessions through the real ingest API of an in-process
+//! server on loopback, then measures `/api/dashboard/telemetry` latency against the spec's
+//! approach (summing raw rows), on SQLite and, given a URL, on PostgreSQL.
+
+use anyhow::Context;
 use clap::Args;
+use omniops_core::clock::{to_rfc3339, Clock, SystemClock, MICROS_PER_DAY};
+use omniops_core::window::Window;
+use omniops_server::Settings;
+use omniops_store::Store;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Sessions loaded by backfill (`session` events, 5,000 per request).
+    #[arg(long, default_value_t = 1_000_000)]
+    sessions: usize,
+    /// Sessions sent through the live path (start, 2 usage, end).
+    #[arg(long, default_value_t = 100_000)]
+    live_sessions: usize,
+    /// Days of history the backfilled sessions spread over.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    #[arg(long, default_value_t = 20)]
+    domains: usize,
+    /// Parallel HTTP clients.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Telemetry requests per window size.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
+    /// Also run on PostgreSQL: an admin URL; the bench creates and drops its own database.
+    #[arg(long, env = "OMNIOPS_BENCH_DATABASE_URL")]
+    postgres_url: Option<String>,
+    /// Skip the SQLite run.
+    #[arg(long)]
+    skip_sqlite: bool,
+}
 
-pub async fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+const MODELS: [&str; 6] = ["gpt-5-mini", "gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "claude-haiku-4-5", "gemini-2.0-flash"];
+const BACKFILL_PER_REQUEST: usize = 5_000;
+const LIVE_GROUP: usize = 250;
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if !args.skip_sqlite {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open_sqlite(dir.path()).await?;
+        run_on(&args, store, "sqlite").await?;
+    }
+    if let Some(admin) = &args.postgres_url {
+        let (url, name) = create_database(admin).await?;
+        let store = Store::open_postgres(&url).await?;
+        let result = run_on(&args, store.clone(), "postgres").await;
+        store.close().await;
+        drop_database(admin, &name).await?;
+        result?;
+    }
+    Ok(())
+}
+
+fn database_url(admin: &str, name: &str) -> String {
+    let authority = admin.find("://").map_or(0, |i| i + 3);
+    let path = admin[authority..].find('/').map_or(admin.len(), |i| authority + i);
+    format!("{}/{name}", &admin[..path])
+}
+
+async fn create_database(admin: &str) -> anyhow::Result<(String, String)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+    let name = format!("omniops_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    Ok((database_url(admin, &name), name))
+}
+
+async fn drop_database(admin: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
+    Ok(())
+}
+
+async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_store = store.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        omniops_server::serve(server_store, Settings::default(), listener, shutdown, Arc::new(SystemClock)).await
+    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    println!("== {engine} ==");
+
+    let now = SystemClock.now();
+    let bodies = backfill_bodies(args, now);
+    let started = Instant::now();
+    send_all(&client, &base, bodies, args.concurrency).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "backfill   {:>9} sessions in {:>6.2} s = {:>8.0} sessions/s ({} per request, {} clients)",
+        args.sessions,
+        secs,
+        args.sessions as f64 / secs,
+        BACKFILL_PER_REQUEST,
+        args.concurrency
+    );
+
+    if args.live_sessions > 0 {
+        let streams = live_streams(args);
+        let started = Instant::now();
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|bodies| {
+                let client = client.clone();
+                let base = base.clone();
+                tokio::spawn(async move {
+                    for body in bodies {
+                        post(&client, &base, body).await?;
+                    }
+                    anyhow::Ok(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await??;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "live path  {:>9} sessions in {:>6.2} s = {:>8.0} sessions/s (4 events each, {} clients)",
+            args.live_sessions,
+            secs,
+            args.live_sessions as f64 / secs,
+            args.concurrency
+        );
+    }
+
+    println!("latency (ms)                       p50      p95      p99");
+    for days in [1, 7, 30] {
+        let url = format!("{base}/api/dashboard/telemetry?days={days}");
+        let mut samples = Vec::with_capacity(args.samples);
+        for i in 0..args.samples + 10 {
+            let started = Instant::now();
+            let response = client.get(&url).send().await?;
+            anyhow::ensure!(response.status().is_success(), "telemetry answered {}", response.status());
+            response.bytes().await?;
+            if i >= 10 {
+                samples.push(started.elapsed());
+            }
+        }
+        print_latency(&format!("telemetry days={days:<3}"), &mut samples);
+
+        let window = Window::last_days(days, SystemClock.now())?;
+        let mut naive = Vec::new();
+        for _ in 0..(args.samples / 10).max(20) {
+            let started = Instant::now();
+            store.naive_window_sums(&window, None).await?;
+            naive.push(started.elapsed());
+        }
+        print_latency(&format!("raw-row sums days={days:<3}"), &mut naive);
+    }
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}
+
+fn print_latency(label: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let at = |p: f64| {
+        let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i].as_secs_f64() * 1_000.0
+    };
+    println!("{label:<28} {:>8.2} {:>8.2} {:>8.2}", at(0.50), at(0.95), at(0.99));
+}
+
+async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Result<()> {
+    loop {
+        let response = client
+            .post(format!("{base}/api/v1/ingest"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        anyhow::ensure!(response.status().is_success(), "ingest answered {}", response.status());
+        let answer: serde_json::Value = response.json().await?;
+        let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
+        anyhow::ensure!(rejected == 0, "ingest rejected {rejected} events: {}", answer["rejected"][0]);
+        return Ok(());
+    }
+}
+
+async fn send_all(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> anyhow::Result<()> {
+    let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter()));
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let queue = queue.clone();
+            let client = client.clone();
+            let base = base.to_string();
+            tokio::spawn(async move {
+                loop {
+                    let next = queue.lock().await.next();
+                    let Some(body) = next else { return anyhow::Ok(()) };
+                    post(&client, &base, body).await?;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// Chronological backfill bodies: sessions spread evenly over the last `days` days.
+fn backfill_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let span = args.days * MICROS_PER_DAY;
+    let start = now - span;
+    let step = span / args.sessions.max(1) as i64;
+    let mut bodies = Vec::new();
+    let mut events = Vec::with_capacity(BACKFILL_PER_REQUEST);
+    for i in 0..args.sessions {
+        let begin = start + i as i64 * step;
+        let input: i64 = rng.gen_range(200..6_000);
+        let cached = if rng.gen_bool(0.3) { input / 2 } else { 0 };
+        events.push(json!({
+            "type": "session",
+            "session_id": format!("bench-{i}"),
+            "model": MODELS[rng.gen_range(0..MODELS.len())],
+            "domain": format!("shop{}.example", rng.gen_range(0..args.domains)),
+            "start_time": to_rfc3339(begin),
+            "duration_ms": rng.gen_range(300..9_000),
+            "success": rng.gen_bool(0.95),
+            "iterations": rng.gen_range(1..4),
+            "search_count": rng.gen_range(0..3),
+            "input_tokens": input,
+            "cached_input_tokens": cached,
+            "output_tokens": rng.gen_range(50..900),
+        }));
+        if events.len() == BACKFILL_PER_REQUEST {
+            bodies.push(body(&mut events));
+        }
+    }
+    if !events.is_empty() {
+        bodies.push(body(&mut events));
+    }
+    bodies
+}
+
+fn body(events: &mut Vec<serde_json::Value>) -> Vec<u8> {
+    let body = serde_json::to_vec(&json!({ "events": events })).unwrap_or_default();
+    events.clear();
+    body
+}
+
+/// Per client, requests where request k starts group k, adds usage to groups k-1 and k-2
+/// and ends group k-3: every request touches sessions started by earlier requests.
+fn live_streams(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let groups = args.live_sessions.div_ceil(LIVE_GROUP);
+    let clients = args.concurrency.max(1);
+    let mut streams = vec![Vec::new(); clients];
+    for (client, stream) in streams.iter_mut().enumerate() {
+        let own: Vec<usize> = (client..groups).step_by(clients).collect();
+        for k in 0..own.len() + 3 {
+            let mut events = Vec::new();
+            for (phase, back) in [(0usize, 0usize), (1, 1), (2, 2), (3, 3)] {
+                let Some(group) = k.checked_sub(back).and_then(|g| own.get(g)) else { continue };
+                for n in group * LIVE_GROUP..((group + 1) * LIVE_GROUP).min(args.live_sessions) {
+                    let id = format!("live-{n}");
+                    events.push(match phase {
+                        0 => json!({"type": "session.start", "session_id": id, "event_id": "start",
+                                    "model": MODELS[n % MODELS.len()], "domain": format!("shop{}.example", n % args.domains)}),
+                        1 | 2 => json!({"type": "usage", "session_id": id, "event_id": format!("u{phase}"),
+                                        "input_tokens": rng.gen_range(200..4_000), "output_tokens": rng.gen_range(20..600)}),
+                        _ => json!({"type": "session.end", "session_id": id, "event_id": "end", "success": true}),
+                    });
+                }
+            }
+            if !events.is_empty() {
+                stream.push(body(&mut events));
+            }
+        }
+    }
+    streams
 }
