@@ -40,7 +40,14 @@ pub struct BenchArgs {
     skip_sqlite: bool,
 }
 
-const MODELS: [&str; 6] = ["gpt-5-mini", "gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "claude-haiku-4-5", "gemini-2.0-flash"];
+const MODELS: [&str; 6] = [
+    "gpt-5-mini",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "gemini-2.0-flash",
+];
 const BACKFILL_PER_REQUEST: usize = 5_000;
 const LIVE_GROUP: usize = 250;
 
@@ -63,22 +70,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 fn database_url(admin: &str, name: &str) -> String {
     let authority = admin.find("://").map_or(0, |i| i + 3);
-    let path = admin[authority..].find('/').map_or(admin.len(), |i| authority + i);
+    let path = admin[authority..]
+        .find('/')
+        .map_or(admin.len(), |i| authority + i);
     format!("{}/{name}", &admin[..path])
 }
 
 async fn create_database(admin: &str) -> anyhow::Result<(String, String)> {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting to PostgreSQL")?;
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .context("connecting to PostgreSQL")?;
     let name = format!("omniops_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
     Ok((database_url(admin, &name), name))
 }
 
 async fn drop_database(admin: &str, name: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
     Ok(())
 }
 
@@ -91,9 +106,18 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         let shutdown = async {
             let _ = stopped.await;
         };
-        omniops_server::serve(server_store, Settings::default(), listener, shutdown, Arc::new(SystemClock)).await
+        omniops_server::serve(
+            server_store,
+            Settings::default(),
+            listener,
+            shutdown,
+            Arc::new(SystemClock),
+        )
+        .await
     });
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .build()?;
     println!("== {engine} ==");
 
     let now = SystemClock.now();
@@ -146,7 +170,11 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         for i in 0..args.samples + 10 {
             let started = Instant::now();
             let response = client.get(&url).send().await?;
-            anyhow::ensure!(response.status().is_success(), "telemetry answered {}", response.status());
+            anyhow::ensure!(
+                response.status().is_success(),
+                "telemetry answered {}",
+                response.status()
+            );
             response.bytes().await?;
             if i >= 10 {
                 samples.push(started.elapsed());
@@ -174,7 +202,12 @@ fn print_latency(label: &str, samples: &mut [Duration]) {
         let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
         samples[i].as_secs_f64() * 1_000.0
     };
-    println!("{label:<28} {:>8.2} {:>8.2} {:>8.2}", at(0.50), at(0.95), at(0.99));
+    println!(
+        "{label:<28} {:>8.2} {:>8.2} {:>8.2}",
+        at(0.50),
+        at(0.95),
+        at(0.99)
+    );
 }
 
 async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Result<()> {
@@ -189,15 +222,28 @@ async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Re
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
-        anyhow::ensure!(response.status().is_success(), "ingest answered {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "ingest answered {}",
+            response.status()
+        );
         let answer: serde_json::Value = response.json().await?;
         let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
-        anyhow::ensure!(rejected == 0, "ingest rejected {rejected} events: {}", answer["rejected"][0]);
+        anyhow::ensure!(
+            rejected == 0,
+            "ingest rejected {rejected} events: {}",
+            answer["rejected"][0]
+        );
         return Ok(());
     }
 }
 
-async fn send_all(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, concurrency: usize) -> anyhow::Result<()> {
+async fn send_all(
+    client: &reqwest::Client,
+    base: &str,
+    bodies: Vec<Vec<u8>>,
+    concurrency: usize,
+) -> anyhow::Result<()> {
     let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter()));
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -207,7 +253,9 @@ async fn send_all(client: &reqwest::Client, base: &str, bodies: Vec<Vec<u8>>, co
             tokio::spawn(async move {
                 loop {
                     let next = queue.lock().await.next();
-                    let Some(body) = next else { return anyhow::Ok(()) };
+                    let Some(body) = next else {
+                        return anyhow::Ok(());
+                    };
                     post(&client, &base, body).await?;
                 }
             })
@@ -273,7 +321,9 @@ fn live_streams(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
         for k in 0..own.len() + 3 {
             let mut events = Vec::new();
             for (phase, back) in [(0usize, 0usize), (1, 1), (2, 2), (3, 3)] {
-                let Some(group) = k.checked_sub(back).and_then(|g| own.get(g)) else { continue };
+                let Some(group) = k.checked_sub(back).and_then(|g| own.get(g)) else {
+                    continue;
+                };
                 for n in group * LIVE_GROUP..((group + 1) * LIVE_GROUP).min(args.live_sessions) {
                     let id = format!("live-{n}");
                     events.push(match phase {

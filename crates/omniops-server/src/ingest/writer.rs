@@ -134,3 +134,28 @@ fn log_unpriced_once(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let (queue, _receiver) = IngestQueue::new(1);
+        let waiting = queue.clone();
+        // Nobody drains the queue: the first request takes the only slot and waits.
+        let first = tokio::spawn(async move { waiting.submit(Vec::new()).await });
+        while queue.depth() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(queue.submit(Vec::new()).await, Err(SubmitError::Full));
+        first.abort();
+    }
+
+    #[tokio::test]
+    async fn a_lost_writer_fails_the_request() {
+        let (queue, receiver) = IngestQueue::new(4);
+        drop(receiver);
+        assert_eq!(queue.submit(Vec::new()).await, Err(SubmitError::Full));
+    }
+}
