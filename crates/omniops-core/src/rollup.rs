@@ -1,6 +1,7 @@
 //! Rollup counters: what an hour (or day) bucket of ended sessions adds up to.
 
 use crate::session::Session;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -59,5 +60,94 @@ impl Counters {
 
     pub fn priced_requests(&self) -> i64 {
         self.requests - self.unpriced
+    }
+}
+
+/// Rollup rows carry totals too: `domain = ""` means all domains, `model = ""` all models.
+pub const ALL: &str = "";
+
+/// A window's sums: in total, per model and per domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowSums {
+    pub totals: Counters,
+    pub by_model: BTreeMap<String, Counters>,
+    pub by_domain: BTreeMap<String, Counters>,
+}
+
+impl WindowSums {
+    /// From plain (domain, model) sums, as a scan of raw sessions gives them.
+    pub fn from_pairs(rows: impl IntoIterator<Item = (String, String, Counters)>) -> Self {
+        let mut sums = WindowSums::default();
+        for (domain, model, c) in rows {
+            sums.totals.add(&c);
+            sums.by_model.entry(model).or_default().add(&c);
+            sums.by_domain.entry(domain).or_default().add(&c);
+        }
+        sums
+    }
+
+    /// From rollup groups that include the [`ALL`] rows, for all domains (`domain` is
+    /// `None`) or one domain: the totals row, the per-model rows and the per-domain rows.
+    pub fn from_rollup_groups(
+        domain: Option<&str>,
+        rows: impl IntoIterator<Item = (String, String, Counters)>,
+    ) -> Self {
+        let scope = domain.unwrap_or(ALL);
+        let mut sums = WindowSums::default();
+        for (d, m, c) in rows {
+            match (d.as_str() == scope, m.as_str() == ALL) {
+                (true, true) => sums.totals.add(&c),
+                (true, false) => sums.by_model.entry(m).or_default().add(&c),
+                (false, true) if scope == ALL => sums.by_domain.entry(d).or_default().add(&c),
+                _ => {}
+            }
+        }
+        if let Some(d) = domain {
+            if sums.totals.requests > 0 {
+                sums.by_domain.insert(d.to_string(), sums.totals);
+            }
+        }
+        sums
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(requests: i64, cost: i64) -> Counters {
+        Counters {
+            requests,
+            cost_nanos: cost,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rollup_groups_and_raw_pairs_agree() {
+        let pairs = vec![
+            ("a".to_string(), "m1".to_string(), c(1, 10)),
+            ("a".to_string(), "m2".to_string(), c(2, 20)),
+            ("b".to_string(), "m1".to_string(), c(4, 40)),
+        ];
+        let groups = vec![
+            ("".to_string(), "".to_string(), c(7, 70)),
+            ("".to_string(), "m1".to_string(), c(5, 50)),
+            ("".to_string(), "m2".to_string(), c(2, 20)),
+            ("a".to_string(), "".to_string(), c(3, 30)),
+            ("b".to_string(), "".to_string(), c(4, 40)),
+            ("a".to_string(), "m1".to_string(), c(1, 10)),
+        ];
+        assert_eq!(
+            WindowSums::from_rollup_groups(None, groups.clone()),
+            WindowSums::from_pairs(pairs.clone())
+        );
+        let only_a = WindowSums::from_pairs(pairs.into_iter().filter(|p| p.0 == "a"));
+        let groups_a = vec![
+            ("a".to_string(), "".to_string(), c(3, 30)),
+            ("a".to_string(), "m1".to_string(), c(1, 10)),
+            ("a".to_string(), "m2".to_string(), c(2, 20)),
+        ];
+        assert_eq!(WindowSums::from_rollup_groups(Some("a"), groups_a), only_a);
     }
 }

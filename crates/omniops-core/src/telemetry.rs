@@ -3,7 +3,7 @@
 
 use crate::clock::{to_rfc3339, Micros, MICROS_PER_HOUR, MICROS_PER_SECOND};
 use crate::money::{format_nanos, json_number, nanos_to_usd, percentage, ratio};
-use crate::rollup::Counters;
+use crate::rollup::{Counters, WindowSums};
 use crate::window::Window;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 /// What the store hands over for one report.
 #[derive(Debug, Clone, Default)]
 pub struct TelemetryInputs {
-    /// Rollup sums of the window per (domain, model).
-    pub by_domain_model: Vec<(String, String, Counters)>,
+    pub sums: WindowSums,
     /// Hour buckets of the window that hold ended sessions: (hour, requests, cost nanos).
     pub trend: Vec<(Micros, i64, i64)>,
     /// Hour of the first stored session (for the domain filter), if any.
@@ -179,14 +178,11 @@ pub fn cost_trend(first_half: i64, second_half: i64) -> Trend {
 }
 
 pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> TelemetryReport {
-    let mut totals = Counters::default();
-    let mut by_model: BTreeMap<&str, Counters> = BTreeMap::new();
-    let mut by_domain: BTreeMap<&str, Counters> = BTreeMap::new();
-    for (domain, model, c) in &inputs.by_domain_model {
-        totals.add(c);
-        by_model.entry(model).or_default().add(c);
-        by_domain.entry(domain).or_default().add(c);
-    }
+    let WindowSums {
+        totals,
+        by_model,
+        by_domain,
+    } = inputs.sums;
     let requests = i128::from(totals.requests);
     let cost_total = i128::from(totals.cost_nanos);
 
@@ -213,7 +209,7 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
     let mut model_usage: Vec<ModelUsage> = by_model
         .into_iter()
         .map(|(model, c)| ModelUsage {
-            model: model.to_string(),
+            model,
             count: c.requests,
             cost: (c.priced_requests() > 0).then(|| format_nanos(i128::from(c.cost_nanos), 4)),
             tokens: c.input_tokens + c.output_tokens,
@@ -223,16 +219,16 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         .collect();
     model_usage.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.model.cmp(&b.model)));
 
-    let mut domains: Vec<(&str, Counters)> = by_domain.into_iter().collect();
+    let mut domains: Vec<(String, Counters)> = by_domain.into_iter().collect();
     domains.sort_by(|a, b| {
         b.1.cost_nanos
             .cmp(&a.1.cost_nanos)
-            .then_with(|| a.0.cmp(b.0))
+            .then_with(|| a.0.cmp(&b.0))
     });
     let domain_breakdown = domains
         .into_iter()
         .map(|(domain, c)| DomainCost {
-            domain: domain.to_string(),
+            domain,
             requests: c.requests,
             cost: format_nanos(i128::from(c.cost_nanos), 4),
         })
@@ -370,10 +366,10 @@ mod tests {
             &window,
             now,
             TelemetryInputs {
-                by_domain_model: vec![
+                sums: WindowSums::from_pairs(vec![
                     ("a.example".into(), "gpt-4".into(), gpt4),
                     ("b.example".into(), "mystery".into(), unpriced),
-                ],
+                ]),
                 trend: vec![(first_hour, 4, 180_000_000)],
                 first_session_hour: Some(first_hour),
                 live: vec![LiveSession {

@@ -4,7 +4,7 @@
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::events::{EventKind, IngestEvent};
 use omniops_core::pricing::PriceTable;
-use omniops_core::rollup::Counters;
+use omniops_core::rollup::{Counters, ALL};
 use omniops_core::session::{Rejection, Session};
 use std::collections::{HashMap, HashSet};
 
@@ -145,38 +145,29 @@ fn apply_one(
     }
 }
 
-/// Rollup increments of a batch, pre-aggregated so each bucket is written once.
+/// Rollup increments of a batch, pre-aggregated so each bucket is written once. Every
+/// session also counts in its bucket's all-domains and all-models rows ([`ALL`]).
 #[derive(Debug, Default)]
 pub struct RollupDelta {
     pub hourly: HashMap<(Micros, String, String), Counters>,
     pub daily: HashMap<(Micros, String, String), Counters>,
-    /// (domain or '' for all, hour) → (requests, cost nanos)
-    pub trend: HashMap<(String, Micros), (i64, i64)>,
 }
 
 impl RollupDelta {
     pub fn add(&mut self, session: &Session) {
         let c = Counters::of(session);
-        let hour = floor_hour(session.start_time);
-        let day = floor_day(session.start_time);
-        let (domain, model) = (session.domain.clone(), session.model.clone());
-        self.hourly
-            .entry((hour, domain.clone(), model.clone()))
-            .or_default()
-            .add(&c);
-        self.daily
-            .entry((day, domain.clone(), model))
-            .or_default()
-            .add(&c);
-        for key in [(domain, hour), (String::new(), hour)] {
-            let entry = self.trend.entry(key).or_default();
-            entry.0 += c.requests;
-            entry.1 += c.cost_nanos;
+        let (domain, model) = (session.domain.as_str(), session.model.as_str());
+        for (table, bucket) in [
+            (&mut self.hourly, floor_hour(session.start_time)),
+            (&mut self.daily, floor_day(session.start_time)),
+        ] {
+            for (d, m) in [(domain, model), (domain, ALL), (ALL, model), (ALL, ALL)] {
+                table
+                    .entry((bucket, d.to_string(), m.to_string()))
+                    .or_default()
+                    .add(&c);
+            }
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.hourly.is_empty()
     }
 }
 
@@ -266,14 +257,16 @@ mod tests {
         for s in &plan.backfills {
             delta.add(s);
         }
-        assert_eq!(delta.hourly.len(), 1);
-        let c = delta.hourly.values().next().expect("one bucket");
-        assert_eq!(
-            (c.requests, c.successes, c.failures, c.cost_nanos),
-            (2, 1, 1, 120_000_000)
-        );
-        assert_eq!(delta.trend.len(), 2);
-        assert_eq!(delta.trend[&(String::new(), c_hour())], (2, 120_000_000));
+        // One hour, one domain, one model: the pair row plus three total rows.
+        assert_eq!(delta.hourly.len(), 4);
+        assert_eq!(delta.daily.len(), 4);
+        for (d, m) in [("d", "gpt-4"), ("d", ""), ("", "gpt-4"), ("", "")] {
+            let c = delta.hourly[&(c_hour(), d.to_string(), m.to_string())];
+            assert_eq!(
+                (c.requests, c.successes, c.failures, c.cost_nanos),
+                (2, 1, 1, 120_000_000)
+            );
+        }
     }
 
     fn c_hour() -> Micros {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use omniops_core::clock::Micros;
 use omniops_core::events::IngestEvent;
 use omniops_core::pricing::{PriceEntry, PriceTable};
-use omniops_core::rollup::Counters;
+use omniops_core::rollup::WindowSums;
 use omniops_core::session::Session;
 use omniops_core::telemetry::TelemetryInputs;
 use omniops_core::window::Window;
@@ -214,39 +214,40 @@ impl Store {
         window: &Window,
         domain: Option<&str>,
     ) -> anyhow::Result<TelemetryInputs> {
-        let domain = domain.unwrap_or("");
-        let (by_domain_model, trend, first_session_hour, live) = tokio::try_join!(
-            async { on_pool!(self, window_sums(window, domain)) },
-            async { on_pool!(self, trend(window, domain)) },
-            async { on_pool!(self, first_session_hour(domain)) },
-            async { on_pool!(self, live_sessions(domain)) },
+        let scope = domain.unwrap_or("");
+        let (groups, trend, first_session_hour, live) = tokio::try_join!(
+            async { on_pool!(self, window_groups(window, scope)) },
+            async { on_pool!(self, trend(window, scope)) },
+            async { on_pool!(self, first_session_hour(scope)) },
+            async { on_pool!(self, live_sessions(scope)) },
         )?;
+        let sums = WindowSums::from_rollup_groups(domain, groups);
         Ok(TelemetryInputs {
-            by_domain_model,
+            sums,
             trend,
             first_session_hour,
             live,
         })
     }
 
+    /// A window's sums from the rollups.
     pub async fn window_sums(
         &self,
         window: &Window,
         domain: Option<&str>,
-    ) -> anyhow::Result<Vec<(String, String, Counters)>> {
-        Ok(on_pool!(self, window_sums(window, domain.unwrap_or("")))?)
+    ) -> anyhow::Result<WindowSums> {
+        let groups = on_pool!(self, window_groups(window, domain.unwrap_or("")))?;
+        Ok(WindowSums::from_rollup_groups(domain, groups))
     }
 
-    /// The spec's way (sum raw rows), kept for benchmarks and consistency tests.
+    /// The same sums the spec's way, from raw rows: kept for benchmarks and consistency tests.
     pub async fn naive_window_sums(
         &self,
         window: &Window,
         domain: Option<&str>,
-    ) -> anyhow::Result<Vec<(String, String, Counters)>> {
-        Ok(on_pool!(
-            self,
-            naive_window_sums(window, domain.unwrap_or(""))
-        )?)
+    ) -> anyhow::Result<WindowSums> {
+        let pairs = on_pool!(self, naive_window_sums(window, domain.unwrap_or("")))?;
+        Ok(WindowSums::from_pairs(pairs))
     }
 
     pub async fn session(&self, session_id: &str) -> anyhow::Result<Option<Session>> {

@@ -233,18 +233,6 @@ async fn add_counters(
 async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
     add_counters(tx, "rollup_hourly", &delta.hourly).await?;
     add_counters(tx, "rollup_daily", &delta.daily).await?;
-    let trend: Vec<_> = delta.trend.iter().collect();
-    for chunk in trend.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO rollup_trend (domain, bucket, requests, cost_nanos) ");
-        q.push_values(chunk, |mut b, ((domain, bucket), (requests, cost))| {
-            b.push_bind(domain.clone()).push_bind(*bucket).push_bind(*requests).push_bind(*cost);
-        });
-        q.push(
-            " ON CONFLICT (domain, bucket) DO UPDATE SET requests = rollup_trend.requests + excluded.requests, \
-             cost_nanos = rollup_trend.cost_nanos + excluded.cost_nanos",
-        );
-        q.build().execute(&mut **tx).await?;
-    }
     Ok(())
 }
 
@@ -293,9 +281,10 @@ fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
     ]
 }
 
-/// Rollup sums of a window per (domain, model): whole days from daily rollups, the edges
-/// from hourly ones.
-pub async fn window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
+/// Rollup sums of a window: whole days from daily rollups, the edges from hourly ones. For
+/// all domains (`domain` empty) it reads the all-domains rows (totals and per model) and the
+/// per-domain totals; for one domain, that domain's rows.
+pub async fn window_groups(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
     let sums = COUNTER_COLUMNS
         .split(", ")
         .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
@@ -313,7 +302,9 @@ pub async fn window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx
         first = false;
         q.push(format!("SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "));
         q.push_bind(start).push(" AND bucket < ").push_bind(end);
-        if !domain.is_empty() {
+        if domain.is_empty() {
+            q.push(" AND (domain = '' OR model = '')");
+        } else {
             q.push(" AND domain = ").push_bind(domain.to_string());
         }
     }
@@ -349,10 +340,11 @@ pub async fn naive_window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -
         .collect()
 }
 
+/// Requests and cost per hour of the window (hours without sessions are absent).
 pub async fn trend(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(Micros, i64, i64)>> {
     let rows = sqlx::query(
-        "SELECT bucket, requests, cost_nanos FROM rollup_trend \
-         WHERE domain = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
+        "SELECT bucket, requests, cost_nanos FROM rollup_hourly \
+         WHERE domain = $1 AND model = '' AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
     )
     .bind(domain)
     .bind(window.start)
@@ -365,7 +357,7 @@ pub async fn trend(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Resu
 }
 
 pub async fn first_session_hour(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Option<Micros>> {
-    sqlx::query_scalar("SELECT MIN(bucket) FROM rollup_trend WHERE domain = $1")
+    sqlx::query_scalar("SELECT MIN(bucket) FROM rollup_hourly WHERE domain = $1 AND model = ''")
         .bind(domain)
         .fetch_one(pool)
         .await
@@ -493,7 +485,7 @@ pub async fn put_price(pool: &Pool<DB>, entry: &PriceEntry, raw_since: Micros, n
     let raw_since = floor_hour(raw_since);
 
     let models: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT model FROM rollup_hourly WHERE bucket >= $1 \
+        "SELECT DISTINCT model FROM rollup_hourly WHERE bucket >= $1 AND model <> '' \
          UNION SELECT DISTINCT model FROM chat_telemetry WHERE start_time >= $1",
     )
     .bind(from)
@@ -557,7 +549,7 @@ async fn recompute_model(
 
     // 2. Hourly buckets: rebuilt where raw rows are kept, priced from token sums before.
     let buckets = sqlx::query(&format!(
-        "SELECT bucket, domain, {COUNTER_COLUMNS} FROM rollup_hourly WHERE model = $1 AND bucket >= $2"
+        "SELECT bucket, domain, {COUNTER_COLUMNS} FROM rollup_hourly WHERE model = $1 AND domain <> '' AND bucket >= $2"
     ))
     .bind(model)
     .bind(floor_hour(from))
@@ -598,7 +590,7 @@ async fn recompute_model(
         }
     }
 
-    // 3. Daily and trend rollups are sums of hourly ones: rebuild the affected range.
+    // 3. Daily rollups are sums of hourly ones: rebuild the model's days from its hours.
     sqlx::query(
         "UPDATE rollup_daily SET \
          cost_nanos = (SELECT COALESCE(CAST(SUM(h.cost_nanos) AS BIGINT), 0) FROM rollup_hourly h \
@@ -607,30 +599,42 @@ async fn recompute_model(
          unpriced = (SELECT COALESCE(CAST(SUM(h.unpriced) AS BIGINT), 0) FROM rollup_hourly h \
            WHERE h.model = rollup_daily.model AND h.domain = rollup_daily.domain \
            AND h.bucket >= rollup_daily.bucket AND h.bucket < rollup_daily.bucket + $3) \
-         WHERE model = $1 AND bucket >= $2",
+         WHERE model = $1 AND domain <> '' AND bucket >= $2",
     )
     .bind(model)
     .bind(floor_day(from))
     .bind(MICROS_PER_DAY)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "UPDATE rollup_trend SET cost_nanos = (SELECT COALESCE(CAST(SUM(h.cost_nanos) AS BIGINT), 0) \
-           FROM rollup_hourly h WHERE h.bucket = rollup_trend.bucket \
-           AND (rollup_trend.domain = '' OR h.domain = rollup_trend.domain)) \
-         WHERE bucket >= $2 AND bucket IN (SELECT bucket FROM rollup_hourly WHERE model = $1 AND bucket >= $2)",
-    )
-    .bind(model)
-    .bind(floor_hour(from))
-    .execute(&mut **tx)
-    .await?;
+    // 4. The all-domains and all-models rows of the touched buckets, from the pair rows.
+    for (table, start) in [("rollup_hourly", floor_hour(from)), ("rollup_daily", floor_day(from))] {
+        let pair_sum = |column: &str| {
+            format!(
+                "(SELECT COALESCE(CAST(SUM(p.{column}) AS BIGINT), 0) FROM {table} p \
+                 WHERE p.bucket = {table}.bucket AND p.domain <> '' AND p.model <> '' \
+                 AND ({table}.domain = '' OR p.domain = {table}.domain) \
+                 AND ({table}.model = '' OR p.model = {table}.model))"
+            )
+        };
+        sqlx::query(&format!(
+            "UPDATE {table} SET cost_nanos = {}, unpriced = {} \
+             WHERE (domain = '' OR model = '') AND bucket >= $2 \
+             AND bucket IN (SELECT bucket FROM {table} WHERE model = $1 AND domain = '' AND bucket >= $2)",
+            pair_sum("cost_nanos"),
+            pair_sum("unpriced")
+        ))
+        .bind(model)
+        .bind(start)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 
 pub async fn unpriced_models(pool: &Pool<DB>) -> sqlx::Result<Vec<UnpricedModel>> {
     let rows = sqlx::query(
         "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
-         WHERE unpriced > 0 GROUP BY model \
+         WHERE unpriced > 0 AND domain = '' AND model <> '' GROUP BY model \
          UNION ALL SELECT model, CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
          WHERE end_time IS NULL AND cost_nanos IS NULL GROUP BY model",
     )
@@ -745,7 +749,7 @@ pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Re
 
 pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
     let mut deleted = 0;
-    for table in ["rollup_hourly", "rollup_daily", "rollup_trend"] {
+    for table in ["rollup_hourly", "rollup_daily"] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
             .bind(cutoff)
             .execute(pool)

@@ -3,7 +3,6 @@
 use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
 use omniops_core::events::{parse_event, IngestEvent};
 use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
-use omniops_core::rollup::Counters;
 use omniops_core::window::Window;
 use omniops_testkit::{on_both_engines, TestDb};
 use rust_decimal::Decimal;
@@ -41,14 +40,6 @@ async fn prepared(db: &TestDb, now: Micros) -> PriceTable {
     PriceTable::new(db.store.prices().await.expect("prices"))
 }
 
-fn total(rows: &[(String, String, Counters)]) -> Counters {
-    let mut c = Counters::default();
-    for (_, _, r) in rows {
-        c.add(r);
-    }
-    c
-}
-
 async fn live_path_costs_are_exact(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
     let prices = prepared(db, now).await;
@@ -81,7 +72,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
         .expect("inputs");
     assert_eq!(inputs.live.len(), 1);
     assert_eq!(inputs.live[0].cost_nanos, Some(486_665_750));
-    assert!(inputs.by_domain_model.is_empty());
+    assert_eq!(inputs.sums.totals.requests, 0);
 
     // A retried batch with the same event id changes nothing; the end makes it a request.
     let third = events(now, &[
@@ -105,7 +96,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
         .await
         .expect("inputs");
     assert!(inputs.live.is_empty());
-    let c = total(&inputs.by_domain_model);
+    let c = inputs.sums.totals;
     assert_eq!((c.requests, c.successes, c.cost_nanos), (1, 1, 486_665_750));
     assert_eq!(
         (c.input_tokens, c.output_tokens, c.duration_ms, c.searches),
@@ -167,24 +158,27 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
     for days in [1, 7, 30] {
         let window = Window::last_days(days, now).expect("window");
         for domain in [None, Some("b.example")] {
-            let mut fast = db
+            let fast = db
                 .store
                 .window_sums(&window, domain)
                 .await
                 .expect("rollups");
-            let mut naive = db
+            let naive = db
                 .store
                 .naive_window_sums(&window, domain)
                 .await
                 .expect("raw");
-            fast.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-            naive.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
             assert_eq!(fast, naive, "days={days} domain={domain:?}");
         }
     }
     // 120 sessions 5 h apart: the last 7 days (168 h) hold i = 0..=33.
     let week = Window::last_days(7, now).expect("window");
-    let c = total(&db.store.window_sums(&week, None).await.expect("rollups"));
+    let c = db
+        .store
+        .window_sums(&week, None)
+        .await
+        .expect("rollups")
+        .totals;
     assert_eq!(c.requests, 34);
     // i % 4 == 3 is the unpriced in-house model: i = 3, 7, …, 31 → 8 sessions.
     assert_eq!(c.unpriced, 8);
@@ -280,14 +274,19 @@ async fn price_change_recomputes_history(db: &TestDb) {
         .telemetry_inputs(&window, None)
         .await
         .expect("inputs");
-    let c = total(&inputs.by_domain_model);
+    let c = inputs.sums.totals;
     assert_eq!((c.requests, c.unpriced, c.cost_nanos), (2, 0, 64_000_000));
     assert_eq!(
         inputs.trend,
         vec![(t("2026-11-20T08:00:00Z"), 2, 64_000_000)]
     );
     let month = Window::last_days(90, now).expect("window");
-    let c = total(&db.store.window_sums(&month, None).await.expect("rollups"));
+    let c = db
+        .store
+        .window_sums(&month, None)
+        .await
+        .expect("rollups")
+        .totals;
     assert_eq!((c.requests, c.unpriced, c.cost_nanos), (3, 1, 64_000_000));
 
     // A new gpt-4 price from 2026-11-15 reprices the gpt-4 session: 1,000 × 10 + 500 × 20.
@@ -314,7 +313,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
         .telemetry_inputs(&window, None)
         .await
         .expect("inputs");
-    assert_eq!(total(&inputs.by_domain_model).cost_nanos, 24_000_000);
+    assert_eq!(inputs.sums.totals.cost_nanos, 24_000_000);
     assert_eq!(
         inputs.trend,
         vec![(t("2026-11-20T08:00:00Z"), 2, 24_000_000)]
@@ -366,15 +365,21 @@ async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
         .await
         .expect("put price");
     let year = Window::last_days(365, now).expect("window");
-    let c = total(&db.store.window_sums(&year, None).await.expect("rollups"));
+    let c = db
+        .store
+        .window_sums(&year, None)
+        .await
+        .expect("rollups")
+        .totals;
     // 3,000 × $30 + 1,000 × $60 per 1M = $0.15
     assert_eq!((c.requests, c.unpriced, c.cost_nanos), (1, 0, 150_000_000));
+    // One hourly and one daily bucket, each with its pair row and three total rows.
     assert_eq!(
         db.store
             .delete_rollups_before(now)
             .await
             .expect("rollup retention"),
-        4
+        8
     );
 }
 on_both_engines!(

@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Skip the SQLite run.
     #[arg(long)]
     skip_sqlite: bool,
+    /// Keep the SQLite database in this directory (default: a temporary one).
+    #[arg(long)]
+    sqlite_dir: Option<std::path::PathBuf>,
 }
 
 const MODELS: [&str; 6] = [
@@ -53,8 +56,9 @@ const LIVE_GROUP: usize = 250;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.skip_sqlite {
-        let dir = tempfile::tempdir()?;
-        let store = Store::open_sqlite(dir.path()).await?;
+        let temporary = tempfile::tempdir()?;
+        let dir = args.sqlite_dir.as_deref().unwrap_or(temporary.path());
+        let store = Store::open_sqlite(dir).await?;
         run_on(&args, store, "sqlite").await?;
     }
     if let Some(admin) = &args.postgres_url {

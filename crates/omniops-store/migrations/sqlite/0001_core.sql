@@ -43,6 +43,8 @@ CREATE TABLE ingest_event_ids (
 CREATE INDEX idx_ingest_event_ids_created ON ingest_event_ids (created_at);
 
 -- Ended sessions summed per (hour, domain, model); a session counts in its start hour.
+-- Rows with domain '' sum all domains and rows with model '' all models, so a window's
+-- totals, per-model and per-domain figures read a few rows per bucket.
 CREATE TABLE rollup_hourly (
     bucket INTEGER NOT NULL,
     domain TEXT NOT NULL,
@@ -63,6 +65,8 @@ CREATE TABLE rollup_hourly (
     PRIMARY KEY (bucket, domain, model)
 ) WITHOUT ROWID;
 
+CREATE INDEX idx_rollup_hourly_trend ON rollup_hourly (domain, bucket) WHERE model = '';
+
 -- The same per UTC day, so long windows read few rows.
 CREATE TABLE rollup_daily (
     bucket INTEGER NOT NULL,
@@ -82,15 +86,6 @@ CREATE TABLE rollup_daily (
     searches INTEGER NOT NULL,
     iterations INTEGER NOT NULL,
     PRIMARY KEY (bucket, domain, model)
-) WITHOUT ROWID;
-
--- Requests and cost per hour and domain; domain '' holds the all-domains total.
-CREATE TABLE rollup_trend (
-    domain TEXT NOT NULL,
-    bucket INTEGER NOT NULL,
-    requests INTEGER NOT NULL,
-    cost_nanos INTEGER NOT NULL,
-    PRIMARY KEY (domain, bucket)
 ) WITHOUT ROWID;
 
 -- Prices in USD per 1M tokens, as exact decimal text.
