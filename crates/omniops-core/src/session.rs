@@ -31,6 +31,8 @@ pub struct Session {
     pub logs: Vec<Value>,
     pub metadata: Option<Value>,
     pub last_event_at: Micros,
+    /// Ids of the events applied, so that a repeated event changes nothing.
+    pub event_ids: Vec<String>,
 }
 
 /// Why an event could not apply to its session.
@@ -76,6 +78,7 @@ impl Session {
             logs: Vec::new(),
             metadata: None,
             last_event_at: at,
+            event_ids: Vec::new(),
         };
         s.reprice(prices);
         s
@@ -106,6 +109,7 @@ impl Session {
             logs: b.logs,
             metadata: b.metadata,
             last_event_at: b.end_time,
+            event_ids: Vec::new(),
         };
         s.searches.truncate(MAX_DETAIL_ENTRIES);
         s.logs.truncate(MAX_DETAIL_ENTRIES);

@@ -8,6 +8,10 @@ use omniops_core::rollup::{Counters, ALL};
 use omniops_core::session::{Rejection, Session};
 use std::collections::{HashMap, HashSet};
 
+/// Event ids remembered per session for de-duplication; a session with more events than
+/// this is de-duplicated on its first ones only.
+pub const MAX_EVENT_IDS: usize = 10_000;
+
 /// Per request: the rejected events as (index, reason).
 pub type Rejections = Vec<(usize, String)>;
 
@@ -17,34 +21,25 @@ pub struct Plan {
     pub sessions: HashMap<String, (Session, bool)>,
     /// Finished sessions from `session` events; inserted only where the id is new.
     pub backfills: Vec<Session>,
-    pub new_event_ids: Vec<(String, String)>,
     /// Sessions that ended in this batch (live path); their rollups are added.
     pub ended: Vec<String>,
     pub rejections: Vec<Rejections>,
 }
 
-/// Session ids whose stored state the batch needs, and those whose event ids it needs.
-pub fn ids_to_load(requests: &[Vec<IngestEvent>]) -> (Vec<String>, Vec<String>) {
-    let mut sessions = HashSet::new();
-    let mut with_event_ids = HashSet::new();
-    for event in requests.iter().flatten() {
-        if !matches!(event.kind, EventKind::Backfill(_)) {
-            sessions.insert(event.session_id.as_str());
-        }
-        if event.event_id.is_some() {
-            with_event_ids.insert(event.session_id.as_str());
-        }
-    }
-    (
-        sessions.into_iter().map(str::to_string).collect(),
-        with_event_ids.into_iter().map(str::to_string).collect(),
-    )
+/// Session ids whose stored state the batch needs.
+pub fn ids_to_load(requests: &[Vec<IngestEvent>]) -> Vec<String> {
+    let ids: HashSet<&str> = requests
+        .iter()
+        .flatten()
+        .filter(|e| !matches!(e.kind, EventKind::Backfill(_)))
+        .map(|e| e.session_id.as_str())
+        .collect();
+    ids.into_iter().map(str::to_string).collect()
 }
 
 pub fn plan(
     requests: &[Vec<IngestEvent>],
     loaded: Vec<Session>,
-    mut seen_event_ids: HashSet<(String, String)>,
     prices: &PriceTable,
     mut new_id: impl FnMut() -> String,
 ) -> Plan {
@@ -59,20 +54,21 @@ pub fn plan(
     for events in requests {
         let mut rejected = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            let dedup_key = event
-                .event_id
-                .as_ref()
-                .map(|e| (event.session_id.clone(), e.clone()));
-            if let Some(key) = &dedup_key {
-                if seen_event_ids.contains(key) {
+            if let Some(event_id) = &event.event_id {
+                let known = plan.sessions.get(&event.session_id);
+                if known.is_some_and(|(s, _)| s.event_ids.iter().any(|e| e == event_id)) {
                     continue; // a repeat: accepted, changes nothing
                 }
             }
             match apply_one(&mut plan, &mut backfill_ids, event, prices, &mut new_id) {
                 Ok(()) => {
-                    if let Some(key) = dedup_key {
-                        seen_event_ids.insert(key.clone());
-                        plan.new_event_ids.push(key);
+                    if let (Some(event_id), Some((session, dirty))) =
+                        (&event.event_id, plan.sessions.get_mut(&event.session_id))
+                    {
+                        if session.event_ids.len() < MAX_EVENT_IDS {
+                            session.event_ids.push(event_id.clone());
+                            *dirty = true;
+                        }
                     }
                 }
                 Err(reason) => rejected.push((index, reason.to_string())),
@@ -189,7 +185,7 @@ mod tests {
     fn run(requests: &[Vec<IngestEvent>], loaded: Vec<Session>) -> Plan {
         let prices = PriceTable::new(default_prices());
         let mut n = 0;
-        plan(requests, loaded, HashSet::new(), &prices, || {
+        plan(requests, loaded, &prices, || {
             n += 1;
             format!("id-{n}")
         })
@@ -229,7 +225,10 @@ mod tests {
         assert_eq!(plan.rejections[0], vec![(5, "session ended".to_string())]);
         assert_eq!(plan.sessions["s1"].0.usage.input, 10);
         assert_eq!(plan.backfills.len(), 1);
-        assert_eq!(plan.new_event_ids.len(), 2);
+        assert_eq!(
+            plan.sessions["s1"].0.event_ids,
+            vec!["e1".to_string(), "e2".to_string()]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ const CHUNK: usize = 1_000;
 const SESSION_COLUMNS: &str = "id, session_id, model, domain, conversation_id, start_time, \
     end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
-    success, error, logs, metadata, last_event_at, created_at";
+    success, error, logs, metadata, last_event_at, event_ids, created_at";
 
 const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
@@ -37,6 +37,7 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
     let searches: String = row.try_get("searches")?;
     let logs: String = row.try_get("logs")?;
     let metadata: Option<String> = row.try_get("metadata")?;
+    let event_ids: String = row.try_get("event_ids")?;
     Ok(Session {
         id: row.try_get("id")?,
         session_id: row.try_get("session_id")?,
@@ -62,6 +63,7 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
         logs: json_list(&logs),
         metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
         last_event_at: row.try_get("last_event_at")?,
+        event_ids: serde_json::from_str(&event_ids).unwrap_or_default(),
     })
 }
 
@@ -108,6 +110,7 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
         .push_bind(json(&s.logs))
         .push_bind(s.metadata.as_ref().map(|m| m.to_string()))
         .push_bind(s.last_event_at)
+        .push_bind(serde_json::to_string(&s.event_ids).unwrap_or_else(|_| "[]".into()))
         .push_bind(now);
 }
 
@@ -129,24 +132,6 @@ async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Sess
     Ok(sessions)
 }
 
-async fn load_event_ids(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<HashSet<(String, String)>> {
-    let mut seen = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(
-            "SELECT session_id, event_id FROM ingest_event_ids WHERE session_id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(id.clone());
-        }
-        q.push(")");
-        for row in q.build().fetch_all(&mut **tx).await? {
-            seen.insert((row.try_get(0)?, row.try_get(1)?));
-        }
-    }
-    Ok(seen)
-}
-
 async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {
     for chunk in sessions.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
@@ -160,7 +145,7 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) ->
              cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
              reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
              success = excluded.success, error = excluded.error, logs = excluded.logs, \
-             last_event_at = excluded.last_event_at",
+             last_event_at = excluded.last_event_at, event_ids = excluded.event_ids",
         );
         q.build().execute(&mut **tx).await?;
     }
@@ -179,18 +164,6 @@ async fn insert_backfills(tx: &mut Tx<'_>, sessions: &[Session], now: Micros) ->
         }
     }
     Ok(inserted)
-}
-
-async fn insert_event_ids(tx: &mut Tx<'_>, ids: &[(String, String)], now: Micros) -> sqlx::Result<()> {
-    for chunk in ids.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO ingest_event_ids (session_id, event_id, created_at) ");
-        q.push_values(chunk, |mut b, (s, e)| {
-            b.push_bind(s.clone()).push_bind(e.clone()).push_bind(now);
-        });
-        q.push(" ON CONFLICT DO NOTHING");
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 async fn add_counters(
@@ -245,16 +218,13 @@ pub async fn apply_batch(
     now: Micros,
 ) -> sqlx::Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
-    let (session_ids, event_id_sessions) = batch::ids_to_load(requests);
-    let loaded = load_sessions(&mut tx, &session_ids).await?;
-    let seen = load_event_ids(&mut tx, &event_id_sessions).await?;
-    let Plan { sessions, backfills, new_event_ids, ended, rejections } =
-        batch::plan(requests, loaded, seen, prices, || uuid::Uuid::now_v7().to_string());
+    let loaded = load_sessions(&mut tx, &batch::ids_to_load(requests)).await?;
+    let Plan { sessions, backfills, ended, rejections } =
+        batch::plan(requests, loaded, prices, || uuid::Uuid::now_v7().to_string());
 
     let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
     upsert_sessions(&mut tx, &dirty, now).await?;
     let inserted = insert_backfills(&mut tx, &backfills, now).await?;
-    insert_event_ids(&mut tx, &new_event_ids, now).await?;
 
     let mut delta = RollupDelta::default();
     for id in &ended {
@@ -740,10 +710,6 @@ pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Re
             break;
         }
     }
-    sqlx::query("DELETE FROM ingest_event_ids WHERE created_at < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?;
     Ok(deleted)
 }
 

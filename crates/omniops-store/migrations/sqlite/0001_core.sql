@@ -27,20 +27,12 @@ CREATE TABLE chat_telemetry (
     logs TEXT NOT NULL DEFAULT '[]',           -- structured log entries
     metadata TEXT,                             -- client metadata (JSON object)
     last_event_at INTEGER NOT NULL,            -- last event seen (for the idle reaper)
+    event_ids TEXT NOT NULL DEFAULT '[]',      -- ids of applied events: a repeat changes nothing
     created_at INTEGER NOT NULL                -- record creation time
 );
 CREATE INDEX idx_chat_telemetry_start_time ON chat_telemetry (start_time);
 CREATE INDEX idx_chat_telemetry_domain_start ON chat_telemetry (domain, start_time);
 CREATE INDEX idx_chat_telemetry_live ON chat_telemetry (start_time) WHERE end_time IS NULL;
-
--- event_id is unique per session: a repeated event is accepted and changes nothing.
-CREATE TABLE ingest_event_ids (
-    session_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (session_id, event_id)
-) WITHOUT ROWID;
-CREATE INDEX idx_ingest_event_ids_created ON ingest_event_ids (created_at);
 
 -- Ended sessions summed per (hour, domain, model); a session counts in its start hour.
 -- Rows with domain '' sum all domains and rows with model '' all models, so a window's
