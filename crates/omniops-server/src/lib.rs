@@ -21,7 +21,6 @@ use axum::extract::{MatchedPath, Request};
 use axum::routing::{get, post, put};
 use axum::Router;
 use omniops_core::clock::{Clock, SystemClock};
-use omniops_core::pricing::{default_prices, PriceTable};
 use omniops_store::Store;
 use state::AppState;
 use std::future::Future;
@@ -78,14 +77,9 @@ pub async fn serve(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
     check_access(&store, &listener).await?;
-    store
-        .seed_prices(&default_prices(), clock.now())
-        .await
-        .context("storing default prices")?;
-    let prices = PriceTable::new(store.prices().await?);
     let backend = store.backend().name();
     let (queue, receiver) = ingest::IngestQueue::new(settings.queue_capacity);
-    let state = AppState::new(store, settings, clock, prices, queue);
+    let state = AppState::new(store, settings, clock, queue);
 
     let stop = CancellationToken::new();
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());

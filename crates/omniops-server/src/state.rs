@@ -4,10 +4,9 @@ use crate::auth::KeyCache;
 use crate::ingest::IngestQueue;
 use crate::settings::Settings;
 use omniops_core::clock::Clock;
-use omniops_core::pricing::PriceTable;
 use omniops_store::Store;
 use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -16,7 +15,6 @@ pub struct Inner {
     pub store: Store,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
-    prices: RwLock<Arc<PriceTable>>,
     pub ingest: IngestQueue,
     pub keys: KeyCache,
 }
@@ -33,14 +31,12 @@ impl AppState {
         store: Store,
         settings: Settings,
         clock: Arc<dyn Clock>,
-        prices: PriceTable,
         ingest: IngestQueue,
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
             settings,
             clock,
-            prices: RwLock::new(Arc::new(prices)),
             ingest,
             keys: KeyCache::default(),
         }))
@@ -48,23 +44,6 @@ impl AppState {
 }
 
 impl Inner {
-    pub fn prices(&self) -> Arc<PriceTable> {
-        match self.prices.read() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Re-reads prices from the store, after a change.
-    pub async fn reload_prices(&self) -> anyhow::Result<()> {
-        let table = Arc::new(PriceTable::new(self.store.prices().await?));
-        match self.prices.write() {
-            Ok(mut p) => *p = table,
-            Err(poisoned) => *poisoned.into_inner() = table,
-        }
-        Ok(())
-    }
-
     pub fn now(&self) -> omniops_core::clock::Micros {
         self.clock.now()
     }

@@ -141,6 +141,44 @@ fn apply_one(
     }
 }
 
+/// Live sessions as the single writer last stored them, so a batch need not read them
+/// back. Only for a database no other process writes (SQLite); bounded.
+#[derive(Debug, Default)]
+pub struct LiveCache {
+    sessions: HashMap<String, Session>,
+}
+
+pub const LIVE_CACHE_MAX: usize = 200_000;
+
+impl LiveCache {
+    /// Takes the cached sessions among `ids`; returns them and the ids still to load.
+    pub fn take(&mut self, ids: Vec<String>) -> (Vec<Session>, Vec<String>) {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.sessions.remove(&id) {
+                Some(s) => found.push(s),
+                None => missing.push(id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Remembers the sessions of a committed batch that are still live.
+    pub fn keep(&mut self, sessions: impl IntoIterator<Item = Session>) {
+        for s in sessions.into_iter().filter(Session::is_active) {
+            if self.sessions.len() >= LIVE_CACHE_MAX {
+                self.sessions.clear();
+            }
+            self.sessions.insert(s.session_id.clone(), s);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.sessions.clear();
+    }
+}
+
 /// Rollup increments of a batch, pre-aggregated so each bucket is written once. Every
 /// session also counts in its bucket's all-domains and all-models rows ([`ALL`]).
 #[derive(Debug, Default)]

@@ -6,9 +6,10 @@
 pub mod batch;
 
 use anyhow::Context;
+use batch::LiveCache;
 use omniops_core::clock::Micros;
 use omniops_core::events::IngestEvent;
-use omniops_core::pricing::{PriceEntry, PriceTable};
+use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
 use omniops_core::rollup::WindowSums;
 use omniops_core::session::Session;
 use omniops_core::telemetry::TelemetryInputs;
@@ -17,7 +18,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 mod sqlite {
     type DB = sqlx::Sqlite;
@@ -64,6 +67,15 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    writer: Arc<Mutex<WriterState>>,
+}
+
+/// What the single writer works with. Batches and price changes take this lock in turn,
+/// so a batch always prices with the table that is in the database.
+struct WriterState {
+    prices: Arc<PriceTable>,
+    /// `Some` on SQLite, where no other process writes; PostgreSQL may have several instances.
+    cache: Option<LiveCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,8 +91,8 @@ impl std::fmt::Debug for Store {
 pub struct BatchOutcome {
     /// Per request, the rejected events as (index, reason).
     pub rejections: Vec<batch::Rejections>,
-    /// Sessions created or changed by live-path events, in their state after the batch.
-    pub changed: Vec<Session>,
+    /// Live sessions that ended in this batch.
+    pub ended: usize,
     /// `session` events that created a session.
     pub backfilled: usize,
 }
@@ -143,9 +155,7 @@ impl Store {
             .run(&pool)
             .await
             .context("running SQLite migrations")?;
-        Ok(Store {
-            pool: Pool::Sqlite(pool),
-        })
+        Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default())).await
     }
 
     /// Connects to PostgreSQL and runs its migrations.
@@ -160,9 +170,34 @@ impl Store {
             .run(&pool)
             .await
             .context("running PostgreSQL migrations")?;
-        Ok(Store {
-            pool: Pool::Postgres(pool),
-        })
+        Store::with_pool(Pool::Postgres(pool), None).await
+    }
+
+    async fn with_pool(pool: Pool, cache: Option<LiveCache>) -> anyhow::Result<Store> {
+        let store = Store {
+            pool,
+            writer: Arc::new(Mutex::new(WriterState {
+                prices: Arc::default(),
+                cache,
+            })),
+        };
+        store
+            .seed_prices(&default_prices(), chrono::Utc::now().timestamp_micros())
+            .await?;
+        store.reload_prices().await?;
+        Ok(store)
+    }
+
+    /// Re-reads the price table (after a change made elsewhere).
+    pub async fn reload_prices(&self) -> anyhow::Result<()> {
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        self.writer.lock().await.prices = table;
+        Ok(())
+    }
+
+    /// The price table batches are priced with.
+    pub async fn price_table(&self) -> Arc<PriceTable> {
+        self.writer.lock().await.prices.clone()
     }
 
     /// PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
@@ -199,13 +234,19 @@ impl Store {
         Ok(())
     }
 
+    /// Applies ingest requests as one transaction, priced with the current price table.
     pub async fn apply_batch(
         &self,
         requests: &[Vec<IngestEvent>],
-        prices: &PriceTable,
         now: Micros,
     ) -> anyhow::Result<BatchOutcome> {
-        Ok(on_pool!(self, apply_batch(requests, prices, now))?)
+        let mut writer = self.writer.lock().await;
+        let WriterState { prices, cache } = &mut *writer;
+        let prices = prices.clone();
+        Ok(on_pool!(
+            self,
+            apply_batch(requests, &prices, now, cache.as_mut())
+        )?)
     }
 
     /// Everything the telemetry report needs, from rollups and the live sessions.
@@ -263,13 +304,21 @@ impl Store {
         Ok(on_pool!(self, seed_prices(entries, now))?)
     }
 
+    /// Stores a price entry and recomputes history; batches wait meanwhile and price with
+    /// the new table afterwards.
     pub async fn put_price(
         &self,
         entry: &PriceEntry,
         raw_since: Micros,
         now: Micros,
     ) -> anyhow::Result<RecomputeReport> {
-        on_pool!(self, put_price(entry, raw_since, now))
+        let mut writer = self.writer.lock().await;
+        let report = on_pool!(self, put_price(entry, raw_since, now))?;
+        writer.prices = Arc::new(PriceTable::new(self.prices().await?));
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        Ok(report)
     }
 
     pub async fn unpriced_models(&self) -> anyhow::Result<Vec<UnpricedModel>> {

@@ -2,7 +2,7 @@
 // `include!` in `lib.rs` (modules `sqlite` and `postgres`). SQL here must mean the same on
 // SQLite and PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
 
-use crate::batch::{self, Plan, RollupDelta};
+use crate::batch::{self, LiveCache, Plan, RollupDelta};
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::events::IngestEvent;
@@ -216,9 +216,17 @@ pub async fn apply_batch(
     requests: &[Vec<IngestEvent>],
     prices: &PriceTable,
     now: Micros,
+    cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
-    let loaded = load_sessions(&mut tx, &batch::ids_to_load(requests)).await?;
+    let ids = batch::ids_to_load(requests);
+    let mut cache = cache;
+    // Sessions taken from the cache go back only after a commit: on failure the store is the truth.
+    let (mut loaded, missing) = match cache.as_deref_mut() {
+        Some(cache) => cache.take(ids),
+        None => (Vec::new(), ids),
+    };
+    loaded.extend(load_sessions(&mut tx, &missing).await?);
     let Plan { sessions, backfills, ended, rejections } =
         batch::plan(requests, loaded, prices, || uuid::Uuid::now_v7().to_string());
 
@@ -238,8 +246,12 @@ pub async fn apply_batch(
     add_rollups(&mut tx, &delta).await?;
     tx.commit().await?;
 
-    let changed = dirty.into_iter().cloned().collect();
-    Ok(BatchOutcome { rejections, changed, backfilled: inserted.len() })
+    let ended = ended.len();
+    let backfilled = inserted.len();
+    if let Some(cache) = cache {
+        cache.keep(sessions.into_values().map(|(s, _)| s));
+    }
+    Ok(BatchOutcome { rejections, ended, backfilled })
 }
 
 fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {

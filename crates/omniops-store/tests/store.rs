@@ -2,7 +2,7 @@
 
 use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
 use omniops_core::events::{parse_event, IngestEvent};
-use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
+use omniops_core::pricing::{default_prices, PriceEntry};
 use omniops_core::window::Window;
 use omniops_testkit::{on_both_engines, TestDb};
 use rust_decimal::Decimal;
@@ -32,17 +32,18 @@ fn backfill(
     )
 }
 
-async fn prepared(db: &TestDb, now: Micros) -> PriceTable {
+async fn prepared(db: &TestDb, now: Micros) {
+    // Opening a store seeds the defaults; seeding again changes nothing.
     db.store
         .seed_prices(&default_prices(), now)
         .await
         .expect("seed prices");
-    PriceTable::new(db.store.prices().await.expect("prices"))
+    assert_eq!(db.store.price_table().await.entries().count(), 17);
 }
 
 async fn live_path_costs_are_exact(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
-    let prices = prepared(db, now).await;
+    prepared(db, now).await;
     let first = events(now, &[
         r#"{"type":"session.start","session_id":"s1","model":"gpt-5-mini","domain":"shop.example","timestamp":"2026-11-26T12:00:00Z"}"#.into(),
         r#"{"type":"usage","session_id":"s1","input_tokens":1000000,"output_tokens":89012,"timestamp":"2026-11-26T12:00:01Z"}"#.into(),
@@ -55,7 +56,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
     ]);
     let outcome = db
         .store
-        .apply_batch(&[first, second], &prices, now)
+        .apply_batch(&[first, second], now)
         .await
         .expect("batch");
     assert_eq!(
@@ -80,11 +81,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
         r#"{"type":"session.end","session_id":"s1","success":true,"timestamp":"2026-11-26T12:00:03.5Z"}"#.into(),
         r#"{"type":"log","session_id":"s1","level":"info","message":"late"}"#.into(),
     ]);
-    let outcome = db
-        .store
-        .apply_batch(&[third], &prices, now)
-        .await
-        .expect("batch");
+    let outcome = db.store.apply_batch(&[third], now).await.expect("batch");
     assert_eq!(
         outcome.rejections,
         vec![vec![(2, "session ended".to_string())]]
@@ -121,7 +118,7 @@ on_both_engines!(live_path, live_path_costs_are_exact);
 
 async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
-    let prices = prepared(db, now).await;
+    prepared(db, now).await;
     let mut lines = Vec::new();
     for i in 0..120 {
         let model = ["gpt-4", "gpt-4o", "claude-haiku-4-5", "in-house-llm"][i % 4];
@@ -141,15 +138,11 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
     let request = events(now, &lines);
     let outcome = db
         .store
-        .apply_batch(std::slice::from_ref(&request), &prices, now)
+        .apply_batch(std::slice::from_ref(&request), now)
         .await
         .expect("batch");
     assert_eq!(outcome.backfilled, 120);
-    let again = db
-        .store
-        .apply_batch(&[request], &prices, now)
-        .await
-        .expect("batch");
+    let again = db.store.apply_batch(&[request], now).await.expect("batch");
     assert_eq!(
         (again.backfilled, again.rejections.clone()),
         (0, vec![vec![]])
@@ -196,7 +189,7 @@ on_both_engines!(
 
 async fn price_change_recomputes_history(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
-    let prices = prepared(db, now).await;
+    prepared(db, now).await;
     let lines = vec![
         backfill(
             "old",
@@ -227,7 +220,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
         ),
     ];
     db.store
-        .apply_batch(&[events(now, &lines)], &prices, now)
+        .apply_batch(&[events(now, &lines)], now)
         .await
         .expect("batch");
 
@@ -330,7 +323,7 @@ on_both_engines!(price_change, price_change_recomputes_history);
 
 async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
-    let prices = prepared(db, now).await;
+    prepared(db, now).await;
     let lines = vec![backfill(
         "ancient",
         "in-house-llm",
@@ -341,7 +334,7 @@ async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
         true,
     )];
     db.store
-        .apply_batch(&[events(now, &lines)], &prices, now)
+        .apply_batch(&[events(now, &lines)], now)
         .await
         .expect("batch");
     // Retention removes the raw row; the rollup stays.
@@ -423,3 +416,51 @@ async fn api_keys_are_stored_hashed_and_revocable(db: &TestDb) {
     );
 }
 on_both_engines!(api_keys, api_keys_are_stored_hashed_and_revocable);
+
+async fn price_change_reaches_live_sessions(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    prepared(db, now).await;
+    let start = events(
+        now,
+        &[
+            r#"{"type":"session.start","session_id":"l1","model":"acme-llm","domain":"a.example"}"#
+                .into(),
+            r#"{"type":"usage","session_id":"l1","input_tokens":1000000,"output_tokens":0}"#.into(),
+        ],
+    );
+    db.store.apply_batch(&[start], now).await.expect("batch");
+    let live = db
+        .store
+        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None)
+        .await
+        .expect("inputs");
+    assert_eq!(live.live[0].cost_nanos, None);
+
+    let mut entry = default_prices()
+        .into_iter()
+        .find(|e| e.model == "gpt-4")
+        .expect("gpt-4");
+    entry.model = "acme-llm".into();
+    entry.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    db.store
+        .put_price(&entry, now - 30 * MICROS_PER_DAY, now)
+        .await
+        .expect("put price");
+
+    // The session, live while its price changed, ends priced: 1M input tokens × $30.
+    let end = events(
+        now,
+        &[r#"{"type":"session.end","session_id":"l1","success":true}"#.into()],
+    );
+    db.store.apply_batch(&[end], now).await.expect("batch");
+    let inputs = db
+        .store
+        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None)
+        .await
+        .expect("inputs");
+    assert_eq!(
+        (inputs.sums.totals.unpriced, inputs.sums.totals.cost_nanos),
+        (0, 30_000_000_000)
+    );
+}
+on_both_engines!(price_change_live, price_change_reaches_live_sessions);

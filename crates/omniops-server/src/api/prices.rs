@@ -84,7 +84,6 @@ pub async fn put(
         .store
         .put_price(&entry, state.raw_retention_cutoff(), state.now())
         .await?;
-    state.reload_prices().await?;
     tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = report.sessions, buckets = report.buckets, "price changed; history recomputed");
     Ok(Json(json!({"price": entry, "recomputed": report})))
 }

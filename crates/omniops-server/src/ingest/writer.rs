@@ -78,18 +78,14 @@ pub fn spawn_writer(
                     Err(_) => break,
                 }
             }
-            let prices = state.prices();
+            let prices = state.store.price_table().await;
             let requests: Vec<Vec<IngestEvent>> = jobs
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.events))
                 .collect();
             log_unpriced_once(&requests, &prices, &mut unpriced_logged);
             let started = std::time::Instant::now();
-            match state
-                .store
-                .apply_batch(&requests, &prices, state.now())
-                .await
-            {
+            match state.store.apply_batch(&requests, state.now()).await {
                 Ok(outcome) => {
                     tracing::debug!(
                         requests = jobs.len(),
