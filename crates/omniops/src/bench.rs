@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// Skip the SQLite run.
     #[arg(long)]
     skip_sqlite: bool,
+    /// Keep the PostgreSQL database after the run (its name is printed), for inspection.
+    #[arg(long)]
+    keep_postgres: bool,
     /// Keep the SQLite database in this directory (default: a temporary one).
     #[arg(long)]
     sqlite_dir: Option<std::path::PathBuf>,
@@ -66,7 +69,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let store = Store::open_postgres(&url).await?;
         let result = run_on(&args, store.clone(), "postgres").await;
         store.close().await;
-        drop_database(admin, &name).await?;
+        if args.keep_postgres {
+            println!("kept PostgreSQL database {name}");
+        } else {
+            drop_database(admin, &name).await?;
+        }
         result?;
     }
     Ok(())

@@ -31,6 +31,10 @@ CREATE TABLE chat_telemetry (
     event_ids TEXT NOT NULL DEFAULT '[]',      -- ids of applied events: a repeat changes nothing
     created_at BIGINT NOT NULL                -- record creation time
 );
+-- Live sessions are updated many times: room for HOT updates, and vacuum soon after bursts
+-- so the partial index of live sessions does not fill with dead entries.
+ALTER TABLE chat_telemetry SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01,
+    autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0.02);
 CREATE INDEX idx_chat_telemetry_start_time ON chat_telemetry (start_time);
 CREATE INDEX idx_chat_telemetry_domain_start ON chat_telemetry (domain, start_time);
 CREATE INDEX idx_chat_telemetry_live ON chat_telemetry (start_time) WHERE end_time IS NULL;
