@@ -346,13 +346,21 @@ pub async fn first_session_hour(pool: &Pool<DB>, domain: &str) -> sqlx::Result<O
 }
 
 pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<LiveSession>> {
+    let mut tx = pool.begin().await?;
+    if <DB as sqlx::Database>::NAME == "PostgreSQL" {
+        // Live rows are rewritten on every event, so until vacuum runs the partial index holds
+        // many dead entries. A plain index scan marks them dead as it passes (a bitmap scan
+        // does not), keeping this query fast right after a burst of sessions.
+        sqlx::query("SET LOCAL enable_bitmapscan = off").execute(&mut *tx).await?;
+    }
     let rows = sqlx::query(
         "SELECT session_id, model, domain, start_time, cost_nanos, input_tokens, output_tokens \
          FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1) ORDER BY start_time",
     )
     .bind(domain)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.iter()
         .map(|r| {
             Ok(LiveSession {

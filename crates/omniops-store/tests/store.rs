@@ -464,3 +464,34 @@ async fn price_change_reaches_live_sessions(db: &TestDb) {
     );
 }
 on_both_engines!(price_change_live, price_change_reaches_live_sessions);
+
+#[tokio::test]
+async fn sqlite_derives_the_spec_cost_usd_column_exactly() {
+    let db = TestDb::sqlite().await;
+    let now = t("2026-11-26T12:30:00Z");
+    let lines = vec![backfill(
+        "c",
+        "gpt-5-mini",
+        "a.example",
+        "2026-11-26T10:00:00Z",
+        1_234_567,
+        89_012,
+        true,
+    )];
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite:{}",
+        db.data_dir.join("omniops.db").display()
+    ))
+    .await
+    .expect("open");
+    let cost: String =
+        sqlx::query_scalar("SELECT cost_usd FROM chat_telemetry WHERE session_id = 'c'")
+            .fetch_one(&pool)
+            .await
+            .expect("cost_usd");
+    assert_eq!(cost, "0.486665750");
+}

@@ -22,6 +22,9 @@ CREATE TABLE chat_telemetry (
     reasoning_tokens INTEGER NOT NULL DEFAULT 0,
     total_tokens INTEGER GENERATED ALWAYS AS (input_tokens + output_tokens) VIRTUAL,
     cost_nanos INTEGER,                        -- cost in 10^-9 USD; NULL = unpriced model
+    -- The spec's cost_usd as exact decimal text, derived with integer arithmetic.
+    cost_usd TEXT GENERATED ALWAYS AS (CASE WHEN cost_nanos IS NULL THEN NULL ELSE
+        (cost_nanos / 1000000000) || '.' || substr('000000000' || (cost_nanos % 1000000000), -9, 9) END) VIRTUAL,
     success BOOLEAN,                           -- NULL while live
     error TEXT,                                -- error message if failed
     logs TEXT NOT NULL DEFAULT '[]',           -- structured log entries
