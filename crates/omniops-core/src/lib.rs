@@ -8,5 +8,6 @@ pub mod pricing;
 pub mod rollup;
 pub mod session;
 pub mod telemetry;
+pub mod text;
 pub mod usage;
 pub mod window;

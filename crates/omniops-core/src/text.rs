@@ -1,0 +1,437 @@
+//! Text rules of the analytics endpoints (the spec's algorithms), applied once per message
+//! at ingest: sentiment, language, the normalised query, product names and categories.
+
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Lowercased words: runs of letters and digits.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sentiment {
+    Positive,
+    Negative,
+    Neutral,
+}
+
+impl Sentiment {
+    pub fn score(self) -> i64 {
+        match self {
+            Sentiment::Positive => 1,
+            Sentiment::Negative => -1,
+            Sentiment::Neutral => 0,
+        }
+    }
+
+    pub fn from_score(score: i64) -> Self {
+        match score.signum() {
+            1 => Sentiment::Positive,
+            -1 => Sentiment::Negative,
+            _ => Sentiment::Neutral,
+        }
+    }
+}
+
+const POSITIVE: [&str; 8] = [
+    "thank",
+    "great",
+    "perfect",
+    "awesome",
+    "helpful",
+    "excellent",
+    "good",
+    "works",
+];
+const NEGATIVE: [&str; 7] = [
+    "error", "wrong", "bad", "issue", "problem", "broken", "fail",
+];
+
+/// The spec's indicators, matched at word starts and case-insensitively ("thanks" counts
+/// as "thank"). "not work" is a two-word negative. A message counts once: any negative
+/// indicator makes it negative, otherwise any positive one positive.
+pub fn sentiment(text: &str) -> Sentiment {
+    let words = words(text);
+    let starts = |w: &String, indicators: &[&str]| indicators.iter().any(|i| w.starts_with(i));
+    let not_work = words
+        .windows(2)
+        .any(|p| p[0] == "not" && p[1].starts_with("work"));
+    if not_work || words.iter().any(|w| starts(w, &NEGATIVE)) {
+        Sentiment::Negative
+    } else if words.iter().any(|w| starts(w, &POSITIVE)) {
+        Sentiment::Positive
+    } else {
+        Sentiment::Neutral
+    }
+}
+
+/// `3 + 2 × (positive − negative) / user messages`, clamped to 1–5 (3 with no messages).
+pub fn satisfaction_score(
+    positive: i64,
+    negative: i64,
+    user_messages: i64,
+) -> rust_decimal::Decimal {
+    use rust_decimal::Decimal;
+    if user_messages == 0 {
+        return Decimal::from(3);
+    }
+    let sentiment = Decimal::from(positive - negative) / Decimal::from(user_messages);
+    (Decimal::from(3) + sentiment * Decimal::from(2)).clamp(Decimal::ONE, Decimal::from(5))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Language {
+    English,
+    Spanish,
+    French,
+    German,
+    Other,
+}
+
+impl Language {
+    pub const ALL: [Language; 5] = [
+        Language::English,
+        Language::Spanish,
+        Language::French,
+        Language::German,
+        Language::Other,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::English => "English",
+            Language::Spanish => "Spanish",
+            Language::French => "French",
+            Language::German => "German",
+            Language::Other => "Other",
+        }
+    }
+
+    /// The CSS colour class the dashboard uses for this language.
+    pub fn color(self) -> &'static str {
+        match self {
+            Language::English => "bg-blue-500",
+            Language::Spanish => "bg-yellow-500",
+            Language::French => "bg-purple-500",
+            Language::German => "bg-red-500",
+            Language::Other => "bg-gray-500",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::Spanish => "es",
+            Language::French => "fr",
+            Language::German => "de",
+            Language::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Language {
+        Language::ALL
+            .into_iter()
+            .find(|l| l.code() == code)
+            .unwrap_or(Language::English)
+    }
+}
+
+const SPANISH: [&str; 5] = ["hola", "gracias", "ayuda", "necesito", "producto"];
+const FRENCH: [&str; 5] = ["bonjour", "merci", "aide", "besoin", "produit"];
+const GERMAN: [&str; 5] = ["hallo", "danke", "hilfe", "brauche", "produkt"];
+
+/// Whole-word matches of each language's words in one text: (Spanish, French, German).
+pub fn language_hits(text: &str) -> [i64; 3] {
+    let words = words(text);
+    let count = |list: &[&str]| words.iter().filter(|w| list.contains(&w.as_str())).count() as i64;
+    [count(&SPANISH), count(&FRENCH), count(&GERMAN)]
+}
+
+/// The language of a conversation from the summed hits of its user messages: the language
+/// with most hits (ties in the order Spanish, French, German); with none, English — or
+/// Other when most letters are outside the Latin alphabet (`non_latin_share` > ½).
+pub fn language_of(hits: [i64; 3], non_latin_letters: i64, letters: i64) -> Language {
+    let best = hits.iter().copied().max().unwrap_or(0);
+    if best > 0 {
+        let i = hits.iter().position(|h| *h == best).unwrap_or(0);
+        return [Language::Spanish, Language::French, Language::German][i];
+    }
+    if letters > 0 && non_latin_letters * 2 > letters {
+        Language::Other
+    } else {
+        Language::English
+    }
+}
+
+/// (letters outside the Latin script, all letters) of a text.
+pub fn letter_counts(text: &str) -> (i64, i64) {
+    let mut non_latin = 0;
+    let mut all = 0;
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        all += 1;
+        // Latin letters, with accents, are below U+0250.
+        if c as u32 >= 0x0250 {
+            non_latin += 1;
+        }
+    }
+    (non_latin, all)
+}
+
+/// A user message as a top query: lowercased, whitespace folded, cut to 50 characters.
+pub fn normalize_query(text: &str) -> String {
+    let folded = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    folded.chars().take(50).collect()
+}
+
+/// Cuts text to `max` characters (not bytes).
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+fn patterns() -> &'static [Regex] {
+    static PATTERNS: OnceLock<Vec<Regex>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        [
+            r"(?i)looking for (.+?)(?:\.|,|$)",
+            r"(?i)do you have (.+?)(?:\?|$)",
+            r"(?i)need (?:a |an |some )?(.+?)(?:\.|,|$)",
+            r"(?i)searching for (.+?)(?:\.|,|$)",
+            r"(?i)(.+?) (?:products?|items?|parts?)",
+            r"(?i)show me (.+?)(?:\.|,|$)",
+            r"(?i)where (?:is|are) (?:the )?(.+?)(?:\?|$)",
+        ]
+        .iter()
+        .filter_map(|p| Regex::new(p).ok())
+        .collect()
+    })
+}
+
+const COMMON_WORDS: [&str; 40] = [
+    "the",
+    "and",
+    "for",
+    "you",
+    "your",
+    "have",
+    "with",
+    "this",
+    "that",
+    "what",
+    "where",
+    "when",
+    "which",
+    "there",
+    "their",
+    "they",
+    "them",
+    "from",
+    "would",
+    "could",
+    "should",
+    "about",
+    "please",
+    "need",
+    "looking",
+    "want",
+    "does",
+    "some",
+    "any",
+    "can",
+    "help",
+    "show",
+    "find",
+    "search",
+    "searching",
+    "know",
+    "like",
+    "tell",
+    "much",
+    "more",
+];
+
+/// The product a text asks for: the first of the spec's seven patterns that matches, else
+/// its keywords (longer than 3 characters, common words left out). Normalised: lowercase,
+/// single spaces, trailing punctuation dropped, each word singular.
+pub fn extract_product(text: &str) -> Option<String> {
+    let text = text.trim();
+    for pattern in patterns() {
+        if let Some(found) = pattern.captures(text).and_then(|c| c.get(1)) {
+            let name = normalize_product(found.as_str());
+            if !name.is_empty() {
+                return Some(name);
+            }
+        }
+    }
+    let keywords: Vec<String> = words(text)
+        .into_iter()
+        .filter(|w| w.chars().count() > 3 && !COMMON_WORDS.contains(&w.as_str()))
+        .collect();
+    let name = normalize_product(&keywords.join(" "));
+    (!name.is_empty()).then_some(name)
+}
+
+/// Lowercase, words only, each made singular, so "Hydraulic pumps" = "hydraulic pump".
+pub fn normalize_product(name: &str) -> String {
+    words(name)
+        .iter()
+        .map(|w| singular(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn singular(word: &str) -> String {
+    let keep = ["ss", "us", "is"];
+    if word.chars().count() <= 3 || keep.iter().any(|k| word.ends_with(k)) {
+        return word.to_string();
+    }
+    if let Some(stem) = word.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    for suffix in ["ches", "shes", "xes", "sses"] {
+        if word.ends_with(suffix) {
+            return word[..word.len() - 2].to_string();
+        }
+    }
+    word.strip_suffix('s').unwrap_or(word).to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Tools,
+    Parts,
+    Equipment,
+    Other,
+}
+
+/// The spec's keyword categories, checked in order tools, parts, equipment.
+pub fn category(product: &str) -> Category {
+    let words = words(product);
+    let has = |list: &[&str]| words.iter().any(|w| list.iter().any(|k| w.starts_with(k)));
+    if has(&["tool", "wrench", "hammer", "drill"]) {
+        Category::Tools
+    } else if has(&["part", "filter", "belt", "bearing"]) {
+        Category::Parts
+    } else if has(&["pump", "motor", "compressor", "generator"]) {
+        Category::Equipment
+    } else {
+        Category::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentiment_matches_word_starts_once_per_message() {
+        assert_eq!(sentiment("Thanks, that works!"), Sentiment::Positive);
+        assert_eq!(sentiment("THANK YOU"), Sentiment::Positive);
+        assert_eq!(sentiment("It does not work"), Sentiment::Negative);
+        assert_eq!(
+            sentiment("great, but there is an error"),
+            Sentiment::Negative
+        );
+        assert_eq!(sentiment("Where is my order?"), Sentiment::Neutral);
+        // Only at word starts: "badge" starts with "bad" (counts), "forgood" does not.
+        assert_eq!(sentiment("forgood"), Sentiment::Neutral);
+        assert_eq!(sentiment("no errors, perfect"), Sentiment::Negative);
+    }
+
+    #[test]
+    fn satisfaction_follows_the_spec_formula() {
+        use rust_decimal::Decimal;
+        assert_eq!(satisfaction_score(0, 0, 0), Decimal::from(3));
+        assert_eq!(satisfaction_score(3, 1, 4), Decimal::from(4));
+        assert_eq!(satisfaction_score(0, 4, 4), Decimal::ONE);
+        assert_eq!(satisfaction_score(4, 0, 4), Decimal::from(5));
+        assert_eq!(
+            satisfaction_score(1, 0, 3).round_dp(4).to_string(),
+            "3.6667"
+        );
+    }
+
+    #[test]
+    fn languages_match_whole_words() {
+        assert_eq!(language_hits("Hola, necesito ayuda"), [3, 0, 0]);
+        assert_eq!(language_hits("Bonjour, merci"), [0, 2, 0]);
+        assert_eq!(language_hits("Hallo, ich brauche Hilfe"), [0, 0, 3]);
+        // Whole words only: "productos" is not "producto", "aide" inside "aides" no.
+        assert_eq!(language_hits("productos aides"), [0, 0, 0]);
+        assert_eq!(language_of([0, 0, 0], 0, 10), Language::English);
+        assert_eq!(language_of([1, 1, 0], 0, 10), Language::Spanish);
+        assert_eq!(language_of([0, 1, 2], 0, 10), Language::German);
+        let (non_latin, all) = letter_counts("油圧ポンプはありますか");
+        assert_eq!(language_of([0, 0, 0], non_latin, all), Language::Other);
+        assert_eq!(letter_counts("Grüße"), (0, 5));
+    }
+
+    #[test]
+    fn queries_are_folded_and_cut() {
+        assert_eq!(
+            normalize_query("  Do you   have\tPUMPS? "),
+            "do you have pumps?"
+        );
+        let long = "x".repeat(80);
+        assert_eq!(normalize_query(&long).chars().count(), 50);
+        assert_eq!(truncate_chars("héllo", 2), "hé");
+    }
+
+    #[test]
+    fn products_come_from_the_spec_patterns() {
+        assert_eq!(
+            extract_product("I'm looking for hydraulic pumps."),
+            Some("hydraulic pump".into())
+        );
+        assert_eq!(
+            extract_product("Do you have Hydraulic Pump filters?"),
+            Some("hydraulic pump filter".into())
+        );
+        assert_eq!(
+            extract_product("I need a torque wrench, urgently"),
+            Some("torque wrench".into())
+        );
+        assert_eq!(
+            extract_product("searching for ball bearings"),
+            Some("ball bearing".into())
+        );
+        assert_eq!(
+            extract_product("show me drill bits"),
+            Some("drill bit".into())
+        );
+        assert_eq!(
+            extract_product("Where are the compressors?"),
+            Some("compressor".into())
+        );
+        assert_eq!(extract_product("brake parts"), Some("brake".into()));
+        // Fallback: keywords longer than 3 characters, common words out.
+        assert_eq!(
+            extract_product("hydraulic gaskets please"),
+            Some("hydraulic gasket".into())
+        );
+        assert_eq!(extract_product("and the for"), None);
+        assert_eq!(
+            normalize_product("Hydraulic pumps"),
+            normalize_product("hydraulic pump")
+        );
+        assert_eq!(
+            normalize_product("boxes batteries glass"),
+            "box battery glass"
+        );
+    }
+
+    #[test]
+    fn categories_use_the_spec_keywords() {
+        assert_eq!(category("torque wrench"), Category::Tools);
+        assert_eq!(category("oil filter"), Category::Parts);
+        assert_eq!(category("hydraulic pump"), Category::Equipment);
+        assert_eq!(category("garden hose"), Category::Other);
+    }
+}
