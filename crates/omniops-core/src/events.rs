@@ -464,3 +464,158 @@ mod tests {
         assert_eq!(err, "end_time must not be before start_time");
     }
 }
+
+/// Any ingest event: a session event, or conversation data (these carry no `session_id`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Session(IngestEvent),
+    Conversation(ConversationEvent),
+    Message(MessageEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationEvent {
+    pub conversation_id: String,
+    pub domain: String,
+    pub metadata: Option<Value>,
+    pub at: Micros,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEvent {
+    pub conversation_id: String,
+    pub message_id: Option<String>,
+    pub role: Role,
+    pub content: String,
+    pub metadata: Option<Value>,
+    pub at: Micros,
+}
+
+#[derive(Deserialize)]
+struct ContentHeader {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConversationBody {
+    conversation_id: String,
+    domain: String,
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct MessageBody {
+    conversation_id: String,
+    message_id: Option<String>,
+    role: String,
+    content: String,
+    metadata: Option<Value>,
+}
+
+/// Parses and validates any event; `received_at` is the default timestamp.
+pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
+    let header: ContentHeader = field(raw)?;
+    let kind = header.kind.as_deref().unwrap_or("");
+    if kind != "conversation" && kind != "message" {
+        return parse_event(raw, received_at).map(Event::Session);
+    }
+    let at = match &header.timestamp {
+        Some(text) => parse_rfc3339(text)
+            .ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())?,
+        None => received_at,
+    };
+    if kind == "conversation" {
+        let b: ConversationBody = field(raw)?;
+        check_id("conversation_id", &b.conversation_id)?;
+        check_domain(&b.domain)?;
+        check_object("metadata", &b.metadata)?;
+        return Ok(Event::Conversation(ConversationEvent {
+            conversation_id: b.conversation_id,
+            domain: b.domain,
+            metadata: b.metadata,
+            at,
+        }));
+    }
+    let b: MessageBody = field(raw)?;
+    check_id("conversation_id", &b.conversation_id)?;
+    if let Some(id) = &b.message_id {
+        check_id("message_id", id)?;
+    }
+    let role = match b.role.as_str() {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        _ => return Err("role must be user or assistant".into()),
+    };
+    check_text("content", &b.content)?;
+    check_object("metadata", &b.metadata)?;
+    Ok(Event::Message(MessageEvent {
+        conversation_id: b.conversation_id,
+        message_id: b.message_id,
+        role,
+        content: b.content,
+        metadata: b.metadata,
+        at,
+    }))
+}
+
+#[cfg(test)]
+mod content_tests {
+    use super::*;
+
+    #[test]
+    fn conversation_events_need_no_session_id() {
+        let e = parse(
+            r#"{"type":"conversation","conversation_id":"c1","domain":"shop.example"}"#,
+            5,
+        )
+        .expect("valid");
+        assert!(matches!(
+            e,
+            Event::Conversation(ConversationEvent { at: 5, .. })
+        ));
+        let e = parse(
+            r#"{"type":"message","conversation_id":"c1","role":"user","content":"hola"}"#,
+            5,
+        )
+        .expect("valid");
+        assert!(matches!(
+            e,
+            Event::Message(MessageEvent {
+                role: Role::User,
+                ..
+            })
+        ));
+        let err = parse(
+            r#"{"type":"message","conversation_id":"c1","role":"bot","content":"x"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "role must be user or assistant");
+        let err = parse(
+            r#"{"type":"message","conversation_id":"c1","role":"user"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "missing field `content`");
+        let err = parse(r#"{"type":"usage","input_tokens":1,"output_tokens":1}"#, 5)
+            .expect_err("invalid");
+        assert_eq!(err, "missing field `session_id`");
+    }
+}

@@ -1,7 +1,9 @@
 //! Omniops domain logic: exact money, model prices and cost, token usage normalisation,
 //! reporting windows, ingest events and the telemetry report. Pure: no I/O.
 
+pub mod analytics;
 pub mod clock;
+pub mod conversation;
 pub mod events;
 pub mod money;
 pub mod pricing;

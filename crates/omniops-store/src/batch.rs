@@ -2,7 +2,8 @@
 //! against the sessions loaded from the store. Pure; the backends write the plan.
 
 use omniops_core::clock::{floor_day, floor_hour, Micros};
-use omniops_core::events::{EventKind, IngestEvent};
+use omniops_core::conversation::{Conversation, MessageFacts};
+use omniops_core::events::{ConversationEvent, Event, EventKind, IngestEvent, MessageEvent};
 use omniops_core::pricing::PriceTable;
 use omniops_core::rollup::{Counters, ALL};
 use omniops_core::session::{Rejection, Session};
@@ -24,22 +25,82 @@ pub struct Plan {
     /// Sessions that ended in this batch (live path); their rollups are added.
     pub ended: Vec<String>,
     pub rejections: Vec<Rejections>,
+    /// Conversations touched by the batch, with whether they changed.
+    pub conversations: HashMap<String, (Conversation, bool)>,
+    pub messages: Vec<NewMessage>,
+    pub failed_searches: Vec<FailedSearch>,
 }
 
-/// Session ids whose stored state the batch needs.
-pub fn ids_to_load(requests: &[Vec<IngestEvent>]) -> Vec<String> {
-    let ids: HashSet<&str> = requests
-        .iter()
-        .flatten()
-        .filter(|e| !matches!(e.kind, EventKind::Backfill(_)))
-        .map(|e| e.session_id.as_str())
-        .collect();
-    ids.into_iter().map(str::to_string).collect()
+/// A message to insert, with what it contributes.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub event: MessageEvent,
+    pub domain: String,
+    pub facts: MessageFacts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedSearch {
+    pub session_id: String,
+    pub domain: String,
+    pub query: String,
+    pub at: Micros,
+}
+
+impl FailedSearch {
+    pub fn new(session_id: &str, domain: &str, query: &str, at: Micros) -> Self {
+        let query = query
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        FailedSearch {
+            session_id: session_id.to_string(),
+            domain: domain.to_string(),
+            query,
+            at,
+        }
+    }
+
+    /// The searches with no results inside a backfilled session's `searches` list.
+    pub fn from_backfill(session: &Session) -> Vec<FailedSearch> {
+        session
+            .searches
+            .iter()
+            .filter(|s| s.get("results").and_then(serde_json::Value::as_i64) == Some(0))
+            .filter_map(|s| s.get("query").and_then(serde_json::Value::as_str))
+            .map(|q| FailedSearch::new(&session.session_id, &session.domain, q, session.start_time))
+            .collect()
+    }
+}
+
+/// Session ids and conversation ids whose stored state the batch needs.
+pub fn ids_to_load(requests: &[Vec<Event>]) -> (Vec<String>, Vec<String>) {
+    let mut sessions = HashSet::new();
+    let mut conversations = HashSet::new();
+    for event in requests.iter().flatten() {
+        match event {
+            Event::Session(e) if !matches!(e.kind, EventKind::Backfill(_)) => {
+                sessions.insert(e.session_id.as_str());
+            }
+            Event::Session(_) => {}
+            Event::Conversation(c) => {
+                conversations.insert(c.conversation_id.as_str());
+            }
+            Event::Message(m) => {
+                conversations.insert(m.conversation_id.as_str());
+            }
+        }
+    }
+    let owned = |set: HashSet<&str>| set.into_iter().map(str::to_string).collect();
+    (owned(sessions), owned(conversations))
 }
 
 pub fn plan(
-    requests: &[Vec<IngestEvent>],
+    requests: &[Vec<Event>],
     loaded: Vec<Session>,
+    conversations: Vec<Conversation>,
     prices: &PriceTable,
     mut new_id: impl FnMut() -> String,
 ) -> Plan {
@@ -48,35 +109,105 @@ pub fn plan(
             .into_iter()
             .map(|s| (s.session_id.clone(), (s, false)))
             .collect(),
+        conversations: conversations
+            .into_iter()
+            .map(|c| (c.id.clone(), (c, false)))
+            .collect(),
         ..Plan::default()
     };
     let mut backfill_ids: HashSet<String> = HashSet::new();
     for events in requests {
         let mut rejected = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            if let Some(event_id) = &event.event_id {
-                let known = plan.sessions.get(&event.session_id);
-                if known.is_some_and(|(s, _)| s.event_ids.iter().any(|e| e == event_id)) {
-                    continue; // a repeat: accepted, changes nothing
+            let outcome = match event {
+                Event::Session(e) => {
+                    apply_session_event(&mut plan, &mut backfill_ids, e, prices, &mut new_id)
                 }
-            }
-            match apply_one(&mut plan, &mut backfill_ids, event, prices, &mut new_id) {
-                Ok(()) => {
-                    if let (Some(event_id), Some((session, dirty))) =
-                        (&event.event_id, plan.sessions.get_mut(&event.session_id))
-                    {
-                        if session.event_ids.len() < MAX_EVENT_IDS {
-                            session.event_ids.push(event_id.clone());
-                            *dirty = true;
-                        }
-                    }
+                Event::Conversation(c) => {
+                    apply_conversation(&mut plan, c);
+                    Ok(())
                 }
-                Err(reason) => rejected.push((index, reason.to_string())),
+                Event::Message(m) => apply_message(&mut plan, m, &mut new_id),
+            };
+            if let Err(reason) = outcome {
+                rejected.push((index, reason));
             }
         }
         plan.rejections.push(rejected);
     }
     plan
+}
+
+fn apply_session_event(
+    plan: &mut Plan,
+    backfill_ids: &mut HashSet<String>,
+    event: &IngestEvent,
+    prices: &PriceTable,
+    new_id: &mut impl FnMut() -> String,
+) -> Result<(), String> {
+    if let Some(event_id) = &event.event_id {
+        let known = plan.sessions.get(&event.session_id);
+        if known.is_some_and(|(s, _)| s.event_ids.iter().any(|e| e == event_id)) {
+            return Ok(()); // a repeat: accepted, changes nothing
+        }
+    }
+    apply_one(plan, backfill_ids, event, prices, new_id).map_err(|r| r.to_string())?;
+    if let Some((session, dirty)) = plan.sessions.get_mut(&event.session_id) {
+        if let EventKind::Search {
+            query, results: 0, ..
+        } = &event.kind
+        {
+            let failed = FailedSearch::new(&session.session_id, &session.domain, query, event.at);
+            plan.failed_searches.push(failed);
+        }
+        if let Some(event_id) = &event.event_id {
+            if session.event_ids.len() < MAX_EVENT_IDS {
+                session.event_ids.push(event_id.clone());
+                *dirty = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `conversation` with a known id is accepted and changes nothing.
+fn apply_conversation(plan: &mut Plan, event: &ConversationEvent) {
+    if !plan.conversations.contains_key(&event.conversation_id) {
+        let c = Conversation::new(
+            event.conversation_id.clone(),
+            event.domain.clone(),
+            event.at,
+            event.metadata.clone(),
+        );
+        plan.conversations.insert(c.id.clone(), (c, true));
+    }
+}
+
+fn apply_message(
+    plan: &mut Plan,
+    event: &MessageEvent,
+    new_id: &mut impl FnMut() -> String,
+) -> Result<(), String> {
+    let Some((conversation, dirty)) = plan.conversations.get_mut(&event.conversation_id) else {
+        return Err("unknown conversation".to_string());
+    };
+    if let Some(message_id) = &event.message_id {
+        if conversation.message_ids.iter().any(|m| m == message_id) {
+            return Ok(()); // a repeat: accepted, changes nothing
+        }
+        if conversation.message_ids.len() < MAX_EVENT_IDS {
+            conversation.message_ids.push(message_id.clone());
+        }
+    }
+    let facts = conversation.add_message(event.role, &event.content, event.at);
+    *dirty = true;
+    plan.messages.push(NewMessage {
+        id: new_id(),
+        event: event.clone(),
+        domain: conversation.domain.clone(),
+        facts,
+    });
+    Ok(())
 }
 
 fn apply_one(
@@ -208,22 +339,22 @@ impl RollupDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use omniops_core::events::parse_event;
+    use omniops_core::events::parse;
     use omniops_core::pricing::default_prices;
 
     const NOW: Micros = 1_764_000_000_000_000;
 
-    fn events(lines: &[&str]) -> Vec<IngestEvent> {
+    fn events(lines: &[&str]) -> Vec<Event> {
         lines
             .iter()
-            .map(|l| parse_event(l, NOW).expect("valid event"))
+            .map(|l| parse(l, NOW).expect("valid event"))
             .collect()
     }
 
-    fn run(requests: &[Vec<IngestEvent>], loaded: Vec<Session>) -> Plan {
+    fn run(requests: &[Vec<Event>], loaded: Vec<Session>) -> Plan {
         let prices = PriceTable::new(default_prices());
         let mut n = 0;
-        plan(requests, loaded, &prices, || {
+        plan(requests, loaded, vec![], &prices, || {
             n += 1;
             format!("id-{n}")
         })

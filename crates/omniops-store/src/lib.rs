@@ -8,7 +8,7 @@ pub mod batch;
 use anyhow::Context;
 use batch::LiveCache;
 use omniops_core::clock::Micros;
-use omniops_core::events::IngestEvent;
+use omniops_core::events::Event;
 use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
 use omniops_core::rollup::WindowSums;
 use omniops_core::session::Session;
@@ -237,7 +237,7 @@ impl Store {
     /// Applies ingest requests as one transaction, priced with the current price table.
     pub async fn apply_batch(
         &self,
-        requests: &[Vec<IngestEvent>],
+        requests: &[Vec<Event>],
         now: Micros,
     ) -> anyhow::Result<BatchOutcome> {
         let mut writer = self.writer.lock().await;

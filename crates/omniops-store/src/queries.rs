@@ -2,10 +2,11 @@
 // `include!` in `lib.rs` (modules `sqlite` and `postgres`). SQL here must mean the same on
 // SQLite and PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
 
-use crate::batch::{self, LiveCache, Plan, RollupDelta};
+use crate::batch::{self, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
+use omniops_core::conversation::Conversation;
+use omniops_core::events::Event;
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
-use omniops_core::events::IngestEvent;
 use omniops_core::pricing::{PriceEntry, PriceTable};
 use omniops_core::rollup::Counters;
 use omniops_core::session::Session;
@@ -213,13 +214,13 @@ async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
 /// rollups commit together or not at all.
 pub async fn apply_batch(
     pool: &Pool<DB>,
-    requests: &[Vec<IngestEvent>],
+    requests: &[Vec<Event>],
     prices: &PriceTable,
     now: Micros,
     cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<BatchOutcome> {
     let mut tx = pool.begin().await?;
-    let ids = batch::ids_to_load(requests);
+    let (ids, conversation_ids) = batch::ids_to_load(requests);
     let mut cache = cache;
     // Sessions taken from the cache go back only after a commit: on failure the store is the truth.
     let (mut loaded, missing) = match cache.as_deref_mut() {
@@ -227,12 +228,20 @@ pub async fn apply_batch(
         None => (Vec::new(), ids),
     };
     loaded.extend(load_sessions(&mut tx, &missing).await?);
-    let Plan { sessions, backfills, ended, rejections } =
-        batch::plan(requests, loaded, prices, || uuid::Uuid::now_v7().to_string());
+    let conversations = load_conversations(&mut tx, &conversation_ids).await?;
+    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches } =
+        batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
 
     let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
     upsert_sessions(&mut tx, &dirty, now).await?;
     let inserted = insert_backfills(&mut tx, &backfills, now).await?;
+    let changed: Vec<&Conversation> = conversations.values().filter(|(_, d)| *d).map(|(c, _)| c).collect();
+    upsert_conversations(&mut tx, &changed).await?;
+    insert_messages(&mut tx, &messages).await?;
+    for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
+        failed_searches.extend(FailedSearch::from_backfill(session));
+    }
+    insert_failed_searches(&mut tx, &failed_searches).await?;
 
     let mut delta = RollupDelta::default();
     for id in &ended {
@@ -252,6 +261,126 @@ pub async fn apply_batch(
         cache.keep(sessions.into_values().map(|(s, _)| s));
     }
     Ok(BatchOutcome { rejections, ended, backfilled })
+}
+
+const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
+    message_count, user_message_count, pending_count, pending_sum, last_user_answered, \
+    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids";
+
+fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conversation> {
+    let metadata: Option<String> = row.try_get("metadata")?;
+    let pending_sum: String = row.try_get("pending_sum")?;
+    let message_ids: String = row.try_get("message_ids")?;
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        domain: row.try_get("domain")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
+        first_user_message: row.try_get("first_user_message")?,
+        message_count: row.try_get("message_count")?,
+        user_message_count: row.try_get("user_message_count")?,
+        pending_count: row.try_get("pending_count")?,
+        pending_sum: pending_sum.parse().unwrap_or(0),
+        last_user_answered: row.try_get("last_user_answered")?,
+        last_user_negative: row.try_get("last_user_negative")?,
+        language_hits: [row.try_get("hits_es")?, row.try_get("hits_fr")?, row.try_get("hits_de")?],
+        non_latin_letters: row.try_get("non_latin_letters")?,
+        letters: row.try_get("letters")?,
+        message_ids: serde_json::from_str(&message_ids).unwrap_or_default(),
+    })
+}
+
+async fn load_conversations(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Conversation>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ("));
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            found.push(conversation_from_row(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> sqlx::Result<()> {
+    for chunk in conversations.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO conversations ({CONVERSATION_COLUMNS}) "));
+        q.push_values(chunk, |mut b, c| {
+            b.push_bind(c.id.clone())
+                .push_bind(c.domain.clone())
+                .push_bind(c.created_at)
+                .push_bind(c.updated_at)
+                .push_bind(c.metadata.as_ref().map(|m| m.to_string()))
+                .push_bind(c.first_user_message.clone())
+                .push_bind(c.message_count)
+                .push_bind(c.user_message_count)
+                .push_bind(c.pending_count)
+                .push_bind(c.pending_sum.to_string())
+                .push_bind(c.last_user_answered)
+                .push_bind(c.last_user_negative)
+                .push_bind(c.resolved())
+                .push_bind(c.language_hits[0])
+                .push_bind(c.language_hits[1])
+                .push_bind(c.language_hits[2])
+                .push_bind(c.non_latin_letters)
+                .push_bind(c.letters)
+                .push_bind(c.language().code())
+                .push_bind(serde_json::to_string(&c.message_ids).unwrap_or_else(|_| "[]".into()));
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, \
+             first_user_message = excluded.first_user_message, message_count = excluded.message_count, \
+             user_message_count = excluded.user_message_count, pending_count = excluded.pending_count, \
+             pending_sum = excluded.pending_sum, last_user_answered = excluded.last_user_answered, \
+             last_user_negative = excluded.last_user_negative, resolved = excluded.resolved, \
+             hits_es = excluded.hits_es, hits_fr = excluded.hits_fr, hits_de = excluded.hits_de, \
+             non_latin_letters = excluded.non_latin_letters, letters = excluded.letters, \
+             language = excluded.language, message_ids = excluded.message_ids",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Result<()> {
+    for chunk in messages.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO messages (id, conversation_id, message_id, domain, role, content, created_at, \
+             metadata, sentiment, query, response_ms_sum, responses) ",
+        );
+        q.push_values(chunk, |mut b, m| {
+            b.push_bind(m.id.clone())
+                .push_bind(m.event.conversation_id.clone())
+                .push_bind(m.event.message_id.clone())
+                .push_bind(m.domain.clone())
+                .push_bind(m.event.role.as_str())
+                .push_bind(m.event.content.clone())
+                .push_bind(m.event.at)
+                .push_bind(m.event.metadata.as_ref().map(|v| v.to_string()))
+                .push_bind(m.facts.sentiment.score())
+                .push_bind(m.facts.query.clone())
+                .push_bind(m.facts.response_ms_sum)
+                .push_bind(m.facts.responses);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> sqlx::Result<()> {
+    for chunk in searches.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO failed_searches (session_id, domain, query, created_at) ");
+        q.push_values(chunk, |mut b, f| {
+            b.push_bind(f.session_id.clone()).push_bind(f.domain.clone()).push_bind(f.query.clone()).push_bind(f.at);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {

@@ -1,7 +1,7 @@
 //! Store behaviour on both engines, with hand-computed numbers.
 
 use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
-use omniops_core::events::{parse_event, IngestEvent};
+use omniops_core::events::{parse, Event};
 use omniops_core::pricing::{default_prices, PriceEntry};
 use omniops_core::window::Window;
 use omniops_testkit::{on_both_engines, TestDb};
@@ -11,10 +11,10 @@ fn t(text: &str) -> Micros {
     parse_rfc3339(text).expect("time")
 }
 
-fn events(now: Micros, lines: &[String]) -> Vec<IngestEvent> {
+fn events(now: Micros, lines: &[String]) -> Vec<Event> {
     lines
         .iter()
-        .map(|l| parse_event(l, now).expect("valid event"))
+        .map(|l| parse(l, now).expect("valid event"))
         .collect()
 }
 

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use omniops_core::events::{parse_event, EventKind, IngestEvent};
+use omniops_core::events::{parse, Event, EventKind};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -39,11 +39,16 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         .map_err(|_| ApiError::PayloadTooLarge(format!("body larger than {limit} bytes")))
 }
 
-fn event_domain(event: &IngestEvent) -> Option<&str> {
-    match &event.kind {
-        EventKind::Start { domain, .. } => Some(domain),
-        EventKind::Backfill(b) => Some(&b.domain),
-        _ => None,
+/// The domain an event creates data for, where the event names one.
+fn event_domain(event: &Event) -> Option<&str> {
+    match event {
+        Event::Session(e) => match &e.kind {
+            EventKind::Start { domain, .. } => Some(domain),
+            EventKind::Backfill(b) => Some(&b.domain),
+            _ => None,
+        },
+        Event::Conversation(c) => Some(&c.domain),
+        Event::Message(_) => None,
     }
 }
 
@@ -74,7 +79,7 @@ pub async fn ingest(
     let mut valid = Vec::with_capacity(body.events.len());
     let mut positions = Vec::with_capacity(body.events.len());
     for (index, raw) in body.events.iter().enumerate() {
-        let parsed = parse_event(raw.get(), received_at).and_then(|event| {
+        let parsed = parse(raw.get(), received_at).and_then(|event| {
             match (&principal.domain, event_domain(&event)) {
                 (Some(own), Some(domain)) if own != domain => {
                     Err(format!("this key may only send data for domain {own}"))

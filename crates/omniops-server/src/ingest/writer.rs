@@ -1,5 +1,5 @@
 use crate::state::AppState;
-use omniops_core::events::{EventKind, IngestEvent};
+use omniops_core::events::{Event, EventKind};
 use omniops_store::batch::Rejections;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 /// One queued ingest request.
 pub struct Job {
-    events: Vec<IngestEvent>,
+    events: Vec<Event>,
     reply: oneshot::Sender<Result<Rejections, ()>>,
 }
 
@@ -33,7 +33,7 @@ impl IngestQueue {
 
     /// Queues the events and waits until their batch has committed. Returns the
     /// rejected events as (index into `events`, reason).
-    pub async fn submit(&self, events: Vec<IngestEvent>) -> Result<Rejections, SubmitError> {
+    pub async fn submit(&self, events: Vec<Event>) -> Result<Rejections, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .try_send(Job { events, reply })
@@ -79,7 +79,7 @@ pub fn spawn_writer(
                 }
             }
             let prices = state.store.price_table().await;
-            let requests: Vec<Vec<IngestEvent>> = jobs
+            let requests: Vec<Vec<Event>> = jobs
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.events))
                 .collect();
@@ -114,11 +114,14 @@ pub fn spawn_writer(
 }
 
 fn log_unpriced_once(
-    requests: &[Vec<IngestEvent>],
+    requests: &[Vec<Event>],
     prices: &omniops_core::pricing::PriceTable,
     logged: &mut HashSet<String>,
 ) {
     for event in requests.iter().flatten() {
+        let Event::Session(event) = event else {
+            continue;
+        };
         let (model, at) = match &event.kind {
             EventKind::Start { model, .. } => (model, event.at),
             EventKind::Backfill(b) => (&b.model, b.start_time),

@@ -1,0 +1,257 @@
+//! The `/api/dashboard/analytics` and `/api/dashboard/conversations` reports, from counts
+//! the store keeps per message and per conversation. Definitions are in the README.
+
+use crate::clock::{to_rfc3339, Micros, MICROS_PER_DAY};
+use crate::money::{json_number, percentage, ratio};
+use crate::text::{satisfaction_score, Language};
+use crate::window::Window;
+use serde::Serialize;
+use serde_json::Number;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageStats {
+    pub messages: i64,
+    pub user_messages: i64,
+    pub positive: i64,
+    pub negative: i64,
+    pub response_ms_sum: i64,
+    pub responses: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationStats {
+    /// Conversations of the window with at least one user message.
+    pub with_user_messages: i64,
+    pub resolved: i64,
+    /// Conversations with user messages per language code.
+    pub languages: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsInputs {
+    pub messages: MessageStats,
+    pub conversations: ConversationStats,
+    pub top_queries: Vec<(String, i64)>,
+    pub failed_searches: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyticsReport {
+    pub response_time: Number,
+    pub satisfaction_score: Number,
+    pub resolution_rate: Number,
+    pub top_queries: Vec<TopQuery>,
+    pub failed_searches: Vec<String>,
+    pub language_distribution: Vec<LanguageShare>,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TopQuery {
+    pub query: String,
+    pub count: i64,
+    pub percentage: Number,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LanguageShare {
+    pub language: &'static str,
+    pub percentage: Number,
+    pub color: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub total_messages: i64,
+    pub user_messages: i64,
+    pub avg_messages_per_day: Number,
+}
+
+pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsReport {
+    let m = &inputs.messages;
+    let c = &inputs.conversations;
+    let days = ratio(
+        i128::from(window.end - window.start),
+        i128::from(MICROS_PER_DAY),
+    );
+    let per_day = if days.is_zero() {
+        days
+    } else {
+        rust_decimal::Decimal::from(m.messages) / days
+    };
+    let mut languages: Vec<LanguageShare> = Language::ALL
+        .into_iter()
+        .map(|language| {
+            let count = c
+                .languages
+                .iter()
+                .filter(|(code, _)| Language::from_code(code) == language)
+                .map(|(_, n)| n)
+                .sum::<i64>();
+            (language, count)
+        })
+        .filter(|(_, count)| *count > 0)
+        .map(|(language, count)| LanguageShare {
+            language: language.name(),
+            percentage: percentage(i128::from(count), i128::from(c.with_user_messages)),
+            color: language.color(),
+        })
+        .collect();
+    languages.sort_by(|a, b| {
+        let (pa, pb) = (
+            a.percentage.as_f64().unwrap_or(0.0),
+            b.percentage.as_f64().unwrap_or(0.0),
+        );
+        pb.total_cmp(&pa).then_with(|| a.language.cmp(b.language))
+    });
+    AnalyticsReport {
+        // Mean seconds from a user message to the next assistant message.
+        response_time: json_number(
+            ratio(
+                i128::from(m.response_ms_sum),
+                i128::from(m.responses) * 1_000,
+            ),
+            2,
+        ),
+        satisfaction_score: json_number(
+            satisfaction_score(m.positive, m.negative, m.user_messages),
+            2,
+        ),
+        resolution_rate: percentage(i128::from(c.resolved), i128::from(c.with_user_messages)),
+        top_queries: inputs
+            .top_queries
+            .into_iter()
+            .map(|(query, count)| TopQuery {
+                percentage: percentage(i128::from(count), i128::from(m.user_messages)),
+                query,
+                count,
+            })
+            .collect(),
+        failed_searches: inputs.failed_searches,
+        language_distribution: languages,
+        metrics: Metrics {
+            total_messages: m.messages,
+            user_messages: m.user_messages,
+            avg_messages_per_day: json_number(per_day, 1),
+        },
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecentConversation {
+    pub id: String,
+    pub message: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Pagination {
+    pub page: i64,
+    pub limit: i64,
+    pub total: i64,
+    #[serde(rename = "totalPages")]
+    pub total_pages: i64,
+}
+
+impl Pagination {
+    pub fn new(page: i64, limit: i64, total: i64) -> Self {
+        Pagination {
+            page,
+            limit,
+            total,
+            total_pages: (total + limit - 1) / limit.max(1),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationsReport {
+    pub total: i64,
+    pub change: Number,
+    pub recent: Vec<RecentConversation>,
+    pub pagination: Pagination,
+}
+
+/// `change` is the percentage against the previous period; any x/0 is 0.
+pub fn build_conversations(
+    total: i64,
+    previous: i64,
+    recent: Vec<(String, Option<String>, Micros)>,
+    pagination: Pagination,
+) -> ConversationsReport {
+    ConversationsReport {
+        total,
+        change: percentage(i128::from(total - previous), i128::from(previous)),
+        recent: recent
+            .into_iter()
+            .map(|(id, message, at)| RecentConversation {
+                id,
+                message: message.unwrap_or_default(),
+                timestamp: to_rfc3339(at),
+            })
+            .collect(),
+        pagination,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::parse_rfc3339;
+
+    #[test]
+    fn analytics_of_hand_computed_counts() {
+        let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
+        let window = Window::last_days(7, now).expect("window");
+        let report = build_analytics(
+            &window,
+            AnalyticsInputs {
+                messages: MessageStats {
+                    messages: 10,
+                    user_messages: 6,
+                    positive: 3,
+                    negative: 1,
+                    response_ms_sum: 9_000,
+                    responses: 4,
+                },
+                conversations: ConversationStats {
+                    with_user_messages: 4,
+                    resolved: 3,
+                    languages: vec![("en".into(), 2), ("es".into(), 1), ("de".into(), 1)],
+                },
+                top_queries: vec![("do you have pumps?".into(), 3)],
+                failed_searches: vec!["pump".into()],
+            },
+        );
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["responseTime"].to_string(), "2.25");
+        // 3 + 2 × (3 − 1) / 6 = 3.67
+        assert_eq!(json["satisfactionScore"].to_string(), "3.67");
+        assert_eq!(json["resolutionRate"].to_string(), "75.0");
+        assert_eq!(json["topQueries"][0]["percentage"].to_string(), "50.0");
+        assert_eq!(json["languageDistribution"][0]["language"], "English");
+        assert_eq!(
+            json["languageDistribution"][0]["percentage"].to_string(),
+            "50.0"
+        );
+        assert_eq!(json["languageDistribution"][1]["language"], "German");
+        assert_eq!(json["languageDistribution"][1]["color"], "bg-red-500");
+        assert_eq!(json["metrics"]["avgMessagesPerDay"].to_string(), "1.4");
+    }
+
+    #[test]
+    fn change_against_an_empty_previous_period_is_zero() {
+        let report = build_conversations(5, 0, vec![], Pagination::new(1, 20, 5));
+        assert_eq!(report.change.to_string(), "0.0");
+        let report = build_conversations(9, 8, vec![], Pagination::new(1, 20, 9));
+        assert_eq!(report.change.to_string(), "12.5");
+        assert_eq!(Pagination::new(2, 20, 41).total_pages, 3);
+        assert_eq!(Pagination::new(3, 20, 41).offset(), 40);
+    }
+}

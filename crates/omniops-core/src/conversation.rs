@@ -1,0 +1,166 @@
+//! A conversation's running state, updated message by message at ingest, so that the
+//! analytics endpoints read precomputed facts instead of re-reading every message.
+
+use crate::clock::Micros;
+use crate::events::Role;
+use crate::text::{self, Language, Sentiment};
+use serde_json::Value;
+
+/// Characters of the first user message kept for the conversation list.
+pub const FIRST_MESSAGE_CHARS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: String,
+    pub domain: String,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    pub metadata: Option<Value>,
+    pub first_user_message: Option<String>,
+    pub message_count: i64,
+    pub user_message_count: i64,
+    /// User messages not yet followed by an assistant message, and the sum of their times.
+    pub pending_count: i64,
+    pub pending_sum: i128,
+    /// Whether the last user message has been answered, and whether it was negative.
+    pub last_user_answered: bool,
+    pub last_user_negative: bool,
+    /// Summed whole-word hits of Spanish, French and German words in user messages.
+    pub language_hits: [i64; 3],
+    pub non_latin_letters: i64,
+    pub letters: i64,
+    pub message_ids: Vec<String>,
+}
+
+/// What one message contributes, stored with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageFacts {
+    pub sentiment: Sentiment,
+    /// For user messages: the top-query form.
+    pub query: Option<String>,
+    /// For assistant messages: summed response time (ms) over the user messages it answers,
+    /// and how many those are.
+    pub response_ms_sum: i64,
+    pub responses: i64,
+}
+
+impl Conversation {
+    pub fn new(id: String, domain: String, at: Micros, metadata: Option<Value>) -> Self {
+        Conversation {
+            id,
+            domain,
+            created_at: at,
+            updated_at: at,
+            metadata,
+            first_user_message: None,
+            message_count: 0,
+            user_message_count: 0,
+            pending_count: 0,
+            pending_sum: 0,
+            last_user_answered: false,
+            last_user_negative: false,
+            language_hits: [0; 3],
+            non_latin_letters: 0,
+            letters: 0,
+            message_ids: Vec::new(),
+        }
+    }
+
+    pub fn language(&self) -> Language {
+        text::language_of(self.language_hits, self.non_latin_letters, self.letters)
+    }
+
+    /// Resolved: it has user messages, and the last one was answered and not negative.
+    pub fn resolved(&self) -> bool {
+        self.user_message_count > 0 && self.last_user_answered && !self.last_user_negative
+    }
+
+    pub fn add_message(&mut self, role: Role, content: &str, at: Micros) -> MessageFacts {
+        self.message_count += 1;
+        self.updated_at = self.updated_at.max(at);
+        match role {
+            Role::User => {
+                let sentiment = text::sentiment(content);
+                self.user_message_count += 1;
+                if self.first_user_message.is_none() {
+                    self.first_user_message =
+                        Some(text::truncate_chars(content, FIRST_MESSAGE_CHARS));
+                }
+                self.pending_count += 1;
+                self.pending_sum += i128::from(at);
+                self.last_user_answered = false;
+                self.last_user_negative = sentiment == Sentiment::Negative;
+                let hits = text::language_hits(content);
+                for (total, add) in self.language_hits.iter_mut().zip(hits) {
+                    *total += add;
+                }
+                let (non_latin, letters) = text::letter_counts(content);
+                self.non_latin_letters += non_latin;
+                self.letters += letters;
+                MessageFacts {
+                    sentiment,
+                    query: Some(text::normalize_query(content)),
+                    response_ms_sum: 0,
+                    responses: 0,
+                }
+            }
+            Role::Assistant => {
+                let waited_micros =
+                    i128::from(self.pending_count) * i128::from(at) - self.pending_sum;
+                let facts = MessageFacts {
+                    sentiment: Sentiment::Neutral,
+                    query: None,
+                    response_ms_sum: i64::try_from(waited_micros / 1_000)
+                        .unwrap_or(i64::MAX)
+                        .max(0),
+                    responses: self.pending_count,
+                };
+                self.pending_count = 0;
+                self.pending_sum = 0;
+                if self.user_message_count > 0 {
+                    self.last_user_answered = true;
+                }
+                facts
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Micros = 1_000_000;
+
+    #[test]
+    fn response_time_pairs_each_user_message_with_the_next_answer() {
+        let mut c = Conversation::new("c".into(), "d".into(), 0, None);
+        c.add_message(Role::User, "Do you have pumps?", 10 * S);
+        c.add_message(Role::User, "Hello?", 14 * S);
+        let answer = c.add_message(Role::Assistant, "Yes, we have.", 16 * S);
+        // 6 s and 2 s.
+        assert_eq!((answer.response_ms_sum, answer.responses), (8_000, 2));
+        let again = c.add_message(Role::Assistant, "Anything else?", 20 * S);
+        assert_eq!((again.response_ms_sum, again.responses), (0, 0));
+        assert!(c.resolved());
+    }
+
+    #[test]
+    fn resolution_needs_an_answer_to_a_non_negative_last_question() {
+        let mut c = Conversation::new("c".into(), "d".into(), 0, None);
+        assert!(!c.resolved());
+        c.add_message(Role::User, "Necesito ayuda con un producto", S);
+        assert!(!c.resolved());
+        c.add_message(Role::Assistant, "Claro", 2 * S);
+        assert!(c.resolved());
+        c.add_message(Role::User, "It does not work", 3 * S);
+        c.add_message(Role::Assistant, "Sorry", 4 * S);
+        assert!(!c.resolved());
+        assert_eq!(c.language(), Language::Spanish);
+        assert_eq!(
+            c.first_user_message.as_deref(),
+            Some("Necesito ayuda con un producto")
+        );
+        assert_eq!((c.message_count, c.user_message_count), (4, 2));
+    }
+}
