@@ -109,6 +109,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::health::get))
         .route("/api/v1/ingest", post(ingest::ingest).layer(ingest_auth))
         .route(
+            "/api/dashboard/analytics",
+            get(api::analytics::analytics).layer(read_auth.clone()),
+        )
+        .route(
+            "/api/dashboard/conversations",
+            get(api::analytics::conversations).layer(read_auth.clone()),
+        )
+        .route(
             "/api/dashboard/telemetry",
             get(api::telemetry::get).layer(read_auth.clone()),
         )

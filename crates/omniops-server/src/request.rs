@@ -69,3 +69,24 @@ pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
         Some(d) => Ok(Some(d)),
     }
 }
+
+/// `page` (≥ 1, default 1) and `limit` (1–100, default 20).
+pub fn pagination(params: &Params) -> Result<(i64, i64), ApiError> {
+    let number = |name: &'static str, default: i64, max: i64| -> Result<i64, ApiError> {
+        match params.get(name) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        name,
+                        format!("{name} must be a whole number from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    Ok((number("page", 1, 1_000_000)?, number("limit", 20, 100)?))
+}

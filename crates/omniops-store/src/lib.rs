@@ -7,6 +7,7 @@ pub mod batch;
 
 use anyhow::Context;
 use batch::LiveCache;
+use omniops_core::analytics::AnalyticsInputs;
 use omniops_core::clock::Micros;
 use omniops_core::events::Event;
 use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
@@ -289,6 +290,52 @@ impl Store {
     ) -> anyhow::Result<WindowSums> {
         let pairs = on_pool!(self, naive_window_sums(window, domain.unwrap_or("")))?;
         Ok(WindowSums::from_pairs(pairs))
+    }
+
+    /// Everything the analytics report needs for a window.
+    pub async fn analytics_inputs(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<AnalyticsInputs> {
+        let scope = domain.unwrap_or("");
+        let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
+            async { on_pool!(self, message_stats(window, scope)) },
+            async { on_pool!(self, conversation_stats(window, scope)) },
+            async { on_pool!(self, top_queries(window, scope, 10)) },
+            async { on_pool!(self, failed_search_queries(window, scope, 20)) },
+        )?;
+        Ok(AnalyticsInputs {
+            messages,
+            conversations,
+            top_queries,
+            failed_searches,
+        })
+    }
+
+    pub async fn conversation_count(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<i64> {
+        Ok(on_pool!(
+            self,
+            conversation_count(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// Conversations of the window, newest first: (id, first user message, created_at).
+    pub async fn recent_conversations(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<Vec<(String, Option<String>, Micros)>> {
+        Ok(on_pool!(
+            self,
+            recent_conversations(window, domain.unwrap_or(""), limit, offset)
+        )?)
     }
 
     pub async fn session(&self, session_id: &str) -> anyhow::Result<Option<Session>> {

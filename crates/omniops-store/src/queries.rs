@@ -3,6 +3,7 @@
 // SQLite and PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
 
 use crate::batch::{self, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
+use omniops_core::analytics::{ConversationStats, MessageStats};
 use omniops_core::conversation::Conversation;
 use omniops_core::events::Event;
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
@@ -872,4 +873,91 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
             .rows_affected();
     }
     Ok(deleted)
+}
+
+// ---- conversations and analytics ----
+
+fn scope_filter(q: &mut QueryBuilder<'_, DB>, window: &Window, domain: &str, time_column: &str) {
+    q.push(format!(" WHERE {time_column} >= ")).push_bind(window.start);
+    q.push(format!(" AND {time_column} < ")).push_bind(window.end);
+    if !domain.is_empty() {
+        q.push(" AND domain = ").push_bind(domain.to_string());
+    }
+}
+
+pub async fn conversation_count(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::<DB>::new("SELECT CAST(COUNT(*) AS BIGINT) FROM conversations");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+/// Newest first: (id, first user message, created_at).
+pub async fn recent_conversations(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<(String, Option<String>, Micros)>> {
+    let mut q = QueryBuilder::<DB>::new("SELECT id, first_user_message, created_at FROM conversations");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+pub async fn message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<MessageStats> {
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT CAST(COUNT(*) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment < 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(response_ms_sum), 0) AS BIGINT), CAST(COALESCE(SUM(responses), 0) AS BIGINT) \
+         FROM messages",
+    );
+    scope_filter(&mut q, window, domain, "created_at");
+    let row = q.build().fetch_one(pool).await?;
+    Ok(MessageStats {
+        messages: row.try_get(0)?,
+        user_messages: row.try_get(1)?,
+        positive: row.try_get(2)?,
+        negative: row.try_get(3)?,
+        response_ms_sum: row.try_get(4)?,
+        responses: row.try_get(5)?,
+    })
+}
+
+pub async fn conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<ConversationStats> {
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT language, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
+    );
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" AND user_message_count > 0 GROUP BY language");
+    let rows = q.build().fetch_all(pool).await?;
+    let mut stats = ConversationStats::default();
+    for row in &rows {
+        let count: i64 = row.try_get(1)?;
+        stats.with_user_messages += count;
+        stats.resolved += row.try_get::<i64, _>(2)?;
+        stats.languages.push((row.try_get(0)?, count));
+    }
+    Ok(stats)
+}
+
+pub async fn top_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let mut q = QueryBuilder::<DB>::new("SELECT query, CAST(COUNT(*) AS BIGINT) AS n FROM messages");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" AND role = 'user' GROUP BY query ORDER BY n DESC, query LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Distinct queries of searches that found nothing, newest first.
+pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    let mut q = QueryBuilder::<DB>::new("SELECT query, MAX(created_at) AS last FROM failed_searches");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" GROUP BY query ORDER BY last DESC, query LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
 }

@@ -1,5 +1,6 @@
 //! JSON API routes.
 
+pub mod analytics;
 pub mod health;
 pub mod prices;
 pub mod telemetry;

@@ -1,4 +1,5 @@
 //! The query layer: every number the API or a page shows comes from a function here, so
 //! JSON endpoints and pages cannot disagree.
 
+pub mod analytics;
 pub mod telemetry;

@@ -1,0 +1,39 @@
+use super::params;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::queries::analytics::{analytics_report, conversations_report};
+use crate::request::{self, Params};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use omniops_core::analytics::{AnalyticsReport, ConversationsReport};
+
+/// `GET /api/dashboard/analytics?days=&domain=` (or `from`/`to`).
+pub async fn analytics(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<AnalyticsReport>, ApiError> {
+    let params = params(query)?;
+    let window = request::window(&params, 7, state.now())?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    Ok(Json(
+        analytics_report(&state, &window, domain.as_deref()).await?,
+    ))
+}
+
+/// `GET /api/dashboard/conversations?days=&domain=&page=&limit=`.
+pub async fn conversations(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<ConversationsReport>, ApiError> {
+    let params = params(query)?;
+    let window = request::window(&params, 7, state.now())?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    let (page, limit) = request::pagination(&params)?;
+    Ok(Json(
+        conversations_report(&state, &window, domain.as_deref(), page, limit).await?,
+    ))
+}

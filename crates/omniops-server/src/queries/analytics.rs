@@ -1,0 +1,34 @@
+use crate::state::AppState;
+use omniops_core::analytics::{
+    build_analytics, build_conversations, AnalyticsReport, ConversationsReport, Pagination,
+};
+use omniops_core::window::Window;
+
+pub async fn analytics_report(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+) -> anyhow::Result<AnalyticsReport> {
+    let inputs = state.store.analytics_inputs(window, domain).await?;
+    Ok(build_analytics(window, inputs))
+}
+
+pub async fn conversations_report(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+    page: i64,
+    limit: i64,
+) -> anyhow::Result<ConversationsReport> {
+    let previous_window = window.previous();
+    let (total, previous) = tokio::try_join!(
+        state.store.conversation_count(window, domain),
+        state.store.conversation_count(&previous_window, domain),
+    )?;
+    let pagination = Pagination::new(page, limit, total);
+    let recent = state
+        .store
+        .recent_conversations(window, domain, limit, pagination.offset())
+        .await?;
+    Ok(build_conversations(total, previous, recent, pagination))
+}

@@ -1,0 +1,196 @@
+//! `/api/dashboard/analytics` and `/api/dashboard/conversations` against a hand-computed fixture.
+
+use crate::common::TestApp;
+use crate::http_test;
+use serde_json::{json, Value};
+
+fn conversation(id: &str, domain: &str, at: &str) -> Value {
+    json!({"type": "conversation", "conversation_id": id, "domain": domain, "timestamp": at})
+}
+
+fn message(conversation: &str, role: &str, content: &str, at: &str) -> Value {
+    json!({"type": "message", "conversation_id": conversation, "role": role, "content": content, "timestamp": at})
+}
+
+/// Now is 2026-11-26T12:30Z; the 7-day window starts 2026-11-19T13:00Z.
+fn fixture() -> Value {
+    json!([
+        conversation("c1", "shop.example", "2026-11-26T10:00:00Z"),
+        message("c1", "user", "Do you have hydraulic pumps?", "2026-11-26T10:00:00Z"),
+        message("c1", "assistant", "Yes, two models.", "2026-11-26T10:00:04Z"),
+        message("c1", "user", "Thanks, perfect!", "2026-11-26T10:01:00Z"),
+        message("c1", "assistant", "You're welcome.", "2026-11-26T10:01:02Z"),
+        conversation("c2", "shop.example", "2026-11-25T09:00:00Z"),
+        message("c2", "user", "Hola, necesito ayuda con un producto", "2026-11-25T09:00:00Z"),
+        message("c2", "user", "do you have   HYDRAULIC pumps?", "2026-11-25T09:00:10Z"),
+        message("c2", "assistant", "Sí.", "2026-11-25T09:00:20Z"),
+        conversation("c3", "parts.example", "2026-11-24T08:00:00Z"),
+        message("c3", "user", "It does not work, error 500", "2026-11-24T08:00:00Z"),
+        message("c3", "assistant", "Sorry about that.", "2026-11-24T08:00:06Z"),
+        conversation("c4", "parts.example", "2026-11-23T08:00:00Z"),
+        message("c4", "user", "Hallo, ich brauche Hilfe", "2026-11-23T08:00:00Z"),
+        conversation("c5", "parts.example", "2026-11-23T09:00:00Z"),
+        // In the previous period.
+        conversation("c0", "shop.example", "2026-11-15T10:00:00Z"),
+        message("c0", "user", "old question", "2026-11-15T10:00:00Z"),
+        // Searches that found nothing, from a live session and a backfilled one.
+        {"type": "session.start", "session_id": "s1", "model": "gpt-4", "domain": "shop.example",
+         "conversation_id": "c1", "timestamp": "2026-11-26T11:00:00Z"},
+        {"type": "search", "session_id": "s1", "query": "Hydraulic  Pumps", "results": 0, "timestamp": "2026-11-26T11:00:05Z"},
+        {"type": "search", "session_id": "s1", "query": "filters", "results": 3, "timestamp": "2026-11-26T11:00:07Z"},
+        {"type": "search", "session_id": "s1", "query": "torque wrench", "results": 0, "timestamp": "2026-11-26T11:00:09Z"},
+        {"type": "session", "session_id": "b1", "model": "gpt-4", "domain": "shop.example",
+         "start_time": "2026-11-20T10:00:00Z", "duration_ms": 10, "success": true,
+         "input_tokens": 1, "output_tokens": 1, "searches": [{"query": "Gear Oil", "results": 0}]}
+    ])
+}
+
+async fn analytics_match_hand_computed_values(app: &TestApp) {
+    let (status, answer) = app.ingest(fixture()).await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+
+    let (status, r) = app.get_json("/api/dashboard/analytics?days=7", None).await;
+    assert_eq!(status, 200, "{r}");
+    // Waits: 4 s, 2 s, 20 s + 10 s (two questions, one answer), 6 s = 42 s over 5 answers.
+    assert_eq!(r["responseTime"], json!(8.4));
+    // One positive ("Thanks"), one negative ("not work"), six user messages: 3 + 2 × 0 = 3.
+    assert_eq!(r["satisfactionScore"], json!(3.0));
+    // c1 and c2 resolved; c3's last question negative; c4 unanswered; c5 has no user message.
+    assert_eq!(r["resolutionRate"], json!(50.0));
+    assert_eq!(
+        r["topQueries"],
+        json!([
+            {"query": "do you have hydraulic pumps?", "count": 2, "percentage": 33.3},
+            {"query": "hallo, ich brauche hilfe", "count": 1, "percentage": 16.7},
+            {"query": "hola, necesito ayuda con un producto", "count": 1, "percentage": 16.7},
+            {"query": "it does not work, error 500", "count": 1, "percentage": 16.7},
+            {"query": "thanks, perfect!", "count": 1, "percentage": 16.7}
+        ])
+    );
+    assert_eq!(
+        r["failedSearches"],
+        json!(["torque wrench", "hydraulic pumps", "gear oil"])
+    );
+    assert_eq!(
+        r["languageDistribution"],
+        json!([
+            {"language": "English", "percentage": 50.0, "color": "bg-blue-500"},
+            {"language": "German", "percentage": 25.0, "color": "bg-red-500"},
+            {"language": "Spanish", "percentage": 25.0, "color": "bg-yellow-500"}
+        ])
+    );
+    assert_eq!(
+        r["metrics"],
+        json!({"totalMessages": 10, "userMessages": 6, "avgMessagesPerDay": 1.4})
+    );
+
+    let (_, r) = app
+        .get_json("/api/dashboard/analytics?days=7&domain=parts.example", None)
+        .await;
+    assert_eq!(r["responseTime"], json!(6.0));
+    // 3 + 2 × (0 − 1) / 2 = 2
+    assert_eq!(r["satisfactionScore"], json!(2.0));
+    assert_eq!(r["resolutionRate"], json!(0.0));
+    assert_eq!(r["failedSearches"], json!([]));
+    assert_eq!(r["metrics"]["totalMessages"], 3);
+
+    // Repeats and errors: a known conversation changes nothing, an unknown one is rejected,
+    // a repeated message id is counted once.
+    let (_, answer) = app
+        .ingest(json!([
+            conversation("c1", "shop.example", "2026-11-26T11:00:00Z"),
+            message("nope", "user", "hi", "2026-11-26T11:00:00Z"),
+            {"type": "message", "conversation_id": "c5", "message_id": "m1", "role": "user", "content": "hi", "timestamp": "2026-11-26T11:00:00Z"},
+            {"type": "message", "conversation_id": "c5", "message_id": "m1", "role": "user", "content": "hi", "timestamp": "2026-11-26T11:00:00Z"}
+        ]))
+        .await;
+    assert_eq!(
+        answer,
+        json!({"accepted": 3, "rejected": [{"index": 1, "error": "unknown conversation"}]})
+    );
+    let (_, r) = app.get_json("/api/dashboard/analytics?days=7", None).await;
+    assert_eq!(r["metrics"]["totalMessages"], 11);
+}
+http_test!(analytics_report, analytics_match_hand_computed_values);
+
+async fn conversations_are_counted_and_paginated(app: &TestApp) {
+    app.ingest(fixture()).await;
+    let (status, r) = app
+        .get_json("/api/dashboard/conversations?days=7", None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["total"], 5);
+    // Five against one in the previous seven days: +400 %.
+    assert_eq!(r["change"], json!(400.0));
+    assert_eq!(
+        r["recent"][0],
+        json!({"id": "c1", "message": "Do you have hydraulic pumps?", "timestamp": "2026-11-26T10:00:00Z"})
+    );
+    assert_eq!(r["recent"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        r["recent"][3],
+        json!({"id": "c5", "message": "", "timestamp": "2026-11-23T09:00:00Z"})
+    );
+    assert_eq!(
+        r["pagination"],
+        json!({"page": 1, "limit": 20, "total": 5, "totalPages": 1})
+    );
+
+    let (_, r) = app
+        .get_json("/api/dashboard/conversations?days=7&page=2&limit=2", None)
+        .await;
+    let ids: Vec<&str> = r["recent"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["c3", "c5"]);
+    assert_eq!(
+        r["pagination"],
+        json!({"page": 2, "limit": 2, "total": 5, "totalPages": 3})
+    );
+    let (_, r) = app
+        .get_json("/api/dashboard/conversations?days=7&page=9", None)
+        .await;
+    assert_eq!(r["recent"], json!([]));
+    let (_, r) = app
+        .get_json(
+            "/api/dashboard/conversations?days=7&domain=parts.example",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r["total"].clone(), r["change"].clone()),
+        (json!(3), json!(0.0))
+    );
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("days=0", "days"),
+    ] {
+        let (status, body) = app
+            .get_json(&format!("/api/dashboard/conversations?{query}"), None)
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (400, Some(field)),
+            "{query}"
+        );
+    }
+    let (status, body) = app
+        .get_json("/api/dashboard/analytics?from=2026-11-26T00:00:00Z", None)
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("from")));
+}
+http_test!(
+    conversations_report,
+    conversations_are_counted_and_paginated
+);
