@@ -419,6 +419,10 @@ impl Store {
         Ok(on_pool!(self, delete_sessions_before(cutoff))?)
     }
 
+    pub async fn delete_conversations_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
+        Ok(on_pool!(self, delete_conversations_before(cutoff))?)
+    }
+
     pub async fn delete_rollups_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
         Ok(on_pool!(self, delete_rollups_before(cutoff))?)
     }

@@ -961,3 +961,28 @@ pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &st
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
+
+/// Deletes conversations (and, by cascade, their messages) last active before `cutoff`,
+/// and failed searches older than it: the same retention as raw sessions.
+pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations \
+             WHERE updated_at < $1 LIMIT 1000)",
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
+    sqlx::query("DELETE FROM failed_searches WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+    Ok(deleted)
+}

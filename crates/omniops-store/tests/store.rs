@@ -495,3 +495,49 @@ async fn sqlite_derives_the_spec_cost_usd_column_exactly() {
             .expect("cost_usd");
     assert_eq!(cost, "0.486665750");
 }
+
+async fn conversations_follow_session_retention(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let lines: Vec<String> = vec![
+        r#"{"type":"conversation","conversation_id":"old","domain":"a.example","timestamp":"2026-10-01T10:00:00Z"}"#.into(),
+        r#"{"type":"message","conversation_id":"old","role":"user","content":"hi","timestamp":"2026-10-01T10:00:00Z"}"#.into(),
+        r#"{"type":"conversation","conversation_id":"new","domain":"a.example","timestamp":"2026-11-20T10:00:00Z"}"#.into(),
+        r#"{"type":"message","conversation_id":"new","role":"user","content":"hi","timestamp":"2026-11-20T10:00:00Z"}"#.into(),
+    ];
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    let year = Window::last_days(365, now).expect("window");
+    assert_eq!(
+        db.store
+            .conversation_count(&year, None)
+            .await
+            .expect("count"),
+        2
+    );
+    let deleted = db
+        .store
+        .delete_conversations_before(now - 30 * MICROS_PER_DAY)
+        .await
+        .expect("retention");
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        db.store
+            .conversation_count(&year, None)
+            .await
+            .expect("count"),
+        1
+    );
+    // Its message went with it.
+    let stats = db
+        .store
+        .analytics_inputs(&year, None)
+        .await
+        .expect("analytics");
+    assert_eq!(stats.messages.messages, 1);
+}
+on_both_engines!(
+    conversation_retention,
+    conversations_follow_session_retention
+);

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     pub sessions_deleted: u64,
+    pub conversations_deleted: u64,
     pub rollup_rows_deleted: u64,
 }
 
@@ -21,6 +22,7 @@ pub async fn cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
         floor_day(now - i64::from(state.settings.rollup_retention_days) * MICROS_PER_DAY);
     Ok(CleanupReport {
         sessions_deleted: state.store.delete_sessions_before(raw_cutoff).await?,
+        conversations_deleted: state.store.delete_conversations_before(raw_cutoff).await?,
         rollup_rows_deleted: state.store.delete_rollups_before(rollup_cutoff).await?,
     })
 }
@@ -31,7 +33,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => match cleanup(&state).await {
-                Ok(report) if report.sessions_deleted + report.rollup_rows_deleted > 0 => {
+                Ok(report) if report.sessions_deleted + report.conversations_deleted + report.rollup_rows_deleted > 0 => {
                     tracing::info!(?report, "retention cleanup");
                 }
                 Ok(_) => {}
