@@ -21,6 +21,9 @@ pub struct BenchArgs {
     /// Sessions sent through the live path (start, 2 usage, end).
     #[arg(long, default_value_t = 100_000)]
     live_sessions: usize,
+    /// Conversations loaded (10 messages each), for the analytics endpoints.
+    #[arg(long, default_value_t = 100_000)]
+    conversations: usize,
     /// Days of history the backfilled sessions spread over.
     #[arg(long, default_value_t = 30)]
     days: i64,
@@ -174,23 +177,25 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         );
     }
 
+    if args.conversations > 0 {
+        let bodies = conversation_bodies(args, now);
+        let events = args.conversations * 11;
+        let started = Instant::now();
+        send_all(&client, &base, bodies, args.concurrency).await?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "conversations {:>6} conversations, {} messages in {:>6.2} s = {:>8.0} events/s",
+            args.conversations,
+            args.conversations * 10,
+            secs,
+            events as f64 / secs
+        );
+    }
+
     println!("latency (ms)                       p50      p95      p99");
     for days in [1, 7, 30] {
         let url = format!("{base}/api/dashboard/telemetry?days={days}");
-        let mut samples = Vec::with_capacity(args.samples);
-        for i in 0..args.samples + 10 {
-            let started = Instant::now();
-            let response = client.get(&url).send().await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "telemetry answered {}",
-                response.status()
-            );
-            response.bytes().await?;
-            if i >= 10 {
-                samples.push(started.elapsed());
-            }
-        }
+        let mut samples = measure(&client, &url, args.samples).await?;
         print_latency(&format!("telemetry days={days:<3}"), &mut samples);
 
         let window = Window::last_days(days, SystemClock.now())?;
@@ -202,9 +207,126 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         }
         print_latency(&format!("raw-row sums days={days:<3}"), &mut naive);
     }
+    if args.conversations > 0 {
+        for (label, path) in [
+            ("analytics days=1", "/api/dashboard/analytics?days=1"),
+            ("analytics days=7", "/api/dashboard/analytics?days=7"),
+            ("analytics days=30", "/api/dashboard/analytics?days=30"),
+            (
+                "conversations days=7",
+                "/api/dashboard/conversations?days=7",
+            ),
+            (
+                "conversations days=30",
+                "/api/dashboard/conversations?days=30",
+            ),
+        ] {
+            let mut samples =
+                measure(&client, &format!("{base}{path}"), args.samples.min(50)).await?;
+            print_latency(label, &mut samples);
+        }
+    }
     let _ = stop.send(());
     server.await??;
     Ok(())
+}
+
+async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    samples: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut timings = Vec::with_capacity(samples);
+    for i in 0..samples + 5 {
+        let started = Instant::now();
+        let response = client.get(url).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url} answered {}",
+            response.status()
+        );
+        response.bytes().await?;
+        if i >= 5 {
+            timings.push(started.elapsed());
+        }
+    }
+    Ok(timings)
+}
+
+const QUESTIONS: [&str; 8] = [
+    "Do you have {} in stock?",
+    "I'm looking for {}.",
+    "Hola, necesito ayuda con {}",
+    "Bonjour, merci de m'aider avec {}",
+    "Hallo, ich brauche Hilfe mit {}",
+    "Where are the {}?",
+    "Thanks, that {} works!",
+    "It does not work, the {} is broken",
+];
+const PRODUCTS: [&str; 25] = [
+    "hydraulic pumps",
+    "oil filters",
+    "torque wrenches",
+    "ball bearings",
+    "drive belts",
+    "air compressors",
+    "generators",
+    "drill bits",
+    "gaskets",
+    "hoses",
+    "valves",
+    "pressure gauges",
+    "seals",
+    "couplings",
+    "impact drivers",
+    "angle grinders",
+    "spark plugs",
+    "fuel pumps",
+    "water pumps",
+    "timing belts",
+    "chainsaws",
+    "hammers",
+    "motors",
+    "fittings",
+    "clamps",
+];
+
+/// Chronological conversations of 10 messages (user and assistant in turn), 5,000 events
+/// per request.
+fn conversation_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let span = args.days * MICROS_PER_DAY;
+    let step = span / args.conversations.max(1) as i64;
+    let mut bodies = Vec::new();
+    let mut events = Vec::with_capacity(BACKFILL_PER_REQUEST + 11);
+    for i in 0..args.conversations {
+        let begin = now - span + i as i64 * step;
+        let id = format!("conv-{i}");
+        events.push(
+            json!({"type": "conversation", "conversation_id": id, "timestamp": to_rfc3339(begin),
+                           "domain": format!("shop{}.example", rng.gen_range(0..args.domains))}),
+        );
+        for m in 0..10i64 {
+            let at = to_rfc3339(begin + m * 20_000_000);
+            let (role, content) = if m % 2 == 0 {
+                let question = QUESTIONS[rng.gen_range(0..QUESTIONS.len())];
+                (
+                    "user",
+                    question.replace("{}", PRODUCTS[rng.gen_range(0..PRODUCTS.len())]),
+                )
+            } else {
+                ("assistant", "Here is what I found.".to_string())
+            };
+            events.push(json!({"type": "message", "conversation_id": id, "role": role, "content": content, "timestamp": at}));
+        }
+        if events.len() >= BACKFILL_PER_REQUEST {
+            bodies.push(body(&mut events));
+        }
+    }
+    if !events.is_empty() {
+        bodies.push(body(&mut events));
+    }
+    bodies
 }
 
 fn print_latency(label: &str, samples: &mut [Duration]) {
