@@ -116,22 +116,31 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
         .push_bind(now);
 }
 
-async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
-    let mut sessions = Vec::with_capacity(ids.len());
+/// Rows of `select` (ending in `… IN (`) for every id, a chunk of ids per statement.
+async fn fetch_by_ids<T>(
+    tx: &mut Tx<'_>,
+    select: &str,
+    ids: &[String],
+    decode: fn(&<DB as sqlx::Database>::Row) -> sqlx::Result<T>,
+) -> sqlx::Result<Vec<T>> {
+    let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!(
-            "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN ("
-        ));
+        let mut q = QueryBuilder::<DB>::new(select);
         let mut list = q.separated(", ");
         for id in chunk {
             list.push_bind(id.clone());
         }
         q.push(")");
         for row in q.build().fetch_all(&mut **tx).await? {
-            sessions.push(session_from_row(&row)?);
+            found.push(decode(&row)?);
         }
     }
-    Ok(sessions)
+    Ok(found)
+}
+
+async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
+    let select = format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN (");
+    fetch_by_ids(tx, &select, ids, session_from_row).await
 }
 
 async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {
@@ -293,19 +302,8 @@ fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conv
 }
 
 async fn load_conversations(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Conversation>> {
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN ("));
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(id.clone());
-        }
-        q.push(")");
-        for row in q.build().fetch_all(&mut **tx).await? {
-            found.push(conversation_from_row(&row)?);
-        }
-    }
-    Ok(found)
+    let select = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN (");
+    fetch_by_ids(tx, &select, ids, conversation_from_row).await
 }
 
 async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> sqlx::Result<()> {
