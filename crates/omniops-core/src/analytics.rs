@@ -18,6 +18,98 @@ pub struct MessageStats {
     pub responses: i64,
 }
 
+impl MessageStats {
+    /// What one stored message adds.
+    pub fn of_message(user: bool, sentiment: i64, response_ms_sum: i64, responses: i64) -> Self {
+        MessageStats {
+            messages: 1,
+            user_messages: i64::from(user),
+            positive: i64::from(user && sentiment > 0),
+            negative: i64::from(user && sentiment < 0),
+            response_ms_sum,
+            responses,
+        }
+    }
+
+    pub fn add(&mut self, o: &MessageStats) {
+        self.messages += o.messages;
+        self.user_messages += o.user_messages;
+        self.positive += o.positive;
+        self.negative += o.negative;
+        self.response_ms_sum += o.response_ms_sum;
+        self.responses += o.responses;
+    }
+}
+
+/// What one conversation adds to the rollup of its start: itself, whether it has user
+/// messages, whether it is resolved, and its language (only with user messages).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationCounts {
+    pub conversations: i64,
+    pub with_user_messages: i64,
+    pub resolved: i64,
+    /// In the order of [`Language::ALL`].
+    pub languages: [i64; 5],
+}
+
+impl ConversationCounts {
+    pub fn of(c: &crate::conversation::Conversation) -> Self {
+        let mut counts = ConversationCounts {
+            conversations: 1,
+            ..Default::default()
+        };
+        if c.user_message_count > 0 {
+            counts.with_user_messages = 1;
+            counts.resolved = i64::from(c.resolved());
+            let language = c.language();
+            if let Some(i) = Language::ALL.iter().position(|l| *l == language) {
+                counts.languages[i] = 1;
+            }
+        }
+        counts
+    }
+
+    /// `self − other`, field by field: how a conversation's contribution changed.
+    pub fn minus(&self, other: &ConversationCounts) -> ConversationCounts {
+        let mut languages = self.languages;
+        for (l, o) in languages.iter_mut().zip(other.languages) {
+            *l -= o;
+        }
+        ConversationCounts {
+            conversations: self.conversations - other.conversations,
+            with_user_messages: self.with_user_messages - other.with_user_messages,
+            resolved: self.resolved - other.resolved,
+            languages,
+        }
+    }
+
+    pub fn add(&mut self, o: &ConversationCounts) {
+        self.conversations += o.conversations;
+        self.with_user_messages += o.with_user_messages;
+        self.resolved += o.resolved;
+        for (l, a) in self.languages.iter_mut().zip(o.languages) {
+            *l += a;
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == ConversationCounts::default()
+    }
+
+    pub fn stats(&self) -> ConversationStats {
+        ConversationStats {
+            with_user_messages: self.with_user_messages,
+            resolved: self.resolved,
+            languages: Language::ALL
+                .iter()
+                .zip(self.languages)
+                .filter(|(_, n)| *n > 0)
+                .map(|(l, n)| (l.code().to_string(), n))
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationStats {
     /// Conversations of the window with at least one user message.
@@ -27,7 +119,7 @@ pub struct ConversationStats {
     pub languages: Vec<(String, i64)>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnalyticsInputs {
     pub messages: MessageStats,
     pub conversations: ConversationStats,

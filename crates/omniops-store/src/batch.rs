@@ -1,6 +1,7 @@
 //! Planning one write batch in memory: events apply in request order, then array order,
 //! against the sessions loaded from the store. Pure; the backends write the plan.
 
+use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::conversation::{Conversation, MessageFacts};
 use omniops_core::events::{ConversationEvent, Event, EventKind, IngestEvent, MessageEvent};
@@ -27,6 +28,8 @@ pub struct Plan {
     pub rejections: Vec<Rejections>,
     /// Conversations touched by the batch, with whether they changed.
     pub conversations: HashMap<String, (Conversation, bool)>,
+    /// What each loaded conversation contributed to rollups before this batch.
+    pub conversations_before: HashMap<String, ConversationCounts>,
     pub messages: Vec<NewMessage>,
     pub failed_searches: Vec<FailedSearch>,
 }
@@ -108,6 +111,10 @@ pub fn plan(
         sessions: loaded
             .into_iter()
             .map(|s| (s.session_id.clone(), (s, false)))
+            .collect(),
+        conversations_before: conversations
+            .iter()
+            .map(|c| (c.id.clone(), ConversationCounts::of(c)))
             .collect(),
         conversations: conversations
             .into_iter()
@@ -332,6 +339,89 @@ impl RollupDelta {
                     .or_default()
                     .add(&c);
             }
+        }
+    }
+}
+
+/// Rollup increments of a batch's messages and conversations, per hour and day, for the
+/// domain and for all domains ([`ALL`]).
+#[derive(Debug, Default)]
+pub struct ContentDelta {
+    pub messages_hourly: HashMap<(Micros, String), MessageStats>,
+    pub messages_daily: HashMap<(Micros, String), MessageStats>,
+    pub conversations_hourly: HashMap<(Micros, String), ConversationCounts>,
+    pub conversations_daily: HashMap<(Micros, String), ConversationCounts>,
+    pub queries_hourly: HashMap<(String, Micros, String), i64>,
+    pub queries_daily: HashMap<(String, Micros, String), i64>,
+}
+
+impl ContentDelta {
+    pub fn of_plan(plan: &Plan) -> Self {
+        let mut delta = ContentDelta::default();
+        for m in &plan.messages {
+            delta.add_message(m);
+        }
+        for (id, (conversation, dirty)) in &plan.conversations {
+            if *dirty {
+                let before = plan
+                    .conversations_before
+                    .get(id)
+                    .copied()
+                    .unwrap_or_default();
+                delta.add_conversation(
+                    conversation,
+                    ConversationCounts::of(conversation).minus(&before),
+                );
+            }
+        }
+        delta
+    }
+
+    fn add_message(&mut self, m: &NewMessage) {
+        let user = m.event.role == omniops_core::events::Role::User;
+        let stats = MessageStats::of_message(
+            user,
+            m.facts.sentiment.score(),
+            m.facts.response_ms_sum,
+            m.facts.responses,
+        );
+        let (hour, day) = (floor_hour(m.event.at), floor_day(m.event.at));
+        for domain in [m.domain.as_str(), ALL] {
+            self.messages_hourly
+                .entry((hour, domain.to_string()))
+                .or_default()
+                .add(&stats);
+            self.messages_daily
+                .entry((day, domain.to_string()))
+                .or_default()
+                .add(&stats);
+            if let Some(query) = &m.facts.query {
+                *self
+                    .queries_hourly
+                    .entry((domain.to_string(), hour, query.clone()))
+                    .or_default() += 1;
+                *self
+                    .queries_daily
+                    .entry((domain.to_string(), day, query.clone()))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    fn add_conversation(&mut self, c: &Conversation, change: ConversationCounts) {
+        if change.is_zero() {
+            return;
+        }
+        let (hour, day) = (floor_hour(c.created_at), floor_day(c.created_at));
+        for domain in [c.domain.as_str(), ALL] {
+            self.conversations_hourly
+                .entry((hour, domain.to_string()))
+                .or_default()
+                .add(&change);
+            self.conversations_daily
+                .entry((day, domain.to_string()))
+                .or_default()
+                .add(&change);
         }
     }
 }

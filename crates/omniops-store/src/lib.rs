@@ -301,7 +301,9 @@ impl Store {
         let scope = domain.unwrap_or("");
         let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
             async { on_pool!(self, message_stats(window, scope)) },
-            async { on_pool!(self, conversation_stats(window, scope)) },
+            async {
+                on_pool!(self, conversation_counts_of_window(window, scope)).map(|c| c.stats())
+            },
             async { on_pool!(self, top_queries(window, scope, 10)) },
             async { on_pool!(self, failed_search_queries(window, scope, 20)) },
         )?;
@@ -313,15 +315,49 @@ impl Store {
         })
     }
 
-    pub async fn conversation_count(
+    /// The same from raw messages and conversations: for consistency tests and the bench.
+    pub async fn raw_analytics_inputs(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<AnalyticsInputs> {
+        let scope = domain.unwrap_or("");
+        let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
+            async { on_pool!(self, raw_message_stats(window, scope)) },
+            async { on_pool!(self, raw_conversation_stats(window, scope)) },
+            async { on_pool!(self, raw_top_queries(window, scope, 10)) },
+            async { on_pool!(self, failed_search_queries(window, scope, 20)) },
+        )?;
+        Ok(AnalyticsInputs {
+            messages,
+            conversations,
+            top_queries,
+            failed_searches,
+        })
+    }
+
+    /// Conversations started in the window, counted the spec's way (raw rows).
+    pub async fn raw_conversation_count(
         &self,
         window: &Window,
         domain: Option<&str>,
     ) -> anyhow::Result<i64> {
         Ok(on_pool!(
             self,
-            conversation_count(window, domain.unwrap_or(""))
+            raw_conversation_count(window, domain.unwrap_or(""))
         )?)
+    }
+
+    pub async fn conversation_count(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<i64> {
+        let counts = on_pool!(
+            self,
+            conversation_counts_of_window(window, domain.unwrap_or(""))
+        )?;
+        Ok(counts.conversations)
     }
 
     /// Conversations of the window, newest first: (id, first user message, created_at).

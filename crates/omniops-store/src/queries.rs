@@ -2,8 +2,8 @@
 // `include!` in `lib.rs` (modules `sqlite` and `postgres`). SQL here must mean the same on
 // SQLite and PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
 
-use crate::batch::{self, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
-use omniops_core::analytics::{ConversationStats, MessageStats};
+use crate::batch::{self, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
+use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStats};
 use omniops_core::conversation::Conversation;
 use omniops_core::events::Event;
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
@@ -239,8 +239,9 @@ pub async fn apply_batch(
     };
     loaded.extend(load_sessions(&mut tx, &missing).await?);
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
-    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches } =
-        batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
+    let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
+    let content_delta = ContentDelta::of_plan(&plan);
+    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, .. } = plan;
 
     let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
     upsert_sessions(&mut tx, &dirty, now).await?;
@@ -263,6 +264,7 @@ pub async fn apply_batch(
         delta.add(session);
     }
     add_rollups(&mut tx, &delta).await?;
+    add_content_rollups(&mut tx, &content_delta).await?;
     tx.commit().await?;
 
     let ended = ended.len();
@@ -380,6 +382,72 @@ async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> s
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// Adds counts to a rollup keyed by (bucket, domain): `columns` name the counts in order.
+async fn add_bucket_counts(
+    tx: &mut Tx<'_>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<((Micros, String), Vec<i64>)>,
+) -> sqlx::Result<()> {
+    let updates = columns.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, {}) ", columns.join(", ")));
+        q.push_values(chunk, |mut b, ((bucket, domain), counts)| {
+            b.push_bind(*bucket).push_bind(domain.clone());
+            for count in counts {
+                b.push_bind(*count);
+            }
+        });
+        q.push(format!(" ON CONFLICT (domain, bucket) DO UPDATE SET {updates}"));
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn add_query_counts(tx: &mut Tx<'_>, table: &str, rows: &HashMap<(String, Micros, String), i64>) -> sqlx::Result<()> {
+    let rows: Vec<_> = rows.iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (domain, bucket, query, count) "));
+        q.push_values(chunk, |mut b, ((domain, bucket, query), count)| {
+            b.push_bind(domain.clone()).push_bind(*bucket).push_bind(query.clone()).push_bind(**count);
+        });
+        q.push(format!(" ON CONFLICT (domain, bucket, query) DO UPDATE SET count = {table}.count + excluded.count"));
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+const MESSAGE_COUNTS: [&str; 6] = ["messages", "user_messages", "positive", "negative", "response_ms_sum", "responses"];
+const CONVERSATION_COUNTS: [&str; 8] = [
+    "conversations", "with_user_messages", "resolved", "lang_en", "lang_es", "lang_fr", "lang_de", "lang_other",
+];
+
+fn message_counts(m: &MessageStats) -> Vec<i64> {
+    vec![m.messages, m.user_messages, m.positive, m.negative, m.response_ms_sum, m.responses]
+}
+
+fn conversation_counts(c: &ConversationCounts) -> Vec<i64> {
+    let mut v = vec![c.conversations, c.with_user_messages, c.resolved];
+    v.extend(c.languages);
+    v
+}
+
+async fn add_content_rollups(tx: &mut Tx<'_>, delta: &ContentDelta) -> sqlx::Result<()> {
+    for (table, rows) in [("message_rollup_hourly", &delta.messages_hourly), ("message_rollup_daily", &delta.messages_daily)] {
+        let rows = rows.iter().map(|(k, m)| (k.clone(), message_counts(m))).collect();
+        add_bucket_counts(tx, table, &MESSAGE_COUNTS, rows).await?;
+    }
+    for (table, rows) in [
+        ("conversation_rollup_hourly", &delta.conversations_hourly),
+        ("conversation_rollup_daily", &delta.conversations_daily),
+    ] {
+        let rows = rows.iter().map(|(k, c)| (k.clone(), conversation_counts(c))).collect();
+        add_bucket_counts(tx, table, &CONVERSATION_COUNTS, rows).await?;
+    }
+    add_query_counts(tx, "query_rollup_hourly", &delta.queries_hourly).await?;
+    add_query_counts(tx, "query_rollup_daily", &delta.queries_daily).await
 }
 
 fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
@@ -863,7 +931,16 @@ pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Re
 
 pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
     let mut deleted = 0;
-    for table in ["rollup_hourly", "rollup_daily"] {
+    for table in [
+        "rollup_hourly",
+        "rollup_daily",
+        "message_rollup_hourly",
+        "message_rollup_daily",
+        "conversation_rollup_hourly",
+        "conversation_rollup_daily",
+        "query_rollup_hourly",
+        "query_rollup_daily",
+    ] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
             .bind(cutoff)
             .execute(pool)
@@ -875,6 +952,73 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
 
 // ---- conversations and analytics ----
 
+/// `SELECT {select} FROM (rows of the window from `{prefix}_hourly` and `{prefix}_daily` for
+/// `scope`) r {tail}`: whole days from the daily rollup, the edges from the hourly one.
+fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, window: &Window, scope: &str) -> QueryBuilder<'static, DB> {
+    let split = window.split_days();
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT {select} FROM ("));
+    let mut first = true;
+    for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
+        if start >= end {
+            continue;
+        }
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(format!("SELECT {columns} FROM {prefix}_{granularity} WHERE domain = "));
+        q.push_bind(scope.to_string()).push(" AND bucket >= ").push_bind(start).push(" AND bucket < ").push_bind(end);
+    }
+    q.push(format!(") r {tail}"));
+    q
+}
+
+fn sums(columns: &[&str]) -> String {
+    columns.iter().map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)")).collect::<Vec<_>>().join(", ")
+}
+
+pub async fn message_stats(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<MessageStats> {
+    let mut q = rollup_window_query("message_rollup", &MESSAGE_COUNTS.join(", "), &sums(&MESSAGE_COUNTS), "", window, scope);
+    let row = q.build().fetch_one(pool).await?;
+    Ok(MessageStats {
+        messages: row.try_get(0)?,
+        user_messages: row.try_get(1)?,
+        positive: row.try_get(2)?,
+        negative: row.try_get(3)?,
+        response_ms_sum: row.try_get(4)?,
+        responses: row.try_get(5)?,
+    })
+}
+
+pub async fn conversation_counts_of_window(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ConversationCounts> {
+    let mut q = rollup_window_query("conversation_rollup", &CONVERSATION_COUNTS.join(", "), &sums(&CONVERSATION_COUNTS), "", window, scope);
+    let row = q.build().fetch_one(pool).await?;
+    let mut languages = [0; 5];
+    for (i, l) in languages.iter_mut().enumerate() {
+        *l = row.try_get(3 + i)?;
+    }
+    Ok(ConversationCounts {
+        conversations: row.try_get(0)?,
+        with_user_messages: row.try_get(1)?,
+        resolved: row.try_get(2)?,
+        languages,
+    })
+}
+
+pub async fn top_queries(pool: &Pool<DB>, window: &Window, scope: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let mut q = rollup_window_query(
+        "query_rollup",
+        "query, count",
+        "query, CAST(SUM(count) AS BIGINT) AS n",
+        "GROUP BY query ORDER BY n DESC, query LIMIT ",
+        window,
+        scope,
+    );
+    q.push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
 fn scope_filter(q: &mut QueryBuilder<'_, DB>, window: &Window, domain: &str, time_column: &str) {
     q.push(format!(" WHERE {time_column} >= ")).push_bind(window.start);
     q.push(format!(" AND {time_column} < ")).push_bind(window.end);
@@ -883,7 +1027,7 @@ fn scope_filter(q: &mut QueryBuilder<'_, DB>, window: &Window, domain: &str, tim
     }
 }
 
-pub async fn conversation_count(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<i64> {
+pub async fn raw_conversation_count(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<i64> {
     let mut q = QueryBuilder::<DB>::new("SELECT CAST(COUNT(*) AS BIGINT) FROM conversations");
     scope_filter(&mut q, window, domain, "created_at");
     q.build_query_scalar().fetch_one(pool).await
@@ -904,7 +1048,7 @@ pub async fn recent_conversations(
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }
 
-pub async fn message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<MessageStats> {
+pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<MessageStats> {
     let mut q = QueryBuilder::<DB>::new(
         "SELECT CAST(COUNT(*) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -925,7 +1069,7 @@ pub async fn message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sq
     })
 }
 
-pub async fn conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<ConversationStats> {
+pub async fn raw_conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<ConversationStats> {
     let mut q = QueryBuilder::<DB>::new(
         "SELECT language, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
@@ -943,7 +1087,7 @@ pub async fn conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) 
     Ok(stats)
 }
 
-pub async fn top_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn raw_top_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
     let mut q = QueryBuilder::<DB>::new("SELECT query, CAST(COUNT(*) AS BIGINT) AS n FROM messages");
     scope_filter(&mut q, window, domain, "created_at");
     q.push(" AND role = 'user' GROUP BY query ORDER BY n DESC, query LIMIT ").push_bind(limit);

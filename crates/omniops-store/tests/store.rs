@@ -522,22 +522,120 @@ async fn conversations_follow_session_retention(db: &TestDb) {
         .await
         .expect("retention");
     assert_eq!(deleted, 1);
+    // The raw rows are gone (its message with it); the rollups keep the totals.
+    assert_eq!(
+        db.store
+            .raw_conversation_count(&year, None)
+            .await
+            .expect("count"),
+        1
+    );
     assert_eq!(
         db.store
             .conversation_count(&year, None)
             .await
             .expect("count"),
-        1
+        2
     );
-    // Its message went with it.
-    let stats = db
+    let raw = db
+        .store
+        .raw_analytics_inputs(&year, None)
+        .await
+        .expect("raw");
+    assert_eq!(raw.messages.messages, 1);
+    let rollups = db
         .store
         .analytics_inputs(&year, None)
         .await
-        .expect("analytics");
-    assert_eq!(stats.messages.messages, 1);
+        .expect("rollups");
+    assert_eq!(rollups.messages.messages, 2);
 }
 on_both_engines!(
     conversation_retention,
     conversations_follow_session_retention
 );
+
+async fn conversation_rollups_match_raw_rows(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let texts = [
+        "Do you have hydraulic pumps?",
+        "Thanks, great!",
+        "Hola, necesito ayuda",
+        "It does not work",
+        "Bonjour, merci",
+        "Hallo, danke",
+        "油圧ポンプはありますか",
+        "where are the filters?",
+    ];
+    let mut first = Vec::new();
+    let mut later = Vec::new();
+    for i in 0..60i64 {
+        let start = now - i * 7 * MICROS_PER_HOUR - 13 * 60 * 1_000_000;
+        let domain = ["a.example", "b.example", "c.example"][(i % 3) as usize];
+        first.push(format!(
+            r#"{{"type":"conversation","conversation_id":"c{i}","domain":"{domain}","timestamp":"{}"}}"#,
+            omniops_core::clock::to_rfc3339(start)
+        ));
+        for m in 0..(i % 4) {
+            let role = if m % 2 == 0 { "user" } else { "assistant" };
+            let text = texts[((i + m) % 8) as usize];
+            let at = omniops_core::clock::to_rfc3339(start + m * 30_000_000);
+            first.push(format!(r#"{{"type":"message","conversation_id":"c{i}","role":"{role}","content":"{text}","timestamp":"{at}"}}"#));
+        }
+        // A later batch changes some conversations' resolution and language.
+        if i % 5 == 0 {
+            let at = omniops_core::clock::to_rfc3339(start + 3_600_000_000);
+            later.push(format!(r#"{{"type":"message","conversation_id":"c{i}","role":"user","content":"Hola, gracias","timestamp":"{at}"}}"#));
+            let at = omniops_core::clock::to_rfc3339(start + 3_700_000_000);
+            later.push(format!(r#"{{"type":"message","conversation_id":"c{i}","role":"assistant","content":"De nada","timestamp":"{at}"}}"#));
+        }
+    }
+    db.store
+        .apply_batch(&[events(now, &first)], now)
+        .await
+        .expect("batch");
+    db.store
+        .apply_batch(&[events(now, &later)], now)
+        .await
+        .expect("batch");
+    for days in [1, 7, 30] {
+        let window = Window::last_days(days, now).expect("window");
+        for domain in [None, Some("b.example")] {
+            let mut fast = db
+                .store
+                .analytics_inputs(&window, domain)
+                .await
+                .expect("rollups");
+            let mut raw = db
+                .store
+                .raw_analytics_inputs(&window, domain)
+                .await
+                .expect("raw");
+            fast.conversations.languages.sort();
+            raw.conversations.languages.sort();
+            assert_eq!(fast, raw, "days={days} domain={domain:?}");
+            assert_eq!(
+                db.store
+                    .conversation_count(&window, domain)
+                    .await
+                    .expect("count"),
+                db.store
+                    .raw_conversation_count(&window, domain)
+                    .await
+                    .expect("raw count"),
+                "days={days} domain={domain:?}"
+            );
+        }
+    }
+    let month = Window::last_days(30, now).expect("window");
+    let inputs = db
+        .store
+        .analytics_inputs(&month, None)
+        .await
+        .expect("rollups");
+    assert!(
+        inputs.messages.messages > 80 && inputs.conversations.resolved > 0,
+        "{inputs:?}"
+    );
+}
+on_both_engines!(conversation_rollups, conversation_rollups_match_raw_rows);
