@@ -36,8 +36,9 @@ pub struct Conversation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageFacts {
     pub sentiment: Sentiment,
-    /// For user messages: the top-query form.
+    /// For user messages: the top-query form, and the product asked for.
     pub query: Option<String>,
+    pub product: Option<String>,
     /// For assistant messages: summed response time (ms) over the user messages it answers,
     /// and how many those are.
     pub response_ms_sum: i64,
@@ -100,6 +101,7 @@ impl Conversation {
                 MessageFacts {
                     sentiment,
                     query: Some(text::normalize_query(content)),
+                    product: text::product_in_question(content),
                     response_ms_sum: 0,
                     responses: 0,
                 }
@@ -110,6 +112,7 @@ impl Conversation {
                 let facts = MessageFacts {
                     sentiment: Sentiment::Neutral,
                     query: None,
+                    product: None,
                     response_ms_sum: i64::try_from(waited_micros / 1_000)
                         .unwrap_or(i64::MAX)
                         .max(0),

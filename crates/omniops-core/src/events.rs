@@ -335,6 +335,16 @@ fn parse_backfill(raw: &str) -> Result<BackfillSession, String> {
     if let Some(e) = &b.error {
         check_text("error", e)?;
     }
+    // Without an explicit total, the results of the listed searches add up.
+    let total_results = match b.total_results {
+        Some(n) => non_negative("total_results", n)?,
+        None => b
+            .searches
+            .iter()
+            .filter_map(|s| s.get("results").and_then(Value::as_i64))
+            .filter(|n| *n > 0)
+            .sum(),
+    };
     let search_count = match b.search_count {
         Some(n) => non_negative("search_count", n)?,
         None => b.searches.len() as i64,
@@ -358,7 +368,7 @@ fn parse_backfill(raw: &str) -> Result<BackfillSession, String> {
         end_time,
         iterations: non_negative("iterations", b.iterations.unwrap_or(0))?,
         search_count,
-        total_results: non_negative("total_results", b.total_results.unwrap_or(0))?,
+        total_results,
         searches: b.searches,
         success: b.success,
         error: b.error,
@@ -471,6 +481,70 @@ pub enum Event {
     Session(IngestEvent),
     Conversation(ConversationEvent),
     Message(MessageEvent),
+    Extraction(ExtractionEvent),
+}
+
+/// Scraped structured data; products carry a `name` and optionally a `price`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractionEvent {
+    pub domain: String,
+    pub extraction_type: String,
+    pub data: Value,
+    /// Products: the normalised name and the price as decimal text.
+    pub product_name: Option<String>,
+    pub price: Option<String>,
+    pub at: Micros,
+}
+
+#[derive(Deserialize)]
+struct ExtractionBody {
+    domain: String,
+    extraction_type: String,
+    data: Value,
+}
+
+fn parse_extraction(raw: &str, at: Micros) -> Result<Event, String> {
+    let b: ExtractionBody = field(raw)?;
+    check_domain(&b.domain)?;
+    if !matches!(b.extraction_type.as_str(), "products" | "faq" | "contact") {
+        return Err("extraction_type must be one of products, faq, contact".into());
+    }
+    if !b.data.is_object() {
+        return Err("data must be a JSON object".into());
+    }
+    let (mut product_name, mut price) = (None, None);
+    if b.extraction_type == "products" {
+        let name = b.data.get("name").and_then(Value::as_str).unwrap_or("");
+        // Matched against requests the same way they are extracted.
+        let normalised = crate::text::extract_product(name).unwrap_or_default();
+        if normalised.is_empty() {
+            return Err("data.name must name the product".into());
+        }
+        product_name = Some(normalised);
+        price = match b.data.get("price") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(
+                s.trim()
+                    .parse::<rust_decimal::Decimal>()
+                    .map_err(|_| "data.price must be a number".to_string())?,
+            ),
+            Some(Value::Number(n)) => Some(
+                n.to_string()
+                    .parse::<rust_decimal::Decimal>()
+                    .map_err(|_| "data.price must be a number".to_string())?,
+            ),
+            Some(_) => return Err("data.price must be a number".into()),
+        }
+        .map(|d| d.normalize().to_string());
+    }
+    Ok(Event::Extraction(ExtractionEvent {
+        domain: b.domain,
+        extraction_type: b.extraction_type,
+        data: b.data,
+        product_name,
+        price,
+        at,
+    }))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -533,7 +607,7 @@ struct MessageBody {
 pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
     let header: ContentHeader = field(raw)?;
     let kind = header.kind.as_deref().unwrap_or("");
-    if kind != "conversation" && kind != "message" {
+    if !matches!(kind, "conversation" | "message" | "extraction") {
         return parse_event(raw, received_at).map(Event::Session);
     }
     let at = match &header.timestamp {
@@ -541,6 +615,9 @@ pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
             .ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())?,
         None => received_at,
     };
+    if kind == "extraction" {
+        return parse_extraction(raw, at);
+    }
     if kind == "conversation" {
         let b: ConversationBody = field(raw)?;
         check_id("conversation_id", &b.conversation_id)?;

@@ -278,13 +278,31 @@ pub fn extract_product(text: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Lowercase, words only, each made singular, so "Hydraulic pumps" = "hydraulic pump".
+/// Lowercase, words only, leading articles dropped, each word singular, so "Hydraulic
+/// pumps" = "a hydraulic pump".
 pub fn normalize_product(name: &str) -> String {
-    words(name)
+    let words = words(name);
+    let start = words
+        .iter()
+        .take_while(|w| ARTICLES.contains(&w.as_str()))
+        .count();
+    words[start..]
         .iter()
         .map(|w| singular(w))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+const ARTICLES: [&str; 5] = ["a", "an", "the", "some", "any"];
+
+/// The product a user message asks for: a pattern match, or — for a question (it has a
+/// `?`) — its keywords. Other messages ("Thanks, perfect!") ask for nothing.
+pub fn product_in_question(text: &str) -> Option<String> {
+    if patterns().iter().any(|p| p.is_match(text)) || text.contains('?') {
+        extract_product(text)
+    } else {
+        None
+    }
 }
 
 fn singular(word: &str) -> String {
@@ -424,6 +442,18 @@ mod tests {
         assert_eq!(
             normalize_product("boxes batteries glass"),
             "box battery glass"
+        );
+        assert_eq!(normalize_product("a torque wrench"), "torque wrench");
+        assert_eq!(product_in_question("Thanks, perfect!"), None);
+        // The fallback keeps words longer than 3 characters: "oil" goes.
+        assert_eq!(product_in_question("any gear oil?"), Some("gear".into()));
+        assert_eq!(
+            product_in_question("any ball bearings?"),
+            Some("ball bearing".into())
+        );
+        assert_eq!(
+            product_in_question("I'm looking for a torque wrench."),
+            Some("torque wrench".into())
         );
     }
 

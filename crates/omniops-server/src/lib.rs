@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             get(api::analytics::analytics).layer(read_auth.clone()),
         )
         .route(
+            "/api/dashboard/missing-products",
+            get(api::analytics::missing_products).layer(read_auth.clone()),
+        )
+        .route(
             "/api/dashboard/conversations",
             get(api::analytics::conversations).layer(read_auth.clone()),
         )

@@ -4,7 +4,9 @@
 use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::conversation::{Conversation, MessageFacts};
-use omniops_core::events::{ConversationEvent, Event, EventKind, IngestEvent, MessageEvent};
+use omniops_core::events::{
+    ConversationEvent, Event, EventKind, ExtractionEvent, IngestEvent, MessageEvent,
+};
 use omniops_core::pricing::PriceTable;
 use omniops_core::rollup::{Counters, ALL};
 use omniops_core::session::{Rejection, Session};
@@ -32,6 +34,7 @@ pub struct Plan {
     pub conversations_before: HashMap<String, ConversationCounts>,
     pub messages: Vec<NewMessage>,
     pub failed_searches: Vec<FailedSearch>,
+    pub extractions: Vec<ExtractionEvent>,
 }
 
 /// A message to insert, with what it contributes.
@@ -48,6 +51,7 @@ pub struct FailedSearch {
     pub session_id: String,
     pub domain: String,
     pub query: String,
+    pub product: Option<String>,
     pub at: Micros,
 }
 
@@ -61,6 +65,7 @@ impl FailedSearch {
         FailedSearch {
             session_id: session_id.to_string(),
             domain: domain.to_string(),
+            product: omniops_core::text::extract_product(&query),
             query,
             at,
         }
@@ -94,6 +99,7 @@ pub fn ids_to_load(requests: &[Vec<Event>]) -> (Vec<String>, Vec<String>) {
             Event::Message(m) => {
                 conversations.insert(m.conversation_id.as_str());
             }
+            Event::Extraction(_) => {}
         }
     }
     let owned = |set: HashSet<&str>| set.into_iter().map(str::to_string).collect();
@@ -135,6 +141,10 @@ pub fn plan(
                     Ok(())
                 }
                 Event::Message(m) => apply_message(&mut plan, m, &mut new_id),
+                Event::Extraction(x) => {
+                    plan.extractions.push(x.clone());
+                    Ok(())
+                }
             };
             if let Err(reason) = outcome {
                 rejected.push((index, reason));

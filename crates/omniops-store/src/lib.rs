@@ -315,6 +315,18 @@ impl Store {
         })
     }
 
+    /// Requests for products the catalogue lacks in the window.
+    pub async fn product_requests(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<omniops_core::missing::ProductRequest>> {
+        Ok(on_pool!(
+            self,
+            product_requests(window, domain.unwrap_or(""))
+        )?)
+    }
+
     /// The same from raw messages and conversations: for consistency tests and the bench.
     pub async fn raw_analytics_inputs(
         &self,

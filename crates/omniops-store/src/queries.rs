@@ -5,7 +5,8 @@
 use crate::batch::{self, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
 use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStats};
 use omniops_core::conversation::Conversation;
-use omniops_core::events::Event;
+use omniops_core::missing::ProductRequest;
+use omniops_core::events::{Event, ExtractionEvent};
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
@@ -241,7 +242,8 @@ pub async fn apply_batch(
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
     let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
     let content_delta = ContentDelta::of_plan(&plan);
-    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, .. } = plan;
+    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, extractions, .. } =
+        plan;
 
     let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
     upsert_sessions(&mut tx, &dirty, now).await?;
@@ -253,6 +255,7 @@ pub async fn apply_batch(
         failed_searches.extend(FailedSearch::from_backfill(session));
     }
     insert_failed_searches(&mut tx, &failed_searches).await?;
+    upsert_extractions(&mut tx, &extractions).await?;
 
     let mut delta = RollupDelta::default();
     for id in &ended {
@@ -352,7 +355,7 @@ async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Resu
     for chunk in messages.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO messages (id, conversation_id, message_id, domain, role, content, created_at, \
-             metadata, sentiment, query, response_ms_sum, responses) ",
+             metadata, sentiment, query, product, response_ms_sum, responses) ",
         );
         q.push_values(chunk, |mut b, m| {
             b.push_bind(m.id.clone())
@@ -365,6 +368,7 @@ async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Resu
                 .push_bind(m.event.metadata.as_ref().map(|v| v.to_string()))
                 .push_bind(m.facts.sentiment.score())
                 .push_bind(m.facts.query.clone())
+                .push_bind(m.facts.product.clone())
                 .push_bind(m.facts.response_ms_sum)
                 .push_bind(m.facts.responses);
         });
@@ -375,9 +379,14 @@ async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Resu
 
 async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> sqlx::Result<()> {
     for chunk in searches.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO failed_searches (session_id, domain, query, created_at) ");
+        let mut q =
+            QueryBuilder::<DB>::new("INSERT INTO failed_searches (session_id, domain, query, product, created_at) ");
         q.push_values(chunk, |mut b, f| {
-            b.push_bind(f.session_id.clone()).push_bind(f.domain.clone()).push_bind(f.query.clone()).push_bind(f.at);
+            b.push_bind(f.session_id.clone())
+                .push_bind(f.domain.clone())
+                .push_bind(f.query.clone())
+                .push_bind(f.product.clone())
+                .push_bind(f.at);
         });
         q.build().execute(&mut **tx).await?;
     }
@@ -448,6 +457,34 @@ async fn add_content_rollups(tx: &mut Tx<'_>, delta: &ContentDelta) -> sqlx::Res
     }
     add_query_counts(tx, "query_rollup_hourly", &delta.queries_hourly).await?;
     add_query_counts(tx, "query_rollup_daily", &delta.queries_daily).await
+}
+
+/// One row per product (domain, name) — a later extraction replaces its data and price —
+/// and per distinct FAQ or contact record.
+async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) -> sqlx::Result<()> {
+    use sha2::{Digest, Sha256};
+    for chunk in extractions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO structured_extractions (id, domain, extraction_type, data, product_name, price, created_at) ",
+        );
+        q.push_values(chunk, |mut b, x| {
+            let key = x.product_name.clone().unwrap_or_else(|| x.data.to_string());
+            let id = hex::encode(Sha256::digest(format!("{}\n{}\n{key}", x.extraction_type, x.domain)));
+            b.push_bind(id)
+                .push_bind(x.domain.clone())
+                .push_bind(x.extraction_type.clone())
+                .push_bind(x.data.to_string())
+                .push_bind(x.product_name.clone())
+                .push_bind(x.price.clone())
+                .push_bind(x.at);
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET data = excluded.data, price = excluded.price, \
+             created_at = excluded.created_at",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
@@ -1127,4 +1164,37 @@ pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sql
         .execute(pool)
         .await?;
     Ok(deleted)
+}
+
+/// Requests for products the domain's catalogue lacks: failed searches, and user questions
+/// of conversations one of whose sessions searched and found nothing.
+pub async fn product_requests(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<Vec<ProductRequest>> {
+    let rows = sqlx::query(
+        "SELECT r.product, r.text, r.created_at, r.failed FROM ( \
+           SELECT product, query AS text, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
+           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
+           UNION ALL \
+           SELECT m.product, m.content, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
+           WHERE m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
+           AND ($3 = '' OR m.domain = $3) AND EXISTS (SELECT 1 FROM chat_telemetry t \
+             WHERE t.conversation_id = m.conversation_id AND t.end_time IS NOT NULL \
+             AND t.search_count > 0 AND t.total_results = 0) \
+         ) r WHERE NOT EXISTS (SELECT 1 FROM structured_extractions x WHERE x.extraction_type = 'products' \
+           AND x.domain = r.domain AND x.product_name = r.product)",
+    )
+    .bind(window.start)
+    .bind(window.end)
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProductRequest {
+                product: r.try_get(0)?,
+                text: r.try_get(1)?,
+                at: r.try_get(2)?,
+                failed_search: r.try_get::<i64, _>(3)? == 1,
+            })
+        })
+        .collect()
 }

@@ -2,12 +2,14 @@ use super::params;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::queries::analytics::{analytics_report, conversations_report};
+use crate::queries::missing::missing_products_report;
 use crate::request::{self, Params};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use omniops_core::analytics::{AnalyticsReport, ConversationsReport};
+use omniops_core::missing::MissingProductsReport;
 
 /// `GET /api/dashboard/analytics?days=&domain=` (or `from`/`to`).
 pub async fn analytics(
@@ -35,5 +37,20 @@ pub async fn conversations(
     let (page, limit) = request::pagination(&params)?;
     Ok(Json(
         conversations_report(&state, &window, domain.as_deref(), page, limit).await?,
+    ))
+}
+
+/// `GET /api/dashboard/missing-products?days=&domain=&page=&limit=` (30 days by default).
+pub async fn missing_products(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<MissingProductsReport>, ApiError> {
+    let params = params(query)?;
+    let window = request::window(&params, 30, state.now())?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    let (page, limit) = request::pagination(&params)?;
+    Ok(Json(
+        missing_products_report(&state, &window, domain.as_deref(), page, limit).await?,
     ))
 }

@@ -48,6 +48,7 @@ fn event_domain(event: &Event) -> Option<&str> {
             _ => None,
         },
         Event::Conversation(c) => Some(&c.domain),
+        Event::Extraction(x) => Some(&x.domain),
         Event::Message(_) => None,
     }
 }

@@ -2,4 +2,5 @@
 //! JSON endpoints and pages cannot disagree.
 
 pub mod analytics;
+pub mod missing;
 pub mod telemetry;

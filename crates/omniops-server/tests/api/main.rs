@@ -4,5 +4,6 @@ mod access;
 mod analytics;
 mod common;
 mod ingest;
+mod missing;
 mod prices;
 mod telemetry;

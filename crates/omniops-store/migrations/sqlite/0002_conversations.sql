@@ -37,6 +37,7 @@ CREATE TABLE messages (
     metadata TEXT,
     sentiment INTEGER NOT NULL DEFAULT 0,            -- 1 positive, -1 negative, 0 neutral
     query TEXT,                                 -- user messages: lowercased, folded, 50 chars
+    product TEXT,                               -- user messages: the product asked for, normalised
     response_ms_sum INTEGER NOT NULL DEFAULT 0,      -- assistant messages: waits of the questions answered
     responses INTEGER NOT NULL DEFAULT 0
 );
@@ -49,6 +50,7 @@ CREATE TABLE failed_searches (
     session_id TEXT NOT NULL,
     domain TEXT NOT NULL,
     query TEXT NOT NULL,                        -- lowercased, whitespace folded
+    product TEXT,                               -- the product asked for, normalised
     created_at INTEGER NOT NULL
 );
 CREATE INDEX idx_failed_searches_created ON failed_searches (created_at);

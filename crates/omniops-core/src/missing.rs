@@ -1,0 +1,266 @@
+//! `/api/dashboard/missing-products`: products customers asked for that the catalogue lacks,
+//! from failed searches and from user questions of conversations whose session found nothing.
+
+use crate::analytics::Pagination;
+use crate::clock::{to_rfc3339, Micros};
+use crate::money::{json_number, ratio};
+use crate::text::{category, Category};
+use crate::window::Window;
+use serde::Serialize;
+use serde_json::Number;
+use std::collections::HashMap;
+
+/// One request for a product: its normalised name, the text it came from, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRequest {
+    pub product: String,
+    pub text: String,
+    pub at: Micros,
+    /// Whether it came from a failed search (else from a conversation).
+    pub failed_search: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingProduct {
+    pub name: String,
+    pub count: i64,
+    pub last_requested: String,
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingStatistics {
+    pub total_missing_products: i64,
+    pub total_requests: i64,
+    pub avg_requests_per_product: Number,
+    pub time_range: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Categories {
+    pub tools: Vec<String>,
+    pub parts: Vec<String>,
+    pub equipment: Vec<String>,
+    pub other: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingProductsReport {
+    pub missing_products: Vec<MissingProduct>,
+    pub statistics: MissingStatistics,
+    pub categories: Categories,
+    pub recommendations: Vec<String>,
+    pub pagination: Pagination,
+}
+
+struct Tally {
+    name: String,
+    count: i64,
+    last: Micros,
+    /// Distinct texts, newest first.
+    examples: Vec<(Micros, String)>,
+}
+
+pub fn build_missing_products(
+    window: &Window,
+    requests: Vec<ProductRequest>,
+    page: i64,
+    limit: i64,
+) -> MissingProductsReport {
+    let failed_searches = requests.iter().filter(|r| r.failed_search).count() as i64;
+    let mut by_name: HashMap<String, Tally> = HashMap::new();
+    for r in requests {
+        let tally = by_name.entry(r.product.clone()).or_insert_with(|| Tally {
+            name: r.product.clone(),
+            count: 0,
+            last: r.at,
+            examples: Vec::new(),
+        });
+        tally.count += 1;
+        tally.last = tally.last.max(r.at);
+        if !tally.examples.iter().any(|(_, t)| *t == r.text) {
+            tally.examples.push((r.at, r.text));
+        }
+    }
+    let mut tallies: Vec<Tally> = by_name.into_values().collect();
+    // Most requested first, then most recent, then by name: deterministic.
+    tallies.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.last.cmp(&a.last))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+
+    let total_requests: i64 = tallies.iter().map(|t| t.count).sum();
+    let products = tallies.len() as i64;
+    let mut categories = Categories::default();
+    let mut category_requests: HashMap<&'static str, (i64, i64)> = HashMap::new();
+    for t in &tallies {
+        let (list, label) = match category(&t.name) {
+            Category::Tools => (&mut categories.tools, "Tools"),
+            Category::Parts => (&mut categories.parts, "Parts"),
+            Category::Equipment => (&mut categories.equipment, "Equipment"),
+            Category::Other => (&mut categories.other, "Other"),
+        };
+        if list.len() < 5 {
+            list.push(t.name.clone());
+        }
+        let entry = category_requests.entry(label).or_default();
+        entry.0 += t.count;
+        entry.1 += 1;
+    }
+
+    let label = window.label();
+    let mut recommendations = Vec::new();
+    if let Some(top) = tallies.first() {
+        recommendations.push(format!(
+            "Add \"{}\" to the catalogue: requested {} times ({}).",
+            top.name,
+            top.count,
+            label.to_lowercase()
+        ));
+    }
+    let mut named: Vec<(&&str, &(i64, i64))> = category_requests
+        .iter()
+        .filter(|(c, _)| **c != "Other")
+        .collect();
+    named.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
+    if let Some((name, (count, products))) = named.first() {
+        let plural = if *products == 1 { "" } else { "s" };
+        recommendations.push(format!(
+            "{name} is the most requested missing category: {count} requests for {products} product{plural}."
+        ));
+    }
+    let once = tallies.iter().filter(|t| t.count == 1).count();
+    if once > 0 {
+        recommendations.push(format!(
+            "{once} products were asked for only once: watch them before stocking."
+        ));
+    }
+    if failed_searches > 0 {
+        recommendations.push(format!(
+            "{failed_searches} searches found nothing: check product names and synonyms in the search index."
+        ));
+    }
+    recommendations.truncate(4);
+
+    let pagination = Pagination::new(page, limit, products);
+    let missing_products = tallies
+        .into_iter()
+        .skip(usize::try_from(pagination.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|mut t| {
+            t.examples
+                .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            MissingProduct {
+                name: t.name,
+                count: t.count,
+                last_requested: to_rfc3339(t.last),
+                examples: t
+                    .examples
+                    .into_iter()
+                    .take(3)
+                    .map(|(_, text)| text)
+                    .collect(),
+            }
+        })
+        .collect();
+    MissingProductsReport {
+        missing_products,
+        statistics: MissingStatistics {
+            total_missing_products: products,
+            total_requests,
+            avg_requests_per_product: json_number(
+                ratio(i128::from(total_requests), i128::from(products)),
+                1,
+            ),
+            time_range: label,
+        },
+        categories,
+        recommendations,
+        pagination,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::parse_rfc3339;
+
+    fn req(product: &str, text: &str, at: i64, failed_search: bool) -> ProductRequest {
+        ProductRequest {
+            product: product.into(),
+            text: text.into(),
+            at,
+            failed_search,
+        }
+    }
+
+    #[test]
+    fn ranks_counts_and_categorises() {
+        let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
+        let window = Window::last_days(30, now).expect("window");
+        let report = build_missing_products(
+            &window,
+            vec![
+                req("hydraulic pump", "hydraulic pumps", 1, true),
+                req("hydraulic pump", "Do you have hydraulic pumps?", 3, false),
+                req("hydraulic pump", "hydraulic pumps", 2, true),
+                req("torque wrench", "torque wrench", 5, true),
+                req("garden hose", "garden hoses", 4, false),
+            ],
+            1,
+            20,
+        );
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["missingProducts"][0]["name"], "hydraulic pump");
+        assert_eq!(json["missingProducts"][0]["count"], 3);
+        assert_eq!(
+            json["missingProducts"][0]["examples"],
+            serde_json::json!(["Do you have hydraulic pumps?", "hydraulic pumps"])
+        );
+        // Ties on count: the most recent first.
+        assert_eq!(json["missingProducts"][1]["name"], "torque wrench");
+        assert_eq!(json["statistics"]["totalMissingProducts"], 3);
+        assert_eq!(json["statistics"]["totalRequests"], 5);
+        assert_eq!(
+            json["statistics"]["avgRequestsPerProduct"].to_string(),
+            "1.7"
+        );
+        assert_eq!(
+            json["categories"]["equipment"],
+            serde_json::json!(["hydraulic pump"])
+        );
+        assert_eq!(
+            json["categories"]["tools"],
+            serde_json::json!(["torque wrench"])
+        );
+        assert_eq!(
+            json["categories"]["other"],
+            serde_json::json!(["garden hose"])
+        );
+        assert_eq!(
+            json["recommendations"],
+            serde_json::json!([
+                "Add \"hydraulic pump\" to the catalogue: requested 3 times (last 30 days).",
+                "Equipment is the most requested missing category: 3 requests for 1 product.",
+                "2 products were asked for only once: watch them before stocking.",
+                "3 searches found nothing: check product names and synonyms in the search index."
+            ])
+        );
+    }
+
+    #[test]
+    fn empty_data_gives_an_empty_report() {
+        let window = Window::last_days(30, 0).expect("window");
+        let report = build_missing_products(&window, vec![], 1, 20);
+        assert!(report.missing_products.is_empty() && report.recommendations.is_empty());
+        assert_eq!(
+            report.statistics.avg_requests_per_product.to_string(),
+            "0.0"
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! `/api/dashboard/missing-products` against a hand-computed fixture.
+
+use crate::common::TestApp;
+use crate::http_test;
+use serde_json::json;
+
+async fn missing_products_match_hand_computed_values(app: &TestApp) {
+    let events = json!([
+        // The catalogue of shop.example has oil filters.
+        {"type": "extraction", "domain": "shop.example", "extraction_type": "products",
+         "data": {"name": "Oil Filters", "price": "12.90"}},
+        {"type": "conversation", "conversation_id": "c1", "domain": "shop.example", "timestamp": "2026-11-26T10:00:00Z"},
+        {"type": "message", "conversation_id": "c1", "role": "user", "content": "Do you have hydraulic pumps?", "timestamp": "2026-11-26T10:00:00Z"},
+        {"type": "message", "conversation_id": "c1", "role": "user", "content": "Thanks, perfect!", "timestamp": "2026-11-26T10:00:30Z"},
+        // c1's session searched three times and found nothing.
+        {"type": "session.start", "session_id": "s1", "model": "gpt-4", "domain": "shop.example",
+         "conversation_id": "c1", "timestamp": "2026-11-26T11:00:00Z"},
+        {"type": "search", "session_id": "s1", "query": "Hydraulic  Pumps", "results": 0, "timestamp": "2026-11-26T11:00:05Z"},
+        {"type": "search", "session_id": "s1", "query": "torque wrench", "results": 0, "timestamp": "2026-11-26T11:00:09Z"},
+        {"type": "search", "session_id": "s1", "query": "oil filters", "results": 0, "timestamp": "2026-11-26T11:00:11Z"},
+        {"type": "session.end", "session_id": "s1", "success": true, "timestamp": "2026-11-26T11:00:20Z"},
+        // c2's session found something: its question is not a missing product.
+        {"type": "conversation", "conversation_id": "c2", "domain": "parts.example", "timestamp": "2026-11-25T10:00:00Z"},
+        {"type": "message", "conversation_id": "c2", "role": "user", "content": "I'm looking for a torque wrench.", "timestamp": "2026-11-25T10:00:00Z"},
+        {"type": "session", "session_id": "s2", "model": "gpt-4", "domain": "parts.example", "conversation_id": "c2",
+         "start_time": "2026-11-25T10:00:01Z", "duration_ms": 10, "success": true, "input_tokens": 1, "output_tokens": 1,
+         "searches": [{"query": "torque wrench", "results": 5}]},
+        // A backfilled session with a failed search.
+        {"type": "session", "session_id": "b1", "model": "gpt-4", "domain": "parts.example",
+         "start_time": "2026-11-20T10:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 1, "output_tokens": 1,
+         "searches": [{"query": "Ball Bearings", "results": 0}]}
+    ]);
+    let (status, answer) = app.ingest(events).await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+
+    let (status, r) = app.get_json("/api/dashboard/missing-products", None).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        r["missingProducts"],
+        json!([
+            {"name": "hydraulic pump", "count": 2, "lastRequested": "2026-11-26T11:00:05Z",
+             "examples": ["hydraulic pumps", "Do you have hydraulic pumps?"]},
+            {"name": "torque wrench", "count": 1, "lastRequested": "2026-11-26T11:00:09Z", "examples": ["torque wrench"]},
+            {"name": "ball bearing", "count": 1, "lastRequested": "2026-11-20T10:00:00Z", "examples": ["ball bearings"]}
+        ])
+    );
+    assert_eq!(
+        r["statistics"],
+        json!({
+            "totalMissingProducts": 3, "totalRequests": 4, "avgRequestsPerProduct": 1.3, "timeRange": "Last 30 days"
+        })
+    );
+    assert_eq!(
+        r["categories"],
+        json!({
+            "tools": ["torque wrench"], "parts": ["ball bearing"], "equipment": ["hydraulic pump"], "other": []
+        })
+    );
+    assert_eq!(
+        r["recommendations"],
+        json!([
+            "Add \"hydraulic pump\" to the catalogue: requested 2 times (last 30 days).",
+            "Equipment is the most requested missing category: 2 requests for 1 product.",
+            "2 products were asked for only once: watch them before stocking.",
+            "3 searches found nothing: check product names and synonyms in the search index."
+        ])
+    );
+    assert_eq!(
+        r["pagination"],
+        json!({"page": 1, "limit": 20, "total": 3, "totalPages": 1})
+    );
+
+    let (_, r) = app
+        .get_json("/api/dashboard/missing-products?domain=parts.example", None)
+        .await;
+    assert_eq!(r["missingProducts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r["missingProducts"][0]["name"], "ball bearing");
+    let (_, r) = app
+        .get_json("/api/dashboard/missing-products?limit=1&page=2", None)
+        .await;
+    assert_eq!(r["missingProducts"][0]["name"], "torque wrench");
+    let (_, r) = app
+        .get_json("/api/dashboard/missing-products?days=1", None)
+        .await;
+    assert_eq!(r["statistics"]["totalRequests"], 3);
+
+    // Once the catalogue has hydraulic pumps, they are no longer missing.
+    let (_, answer) = app
+        .ingest(
+            json!([{"type": "extraction", "domain": "shop.example", "extraction_type": "products",
+                        "data": {"name": "hydraulic pump", "price": 199}}]),
+        )
+        .await;
+    assert_eq!(answer["accepted"], 1);
+    let (_, r) = app.get_json("/api/dashboard/missing-products", None).await;
+    assert_eq!(r["statistics"]["totalMissingProducts"], 2);
+    let (status, body) = app
+        .get_json("/api/dashboard/missing-products?limit=500", None)
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("limit")));
+}
+http_test!(
+    missing_products,
+    missing_products_match_hand_computed_values
+);
