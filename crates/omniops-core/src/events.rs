@@ -482,6 +482,182 @@ pub enum Event {
     Conversation(ConversationEvent),
     Message(MessageEvent),
     Extraction(ExtractionEvent),
+    Page(PageEvent),
+    ScrapeJob(ScrapeJobEvent),
+    /// `cart.abandoned` and `order`.
+    Shop(ShopEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageEvent {
+    pub url: String,
+    pub domain: String,
+    pub content: Option<String>,
+    pub content_length: i64,
+    pub embeddings: i64,
+    pub previews: Vec<String>,
+    pub at: Micros,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeJobEvent {
+    pub domain: String,
+    pub url: String,
+    pub status: String,
+    pub at: Micros,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShopKind {
+    AbandonedCart,
+    Order,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopEvent {
+    pub kind: ShopKind,
+    pub domain: String,
+    /// The cart or order id.
+    pub id: String,
+    /// Value or total in nano-units of `currency`.
+    pub amount_nanos: i64,
+    pub currency: String,
+    pub at: Micros,
+}
+
+#[derive(Deserialize)]
+struct PageBody {
+    url: String,
+    domain: String,
+    content: Option<String>,
+    content_length: Option<i64>,
+    embeddings: Option<i64>,
+    #[serde(default)]
+    previews: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ScrapeJobBody {
+    domain: String,
+    url: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct ShopBody {
+    domain: String,
+    cart_id: Option<String>,
+    order_id: Option<String>,
+    value: Option<Value>,
+    total: Option<Value>,
+    currency: String,
+}
+
+const MAX_URL_LEN: usize = 2_048;
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.is_empty() || url.len() > MAX_URL_LEN {
+        return Err(format!("url must be 1 to {MAX_URL_LEN} characters"));
+    }
+    Ok(())
+}
+
+/// A non-negative amount (JSON number or decimal string) in nano-units.
+fn amount(name: &str, value: Option<&Value>) -> Result<i64, String> {
+    let text = match value {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_string(),
+        None => return Err(format!("missing field `{name}`")),
+        Some(_) => return Err(format!("{name} must be a number")),
+    };
+    let decimal: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|_| format!("{name} must be a number"))?;
+    if decimal.is_sign_negative() {
+        return Err(format!("{name} must not be negative"));
+    }
+    let nanos = crate::money::usd_to_nanos(decimal);
+    if nanos == i64::MAX {
+        return Err(format!("{name} is too large"));
+    }
+    Ok(nanos)
+}
+
+fn parse_content(kind: &str, raw: &str, at: Micros) -> Result<Event, String> {
+    match kind {
+        "page" => {
+            let b: PageBody = field(raw)?;
+            check_url(&b.url)?;
+            check_domain(&b.domain)?;
+            let content_length = match (&b.content, b.content_length) {
+                (Some(c), _) => c.chars().count() as i64,
+                (None, Some(n)) => non_negative("content_length", n)?,
+                (None, None) => return Err("missing field `content` (or `content_length`)".into()),
+            };
+            let embeddings = non_negative("embeddings", b.embeddings.unwrap_or(0))?;
+            if embeddings > 100_000 || b.previews.len() > 100_000 {
+                return Err("embeddings must be at most 100000".into());
+            }
+            Ok(Event::Page(PageEvent {
+                url: b.url,
+                domain: b.domain,
+                content: b.content,
+                content_length,
+                embeddings,
+                previews: b.previews,
+                at,
+            }))
+        }
+        "scrape_job" => {
+            let b: ScrapeJobBody = field(raw)?;
+            check_url(&b.url)?;
+            check_domain(&b.domain)?;
+            if !matches!(b.status.as_str(), "queued" | "running" | "done" | "failed") {
+                return Err("status must be one of queued, running, done, failed".into());
+            }
+            Ok(Event::ScrapeJob(ScrapeJobEvent {
+                domain: b.domain,
+                url: b.url,
+                status: b.status,
+                at,
+            }))
+        }
+        _ => {
+            let b: ShopBody = field(raw)?;
+            check_domain(&b.domain)?;
+            let currency = b.currency.trim().to_uppercase();
+            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err("currency must be a three-letter code such as USD".into());
+            }
+            let (kind, id, amount_nanos) = if kind == "order" {
+                let id = b.order_id.ok_or("missing field `order_id`")?;
+                (ShopKind::Order, id, amount("total", b.total.as_ref())?)
+            } else {
+                let id = b.cart_id.ok_or("missing field `cart_id`")?;
+                (
+                    ShopKind::AbandonedCart,
+                    id,
+                    amount("value", b.value.as_ref())?,
+                )
+            };
+            check_id(
+                if kind == ShopKind::Order {
+                    "order_id"
+                } else {
+                    "cart_id"
+                },
+                &id,
+            )?;
+            Ok(Event::Shop(ShopEvent {
+                kind,
+                domain: b.domain,
+                id,
+                amount_nanos,
+                currency,
+                at,
+            }))
+        }
+    }
 }
 
 /// Scraped structured data; products carry a `name` and optionally a `price`.
@@ -607,7 +783,16 @@ struct MessageBody {
 pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
     let header: ContentHeader = field(raw)?;
     let kind = header.kind.as_deref().unwrap_or("");
-    if !matches!(kind, "conversation" | "message" | "extraction") {
+    if !matches!(
+        kind,
+        "conversation"
+            | "message"
+            | "extraction"
+            | "page"
+            | "scrape_job"
+            | "cart.abandoned"
+            | "order"
+    ) {
         return parse_event(raw, received_at).map(Event::Session);
     }
     let at = match &header.timestamp {
@@ -617,6 +802,9 @@ pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
     };
     if kind == "extraction" {
         return parse_extraction(raw, at);
+    }
+    if matches!(kind, "page" | "scrape_job" | "cart.abandoned" | "order") {
+        return parse_content(kind, raw, at);
     }
     if kind == "conversation" {
         let b: ConversationBody = field(raw)?;
@@ -694,5 +882,67 @@ mod content_tests {
         let err = parse(r#"{"type":"usage","input_tokens":1,"output_tokens":1}"#, 5)
             .expect_err("invalid");
         assert_eq!(err, "missing field `session_id`");
+    }
+}
+
+#[cfg(test)]
+mod shop_and_content_tests {
+    use super::*;
+
+    #[test]
+    fn shop_and_page_events_validate_their_fields() {
+        let e = parse(
+            r#"{"type":"order","domain":"d","order_id":"o1","total":"129.99","currency":"usd"}"#,
+            5,
+        )
+        .expect("valid");
+        assert!(matches!(
+            e,
+            Event::Shop(ShopEvent {
+                amount_nanos: 129_990_000_000,
+                kind: ShopKind::Order,
+                ..
+            })
+        ));
+        let err = parse(
+            r#"{"type":"cart.abandoned","domain":"d","cart_id":"c","value":-1,"currency":"USD"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "value must not be negative");
+        let err = parse(
+            r#"{"type":"order","domain":"d","order_id":"o","total":1,"currency":"dollars"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "currency must be a three-letter code such as USD");
+        let err = parse(
+            r#"{"type":"order","domain":"d","total":1,"currency":"USD"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "missing field `order_id`");
+        let e = parse(
+            r#"{"type":"page","url":"https://d/x","domain":"d","content":"héllo","embeddings":2}"#,
+            5,
+        )
+        .expect("valid");
+        assert!(matches!(
+            e,
+            Event::Page(PageEvent {
+                content_length: 5,
+                embeddings: 2,
+                ..
+            })
+        ));
+        let err =
+            parse(r#"{"type":"page","url":"https://d/x","domain":"d"}"#, 5).expect_err("invalid");
+        assert_eq!(err, "missing field `content` (or `content_length`)");
+        let err = parse(
+            r#"{"type":"scrape_job","url":"u","domain":"d","status":"paused"}"#,
+            5,
+        )
+        .expect_err("invalid");
+        assert_eq!(err, "status must be one of queued, running, done, failed");
     }
 }

@@ -10,6 +10,7 @@ pub mod money;
 pub mod pricing;
 pub mod rollup;
 pub mod session;
+pub mod shop;
 pub mod telemetry;
 pub mod text;
 pub mod usage;

@@ -113,6 +113,14 @@ pub fn router(state: AppState) -> Router {
             get(api::analytics::analytics).layer(read_auth.clone()),
         )
         .route(
+            "/api/dashboard/scraped",
+            get(api::shop::scraped).layer(read_auth.clone()),
+        )
+        .route(
+            "/api/dashboard/woocommerce",
+            get(api::shop::woocommerce).layer(read_auth.clone()),
+        )
+        .route(
             "/api/dashboard/missing-products",
             get(api::analytics::missing_products).layer(read_auth.clone()),
         )

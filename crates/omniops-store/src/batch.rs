@@ -5,7 +5,8 @@ use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::conversation::{Conversation, MessageFacts};
 use omniops_core::events::{
-    ConversationEvent, Event, EventKind, ExtractionEvent, IngestEvent, MessageEvent,
+    ConversationEvent, Event, EventKind, ExtractionEvent, IngestEvent, MessageEvent, PageEvent,
+    ScrapeJobEvent, ShopEvent,
 };
 use omniops_core::pricing::PriceTable;
 use omniops_core::rollup::{Counters, ALL};
@@ -35,6 +36,9 @@ pub struct Plan {
     pub messages: Vec<NewMessage>,
     pub failed_searches: Vec<FailedSearch>,
     pub extractions: Vec<ExtractionEvent>,
+    pub pages: Vec<PageEvent>,
+    pub scrape_jobs: Vec<ScrapeJobEvent>,
+    pub shop: Vec<ShopEvent>,
 }
 
 /// A message to insert, with what it contributes.
@@ -99,7 +103,7 @@ pub fn ids_to_load(requests: &[Vec<Event>]) -> (Vec<String>, Vec<String>) {
             Event::Message(m) => {
                 conversations.insert(m.conversation_id.as_str());
             }
-            Event::Extraction(_) => {}
+            Event::Extraction(_) | Event::Page(_) | Event::ScrapeJob(_) | Event::Shop(_) => {}
         }
     }
     let owned = |set: HashSet<&str>| set.into_iter().map(str::to_string).collect();
@@ -143,6 +147,18 @@ pub fn plan(
                 Event::Message(m) => apply_message(&mut plan, m, &mut new_id),
                 Event::Extraction(x) => {
                     plan.extractions.push(x.clone());
+                    Ok(())
+                }
+                Event::Page(p) => {
+                    plan.pages.push(p.clone());
+                    Ok(())
+                }
+                Event::ScrapeJob(j) => {
+                    plan.scrape_jobs.push(j.clone());
+                    Ok(())
+                }
+                Event::Shop(x) => {
+                    plan.shop.push(x.clone());
                     Ok(())
                 }
             };

@@ -315,6 +315,27 @@ impl Store {
         })
     }
 
+    /// The content index: pages (scraped in `window`, if given) and pending scrape jobs.
+    pub async fn scraped_inputs(
+        &self,
+        window: Option<&Window>,
+        domain: Option<&str>,
+    ) -> anyhow::Result<omniops_core::shop::ScrapedInputs> {
+        Ok(on_pool!(
+            self,
+            scraped_inputs(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// The catalogue, and the orders and abandoned carts of the window.
+    pub async fn shop_inputs(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<omniops_core::shop::ShopInputs> {
+        Ok(on_pool!(self, shop_inputs(window, domain.unwrap_or("")))?)
+    }
+
     /// Requests for products the catalogue lacks in the window.
     pub async fn product_requests(
         &self,

@@ -6,7 +6,8 @@ use crate::batch::{self, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan
 use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStats};
 use omniops_core::conversation::Conversation;
 use omniops_core::missing::ProductRequest;
-use omniops_core::events::{Event, ExtractionEvent};
+use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
+use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
 use crate::{ApiKeyRecord, BatchOutcome, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
@@ -242,7 +243,7 @@ pub async fn apply_batch(
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
     let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
     let content_delta = ContentDelta::of_plan(&plan);
-    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, extractions, .. } =
+    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, extractions, pages, scrape_jobs, shop, .. } =
         plan;
 
     let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
@@ -256,6 +257,9 @@ pub async fn apply_batch(
     }
     insert_failed_searches(&mut tx, &failed_searches).await?;
     upsert_extractions(&mut tx, &extractions).await?;
+    upsert_pages(&mut tx, &pages).await?;
+    upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
+    upsert_shop(&mut tx, &shop).await?;
 
     let mut delta = RollupDelta::default();
     for id in &ended {
@@ -459,18 +463,40 @@ async fn add_content_rollups(tx: &mut Tx<'_>, delta: &ContentDelta) -> sqlx::Res
     add_query_counts(tx, "query_rollup_daily", &delta.queries_daily).await
 }
 
+/// The last of several items with the same key, in order: one multi-row upsert may not
+/// touch a row twice (PostgreSQL refuses).
+fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+    let mut last: HashMap<K, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        last.insert(key(item), i);
+    }
+    items.iter().enumerate().filter(|(i, item)| last.get(&key(item)) == Some(i)).map(|(_, item)| item).collect()
+}
+
+fn hashed_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(parts.join("\n")))
+}
+
+fn extraction_id(x: &ExtractionEvent) -> String {
+    let key = x.product_name.clone().unwrap_or_else(|| x.data.to_string());
+    hashed_id(&[&x.extraction_type, &x.domain, &key])
+}
+
+fn page_id(p: &PageEvent) -> String {
+    hashed_id(&[&p.domain, &p.url])
+}
+
 /// One row per product (domain, name) — a later extraction replaces its data and price —
 /// and per distinct FAQ or contact record.
 async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) -> sqlx::Result<()> {
-    use sha2::{Digest, Sha256};
+    let extractions = last_per_key(extractions, extraction_id);
     for chunk in extractions.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO structured_extractions (id, domain, extraction_type, data, product_name, price, created_at) ",
         );
         q.push_values(chunk, |mut b, x| {
-            let key = x.product_name.clone().unwrap_or_else(|| x.data.to_string());
-            let id = hex::encode(Sha256::digest(format!("{}\n{}\n{key}", x.extraction_type, x.domain)));
-            b.push_bind(id)
+            b.push_bind(extraction_id(x))
                 .push_bind(x.domain.clone())
                 .push_bind(x.extraction_type.clone())
                 .push_bind(x.data.to_string())
@@ -483,6 +509,91 @@ async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) ->
              created_at = excluded.created_at",
         );
         q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A page is stored once per (domain, url); a new scrape replaces it and its chunks.
+async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::Result<()> {
+    let pages = last_per_key(pages, page_id);
+    for chunk in pages.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO scraped_pages (id, url, domain, content, content_length, embedding_count, scraped_at) ",
+        );
+        q.push_values(chunk, |mut b, p| {
+            b.push_bind(page_id(p))
+                .push_bind(p.url.clone())
+                .push_bind(p.domain.clone())
+                .push_bind(p.content.clone())
+                .push_bind(p.content_length)
+                .push_bind(p.embeddings)
+                .push_bind(p.at);
+        });
+        q.push(
+            " ON CONFLICT (id) DO UPDATE SET content = excluded.content, content_length = excluded.content_length, \
+             embedding_count = excluded.embedding_count, scraped_at = excluded.scraped_at",
+        );
+        q.build().execute(&mut **tx).await?;
+        let mut q = QueryBuilder::<DB>::new("DELETE FROM page_embeddings WHERE page_id IN (");
+        let mut list = q.separated(", ");
+        for p in chunk {
+            list.push_bind(page_id(p));
+        }
+        q.push(")");
+        q.build().execute(&mut **tx).await?;
+    }
+    let chunks: Vec<(String, i64, Option<String>)> = pages
+        .iter()
+        .flat_map(|p| (0..p.embeddings).map(move |i| (page_id(p), i, p.previews.get(i as usize).cloned())))
+        .collect();
+    for chunk in chunks.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO page_embeddings (page_id, chunk_index, content_preview) ");
+        q.push_values(chunk, |mut b, (page, index, preview)| {
+            b.push_bind(page.clone()).push_bind(*index).push_bind(preview.clone());
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_scrape_jobs(tx: &mut Tx<'_>, jobs: &[ScrapeJobEvent]) -> sqlx::Result<()> {
+    let jobs = last_per_key(jobs, |j| (j.domain.clone(), j.url.clone()));
+    for chunk in jobs.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO scrape_jobs (domain, url, status, updated_at) ");
+        q.push_values(chunk, |mut b, j| {
+            b.push_bind(j.domain.clone()).push_bind(j.url.clone()).push_bind(j.status.clone()).push_bind(j.at);
+        });
+        q.push(" ON CONFLICT (domain, url) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Carts and orders, one row per (domain, id); a repeat replaces amount and currency.
+async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::Result<()> {
+    for (kind, table, id_column, amount_column) in [
+        (ShopKind::AbandonedCart, "abandoned_carts", "cart_id", "value_nanos"),
+        (ShopKind::Order, "orders", "order_id", "total_nanos"),
+    ] {
+        let of_kind: Vec<ShopEvent> = events.iter().filter(|e| e.kind == kind).cloned().collect();
+        let rows = last_per_key(&of_kind, |e| (e.domain.clone(), e.id.clone()));
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "INSERT INTO {table} (domain, {id_column}, {amount_column}, currency, created_at) "
+            ));
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.domain.clone())
+                    .push_bind(e.id.clone())
+                    .push_bind(e.amount_nanos)
+                    .push_bind(e.currency.clone())
+                    .push_bind(e.at);
+            });
+            q.push(format!(
+                " ON CONFLICT (domain, {id_column}) DO UPDATE SET {amount_column} = excluded.{amount_column}, \
+                 currency = excluded.currency"
+            ));
+            q.build().execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
@@ -1197,4 +1308,97 @@ pub async fn product_requests(pool: &Pool<DB>, window: &Window, scope: &str) -> 
             })
         })
         .collect()
+}
+
+/// Pages (scraped in `window`, if given) and scrape jobs waiting or running.
+pub async fn scraped_inputs(pool: &Pool<DB>, window: Option<&Window>, scope: &str) -> sqlx::Result<ScrapedInputs> {
+    let (start, end) = window.map_or((i64::MIN, i64::MAX), |w| (w.start, w.end));
+    let row = sqlx::query(
+        "SELECT CAST(COUNT(*) AS BIGINT), MAX(scraped_at), CAST(COALESCE(SUM(content_length), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(embedding_count), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN embedding_count > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COUNT(DISTINCT domain) AS BIGINT) \
+         FROM scraped_pages WHERE scraped_at >= $1 AND scraped_at < $2 AND ($3 = '' OR domain = $3)",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(scope)
+    .fetch_one(pool)
+    .await?;
+    let top_domains = sqlx::query_scalar(
+        "SELECT domain FROM scraped_pages WHERE scraped_at >= $1 AND scraped_at < $2 AND ($3 = '' OR domain = $3) \
+         GROUP BY domain ORDER BY COUNT(*) DESC, domain LIMIT 5",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    let queued_jobs = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM scrape_jobs WHERE status IN ('queued', 'running') \
+         AND ($1 = '' OR domain = $1)",
+    )
+    .bind(scope)
+    .fetch_one(pool)
+    .await?;
+    Ok(ScrapedInputs {
+        pages: row.try_get(0)?,
+        last_scraped: row.try_get(1)?,
+        content_length_sum: row.try_get(2)?,
+        embeddings: row.try_get(3)?,
+        pages_with_embeddings: row.try_get(4)?,
+        unique_domains: row.try_get(5)?,
+        top_domains,
+        queued_jobs,
+    })
+}
+
+async fn currency_totals(pool: &Pool<DB>, table: &str, amount: &str, window: &Window, scope: &str) -> sqlx::Result<Vec<CurrencyTotal>> {
+    let rows = sqlx::query(&format!(
+        "SELECT currency, CAST(COUNT(*) AS BIGINT), CAST(SUM({amount}) AS BIGINT) FROM {table} \
+         WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) GROUP BY currency ORDER BY currency"
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(CurrencyTotal { currency: r.try_get(0)?, count: r.try_get(1)?, nanos: r.try_get(2)? }))
+        .collect()
+}
+
+/// The catalogue (all of it), and orders and abandoned carts of the window.
+pub async fn shop_inputs(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ShopInputs> {
+    let products = sqlx::query(
+        "SELECT product_name, price FROM structured_extractions \
+         WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1)",
+    )
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    let mut names = std::collections::HashSet::new();
+    let mut prices = Vec::new();
+    for row in &products {
+        names.insert(row.try_get::<Option<String>, _>(0)?);
+        if let Some(price) = row.try_get::<Option<String>, _>(1)? {
+            prices.extend(price.parse::<rust_decimal::Decimal>().ok());
+        }
+    }
+    let domains = sqlx::query_scalar(
+        "SELECT domain FROM structured_extractions WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1) \
+         UNION SELECT domain FROM orders WHERE ($1 = '' OR domain = $1) \
+         UNION SELECT domain FROM abandoned_carts WHERE ($1 = '' OR domain = $1) ORDER BY 1",
+    )
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    Ok(ShopInputs {
+        unique_products: names.len() as i64,
+        products_indexed: products.len() as i64,
+        prices,
+        orders: currency_totals(pool, "orders", "total_nanos", window, scope).await?,
+        carts: currency_totals(pool, "abandoned_carts", "value_nanos", window, scope).await?,
+        domains,
+    })
 }

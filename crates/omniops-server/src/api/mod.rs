@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod health;
 pub mod prices;
+pub mod shop;
 pub mod telemetry;
 
 use crate::error::ApiError;

@@ -49,6 +49,9 @@ fn event_domain(event: &Event) -> Option<&str> {
         },
         Event::Conversation(c) => Some(&c.domain),
         Event::Extraction(x) => Some(&x.domain),
+        Event::Page(p) => Some(&p.domain),
+        Event::ScrapeJob(j) => Some(&j.domain),
+        Event::Shop(x) => Some(&x.domain),
         Event::Message(_) => None,
     }
 }

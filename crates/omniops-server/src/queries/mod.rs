@@ -3,4 +3,5 @@
 
 pub mod analytics;
 pub mod missing;
+pub mod shop;
 pub mod telemetry;

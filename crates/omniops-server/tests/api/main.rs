@@ -6,4 +6,5 @@ mod common;
 mod ingest;
 mod missing;
 mod prices;
+mod shop;
 mod telemetry;

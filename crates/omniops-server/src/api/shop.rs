@@ -1,0 +1,47 @@
+use super::params;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::queries::shop::{scraped_report, woocommerce_report};
+use crate::request::{self, Params};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use omniops_core::shop::{ScrapedReport, WooCommerceReport};
+
+/// `GET /api/dashboard/scraped`: the whole index, or with `days`/`from`/`to` the pages
+/// scraped in that window.
+pub async fn scraped(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<ScrapedReport>, ApiError> {
+    let params = params(query)?;
+    let windowed = ["days", "from", "to"]
+        .iter()
+        .any(|k| params.contains_key(*k));
+    let window = if windowed {
+        Some(request::window(&params, 30, state.now())?)
+    } else {
+        None
+    };
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    Ok(Json(
+        scraped_report(&state, window.as_ref(), domain.as_deref()).await?,
+    ))
+}
+
+/// `GET /api/dashboard/woocommerce`: the catalogue, and orders and carts of the window
+/// (30 days by default).
+pub async fn woocommerce(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<WooCommerceReport>, ApiError> {
+    let params = params(query)?;
+    let window = request::window(&params, 30, state.now())?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    Ok(Json(
+        woocommerce_report(&state, &window, domain.as_deref()).await?,
+    ))
+}
