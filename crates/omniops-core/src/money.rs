@@ -95,3 +95,35 @@ mod tests {
         assert_eq!(json_number(v, 6).to_string(), "12.345679");
     }
 }
+
+/// Serde helpers for decimals sent as JSON strings ("0.50") or numbers (0.5). A number is
+/// read through its shortest decimal text, which is exact for up to 15 significant digits.
+pub mod lenient {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        String(String),
+        Number(serde_json::Number),
+    }
+
+    fn parse<E: serde::de::Error>(t: Text) -> Result<Decimal, E> {
+        let text = match t {
+            Text::String(s) => s.trim().to_string(),
+            Text::Number(n) => n.to_string(),
+        };
+        text.parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map_err(|_| E::custom(format!("`{text}` is not a decimal number")))
+    }
+
+    pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        parse(Text::deserialize(d)?)
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        Option::<Text>::deserialize(d)?.map(parse).transpose()
+    }
+}

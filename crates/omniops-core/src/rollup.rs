@@ -111,6 +111,33 @@ impl WindowSums {
     }
 }
 
+impl WindowSums {
+    /// From the rollup rows of one model: (scope, model) is the total, (domain, model) the
+    /// per-domain figures.
+    pub fn from_model_groups(
+        domain: Option<&str>,
+        model: &str,
+        rows: impl IntoIterator<Item = (String, String, Counters)>,
+    ) -> Self {
+        let scope = domain.unwrap_or(ALL);
+        let mut sums = WindowSums::default();
+        for (d, _, c) in rows.into_iter().filter(|(_, m, _)| m == model) {
+            if d == scope {
+                sums.totals.add(&c);
+            } else if scope == ALL {
+                sums.by_domain.entry(d).or_default().add(&c);
+            }
+        }
+        if sums.totals.requests > 0 {
+            sums.by_model.insert(model.to_string(), sums.totals);
+            if let Some(d) = domain {
+                sums.by_domain.insert(d.to_string(), sums.totals);
+            }
+        }
+        sums
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,14 +48,26 @@ impl Scope {
     }
 }
 
-/// Who is asking: `key_id` is `None` on a server without keys.
+/// Who is asking: `key_id` and `scope` are `None` on a server without keys.
 #[derive(Debug, Clone, Default)]
 pub struct Principal {
     pub key_id: Option<String>,
+    pub scope: Option<Scope>,
     pub domain: Option<String>,
 }
 
 impl Principal {
+    /// For routes that mix reads and changes: changes need admin.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.scope {
+            None | Some(Scope::Admin) => Ok(()),
+            Some(scope) => Err(ApiError::Forbidden(format!(
+                "this action needs an admin key, not {}",
+                scope.as_str()
+            ))),
+        }
+    }
+
     /// The domain a request may see: a domain-scoped key sees its own domain (also when
     /// none is asked for) and gets 403 for any other.
     pub fn resolve_domain(&self, requested: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -154,6 +166,7 @@ async fn principal(
     }
     Ok(Principal {
         key_id: Some(record.id),
+        scope: Some(scope),
         domain: record.domain,
     })
 }
@@ -191,8 +204,11 @@ mod tests {
     fn scoped_keys_see_only_their_domain() {
         let scoped = Principal {
             key_id: Some("k".into()),
+            scope: Some(Scope::Read),
             domain: Some("a.example".into()),
         };
+        assert!(scoped.require_admin().is_err());
+        assert!(Principal::default().require_admin().is_ok());
         assert_eq!(
             scoped.resolve_domain(None).ok().flatten().as_deref(),
             Some("a.example")

@@ -113,6 +113,12 @@ pub fn router(state: AppState) -> Router {
             get(api::analytics::analytics).layer(read_auth.clone()),
         )
         .route(
+            "/api/monitoring/chat",
+            get(api::monitoring::get)
+                .post(api::monitoring::post)
+                .layer(read_auth.clone()),
+        )
+        .route(
             "/api/dashboard/scraped",
             get(api::shop::scraped).layer(read_auth.clone()),
         )

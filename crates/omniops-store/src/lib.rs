@@ -250,6 +250,30 @@ impl Store {
         )?)
     }
 
+    /// The telemetry inputs of one model (the monitoring endpoint's `model` filter).
+    pub async fn telemetry_inputs_for_model(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+        model: &str,
+    ) -> anyhow::Result<TelemetryInputs> {
+        let scope = domain.unwrap_or("");
+        let (groups, trend, first_session_hour, live) = tokio::try_join!(
+            async { on_pool!(self, window_groups(window, scope, Some(model))) },
+            async { on_pool!(self, trend(window, scope, model)) },
+            async { on_pool!(self, first_session_hour(scope)) },
+            async { on_pool!(self, live_sessions(scope)) },
+        )?;
+        let sums = WindowSums::from_model_groups(domain, model, groups);
+        let live = live.into_iter().filter(|s| s.model == model).collect();
+        Ok(TelemetryInputs {
+            sums,
+            trend,
+            first_session_hour,
+            live,
+        })
+    }
+
     /// Everything the telemetry report needs, from rollups and the live sessions.
     pub async fn telemetry_inputs(
         &self,
@@ -258,8 +282,8 @@ impl Store {
     ) -> anyhow::Result<TelemetryInputs> {
         let scope = domain.unwrap_or("");
         let (groups, trend, first_session_hour, live) = tokio::try_join!(
-            async { on_pool!(self, window_groups(window, scope)) },
-            async { on_pool!(self, trend(window, scope)) },
+            async { on_pool!(self, window_groups(window, scope, None)) },
+            async { on_pool!(self, trend(window, scope, "")) },
             async { on_pool!(self, first_session_hour(scope)) },
             async { on_pool!(self, live_sessions(scope)) },
         )?;
@@ -278,7 +302,7 @@ impl Store {
         window: &Window,
         domain: Option<&str>,
     ) -> anyhow::Result<WindowSums> {
-        let groups = on_pool!(self, window_groups(window, domain.unwrap_or("")))?;
+        let groups = on_pool!(self, window_groups(window, domain.unwrap_or(""), None))?;
         Ok(WindowSums::from_rollup_groups(domain, groups))
     }
 
@@ -334,6 +358,65 @@ impl Store {
         domain: Option<&str>,
     ) -> anyhow::Result<omniops_core::shop::ShopInputs> {
         Ok(on_pool!(self, shop_inputs(window, domain.unwrap_or("")))?)
+    }
+
+    /// Sets (or changes) the alert of a domain (`None`: all domains) and type.
+    pub async fn upsert_alert(
+        &self,
+        domain: Option<&str>,
+        alert_type: &str,
+        threshold_nanos: i64,
+        now: Micros,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(
+            self,
+            upsert_alert(domain.unwrap_or(""), alert_type, threshold_nanos, now)
+        )?)
+    }
+
+    /// (domain, alert type, threshold nanos); `domain` `None` lists every alert.
+    pub async fn list_alerts(
+        &self,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String, i64)>> {
+        Ok(on_pool!(
+            self,
+            list_alerts(domain.unwrap_or(""), domain.is_none())
+        )?)
+    }
+
+    /// Priced cost of sessions started in [start, end), whole hours, for a domain or all.
+    pub async fn cost_between(
+        &self,
+        start: Micros,
+        end: Micros,
+        domain: Option<&str>,
+    ) -> anyhow::Result<i64> {
+        Ok(on_pool!(
+            self,
+            cost_between(start, end, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// Ended sessions of the window (newest first) and their number, optionally of one model.
+    pub async fn sessions_in_window(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+        model: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> anyhow::Result<(Vec<Session>, i64)> {
+        Ok(on_pool!(
+            self,
+            sessions_in_window(
+                window,
+                domain.unwrap_or(""),
+                model.unwrap_or(""),
+                limit,
+                offset
+            )
+        )?)
     }
 
     /// Requests for products the catalogue lacks in the window.

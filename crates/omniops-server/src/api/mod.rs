@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod health;
+pub mod monitoring;
 pub mod prices;
 pub mod shop;
 pub mod telemetry;

@@ -31,10 +31,15 @@ struct PriceInput {
     #[serde(default)]
     aliases: Vec<String>,
     pattern: Option<String>,
+    #[serde(deserialize_with = "omniops_core::money::lenient::decimal")]
     input: Decimal,
+    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
     cached_input: Option<Decimal>,
+    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
     cache_write: Option<Decimal>,
+    #[serde(deserialize_with = "omniops_core::money::lenient::decimal")]
     output: Decimal,
+    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
     reasoning: Option<Decimal>,
     effective_from: Option<String>,
     source: Option<String>,

@@ -3,5 +3,6 @@
 
 pub mod analytics;
 pub mod missing;
+pub mod monitoring;
 pub mod shop;
 pub mod telemetry;

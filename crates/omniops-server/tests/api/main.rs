@@ -5,6 +5,7 @@ mod analytics;
 mod common;
 mod ingest;
 mod missing;
+mod monitoring;
 mod prices;
 mod shop;
 mod telemetry;

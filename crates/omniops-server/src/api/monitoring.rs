@@ -1,0 +1,176 @@
+//! `GET` and `POST /api/monitoring/chat`.
+
+use super::params;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::ingest::read_body;
+use crate::jobs::retention;
+use crate::queries::monitoring::{check_alerts, telemetry_for};
+use crate::request::{self, parse_json, Params};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use omniops_core::analytics::Pagination;
+use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
+use omniops_core::money::{format_nanos, usd_to_nanos};
+use omniops_core::window::Window;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn period_window(period: &str, now: i64) -> Result<Window, ApiError> {
+    let days = match period {
+        "hour" => {
+            let start = floor_hour(now);
+            return Window::between(start, start + MICROS_PER_HOUR)
+                .map_err(|e| ApiError::field("period", e.to_string()));
+        }
+        "day" => 1,
+        "week" => 7,
+        "month" => 30,
+        _ => {
+            return Err(ApiError::field(
+                "period",
+                "period must be one of hour, day, week, month",
+            ))
+        }
+    };
+    Window::last_days(days, now).map_err(|e| ApiError::field("period", e.to_string()))
+}
+
+fn flag(params: &Params, name: &'static str, default: bool) -> Result<bool, ApiError> {
+    match params.get(name).map(String::as_str) {
+        None => Ok(default),
+        Some("true" | "1") => Ok(true),
+        Some("false" | "0") => Ok(false),
+        Some(_) => Err(ApiError::field(
+            name,
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
+/// `GET /api/monitoring/chat?period=&domain=&model=&includeDetails=&includeLive=`: the
+/// telemetry report of the period (every field of `/api/dashboard/telemetry`), plus
+/// `period`, `filters` and, with `includeDetails`, the period's sessions paginated.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = params(query)?;
+    let period = params.get("period").map_or("day", String::as_str);
+    let window = period_window(period, state.now())?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    let model = params
+        .get("model")
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty());
+    let include_details = flag(&params, "includeDetails", false)?;
+    let include_live = flag(&params, "includeLive", true)?;
+    let report = telemetry_for(&state, &window, domain.as_deref(), model).await?;
+    let mut answer = serde_json::to_value(report).map_err(anyhow::Error::from)?;
+    answer["period"] = json!(period);
+    answer["filters"] = json!({"domain": domain, "model": model});
+    if !include_live {
+        answer["live"] = Value::Null;
+    }
+    if include_details {
+        let (page, limit) = request::pagination(&params)?;
+        let (sessions, total) = state
+            .store
+            .sessions_in_window(&window, domain.as_deref(), model, limit, (page - 1) * limit)
+            .await?;
+        let sessions: Vec<Value> = sessions
+            .into_iter()
+            .map(|s| {
+                json!({
+                    "sessionId": s.session_id, "model": s.model, "domain": s.domain,
+                    "startTime": to_rfc3339(s.start_time), "endTime": s.end_time.map(to_rfc3339),
+                    "durationMs": s.duration_ms(), "iterations": s.iterations, "searchCount": s.search_count,
+                    "inputTokens": s.usage.input, "outputTokens": s.usage.output,
+                    "costUsd": s.cost_nanos.map(|c| format_nanos(i128::from(c), 6)),
+                    "success": s.success, "error": s.error
+                })
+            })
+            .collect();
+        answer["details"] =
+            json!({"sessions": sessions, "pagination": Pagination::new(page, limit, total)});
+    }
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+struct Action {
+    action: String,
+    domain: Option<String>,
+    alert_type: Option<String>,
+    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
+    threshold_usd: Option<Decimal>,
+    days: Option<i64>,
+}
+
+/// `POST /api/monitoring/chat` with `action`: `set-alert`, `check-alerts`, `get-summary`
+/// or `cleanup-old-data`. Setting alerts and cleaning up need an admin key.
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = read_body(body, 64 * 1024).await?;
+    let action: Action = parse_json(&headers, &bytes)?;
+    let domain = principal.resolve_domain(
+        action
+            .domain
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty()),
+    )?;
+    match action.action.as_str() {
+        "set-alert" => {
+            principal.require_admin()?;
+            let alert_type = action.alert_type.as_deref().unwrap_or("");
+            if !matches!(alert_type, "daily" | "monthly") {
+                return Err(ApiError::field("alert_type", "alert_type must be daily or monthly"));
+            }
+            let threshold = action.threshold_usd.filter(|t| t.is_sign_positive() && !t.is_zero()).ok_or_else(|| {
+                ApiError::field("threshold_usd", "threshold_usd must be a number above 0")
+            })?;
+            let nanos = usd_to_nanos(threshold);
+            state.store.upsert_alert(domain.as_deref(), alert_type, nanos, state.now()).await?;
+            Ok(Json(json!({"success": true, "alert": {
+                "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)
+            }})))
+        }
+        "check-alerts" => {
+            let alerts = check_alerts(&state, domain.as_deref()).await?;
+            let triggered = alerts.iter().filter(|a| a.triggered).count();
+            Ok(Json(json!({"alerts": alerts, "triggered": triggered})))
+        }
+        "get-summary" => {
+            let days = action.days.unwrap_or(7);
+            let window = Window::last_days(days, state.now()).map_err(|e| ApiError::field("days", e.to_string()))?;
+            let report = telemetry_for(&state, &window, domain.as_deref(), None).await?;
+            Ok(Json(json!({
+                "domain": domain, "days": days, "timeRange": report.overview.time_range,
+                "totalRequests": report.overview.total_requests,
+                "unpricedRequests": report.overview.unpriced_requests,
+                "totalCost": report.cost.total, "averageCost": report.cost.average,
+                "byModel": report.model_usage.iter().map(|m| json!({"model": m.model, "count": m.count, "cost": m.cost})).collect::<Vec<_>>()
+            })))
+        }
+        "cleanup-old-data" => {
+            principal.require_admin()?;
+            let report = retention::cleanup(&state).await?;
+            Ok(Json(json!({"success": true, "cleanup": report})))
+        }
+        other => Err(ApiError::field(
+            "action",
+            format!("unknown action `{other}` (expected set-alert, check-alerts, get-summary or cleanup-old-data)"),
+        )),
+    }
+}

@@ -1,0 +1,91 @@
+//! `/api/monitoring/chat`: the telemetry report for a period (optionally one model), raw
+//! sessions on request, and budget alerts.
+
+use crate::state::AppState;
+use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_HOUR};
+use omniops_core::money::{format_nanos, percentage};
+use omniops_core::telemetry::{build_report, TelemetryReport};
+use omniops_core::window::Window;
+use serde::Serialize;
+use serde_json::Number;
+
+pub async fn telemetry_for(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+    model: Option<&str>,
+) -> anyhow::Result<TelemetryReport> {
+    let inputs = match model {
+        Some(m) => {
+            state
+                .store
+                .telemetry_inputs_for_model(window, domain, m)
+                .await?
+        }
+        None => state.store.telemetry_inputs(window, domain).await?,
+    };
+    Ok(build_report(window, state.now(), inputs))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertStatus {
+    pub domain: Option<String>,
+    pub alert_type: String,
+    pub threshold_usd: String,
+    pub current_spend: String,
+    pub percentage: Number,
+    pub triggered: bool,
+}
+
+/// The first microsecond of the UTC month that holds `now`.
+pub fn month_start(now: Micros) -> Micros {
+    use chrono::Datelike;
+    let date = chrono::DateTime::from_timestamp_micros(now)
+        .unwrap_or_default()
+        .date_naive();
+    date.with_day(1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(floor_day(now), |t| t.and_utc().timestamp_micros())
+}
+
+/// Each alert against the spend of its period so far (today, or this month, UTC), from
+/// the rollups of ended sessions.
+pub async fn check_alerts(
+    state: &AppState,
+    domain: Option<&str>,
+) -> anyhow::Result<Vec<AlertStatus>> {
+    let now = state.now();
+    let end = floor_hour(now) + MICROS_PER_HOUR;
+    let mut statuses = Vec::new();
+    for (alert_domain, alert_type, threshold) in state.store.list_alerts(domain).await? {
+        let scope = (!alert_domain.is_empty()).then_some(alert_domain.as_str());
+        let start = if alert_type == "monthly" {
+            month_start(now)
+        } else {
+            floor_day(now)
+        };
+        let spend = state.store.cost_between(start, end, scope).await?;
+        statuses.push(AlertStatus {
+            domain: scope.map(str::to_string),
+            alert_type,
+            threshold_usd: format_nanos(i128::from(threshold), 4),
+            current_spend: format_nanos(i128::from(spend), 4),
+            percentage: percentage(i128::from(spend), i128::from(threshold)),
+            triggered: spend >= threshold,
+        });
+    }
+    Ok(statuses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omniops_core::clock::{parse_rfc3339, to_rfc3339};
+
+    #[test]
+    fn months_start_on_the_first_at_midnight_utc() {
+        let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
+        assert_eq!(to_rfc3339(month_start(now)), "2026-11-01T00:00:00Z");
+    }
+}
