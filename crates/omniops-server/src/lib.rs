@@ -80,6 +80,7 @@ pub async fn serve(
     let backend = store.backend().name();
     let (queue, receiver) = ingest::IngestQueue::new(settings.queue_capacity);
     let state = AppState::new(store, settings, clock, queue);
+    api::config::load_retention_override(&state).await?;
 
     let stop = CancellationToken::new();
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
@@ -111,6 +112,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/dashboard/analytics",
             get(api::analytics::analytics).layer(read_auth.clone()),
+        )
+        .route(
+            "/api/dashboard/config",
+            get(api::config::get)
+                .layer(read_auth.clone())
+                .merge(put(api::config::put).layer(admin_auth.clone())),
+        )
+        .route(
+            "/api/dashboard/test-connection",
+            get(api::config::test_connection).layer(read_auth.clone()),
         )
         .route(
             "/api/monitoring/chat",

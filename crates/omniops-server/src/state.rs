@@ -17,6 +17,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub ingest: IngestQueue,
     pub keys: KeyCache,
+    /// Days raw data are kept: the configured value, or the one last set through the API.
+    pub retention_days: std::sync::atomic::AtomicU32,
 }
 
 impl Deref for AppState {
@@ -35,15 +37,21 @@ impl AppState {
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
-            settings,
             clock,
             ingest,
             keys: KeyCache::default(),
+            retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
+            settings,
         }))
     }
 }
 
 impl Inner {
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn now(&self) -> omniops_core::clock::Micros {
         self.clock.now()
     }
@@ -51,8 +59,7 @@ impl Inner {
     /// The oldest start time whose raw sessions are still kept.
     pub fn raw_retention_cutoff(&self) -> omniops_core::clock::Micros {
         omniops_core::clock::floor_hour(
-            self.now()
-                - i64::from(self.settings.retention_days) * omniops_core::clock::MICROS_PER_DAY,
+            self.now() - i64::from(self.retention_days()) * omniops_core::clock::MICROS_PER_DAY,
         )
     }
 }

@@ -127,6 +127,28 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<Micros>,
 }
 
+/// A customer domain and its WooCommerce connection (secrets included: never serialise this).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DomainConfig {
+    pub domain: String,
+    pub woocommerce_url: Option<String>,
+    pub woocommerce_enabled: bool,
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<String>,
+}
+
+impl std::fmt::Debug for DomainConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DomainConfig")
+            .field("domain", &self.domain)
+            .field("woocommerce_url", &self.woocommerce_url)
+            .field("woocommerce_enabled", &self.woocommerce_enabled)
+            .field("consumer_key_set", &self.consumer_key.is_some())
+            .field("consumer_secret_set", &self.consumer_secret.is_some())
+            .finish()
+    }
+}
+
 /// The SHA-256 of a key, as stored. Keys are long random strings, so a plain hash is enough.
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -417,6 +439,28 @@ impl Store {
                 offset
             )
         )?)
+    }
+
+    pub async fn domain_configs(&self) -> anyhow::Result<Vec<DomainConfig>> {
+        Ok(on_pool!(self, list_domain_configs())?)
+    }
+
+    /// Upserts `configs` and deletes `removed`, in one transaction.
+    pub async fn put_domain_configs(
+        &self,
+        configs: &[DomainConfig],
+        removed: &[String],
+        now: Micros,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(self, put_domain_configs(configs, removed, now))?)
+    }
+
+    pub async fn setting(&self, key: &str) -> anyhow::Result<Option<String>> {
+        Ok(on_pool!(self, get_setting(key))?)
+    }
+
+    pub async fn put_setting(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        Ok(on_pool!(self, put_setting(key, value))?)
     }
 
     /// Requests for products the catalogue lacks in the window.

@@ -1,6 +1,7 @@
 //! JSON API routes.
 
 pub mod analytics;
+pub mod config;
 pub mod health;
 pub mod monitoring;
 pub mod prices;

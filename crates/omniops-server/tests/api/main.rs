@@ -3,6 +3,7 @@
 mod access;
 mod analytics;
 mod common;
+mod config;
 mod ingest;
 mod missing;
 mod monitoring;

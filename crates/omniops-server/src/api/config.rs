@@ -1,0 +1,283 @@
+//! `GET/PUT /api/dashboard/config` and `GET /api/dashboard/test-connection`.
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::ingest::read_body;
+use crate::request::parse_json;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
+use omniops_store::DomainConfig;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const RETENTION_KEY: &str = "retention_days";
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// At start: a retention set through the API wins over the configured one.
+pub async fn load_retention_override(state: &AppState) -> anyhow::Result<()> {
+    if let Some(days) = state
+        .store
+        .setting(RETENTION_KEY)
+        .await?
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        state.retention_days.store(days, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn visible(principal: &Principal, domain: &str) -> bool {
+    principal.domain.as_deref().is_none_or(|own| own == domain)
+}
+
+fn public(c: &DomainConfig) -> Value {
+    json!({
+        "domain": c.domain,
+        "woocommerce": {
+            "url": c.woocommerce_url,
+            "enabled": c.woocommerce_enabled,
+            // Secrets are write-only: only whether they are set.
+            "consumerKeySet": c.consumer_key.is_some(),
+            "consumerSecretSet": c.consumer_secret.is_some(),
+        }
+    })
+}
+
+async fn config_answer(state: &AppState, principal: &Principal) -> Result<Value, ApiError> {
+    let domains: Vec<Value> = state
+        .store
+        .domain_configs()
+        .await?
+        .iter()
+        .filter(|c| visible(principal, &c.domain))
+        .map(public)
+        .collect();
+    Ok(json!({
+        "domains": domains,
+        "settings": {
+            "retentionDays": state.retention_days(),
+            "rollupRetentionDays": state.settings.rollup_retention_days,
+        }
+    }))
+}
+
+/// `GET /api/dashboard/config`: the customer domains with their WooCommerce settings
+/// (secrets only as "set or not"), and the settings a user may change.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(config_answer(&state, &principal).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigChange {
+    #[serde(default)]
+    domains: Vec<DomainChange>,
+    retention_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DomainChange {
+    domain: String,
+    #[serde(default)]
+    remove: bool,
+    woocommerce: Option<WooChange>,
+}
+
+/// Absent fields keep their value; an empty secret clears it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WooChange {
+    url: Option<String>,
+    enabled: Option<bool>,
+    consumer_key: Option<String>,
+    consumer_secret: Option<String>,
+}
+
+fn check_store_url(url: &str) -> Result<(), ApiError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| ApiError::field("woocommerce.url", "url must be an http or https URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ApiError::field(
+            "woocommerce.url",
+            "url must be an http or https URL",
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /api/dashboard/config` (admin): upserts or removes domains, sets the retention.
+pub async fn put(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = read_body(body, 256 * 1024).await?;
+    let change: ConfigChange = parse_json(&headers, &bytes)?;
+    let existing = state.store.domain_configs().await?;
+    let mut upserts = Vec::new();
+    let mut removed = Vec::new();
+    for d in change.domains {
+        let domain = d.domain.trim().to_lowercase();
+        if domain.is_empty() || domain.len() > 253 || domain.contains(char::is_whitespace) {
+            return Err(ApiError::field(
+                "domain",
+                "domain must be 1 to 253 characters without spaces",
+            ));
+        }
+        if !visible(&principal, &domain) {
+            return Err(ApiError::Forbidden(format!(
+                "this key may not configure {domain}"
+            )));
+        }
+        if d.remove {
+            removed.push(domain);
+            continue;
+        }
+        let mut config = existing
+            .iter()
+            .find(|c| c.domain == domain)
+            .cloned()
+            .unwrap_or(DomainConfig {
+                domain: domain.clone(),
+                woocommerce_url: None,
+                woocommerce_enabled: false,
+                consumer_key: None,
+                consumer_secret: None,
+            });
+        if let Some(w) = d.woocommerce {
+            if let Some(url) = w.url {
+                let url = url.trim().trim_end_matches('/').to_string();
+                check_store_url(&url)?;
+                config.woocommerce_url = Some(url);
+            }
+            if let Some(key) = w.consumer_key {
+                config.consumer_key = (!key.is_empty()).then_some(key);
+            }
+            if let Some(secret) = w.consumer_secret {
+                config.consumer_secret = (!secret.is_empty()).then_some(secret);
+            }
+            if let Some(enabled) = w.enabled {
+                config.woocommerce_enabled = enabled;
+            }
+        }
+        if config.woocommerce_enabled
+            && (config.woocommerce_url.is_none()
+                || config.consumer_key.is_none()
+                || config.consumer_secret.is_none())
+        {
+            return Err(ApiError::field(
+                "woocommerce.enabled",
+                "an enabled store needs url, consumerKey and consumerSecret",
+            ));
+        }
+        upserts.push(config);
+    }
+    if let Some(days) = change.retention_days {
+        if !(1..=3650).contains(&days) || days > state.settings.rollup_retention_days {
+            return Err(ApiError::field(
+                "retentionDays",
+                "retentionDays must be from 1 to 3650 and within the rollup retention",
+            ));
+        }
+    }
+    principal.require_admin()?;
+    state
+        .store
+        .put_domain_configs(&upserts, &removed, state.now())
+        .await?;
+    if let Some(days) = change.retention_days {
+        state
+            .store
+            .put_setting(RETENTION_KEY, &days.to_string())
+            .await?;
+        state.retention_days.store(days, Ordering::Relaxed);
+    }
+    Ok(Json(config_answer(&state, &principal).await?))
+}
+
+/// `GET /api/dashboard/test-connection`: the database round trip, and for each enabled
+/// WooCommerce store a call to its REST API (`/wp-json/wc/v3/system_status`, 5 s timeout).
+pub async fn test_connection(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<Value>, ApiError> {
+    let started = Instant::now();
+    let database = match state.store.ping().await {
+        Ok(()) => {
+            json!({"ok": true, "backend": state.store.backend().name(), "latencyMs": elapsed_ms(started), "error": null})
+        }
+        Err(error) => {
+            tracing::error!(?error, "test-connection: database unreachable");
+            json!({"ok": false, "backend": state.store.backend().name(), "latencyMs": elapsed_ms(started), "error": "database unreachable"})
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(STORE_TIMEOUT)
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let stores: Vec<DomainConfig> = state
+        .store
+        .domain_configs()
+        .await?
+        .into_iter()
+        .filter(|c| c.woocommerce_enabled && visible(&principal, &c.domain))
+        .collect();
+    // All stores at once, answers in domain order.
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, config) in stores.into_iter().enumerate() {
+        let client = client.clone();
+        checks.spawn(async move { (i, check_store(&client, &config).await) });
+    }
+    let mut woocommerce: Vec<(usize, Value)> = checks.join_all().await;
+    woocommerce.sort_by_key(|(i, _)| *i);
+    let woocommerce: Vec<Value> = woocommerce.into_iter().map(|(_, v)| v).collect();
+    let ok = database["ok"] == json!(true) && woocommerce.iter().all(|w| w["ok"] == json!(true));
+    Ok(Json(
+        json!({"ok": ok, "database": database, "woocommerce": woocommerce}),
+    ))
+}
+
+fn elapsed_ms(started: Instant) -> serde_json::Number {
+    omniops_core::money::json_number(
+        rust_decimal::Decimal::from(started.elapsed().as_micros() as i64)
+            / rust_decimal::Decimal::from(1000),
+        3,
+    )
+}
+
+async fn check_store(client: &reqwest::Client, c: &DomainConfig) -> Value {
+    let url = format!(
+        "{}/wp-json/wc/v3/system_status",
+        c.woocommerce_url.as_deref().unwrap_or_default()
+    );
+    let started = Instant::now();
+    let response = client
+        .get(&url)
+        .basic_auth(
+            c.consumer_key.as_deref().unwrap_or_default(),
+            c.consumer_secret.as_deref(),
+        )
+        .send()
+        .await;
+    let (ok, status, error) = match response {
+        Ok(r) if r.status().is_success() => (true, Some(r.status().as_u16()), None),
+        Ok(r) => (
+            false,
+            Some(r.status().as_u16()),
+            Some(format!("the store answered HTTP {}", r.status().as_u16())),
+        ),
+        Err(e) if e.is_timeout() => (false, None, Some("no answer within 5 s".to_string())),
+        Err(_) => (false, None, Some("could not connect".to_string())),
+    };
+    json!({"domain": c.domain, "url": url, "ok": ok, "status": status, "latencyMs": elapsed_ms(started), "error": error})
+}
