@@ -339,10 +339,12 @@ impl Store {
     }
 
     /// Everything the analytics report needs for a window.
+    /// `now` lets a window that ends now read the failed queries' latest times.
     pub async fn analytics_inputs(
         &self,
         window: &Window,
         domain: Option<&str>,
+        now: Micros,
     ) -> anyhow::Result<AnalyticsInputs> {
         let scope = domain.unwrap_or("");
         let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
@@ -351,7 +353,7 @@ impl Store {
                 on_pool!(self, conversation_counts_of_window(window, scope)).map(|c| c.stats())
             },
             async { on_pool!(self, top_queries(window, scope, 10)) },
-            async { on_pool!(self, failed_search_queries(window, scope, 20)) },
+            async { on_pool!(self, failed_search_queries(window, scope, 20, now)) },
         )?;
         Ok(AnalyticsInputs {
             messages,
@@ -486,7 +488,7 @@ impl Store {
             async { on_pool!(self, raw_message_stats(window, scope)) },
             async { on_pool!(self, raw_conversation_stats(window, scope)) },
             async { on_pool!(self, raw_top_queries(window, scope, 10)) },
-            async { on_pool!(self, failed_search_queries(window, scope, 20)) },
+            async { on_pool!(self, failed_search_queries(window, scope, 20, i64::MAX)) },
         )?;
         Ok(AnalyticsInputs {
             messages,

@@ -382,6 +382,25 @@ async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Resu
 }
 
 async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> sqlx::Result<()> {
+    let mut latest: HashMap<(String, String), Micros> = HashMap::new();
+    for f in searches {
+        for domain in [f.domain.as_str(), ""] {
+            let at = latest.entry((domain.to_string(), f.query.clone())).or_insert(f.at);
+            *at = (*at).max(f.at);
+        }
+    }
+    let latest: Vec<_> = latest.into_iter().collect();
+    for chunk in latest.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO failed_queries (domain, query, last_at) ");
+        q.push_values(chunk, |mut b, ((domain, query), at)| {
+            b.push_bind(domain.clone()).push_bind(query.clone()).push_bind(*at);
+        });
+        q.push(
+            " ON CONFLICT (domain, query) DO UPDATE SET last_at = \
+             CASE WHEN excluded.last_at > failed_queries.last_at THEN excluded.last_at ELSE failed_queries.last_at END",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
     for chunk in searches.chunks(CHUNK) {
         let mut q =
             QueryBuilder::<DB>::new("INSERT INTO failed_searches (session_id, domain, query, product, created_at) ");
@@ -1260,8 +1279,21 @@ pub async fn raw_top_queries(pool: &Pool<DB>, window: &Window, domain: &str, lim
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
-/// Distinct queries of searches that found nothing, newest first.
-pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+/// Distinct queries of searches that found nothing, newest first. A window that ends now
+/// reads each query's latest time; an older window groups the raw failed searches.
+pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64, now: Micros) -> sqlx::Result<Vec<String>> {
+    if window.end > now {
+        return sqlx::query_scalar(
+            "SELECT query FROM failed_queries WHERE domain = $1 AND last_at >= $2 AND last_at < $3 \
+             ORDER BY last_at DESC, query LIMIT $4",
+        )
+        .bind(domain)
+        .bind(window.start)
+        .bind(window.end)
+        .bind(limit)
+        .fetch_all(pool)
+        .await;
+    }
     let mut q = QueryBuilder::<DB>::new("SELECT query, MAX(created_at) AS last FROM failed_searches");
     scope_filter(&mut q, window, domain, "created_at");
     q.push(" GROUP BY query ORDER BY last DESC, query LIMIT ").push_bind(limit);
@@ -1287,10 +1319,9 @@ pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sql
             break;
         }
     }
-    sqlx::query("DELETE FROM failed_searches WHERE created_at < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?;
+    for statement in ["DELETE FROM failed_searches WHERE created_at < $1", "DELETE FROM failed_queries WHERE last_at < $1"] {
+        sqlx::query(statement).bind(cutoff).execute(pool).await?;
+    }
     Ok(deleted)
 }
 
@@ -1303,10 +1334,10 @@ pub async fn product_requests(pool: &Pool<DB>, window: &Window, scope: &str) -> 
            WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
            UNION ALL \
            SELECT m.product, m.content, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
-           WHERE m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
-           AND ($3 = '' OR m.domain = $3) AND EXISTS (SELECT 1 FROM chat_telemetry t \
-             WHERE t.conversation_id = m.conversation_id AND t.end_time IS NOT NULL \
-             AND t.search_count > 0 AND t.total_results = 0) \
+           WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
+             WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
+           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
+           AND ($3 = '' OR m.domain = $3) \
          ) r WHERE NOT EXISTS (SELECT 1 FROM structured_extractions x WHERE x.extraction_type = 'products' \
            AND x.domain = r.domain AND x.product_name = r.product)",
     )

@@ -545,7 +545,7 @@ async fn conversations_follow_session_retention(db: &TestDb) {
     assert_eq!(raw.messages.messages, 1);
     let rollups = db
         .store
-        .analytics_inputs(&year, None)
+        .analytics_inputs(&year, None, now)
         .await
         .expect("rollups");
     assert_eq!(rollups.messages.messages, 2);
@@ -594,6 +594,16 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
         .apply_batch(&[events(now, &first)], now)
         .await
         .expect("batch");
+    // Failed searches: "pumps" twice (the later time counts), "belts" once, one outside a day.
+    for (i, (query, hours_ago)) in [("Pumps", 30), ("belts", 5), ("pumps", 2), ("gaskets", 40)]
+        .into_iter()
+        .enumerate()
+    {
+        let start = omniops_core::clock::to_rfc3339(now - hours_ago * MICROS_PER_HOUR);
+        later.push(format!(
+            r#"{{"type":"session","session_id":"f{i}","model":"gpt-4","domain":"b.example","start_time":"{start}","duration_ms":5,"success":true,"input_tokens":1,"output_tokens":1,"searches":[{{"query":"{query}","results":0}}]}}"#
+        ));
+    }
     db.store
         .apply_batch(&[events(now, &later)], now)
         .await
@@ -603,7 +613,7 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
         for domain in [None, Some("b.example")] {
             let mut fast = db
                 .store
-                .analytics_inputs(&window, domain)
+                .analytics_inputs(&window, domain, now)
                 .await
                 .expect("rollups");
             let mut raw = db
@@ -627,10 +637,33 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
             );
         }
     }
+    let day = Window::last_days(1, now).expect("window");
+    let failed = db
+        .store
+        .analytics_inputs(&day, None, now)
+        .await
+        .expect("rollups")
+        .failed_searches;
+    assert_eq!(failed, vec!["pumps".to_string(), "belts".to_string()]);
+    let week = Window::last_days(7, now).expect("window");
+    let failed = db
+        .store
+        .analytics_inputs(&week, Some("b.example"), now)
+        .await
+        .expect("rollups")
+        .failed_searches;
+    assert_eq!(
+        failed,
+        vec![
+            "pumps".to_string(),
+            "belts".to_string(),
+            "gaskets".to_string()
+        ]
+    );
     let month = Window::last_days(30, now).expect("window");
     let inputs = db
         .store
-        .analytics_inputs(&month, None)
+        .analytics_inputs(&month, None, now)
         .await
         .expect("rollups");
     assert!(

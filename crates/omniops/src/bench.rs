@@ -179,14 +179,15 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
 
     if args.conversations > 0 {
         let bodies = conversation_bodies(args, now);
-        let events = args.conversations * 11;
+        let events = args.conversations * 11 + args.conversations.div_ceil(5);
         let started = Instant::now();
         send_all(&client, &base, bodies, args.concurrency).await?;
         let secs = started.elapsed().as_secs_f64();
         println!(
-            "conversations {:>6} conversations, {} messages in {:>6.2} s = {:>8.0} events/s",
+            "conversations {:>6} conversations, {} messages, {} sessions with a failed search in {:>6.2} s = {:>8.0} events/s",
             args.conversations,
             args.conversations * 10,
+            args.conversations.div_ceil(5),
             secs,
             events as f64 / secs
         );
@@ -220,6 +221,14 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
                 "conversations days=30",
                 "/api/dashboard/conversations?days=30",
             ),
+            (
+                "missing-products days=30",
+                "/api/dashboard/missing-products?days=30",
+            ),
+            ("scraped", "/api/dashboard/scraped"),
+            ("woocommerce days=30", "/api/dashboard/woocommerce?days=30"),
+            ("config", "/api/dashboard/config"),
+            ("monitoring period=week", "/api/monitoring/chat?period=week"),
         ] {
             let mut samples =
                 measure(&client, &format!("{base}{path}"), args.samples.min(50)).await?;
@@ -306,6 +315,14 @@ fn conversation_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
             json!({"type": "conversation", "conversation_id": id, "timestamp": to_rfc3339(begin),
                            "domain": format!("shop{}.example", rng.gen_range(0..args.domains))}),
         );
+        // Every fifth conversation has a session that searched and found nothing.
+        if i % 5 == 0 {
+            let product = PRODUCTS[rng.gen_range(0..PRODUCTS.len())];
+            events.push(json!({"type": "session", "session_id": format!("conv-session-{i}"), "conversation_id": id,
+                "model": "gpt-4o-mini", "domain": "shop0.example", "start_time": to_rfc3339(begin + 1_000_000),
+                "duration_ms": 1_500, "success": true, "input_tokens": 900, "output_tokens": 120,
+                "searches": [{"query": product, "results": 0}]}));
+        }
         for m in 0..10i64 {
             let at = to_rfc3339(begin + m * 20_000_000);
             let (role, content) = if m % 2 == 0 {

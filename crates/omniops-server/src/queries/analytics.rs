@@ -9,7 +9,10 @@ pub async fn analytics_report(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<AnalyticsReport> {
-    let inputs = state.store.analytics_inputs(window, domain).await?;
+    let inputs = state
+        .store
+        .analytics_inputs(window, domain, state.now())
+        .await?;
     Ok(build_analytics(window, inputs))
 }
 

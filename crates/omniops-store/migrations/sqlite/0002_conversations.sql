@@ -55,3 +55,13 @@ CREATE TABLE failed_searches (
 );
 CREATE INDEX idx_failed_searches_created ON failed_searches (created_at);
 CREATE INDEX idx_failed_searches_domain_created ON failed_searches (domain, created_at);
+
+-- Each failed query's latest time, per domain and for all domains (''): the newest distinct
+-- failed queries of a window that ends now are the first rows of this index.
+CREATE TABLE failed_queries (
+    domain TEXT NOT NULL,
+    query TEXT NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (domain, query)
+);
+CREATE INDEX idx_failed_queries_last ON failed_queries (domain, last_at);

@@ -11,5 +11,6 @@ CREATE TABLE structured_extractions (
 );
 CREATE INDEX idx_extractions_product ON structured_extractions (extraction_type, domain, product_name);
 
--- Sessions of a conversation, to find the questions whose session found nothing.
-CREATE INDEX idx_chat_telemetry_conversation ON chat_telemetry (conversation_id) WHERE conversation_id IS NOT NULL;
+-- Conversations with a session that searched and found nothing: few, so a small index.
+CREATE INDEX idx_chat_telemetry_found_nothing ON chat_telemetry (conversation_id)
+    WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0;
