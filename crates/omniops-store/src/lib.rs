@@ -272,44 +272,29 @@ impl Store {
         )?)
     }
 
-    /// The telemetry inputs of one model (the monitoring endpoint's `model` filter).
-    pub async fn telemetry_inputs_for_model(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-        model: &str,
-    ) -> anyhow::Result<TelemetryInputs> {
-        let scope = domain.unwrap_or("");
-        let (groups, trend, first_session_hour, live) = tokio::try_join!(
-            async { on_pool!(self, window_groups(window, scope, Some(model))) },
-            async { on_pool!(self, trend(window, scope, model)) },
-            async { on_pool!(self, first_session_hour(scope)) },
-            async { on_pool!(self, live_sessions(scope)) },
-        )?;
-        let sums = WindowSums::from_model_groups(domain, model, groups);
-        let live = live.into_iter().filter(|s| s.model == model).collect();
-        Ok(TelemetryInputs {
-            sums,
-            trend,
-            first_session_hour,
-            live,
-        })
-    }
-
-    /// Everything the telemetry report needs, from rollups and the live sessions.
+    /// Everything the telemetry report needs, from rollups and the live sessions; for all
+    /// models, or one (the monitoring endpoint's `model` filter).
     pub async fn telemetry_inputs(
         &self,
         window: &Window,
         domain: Option<&str>,
+        model: Option<&str>,
     ) -> anyhow::Result<TelemetryInputs> {
         let scope = domain.unwrap_or("");
         let (groups, trend, first_session_hour, live) = tokio::try_join!(
-            async { on_pool!(self, window_groups(window, scope, None)) },
-            async { on_pool!(self, trend(window, scope, "")) },
+            async { on_pool!(self, window_groups(window, scope, model)) },
+            async { on_pool!(self, trend(window, scope, model.unwrap_or(""))) },
             async { on_pool!(self, first_session_hour(scope)) },
             async { on_pool!(self, live_sessions(scope)) },
         )?;
-        let sums = WindowSums::from_rollup_groups(domain, groups);
+        let sums = match model {
+            Some(m) => WindowSums::from_model_groups(domain, m, groups),
+            None => WindowSums::from_rollup_groups(domain, groups),
+        };
+        let live = live
+            .into_iter()
+            .filter(|s| model.is_none_or(|m| s.model == m))
+            .collect();
         Ok(TelemetryInputs {
             sums,
             trend,

@@ -68,7 +68,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
     let window = Window::last_days(1, now).expect("window");
     let inputs = db
         .store
-        .telemetry_inputs(&window, None)
+        .telemetry_inputs(&window, None, None)
         .await
         .expect("inputs");
     assert_eq!(inputs.live.len(), 1);
@@ -89,7 +89,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
 
     let inputs = db
         .store
-        .telemetry_inputs(&window, None)
+        .telemetry_inputs(&window, None, None)
         .await
         .expect("inputs");
     assert!(inputs.live.is_empty());
@@ -264,7 +264,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
     let window = Window::last_days(7, now).expect("window");
     let inputs = db
         .store
-        .telemetry_inputs(&window, None)
+        .telemetry_inputs(&window, None, None)
         .await
         .expect("inputs");
     let c = inputs.sums.totals;
@@ -303,7 +303,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
     assert_eq!(g4.cost_nanos, Some(20_000_000));
     let inputs = db
         .store
-        .telemetry_inputs(&window, None)
+        .telemetry_inputs(&window, None, None)
         .await
         .expect("inputs");
     assert_eq!(inputs.sums.totals.cost_nanos, 24_000_000);
@@ -431,7 +431,7 @@ async fn price_change_reaches_live_sessions(db: &TestDb) {
     db.store.apply_batch(&[start], now).await.expect("batch");
     let live = db
         .store
-        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None)
+        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None, None)
         .await
         .expect("inputs");
     assert_eq!(live.live[0].cost_nanos, None);
@@ -455,7 +455,7 @@ async fn price_change_reaches_live_sessions(db: &TestDb) {
     db.store.apply_batch(&[end], now).await.expect("batch");
     let inputs = db
         .store
-        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None)
+        .telemetry_inputs(&Window::last_days(1, now).expect("window"), None, None)
         .await
         .expect("inputs");
     assert_eq!(

@@ -15,15 +15,7 @@ pub async fn telemetry_for(
     domain: Option<&str>,
     model: Option<&str>,
 ) -> anyhow::Result<TelemetryReport> {
-    let inputs = match model {
-        Some(m) => {
-            state
-                .store
-                .telemetry_inputs_for_model(window, domain, m)
-                .await?
-        }
-        None => state.store.telemetry_inputs(window, domain).await?,
-    };
+    let inputs = state.store.telemetry_inputs(window, domain, model).await?;
     Ok(build_report(window, state.now(), inputs))
 }
 

@@ -8,6 +8,6 @@ pub async fn telemetry_report(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<TelemetryReport> {
-    let inputs = state.store.telemetry_inputs(window, domain).await?;
+    let inputs = state.store.telemetry_inputs(window, domain, None).await?;
     Ok(build_report(window, state.now(), inputs))
 }
