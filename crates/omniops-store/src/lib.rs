@@ -1,6 +1,6 @@
 //! Omniops storage: SQLite (embedded default, WAL) and PostgreSQL behind one API.
 //!
-//! The SQL lives once in `queries.rs`, compiled for each engine with `include!`, so
+//! The SQL lives once in `sql/`, compiled for each engine with `include!`, so
 //! both backends run the same statements; each engine owns its migrations.
 
 pub mod batch;
@@ -23,14 +23,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// The SQL layer: the files of `sql/` compiled into one module per engine.
+macro_rules! sql_layer {
+    () => {
+        include!("sql/ingest.rs");
+        include!("sql/telemetry.rs");
+        include!("sql/prices.rs");
+        include!("sql/admin.rs");
+        include!("sql/analytics.rs");
+        include!("sql/shop.rs");
+        include!("sql/monitoring.rs");
+        include!("sql/config.rs");
+    };
+}
+
 mod sqlite {
     type DB = sqlx::Sqlite;
-    include!("queries.rs");
+    sql_layer!();
 }
 
 mod postgres {
     type DB = sqlx::Postgres;
-    include!("queries.rs");
+    sql_layer!();
 }
 
 #[derive(Clone)]

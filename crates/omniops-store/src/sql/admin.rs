@@ -1,0 +1,109 @@
+// API keys, and retention.
+
+fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scope: row.try_get("scope")?,
+        domain: row.try_get("domain")?,
+        prefix: row.try_get("prefix")?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+pub async fn insert_key(pool: &Pool<DB>, key: &ApiKeyRecord, hash: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, scope, domain, key_hash, prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.id)
+    .bind(&key.name)
+    .bind(&key.scope)
+    .bind(&key.domain)
+    .bind(hash)
+    .bind(&key.prefix)
+    .bind(key.created_at)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn list_keys(pool: &Pool<DB>) -> sqlx::Result<Vec<ApiKeyRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, name, scope, domain, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(key_from_row).collect()
+}
+
+pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<bool> {
+    let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub async fn find_key(pool: &Pool<DB>, hash: &str) -> sqlx::Result<Option<ApiKeyRecord>> {
+    let row = sqlx::query(
+        "SELECT id, name, scope, domain, prefix, created_at, revoked_at FROM api_keys \
+         WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(key_from_row).transpose()
+}
+
+pub async fn count_active_keys(pool: &Pool<DB>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM api_keys WHERE revoked_at IS NULL")
+        .fetch_one(pool)
+        .await
+}
+
+// ---- retention ----
+
+/// Deletes ended raw sessions that started before `cutoff`, a slice at a time so that
+/// ingest is never blocked for long. Returns how many were deleted.
+pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
+             WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(deleted)
+}
+
+pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    for table in [
+        "rollup_hourly",
+        "rollup_daily",
+        "message_rollup_hourly",
+        "message_rollup_daily",
+        "conversation_rollup_hourly",
+        "conversation_rollup_daily",
+        "query_rollup_hourly",
+        "query_rollup_daily",
+    ] {
+        deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,225 @@
+// Conversations and analytics: rollup reads, the raw-row versions they are tested against,
+// and missing-product requests.
+
+/// `SELECT {select} FROM (rows of the window from `{prefix}_hourly` and `{prefix}_daily` for
+/// `scope`) r {tail}`: whole days from the daily rollup, the edges from the hourly one.
+fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, window: &Window, scope: &str) -> QueryBuilder<'static, DB> {
+    let split = window.split_days();
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT {select} FROM ("));
+    let mut first = true;
+    for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
+        if start >= end {
+            continue;
+        }
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(format!("SELECT {columns} FROM {prefix}_{granularity} WHERE domain = "));
+        q.push_bind(scope.to_string()).push(" AND bucket >= ").push_bind(start).push(" AND bucket < ").push_bind(end);
+    }
+    q.push(format!(") r {tail}"));
+    q
+}
+
+fn sums(columns: &[&str]) -> String {
+    columns.iter().map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)")).collect::<Vec<_>>().join(", ")
+}
+
+pub async fn message_stats(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<MessageStats> {
+    let mut q = rollup_window_query("message_rollup", &MESSAGE_COUNTS.join(", "), &sums(&MESSAGE_COUNTS), "", window, scope);
+    let row = q.build().fetch_one(pool).await?;
+    Ok(MessageStats {
+        messages: row.try_get(0)?,
+        user_messages: row.try_get(1)?,
+        positive: row.try_get(2)?,
+        negative: row.try_get(3)?,
+        response_ms_sum: row.try_get(4)?,
+        responses: row.try_get(5)?,
+    })
+}
+
+pub async fn conversation_counts_of_window(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ConversationCounts> {
+    let mut q = rollup_window_query("conversation_rollup", &CONVERSATION_COUNTS.join(", "), &sums(&CONVERSATION_COUNTS), "", window, scope);
+    let row = q.build().fetch_one(pool).await?;
+    let mut languages = [0; 5];
+    for (i, l) in languages.iter_mut().enumerate() {
+        *l = row.try_get(3 + i)?;
+    }
+    Ok(ConversationCounts {
+        conversations: row.try_get(0)?,
+        with_user_messages: row.try_get(1)?,
+        resolved: row.try_get(2)?,
+        languages,
+    })
+}
+
+pub async fn top_queries(pool: &Pool<DB>, window: &Window, scope: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let mut q = rollup_window_query(
+        "query_rollup",
+        "query, count",
+        "query, CAST(SUM(count) AS BIGINT) AS n",
+        "GROUP BY query ORDER BY n DESC, query LIMIT ",
+        window,
+        scope,
+    );
+    q.push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+fn scope_filter(q: &mut QueryBuilder<'_, DB>, window: &Window, domain: &str, time_column: &str) {
+    q.push(format!(" WHERE {time_column} >= ")).push_bind(window.start);
+    q.push(format!(" AND {time_column} < ")).push_bind(window.end);
+    if !domain.is_empty() {
+        q.push(" AND domain = ").push_bind(domain.to_string());
+    }
+}
+
+pub async fn raw_conversation_count(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::<DB>::new("SELECT CAST(COUNT(*) AS BIGINT) FROM conversations");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+/// Newest first: (id, first user message, created_at).
+pub async fn recent_conversations(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<(String, Option<String>, Micros)>> {
+    let mut q = QueryBuilder::<DB>::new("SELECT id, first_user_message, created_at FROM conversations");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<MessageStats> {
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT CAST(COUNT(*) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment < 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(response_ms_sum), 0) AS BIGINT), CAST(COALESCE(SUM(responses), 0) AS BIGINT) \
+         FROM messages",
+    );
+    scope_filter(&mut q, window, domain, "created_at");
+    let row = q.build().fetch_one(pool).await?;
+    Ok(MessageStats {
+        messages: row.try_get(0)?,
+        user_messages: row.try_get(1)?,
+        positive: row.try_get(2)?,
+        negative: row.try_get(3)?,
+        response_ms_sum: row.try_get(4)?,
+        responses: row.try_get(5)?,
+    })
+}
+
+pub async fn raw_conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<ConversationStats> {
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT language, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
+    );
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" AND user_message_count > 0 GROUP BY language");
+    let rows = q.build().fetch_all(pool).await?;
+    let mut stats = ConversationStats::default();
+    for row in &rows {
+        let count: i64 = row.try_get(1)?;
+        stats.with_user_messages += count;
+        stats.resolved += row.try_get::<i64, _>(2)?;
+        stats.languages.push((row.try_get(0)?, count));
+    }
+    Ok(stats)
+}
+
+pub async fn raw_top_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let mut q = QueryBuilder::<DB>::new("SELECT query, CAST(COUNT(*) AS BIGINT) AS n FROM messages");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" AND role = 'user' GROUP BY query ORDER BY n DESC, query LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Distinct queries of searches that found nothing, newest first. A window that ends now
+/// reads each query's latest time; an older window groups the raw failed searches.
+pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64, now: Micros) -> sqlx::Result<Vec<String>> {
+    if window.end > now {
+        return sqlx::query_scalar(
+            "SELECT query FROM failed_queries WHERE domain = $1 AND last_at >= $2 AND last_at < $3 \
+             ORDER BY last_at DESC, query LIMIT $4",
+        )
+        .bind(domain)
+        .bind(window.start)
+        .bind(window.end)
+        .bind(limit)
+        .fetch_all(pool)
+        .await;
+    }
+    let mut q = QueryBuilder::<DB>::new("SELECT query, MAX(created_at) AS last FROM failed_searches");
+    scope_filter(&mut q, window, domain, "created_at");
+    q.push(" GROUP BY query ORDER BY last DESC, query LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
+}
+
+/// Deletes conversations (and, by cascade, their messages) last active before `cutoff`,
+/// and failed searches older than it: the same retention as raw sessions.
+pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations \
+             WHERE updated_at < $1 LIMIT 1000)",
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
+    for statement in ["DELETE FROM failed_searches WHERE created_at < $1", "DELETE FROM failed_queries WHERE last_at < $1"] {
+        sqlx::query(statement).bind(cutoff).execute(pool).await?;
+    }
+    Ok(deleted)
+}
+
+/// Requests for products the domain's catalogue lacks: failed searches, and user questions
+/// of conversations one of whose sessions searched and found nothing.
+pub async fn product_requests(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<Vec<ProductRequest>> {
+    let rows = sqlx::query(
+        "SELECT r.product, r.text, r.created_at, r.failed FROM ( \
+           SELECT product, query AS text, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
+           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
+           UNION ALL \
+           SELECT m.product, m.content, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
+           WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
+             WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
+           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
+           AND ($3 = '' OR m.domain = $3) \
+         ) r WHERE NOT EXISTS (SELECT 1 FROM structured_extractions x WHERE x.extraction_type = 'products' \
+           AND x.domain = r.domain AND x.product_name = r.product)",
+    )
+    .bind(window.start)
+    .bind(window.end)
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProductRequest {
+                product: r.try_get(0)?,
+                text: r.try_get(1)?,
+                at: r.try_get(2)?,
+                failed_search: r.try_get::<i64, _>(3)? == 1,
+            })
+        })
+        .collect()
+}
+

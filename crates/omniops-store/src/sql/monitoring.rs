@@ -1,0 +1,73 @@
+// Budget alerts and the sessions of a period (the monitoring endpoint).
+
+pub async fn upsert_alert(pool: &Pool<DB>, domain: &str, alert_type: &str, threshold_nanos: i64, now: Micros) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cost_alerts (domain, alert_type, threshold_nanos, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (domain, alert_type) DO UPDATE SET threshold_nanos = excluded.threshold_nanos, updated_at = excluded.updated_at",
+    )
+    .bind(domain)
+    .bind(alert_type)
+    .bind(threshold_nanos)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// Alerts of one domain ('' = the all-domains ones), or every alert when `all` is set.
+pub async fn list_alerts(pool: &Pool<DB>, domain: &str, all: bool) -> sqlx::Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT domain, alert_type, threshold_nanos FROM cost_alerts WHERE $2 OR domain = $1 ORDER BY domain, alert_type",
+    )
+    .bind(domain)
+    .bind(all)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+/// Priced cost of ended sessions that started in [start, end), from hourly rollups.
+pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) FROM rollup_hourly \
+         WHERE domain = $1 AND model = '' AND bucket >= $2 AND bucket < $3",
+    )
+    .bind(domain)
+    .bind(start)
+    .bind(end)
+    .fetch_one(pool)
+    .await
+}
+
+/// Ended sessions that started in the window, newest first, and how many there are.
+pub async fn sessions_in_window(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    model: &str,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Session>, i64)> {
+    let filter = "FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
+                  AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) {filter}"))
+        .bind(window.start)
+        .bind(window.end)
+        .bind(domain)
+        .bind(model)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} {filter} ORDER BY start_time DESC, session_id LIMIT $5 OFFSET $6"
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(domain)
+    .bind(model)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let sessions = rows.iter().map(session_from_row).collect::<sqlx::Result<Vec<_>>>()?;
+    Ok((sessions, total))
+}
