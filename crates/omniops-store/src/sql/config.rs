@@ -20,7 +20,7 @@ pub async fn list_domain_configs(pool: &Pool<DB>) -> sqlx::Result<Vec<DomainConf
 }
 
 pub async fn put_domain_configs(pool: &Pool<DB>, configs: &[DomainConfig], removed: &[String], now: Micros) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     for c in configs {
         sqlx::query(
             "INSERT INTO domain_config (domain, woocommerce_url, woocommerce_enabled, consumer_key, consumer_secret, updated_at) \

@@ -23,6 +23,18 @@ use std::collections::{HashMap, HashSet};
 
 type Tx<'a> = Transaction<'a, DB>;
 
+/// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// deferred transaction that has read cannot upgrade once another connection committed
+/// (SQLITE_BUSY_SNAPSHOT, e.g. the retention job), while an immediate one waits for the
+/// lock under the busy timeout.
+async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
+    if <DB as sqlx::Database>::NAME == "SQLite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// Rows per multi-row statement: 25 columns × 1,000 stays under both engines' bind limits.
 const CHUNK: usize = 1_000;
 
@@ -233,7 +245,7 @@ pub async fn apply_batch(
     now: Micros,
     cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<BatchOutcome> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     let (ids, conversation_ids) = batch::ids_to_load(requests);
     let mut cache = cache;
     // Sessions taken from the cache go back only after a commit: on failure the store is the truth.

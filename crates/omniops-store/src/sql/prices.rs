@@ -61,7 +61,7 @@ fn price_insert(entry: &PriceEntry, now: Micros) -> QueryBuilder<'static, DB> {
 }
 
 pub async fn seed_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     for entry in entries {
         let mut q = price_insert(entry, now);
         q.push(" ON CONFLICT (model, effective_from) DO NOTHING");
@@ -75,7 +75,7 @@ pub async fn seed_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -
 /// whose raw sessions are still kept (start at or after `raw_since`) are rebuilt from the
 /// sessions; older ones are priced from their token sums.
 pub async fn put_price(pool: &Pool<DB>, entry: &PriceEntry, raw_since: Micros, now: Micros) -> anyhow::Result<RecomputeReport> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_write(pool).await?;
     let mut q = price_insert(entry, now);
     q.push(
         " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
