@@ -236,7 +236,21 @@ impl UsageBody {
 
 /// Parses and validates one event. `received_at` is the default timestamp.
 pub fn parse_event(raw: &str, received_at: Micros) -> Result<IngestEvent, String> {
-    let header: Header = field(raw)?;
+    session_event(raw, field(raw)?, received_at)
+}
+
+/// An event's time: its `timestamp`, else the time of receipt.
+fn event_time(timestamp: &Option<String>, received_at: Micros) -> Result<Micros, String> {
+    match timestamp {
+        Some(text) => {
+            parse_rfc3339(text).ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())
+        }
+        None => Ok(received_at),
+    }
+}
+
+/// A session event, its header already read.
+fn session_event(raw: &str, header: Header, received_at: Micros) -> Result<IngestEvent, String> {
     let kind_name = header
         .kind
         .ok_or_else(|| "missing field `type`".to_string())?;
@@ -247,11 +261,7 @@ pub fn parse_event(raw: &str, received_at: Micros) -> Result<IngestEvent, String
     if let Some(id) = &header.event_id {
         check_id("event_id", id)?;
     }
-    let at = match &header.timestamp {
-        Some(text) => parse_rfc3339(text)
-            .ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())?,
-        None => received_at,
-    };
+    let at = event_time(&header.timestamp, received_at)?;
     let kind = match kind_name.as_str() {
         "session.start" => {
             let b: StartBody = field(raw)?;
@@ -757,13 +767,6 @@ pub struct MessageEvent {
 }
 
 #[derive(Deserialize)]
-struct ContentHeader {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    timestamp: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct ConversationBody {
     conversation_id: String,
     domain: String,
@@ -781,8 +784,10 @@ struct MessageBody {
 
 /// Parses and validates any event; `received_at` is the default timestamp.
 pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
-    let header: ContentHeader = field(raw)?;
-    let kind = header.kind.as_deref().unwrap_or("");
+    // The header is read once; the body by the parser of the event's type.
+    let header: Header = field(raw)?;
+    let kind = header.kind.clone().unwrap_or_default();
+    let kind = kind.as_str();
     if !matches!(
         kind,
         "conversation"
@@ -793,13 +798,9 @@ pub fn parse(raw: &str, received_at: Micros) -> Result<Event, String> {
             | "cart.abandoned"
             | "order"
     ) {
-        return parse_event(raw, received_at).map(Event::Session);
+        return session_event(raw, header, received_at).map(Event::Session);
     }
-    let at = match &header.timestamp {
-        Some(text) => parse_rfc3339(text)
-            .ok_or_else(|| "timestamp must be an RFC 3339 timestamp".to_string())?,
-        None => received_at,
-    };
+    let at = event_time(&header.timestamp, received_at)?;
     if kind == "extraction" {
         return parse_extraction(raw, at);
     }
