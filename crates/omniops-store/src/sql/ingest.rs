@@ -266,15 +266,8 @@ pub async fn apply_batch(
     let changed: Vec<&Conversation> = conversations.values().filter(|(_, d)| *d).map(|(c, _)| c).collect();
     upsert_conversations(&mut tx, &changed).await?;
     insert_messages(&mut tx, &messages).await?;
-    for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
-        failed_searches.extend(FailedSearch::from_backfill(session));
-    }
-    insert_failed_searches(&mut tx, &failed_searches).await?;
-    upsert_extractions(&mut tx, &extractions).await?;
-    upsert_pages(&mut tx, &pages).await?;
-    upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
-    upsert_shop(&mut tx, &shop).await?;
 
+    // Ended live sessions and newly inserted backfills count in the rollups.
     let mut delta = RollupDelta::default();
     for id in &ended {
         if let Some((session, _)) = sessions.get(id) {
@@ -283,7 +276,13 @@ pub async fn apply_batch(
     }
     for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
         delta.add(session);
+        failed_searches.extend(FailedSearch::from_backfill(session));
     }
+    insert_failed_searches(&mut tx, &failed_searches).await?;
+    upsert_extractions(&mut tx, &extractions).await?;
+    upsert_pages(&mut tx, &pages).await?;
+    upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
+    upsert_shop(&mut tx, &shop).await?;
     add_rollups(&mut tx, &delta).await?;
     add_content_rollups(&mut tx, &content_delta).await?;
     tx.commit().await?;
