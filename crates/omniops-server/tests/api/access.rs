@@ -102,6 +102,18 @@ async fn keys_gate_every_route_but_health(app: &TestApp) {
     };
     assert_eq!(put(read_a.clone()).await, 403);
     assert_eq!(put(admin.clone()).await, 200);
+    // So does changing the configuration.
+    let config = |key: String| {
+        let request = app
+            .client
+            .put(app.url("/api/dashboard/config"))
+            .bearer_auth(key)
+            .json(&json!({"retentionDays": 20}));
+        async move { request.send().await.expect("PUT").status().as_u16() }
+    };
+    assert_eq!(config(read_a.clone()).await, 403);
+    assert_eq!(config(ingest.clone()).await, 403);
+    assert_eq!(config(admin.clone()).await, 200);
 }
 http_test!(keys_and_scopes, keys_gate_every_route_but_health);
 
