@@ -30,6 +30,9 @@ pub struct Conversation {
     pub non_latin_letters: i64,
     pub letters: i64,
     pub message_ids: Vec<String>,
+    /// One of its sessions searched and found nothing: its product questions are requests
+    /// for missing products. Set by the store, never by a message.
+    pub found_nothing: bool,
 }
 
 /// What one message contributes, stored with it.
@@ -64,6 +67,7 @@ impl Conversation {
             non_latin_letters: 0,
             letters: 0,
             message_ids: Vec::new(),
+            found_nothing: false,
         }
     }
 

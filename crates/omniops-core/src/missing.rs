@@ -10,14 +10,15 @@ use serde::Serialize;
 use serde_json::Number;
 use std::collections::HashMap;
 
-/// One request for a product: its normalised name, the text it came from, when.
+/// One product's requests in a window, summed over the domains where it is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProductRequest {
+pub struct ProductTally {
+    /// The normalised name.
     pub product: String,
-    pub text: String,
-    pub at: Micros,
-    /// Whether it came from a failed search (else from a conversation).
-    pub failed_search: bool,
+    pub requests: i64,
+    /// How many of the requests were failed searches (the rest came from conversations).
+    pub failed_searches: i64,
+    pub last_at: Micros,
 }
 
 #[derive(Debug, Serialize)]
@@ -56,60 +57,39 @@ pub struct MissingProductsReport {
     pub pagination: Pagination,
 }
 
-struct Tally {
-    name: String,
-    count: i64,
-    last: Micros,
-    /// Distinct texts, newest first.
-    examples: Vec<(Micros, String)>,
-}
-
+/// The report with empty `examples`: the caller reads them for the page's products only
+/// (see [`MissingProductsReport::page_products`]).
 pub fn build_missing_products(
     window: &Window,
-    requests: Vec<ProductRequest>,
+    mut tallies: Vec<ProductTally>,
     page: i64,
     limit: i64,
 ) -> MissingProductsReport {
-    let failed_searches = requests.iter().filter(|r| r.failed_search).count() as i64;
-    let mut by_name: HashMap<String, Tally> = HashMap::new();
-    for r in requests {
-        let tally = by_name.entry(r.product.clone()).or_insert_with(|| Tally {
-            name: r.product.clone(),
-            count: 0,
-            last: r.at,
-            examples: Vec::new(),
-        });
-        tally.count += 1;
-        tally.last = tally.last.max(r.at);
-        if !tally.examples.iter().any(|(_, t)| *t == r.text) {
-            tally.examples.push((r.at, r.text));
-        }
-    }
-    let mut tallies: Vec<Tally> = by_name.into_values().collect();
+    let failed_searches: i64 = tallies.iter().map(|t| t.failed_searches).sum();
     // Most requested first, then most recent, then by name: deterministic.
     tallies.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then(b.last.cmp(&a.last))
-            .then_with(|| a.name.cmp(&b.name))
+        b.requests
+            .cmp(&a.requests)
+            .then(b.last_at.cmp(&a.last_at))
+            .then_with(|| a.product.cmp(&b.product))
     });
 
-    let total_requests: i64 = tallies.iter().map(|t| t.count).sum();
+    let total_requests: i64 = tallies.iter().map(|t| t.requests).sum();
     let products = tallies.len() as i64;
     let mut categories = Categories::default();
     let mut category_requests: HashMap<&'static str, (i64, i64)> = HashMap::new();
     for t in &tallies {
-        let (list, label) = match category(&t.name) {
+        let (list, label) = match category(&t.product) {
             Category::Tools => (&mut categories.tools, "Tools"),
             Category::Parts => (&mut categories.parts, "Parts"),
             Category::Equipment => (&mut categories.equipment, "Equipment"),
             Category::Other => (&mut categories.other, "Other"),
         };
         if list.len() < 5 {
-            list.push(t.name.clone());
+            list.push(t.product.clone());
         }
         let entry = category_requests.entry(label).or_default();
-        entry.0 += t.count;
+        entry.0 += t.requests;
         entry.1 += 1;
     }
 
@@ -118,8 +98,8 @@ pub fn build_missing_products(
     if let Some(top) = tallies.first() {
         recommendations.push(format!(
             "Add \"{}\" to the catalogue: requested {} times ({}).",
-            top.name,
-            top.count,
+            top.product,
+            top.requests,
             label.to_lowercase()
         ));
     }
@@ -134,7 +114,7 @@ pub fn build_missing_products(
             "{name} is the most requested missing category: {count} requests for {products} product{plural}."
         ));
     }
-    let once = tallies.iter().filter(|t| t.count == 1).count();
+    let once = tallies.iter().filter(|t| t.requests == 1).count();
     if once > 0 {
         recommendations.push(format!(
             "{once} products were asked for only once: watch them before stocking."
@@ -152,20 +132,11 @@ pub fn build_missing_products(
         .into_iter()
         .skip(usize::try_from(pagination.offset()).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(0))
-        .map(|mut t| {
-            t.examples
-                .sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            MissingProduct {
-                name: t.name,
-                count: t.count,
-                last_requested: to_rfc3339(t.last),
-                examples: t
-                    .examples
-                    .into_iter()
-                    .take(3)
-                    .map(|(_, text)| text)
-                    .collect(),
-            }
+        .map(|t| MissingProduct {
+            name: t.product,
+            count: t.requests,
+            last_requested: to_rfc3339(t.last_at),
+            examples: Vec::new(),
         })
         .collect();
     MissingProductsReport {
@@ -185,17 +156,38 @@ pub fn build_missing_products(
     }
 }
 
+impl MissingProductsReport {
+    /// The products listed on this page, whose examples the caller reads.
+    pub fn page_products(&self) -> Vec<String> {
+        self.missing_products
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Sets each listed product's examples: the texts that asked for it, newest first.
+    pub fn set_examples(&mut self, mut examples: HashMap<String, Vec<String>>) {
+        for p in &mut self.missing_products {
+            p.examples = examples.remove(&p.name).unwrap_or_default();
+            p.examples.truncate(MAX_EXAMPLES);
+        }
+    }
+}
+
+/// Examples shown per product.
+pub const MAX_EXAMPLES: usize = 3;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::parse_rfc3339;
 
-    fn req(product: &str, text: &str, at: i64, failed_search: bool) -> ProductRequest {
-        ProductRequest {
+    fn tally(product: &str, requests: i64, failed_searches: i64, last_at: i64) -> ProductTally {
+        ProductTally {
             product: product.into(),
-            text: text.into(),
-            at,
-            failed_search,
+            requests,
+            failed_searches,
+            last_at,
         }
     }
 
@@ -203,27 +195,37 @@ mod tests {
     fn ranks_counts_and_categorises() {
         let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
         let window = Window::last_days(30, now).expect("window");
-        let report = build_missing_products(
+        let mut report = build_missing_products(
             &window,
             vec![
-                req("hydraulic pump", "hydraulic pumps", 1, true),
-                req("hydraulic pump", "Do you have hydraulic pumps?", 3, false),
-                req("hydraulic pump", "hydraulic pumps", 2, true),
-                req("torque wrench", "torque wrench", 5, true),
-                req("garden hose", "garden hoses", 4, false),
+                tally("garden hose", 1, 0, 4),
+                tally("hydraulic pump", 3, 2, 3),
+                tally("torque wrench", 1, 1, 5),
             ],
             1,
             20,
         );
+        assert_eq!(
+            report.page_products(),
+            ["hydraulic pump", "torque wrench", "garden hose"]
+        );
+        report.set_examples(HashMap::from([(
+            "hydraulic pump".to_string(),
+            vec!["a".into(), "b".into(), "c".into(), "d".into()],
+        )]));
         let json = serde_json::to_value(&report).expect("json");
         assert_eq!(json["missingProducts"][0]["name"], "hydraulic pump");
         assert_eq!(json["missingProducts"][0]["count"], 3);
         assert_eq!(
             json["missingProducts"][0]["examples"],
-            serde_json::json!(["Do you have hydraulic pumps?", "hydraulic pumps"])
+            serde_json::json!(["a", "b", "c"])
         );
         // Ties on count: the most recent first.
         assert_eq!(json["missingProducts"][1]["name"], "torque wrench");
+        assert_eq!(
+            json["missingProducts"][2]["examples"],
+            serde_json::json!([])
+        );
         assert_eq!(json["statistics"]["totalMissingProducts"], 3);
         assert_eq!(json["statistics"]["totalRequests"], 5);
         assert_eq!(

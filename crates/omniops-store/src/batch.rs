@@ -452,6 +452,67 @@ impl ContentDelta {
     }
 }
 
+/// One product's requests in one bucket of one domain.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ProductCounts {
+    pub requests: i64,
+    pub failed_searches: i64,
+    pub last_at: Micros,
+}
+
+/// Rollup increments of a batch's product requests, per (domain, bucket, product), and the
+/// latest time of each asking text per (domain, product, text). Per domain only: whether a
+/// product is missing depends on the domain's catalogue.
+#[derive(Debug, Default)]
+pub struct ProductDelta {
+    pub hourly: HashMap<(String, Micros, String), ProductCounts>,
+    pub daily: HashMap<(String, Micros, String), ProductCounts>,
+    pub examples: HashMap<(String, String, String), Micros>,
+}
+
+impl ProductDelta {
+    pub fn add(
+        &mut self,
+        domain: &str,
+        product: &str,
+        text: &str,
+        at: Micros,
+        failed_search: bool,
+    ) {
+        for (rows, bucket) in [
+            (&mut self.hourly, floor_hour(at)),
+            (&mut self.daily, floor_day(at)),
+        ] {
+            let counts = rows
+                .entry((domain.to_string(), bucket, product.to_string()))
+                .or_default();
+            counts.requests += 1;
+            counts.failed_searches += i64::from(failed_search);
+            counts.last_at = counts.last_at.max(at);
+        }
+        let last = self
+            .examples
+            .entry((domain.to_string(), product.to_string(), text.to_string()))
+            .or_insert(at);
+        *last = (*last).max(at);
+    }
+
+    /// Failed searches that name a product.
+    pub fn add_failed_searches(&mut self, searches: &[FailedSearch]) {
+        for f in searches {
+            if let Some(product) = &f.product {
+                self.add(&f.domain, product, &f.query, f.at, true);
+            }
+        }
+    }
+}
+
+/// Whether a finished session searched and found nothing: its conversation's product
+/// questions then ask for products the shop lacks.
+pub fn found_nothing(session: &Session) -> bool {
+    session.end_time.is_some() && session.search_count > 0 && session.total_results == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use batch::LiveCache;
 use omniops_core::analytics::AnalyticsInputs;
 use omniops_core::clock::Micros;
 use omniops_core::events::Event;
+use omniops_core::missing::ProductTally;
 use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
 use omniops_core::rollup::WindowSums;
 use omniops_core::session::Session;
@@ -17,6 +18,7 @@ use omniops_core::telemetry::TelemetryInputs;
 use omniops_core::window::Window;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -464,15 +466,41 @@ impl Store {
         Ok(on_pool!(self, put_setting(key, value))?)
     }
 
-    /// Requests for products the catalogue lacks in the window.
-    pub async fn product_requests(
+    /// Requests per product the catalogue lacks in the window, from rollups.
+    pub async fn product_tallies(
         &self,
         window: &Window,
         domain: Option<&str>,
-    ) -> anyhow::Result<Vec<omniops_core::missing::ProductRequest>> {
+    ) -> anyhow::Result<Vec<ProductTally>> {
         Ok(on_pool!(
             self,
-            product_requests(window, domain.unwrap_or(""))
+            product_tallies(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// The same from raw failed searches and messages: for consistency tests.
+    pub async fn raw_product_tallies(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<ProductTally>> {
+        Ok(on_pool!(
+            self,
+            raw_product_tallies(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// Up to `per_product` newest distinct texts that asked for each of `products`.
+    pub async fn product_examples(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+        products: &[String],
+        per_product: i64,
+    ) -> anyhow::Result<HashMap<String, Vec<String>>> {
+        Ok(on_pool!(
+            self,
+            product_examples(window, domain.unwrap_or(""), products, per_product)
         )?)
     }
 

@@ -604,8 +604,32 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
             r#"{{"type":"session","session_id":"f{i}","model":"gpt-4","domain":"b.example","start_time":"{start}","duration_ms":5,"success":true,"input_tokens":1,"output_tokens":1,"searches":[{{"query":"{query}","results":0}}]}}"#
         ));
     }
+    // Sessions that found nothing link some conversations (their product questions become
+    // missing-product requests); one links a conversation that arrives only afterwards.
+    for i in (1..60i64).step_by(6).chain([99]) {
+        let start = omniops_core::clock::to_rfc3339(now - i * 7 * MICROS_PER_HOUR);
+        later.push(format!(
+            r#"{{"type":"session","session_id":"n{i}","model":"gpt-4","domain":"a.example","conversation_id":"c{i}","start_time":"{start}","duration_ms":5,"success":true,"input_tokens":1,"output_tokens":1,"searches":[{{"query":"zzz","results":0}}]}}"#
+        ));
+    }
     db.store
         .apply_batch(&[events(now, &later)], now)
+        .await
+        .expect("batch");
+    let at = omniops_core::clock::to_rfc3339(now - 3 * MICROS_PER_HOUR);
+    let last = [
+        format!(
+            r#"{{"type":"conversation","conversation_id":"c99","domain":"b.example","timestamp":"{at}"}}"#
+        ),
+        format!(
+            r#"{{"type":"message","conversation_id":"c99","role":"user","content":"Do you have hydraulic pumps?","timestamp":"{at}"}}"#
+        ),
+        format!(
+            r#"{{"type":"message","conversation_id":"c1","role":"user","content":"where are the belts?","timestamp":"{at}"}}"#
+        ),
+    ];
+    db.store
+        .apply_batch(&[events(now, &last)], now)
         .await
         .expect("batch");
     for days in [1, 7, 30] {
@@ -624,6 +648,19 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
             fast.conversations.languages.sort();
             raw.conversations.languages.sort();
             assert_eq!(fast, raw, "days={days} domain={domain:?}");
+            let mut fast = db
+                .store
+                .product_tallies(&window, domain)
+                .await
+                .expect("product rollups");
+            let mut raw = db
+                .store
+                .raw_product_tallies(&window, domain)
+                .await
+                .expect("raw products");
+            fast.sort_by(|a, b| a.product.cmp(&b.product));
+            raw.sort_by(|a, b| a.product.cmp(&b.product));
+            assert_eq!(fast, raw, "products days={days} domain={domain:?}");
             assert_eq!(
                 db.store
                     .conversation_count(&window, domain)
@@ -644,7 +681,8 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
         .await
         .expect("rollups")
         .failed_searches;
-    assert_eq!(failed, vec!["pumps".to_string(), "belts".to_string()]);
+    // "zzz" is the linking sessions' search in a.example, the latest 7 hours ago.
+    assert_eq!(failed, ["pumps", "belts", "zzz"]);
     let week = Window::last_days(7, now).expect("window");
     let failed = db
         .store
@@ -670,5 +708,23 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
         inputs.messages.messages > 80 && inputs.conversations.resolved > 0,
         "{inputs:?}"
     );
+    // The fixture asks for products both ways: failed searches and linked conversations.
+    let tallies = db
+        .store
+        .product_tallies(&month, None)
+        .await
+        .expect("product rollups");
+    let from_conversations: i64 = tallies.iter().map(|t| t.requests - t.failed_searches).sum();
+    let requests_of = |name: &str| {
+        tallies
+            .iter()
+            .find(|t| t.product == name)
+            .map(|t| (t.requests, t.failed_searches))
+    };
+    assert_eq!(from_conversations, 5, "{tallies:?}");
+    // c99 arrived after its session had found nothing; c1's belt question came after c1 was
+    // known to have found nothing, beside one failed search for belts.
+    assert_eq!(requests_of("hydraulic pump"), Some((1, 0)));
+    assert_eq!(requests_of("belt"), Some((2, 1)));
 }
 on_both_engines!(conversation_rollups, conversation_rollups_match_raw_rows);

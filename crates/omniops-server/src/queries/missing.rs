@@ -1,7 +1,8 @@
 use crate::state::AppState;
-use omniops_core::missing::{build_missing_products, MissingProductsReport};
+use omniops_core::missing::{build_missing_products, MissingProductsReport, MAX_EXAMPLES};
 use omniops_core::window::Window;
 
+/// Ranks the window's product tallies, then reads examples for the listed page only.
 pub async fn missing_products_report(
     state: &AppState,
     window: &Window,
@@ -9,6 +10,13 @@ pub async fn missing_products_report(
     page: i64,
     limit: i64,
 ) -> anyhow::Result<MissingProductsReport> {
-    let requests = state.store.product_requests(window, domain).await?;
-    Ok(build_missing_products(window, requests, page, limit))
+    let tallies = state.store.product_tallies(window, domain).await?;
+    let mut report = build_missing_products(window, tallies, page, limit);
+    let products = report.page_products();
+    let examples = state
+        .store
+        .product_examples(window, domain, &products, MAX_EXAMPLES as i64)
+        .await?;
+    report.set_examples(examples);
+    Ok(report)
 }

@@ -98,6 +98,41 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     assert_eq!(answer["accepted"], 1);
     let (_, r) = app.get_json("/api/dashboard/missing-products", None).await;
     assert_eq!(r["statistics"]["totalMissingProducts"], 2);
+
+    // A later question of c1 counts as it arrives (c1 already found nothing). c3's session
+    // found nothing before c3 itself arrived: c3's question counts once c3 does.
+    let (_, answer) = app
+        .ingest(json!([
+            {"type": "message", "conversation_id": "c1", "role": "user", "content": "Do you have garden hoses?",
+             "timestamp": "2026-11-26T12:05:00Z"},
+            {"type": "session", "session_id": "s3", "model": "gpt-4", "domain": "shop.example", "conversation_id": "c3",
+             "start_time": "2026-11-26T12:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 1, "output_tokens": 1,
+             "searches": [{"query": "Chainsaws", "results": 0}]}
+        ]))
+        .await;
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    let (_, answer) = app
+        .ingest(json!([
+            {"type": "conversation", "conversation_id": "c3", "domain": "shop.example", "timestamp": "2026-11-26T12:10:00Z"},
+            {"type": "message", "conversation_id": "c3", "role": "user", "content": "Do you have chainsaws?",
+             "timestamp": "2026-11-26T12:10:30Z"}
+        ]))
+        .await;
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    let (_, r) = app.get_json("/api/dashboard/missing-products", None).await;
+    assert_eq!(
+        r["missingProducts"],
+        json!([
+            {"name": "chainsaw", "count": 2, "lastRequested": "2026-11-26T12:10:30Z",
+             "examples": ["Do you have chainsaws?", "chainsaws"]},
+            {"name": "garden hose", "count": 1, "lastRequested": "2026-11-26T12:05:00Z",
+             "examples": ["Do you have garden hoses?"]},
+            {"name": "torque wrench", "count": 1, "lastRequested": "2026-11-26T11:00:09Z", "examples": ["torque wrench"]},
+            {"name": "ball bearing", "count": 1, "lastRequested": "2026-11-20T10:00:00Z", "examples": ["ball bearings"]}
+        ])
+    );
+    assert_eq!(r["statistics"]["totalRequests"], 5);
+
     let (status, body) = app
         .get_json("/api/dashboard/missing-products?limit=500", None)
         .await;

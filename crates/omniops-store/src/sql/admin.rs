@@ -98,6 +98,8 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
         "conversation_rollup_daily",
         "query_rollup_hourly",
         "query_rollup_daily",
+        "product_rollup_hourly",
+        "product_rollup_daily",
     ] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
             .bind(cutoff)

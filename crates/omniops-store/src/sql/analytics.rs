@@ -167,7 +167,7 @@ pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &st
 }
 
 /// Deletes conversations (and, by cascade, their messages) last active before `cutoff`,
-/// and failed searches older than it: the same retention as raw sessions.
+/// and failed searches and product examples older than it: the same retention as raw sessions.
 pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
     let mut deleted = 0;
     loop {
@@ -184,42 +184,119 @@ pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sql
             break;
         }
     }
-    for statement in ["DELETE FROM failed_searches WHERE created_at < $1", "DELETE FROM failed_queries WHERE last_at < $1"] {
+    for statement in [
+        "DELETE FROM failed_searches WHERE created_at < $1",
+        "DELETE FROM failed_queries WHERE last_at < $1",
+        "DELETE FROM product_examples WHERE last_at < $1",
+    ] {
         sqlx::query(statement).bind(cutoff).execute(pool).await?;
     }
     Ok(deleted)
 }
 
-/// Requests for products the domain's catalogue lacks: failed searches, and user questions
-/// of conversations one of whose sessions searched and found nothing.
-pub async fn product_requests(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<Vec<ProductRequest>> {
-    let rows = sqlx::query(
-        "SELECT r.product, r.text, r.created_at, r.failed FROM ( \
-           SELECT product, query AS text, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
-           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
-           UNION ALL \
-           SELECT m.product, m.content, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
-           WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
-             WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
-           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
-           AND ($3 = '' OR m.domain = $3) \
-         ) r WHERE NOT EXISTS (SELECT 1 FROM structured_extractions x WHERE x.extraction_type = 'products' \
-           AND x.domain = r.domain AND x.product_name = r.product)",
-    )
-    .bind(window.start)
-    .bind(window.end)
-    .bind(scope)
-    .fetch_all(pool)
-    .await?;
+/// Catalogue exclusion for rows `r` with `domain` and `product`: a product is missing in
+/// a domain whose catalogue lacks it, matched by the same normalised name.
+const NOT_IN_CATALOGUE: &str = "NOT EXISTS (SELECT 1 FROM structured_extractions x \
+    WHERE x.extraction_type = 'products' AND x.domain = r.domain AND x.product_name = r.product)";
+
+fn tallies_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<Vec<ProductTally>> {
     rows.iter()
         .map(|r| {
-            Ok(ProductRequest {
+            Ok(ProductTally {
                 product: r.try_get(0)?,
-                text: r.try_get(1)?,
-                at: r.try_get(2)?,
-                failed_search: r.try_get::<i64, _>(3)? == 1,
+                requests: r.try_get(1)?,
+                failed_searches: r.try_get(2)?,
+                last_at: r.try_get(3)?,
             })
         })
         .collect()
 }
 
+/// Requests per product the catalogue lacks, from the product rollups (`domain` '' = all).
+pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+    let split = window.split_days();
+    let mut q = QueryBuilder::<DB>::new("SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (");
+    let mut first = true;
+    for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
+        if start >= end {
+            continue;
+        }
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(format!("SELECT domain, product, requests, failed_searches, last_at FROM product_rollup_{granularity} WHERE bucket >= "));
+        q.push_bind(start).push(" AND bucket < ").push_bind(end);
+        if !domain.is_empty() {
+            q.push(" AND domain = ").push_bind(domain.to_string());
+        }
+    }
+    q.push(format!(") r WHERE {NOT_IN_CATALOGUE} GROUP BY product"));
+    tallies_from_rows(&q.build().fetch_all(pool).await?)
+}
+
+/// The same tallies from raw rows: failed searches, and product questions of conversations
+/// one of whose sessions searched and found nothing. Tests hold the rollups to this.
+pub async fn raw_product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+    let rows = sqlx::query(&format!(
+        "SELECT product, CAST(COUNT(*) AS BIGINT), CAST(SUM(failed) AS BIGINT), MAX(created_at) FROM ( \
+           SELECT product, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
+           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
+           UNION ALL \
+           SELECT m.product, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
+           WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
+             WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
+           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
+           AND ($3 = '' OR m.domain = $3) \
+         ) r WHERE {NOT_IN_CATALOGUE} GROUP BY product"
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    tallies_from_rows(&rows)
+}
+
+/// The newest distinct texts that asked for each of `products` (last asked within the
+/// window, where the domain's catalogue lacks it), newest first.
+pub async fn product_examples(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    products: &[String],
+    per_product: i64,
+) -> sqlx::Result<HashMap<String, Vec<String>>> {
+    let mut examples: HashMap<String, Vec<String>> = HashMap::new();
+    if products.is_empty() {
+        return Ok(examples);
+    }
+    // One index range per product; across domains the same text may repeat, so read more.
+    let read = if domain.is_empty() { per_product * 4 } else { per_product };
+    let mut q = QueryBuilder::<DB>::new("");
+    for (i, product) in products.iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push("SELECT * FROM (SELECT product, text, last_at FROM product_examples r WHERE product = ");
+        q.push_bind(product.clone()).push(" AND last_at >= ").push_bind(window.start);
+        q.push(" AND last_at < ").push_bind(window.end);
+        if !domain.is_empty() {
+            q.push(" AND domain = ").push_bind(domain.to_string());
+        }
+        q.push(format!(" AND {NOT_IN_CATALOGUE} ORDER BY last_at DESC, text LIMIT "));
+        q.push_bind(read).push(") e");
+    }
+    let mut rows: Vec<(String, String, Micros)> = Vec::new();
+    for r in q.build().fetch_all(pool).await? {
+        rows.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+    }
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    for (product, text, _) in rows {
+        let list = examples.entry(product).or_default();
+        if !list.contains(&text) && list.len() < usize::try_from(per_product).unwrap_or(0) {
+            list.push(text);
+        }
+    }
+    Ok(examples)
+}

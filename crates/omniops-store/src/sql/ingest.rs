@@ -4,10 +4,10 @@
 // here must mean the same on SQLite and PostgreSQL: integers are BIGINT, sums are cast back
 // to BIGINT, JSON is text.
 
-use crate::batch::{self, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan, RollupDelta};
+use crate::batch::{self, found_nothing, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan, ProductCounts, ProductDelta, RollupDelta};
 use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStats};
 use omniops_core::conversation::Conversation;
-use omniops_core::missing::ProductRequest;
+use omniops_core::missing::ProductTally;
 use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
 use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
 use crate::{ApiKeyRecord, BatchOutcome, DomainConfig, RecomputeReport, UnpricedModel};
@@ -257,6 +257,10 @@ pub async fn apply_batch(
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
     let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
     let content_delta = ContentDelta::of_plan(&plan);
+    // Conversations that may now count as having found nothing: new ones (a session may have
+    // ended before its conversation arrived) and those of sessions that found nothing.
+    let mut found_nothing_candidates: HashSet<String> =
+        plan.conversations.keys().filter(|id| !plan.conversations_before.contains_key(*id)).cloned().collect();
     let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, extractions, pages, scrape_jobs, shop, .. } =
         plan;
 
@@ -269,16 +273,32 @@ pub async fn apply_batch(
 
     // Ended live sessions and newly inserted backfills count in the rollups.
     let mut delta = RollupDelta::default();
-    for id in &ended {
-        if let Some((session, _)) = sessions.get(id) {
-            delta.add(session);
+    let finished = ended.iter().filter_map(|id| sessions.get(id).map(|(s, _)| s));
+    let finished = finished.chain(backfills.iter().filter(|s| inserted.contains(&s.session_id)));
+    for session in finished {
+        delta.add(session);
+        if found_nothing(session) {
+            found_nothing_candidates.extend(session.conversation_id.clone());
         }
     }
     for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
-        delta.add(session);
         failed_searches.extend(FailedSearch::from_backfill(session));
     }
     insert_failed_searches(&mut tx, &failed_searches).await?;
+
+    let mut products = ProductDelta::default();
+    products.add_failed_searches(&failed_searches);
+    for m in &messages {
+        let known_found_nothing = conversations.get(&m.event.conversation_id).is_some_and(|(c, _)| c.found_nothing);
+        if let (Some(product), true) = (&m.facts.product, known_found_nothing) {
+            products.add(&m.domain, product, &m.event.content, m.event.at, false);
+        }
+    }
+    let candidates: Vec<String> = found_nothing_candidates.into_iter().collect();
+    for (domain, product, text, at) in flag_found_nothing(&mut tx, &candidates).await? {
+        products.add(&domain, &product, &text, at, false);
+    }
+    add_product_rollups(&mut tx, &products).await?;
     upsert_extractions(&mut tx, &extractions).await?;
     upsert_pages(&mut tx, &pages).await?;
     upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
@@ -297,7 +317,7 @@ pub async fn apply_batch(
 
 const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
     message_count, user_message_count, pending_count, pending_sum, last_user_answered, \
-    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids";
+    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing";
 
 fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conversation> {
     let metadata: Option<String> = row.try_get("metadata")?;
@@ -320,6 +340,7 @@ fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conv
         non_latin_letters: row.try_get("non_latin_letters")?,
         letters: row.try_get("letters")?,
         message_ids: serde_json::from_str(&message_ids).unwrap_or_default(),
+        found_nothing: row.try_get("found_nothing")?,
     })
 }
 
@@ -351,7 +372,8 @@ async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) 
                 .push_bind(c.non_latin_letters)
                 .push_bind(c.letters)
                 .push_bind(c.language().code())
-                .push_bind(serde_json::to_string(&c.message_ids).unwrap_or_else(|_| "[]".into()));
+                .push_bind(serde_json::to_string(&c.message_ids).unwrap_or_else(|_| "[]".into()))
+                .push_bind(c.found_nothing);
         });
         q.push(
             " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, \
@@ -424,6 +446,88 @@ async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> s
                 .push_bind(f.product.clone())
                 .push_bind(f.at);
         });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Marks those of `ids` that have a session which searched and found nothing, unless already
+/// marked, and returns the product questions of the newly marked ones (this batch's included):
+/// (domain, product, text, time).
+async fn flag_found_nothing(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<(String, String, String, Micros)>> {
+    let mut questions = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE conversations SET found_nothing = TRUE WHERE NOT found_nothing AND EXISTS (\
+             SELECT 1 FROM chat_telemetry t WHERE t.conversation_id = conversations.id \
+             AND t.end_time IS NOT NULL AND t.search_count > 0 AND t.total_results = 0) AND id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        q.push(") RETURNING id");
+        let flagged: Vec<String> = q.build_query_scalar().fetch_all(&mut **tx).await?;
+        if flagged.is_empty() {
+            continue;
+        }
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT domain, product, content, created_at FROM messages \
+             WHERE role = 'user' AND product IS NOT NULL AND conversation_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in &flagged {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            questions.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?));
+        }
+    }
+    Ok(questions)
+}
+
+async fn add_product_counts(
+    tx: &mut Tx<'_>,
+    table: &str,
+    rows: &HashMap<(String, Micros, String), ProductCounts>,
+) -> sqlx::Result<()> {
+    let rows: Vec<_> = rows.iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {table} (domain, bucket, product, requests, failed_searches, last_at) "
+        ));
+        q.push_values(chunk, |mut b, ((domain, bucket, product), c)| {
+            b.push_bind(domain.clone())
+                .push_bind(*bucket)
+                .push_bind(product.clone())
+                .push_bind(c.requests)
+                .push_bind(c.failed_searches)
+                .push_bind(c.last_at);
+        });
+        q.push(format!(
+            " ON CONFLICT (domain, bucket, product) DO UPDATE SET requests = {table}.requests + excluded.requests, \
+             failed_searches = {table}.failed_searches + excluded.failed_searches, \
+             last_at = CASE WHEN excluded.last_at > {table}.last_at THEN excluded.last_at ELSE {table}.last_at END"
+        ));
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
+    add_product_counts(tx, "product_rollup_hourly", &delta.hourly).await?;
+    add_product_counts(tx, "product_rollup_daily", &delta.daily).await?;
+    let examples: Vec<_> = delta.examples.iter().collect();
+    for chunk in examples.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO product_examples (domain, product, text, last_at) ");
+        q.push_values(chunk, |mut b, ((domain, product, text), at)| {
+            b.push_bind(domain.clone()).push_bind(product.clone()).push_bind(text.clone()).push_bind(**at);
+        });
+        q.push(
+            " ON CONFLICT (domain, product, text) DO UPDATE SET last_at = \
+             CASE WHEN excluded.last_at > product_examples.last_at THEN excluded.last_at ELSE product_examples.last_at END",
+        );
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
