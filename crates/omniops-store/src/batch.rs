@@ -460,9 +460,9 @@ pub struct ProductCounts {
     pub last_at: Micros,
 }
 
-/// Rollup increments of a batch's product requests, per (domain, bucket, product), and the
-/// latest time of each asking text per (domain, product, text). Per domain only: whether a
-/// product is missing depends on the domain's catalogue.
+/// Rollup increments of a batch's product requests, per (domain, bucket, product) for the
+/// domain and for all domains ([`ALL`]), and the latest time of each asking text per
+/// (domain, product, text).
 #[derive(Debug, Default)]
 pub struct ProductDelta {
     pub hourly: HashMap<(String, Micros, String), ProductCounts>,
@@ -483,12 +483,14 @@ impl ProductDelta {
             (&mut self.hourly, floor_hour(at)),
             (&mut self.daily, floor_day(at)),
         ] {
-            let counts = rows
-                .entry((domain.to_string(), bucket, product.to_string()))
-                .or_default();
-            counts.requests += 1;
-            counts.failed_searches += i64::from(failed_search);
-            counts.last_at = counts.last_at.max(at);
+            for scope in [domain, ALL] {
+                let counts = rows
+                    .entry((scope.to_string(), bucket, product.to_string()))
+                    .or_default();
+                counts.requests += 1;
+                counts.failed_searches += i64::from(failed_search);
+                counts.last_at = counts.last_at.max(at);
+            }
         }
         let last = self
             .examples

@@ -2,7 +2,8 @@
 -- failed search with a product, or a user question naming a product in a conversation one
 -- of whose sessions searched and found nothing; `found_nothing` marks such a conversation
 -- once, when its earlier questions are counted (later ones are counted as they arrive).
--- Rows are per domain only: whether a product is missing depends on the domain's catalogue.
+-- Rows are per domain and for all domains (''); whether a product is missing depends on the
+-- domain's catalogue, so products some catalogue has are summed from their domains' rows.
 ALTER TABLE conversations ADD COLUMN found_nothing BOOLEAN NOT NULL DEFAULT FALSE;
 
 CREATE TABLE product_rollup_hourly (
@@ -14,6 +15,7 @@ CREATE TABLE product_rollup_hourly (
     last_at BIGINT NOT NULL,
     PRIMARY KEY (domain, bucket, product)
 );
+CREATE INDEX idx_product_rollup_hourly_product ON product_rollup_hourly (product, bucket);
 CREATE TABLE product_rollup_daily (
     domain TEXT NOT NULL,
     bucket BIGINT NOT NULL,
@@ -23,6 +25,8 @@ CREATE TABLE product_rollup_daily (
     last_at BIGINT NOT NULL,
     PRIMARY KEY (domain, bucket, product)
 );
+
+CREATE INDEX idx_product_rollup_daily_product ON product_rollup_daily (product, bucket);
 
 -- Each distinct text that asked for a product, with its latest time: a product's examples
 -- are the first rows of the index.
@@ -49,6 +53,10 @@ INSERT INTO product_rollup_hourly (domain, bucket, product, requests, failed_sea
 INSERT INTO product_rollup_daily (domain, bucket, product, requests, failed_searches, last_at)
     SELECT domain, created_at - created_at % 86400000000, product, COUNT(*), SUM(failed), MAX(created_at)
     FROM product_requests_before GROUP BY domain, created_at - created_at % 86400000000, product;
+INSERT INTO product_rollup_hourly (domain, bucket, product, requests, failed_searches, last_at)
+    SELECT '', bucket, product, SUM(requests), SUM(failed_searches), MAX(last_at) FROM product_rollup_hourly GROUP BY bucket, product;
+INSERT INTO product_rollup_daily (domain, bucket, product, requests, failed_searches, last_at)
+    SELECT '', bucket, product, SUM(requests), SUM(failed_searches), MAX(last_at) FROM product_rollup_daily GROUP BY bucket, product;
 INSERT INTO product_examples (domain, product, text, last_at)
     SELECT domain, product, text, MAX(created_at) FROM product_requests_before GROUP BY domain, product, text;
 DROP TABLE product_requests_before;

@@ -212,10 +212,17 @@ fn tallies_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<Vec<P
         .collect()
 }
 
-/// Requests per product the catalogue lacks, from the product rollups (`domain` '' = all).
-pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+/// `SELECT product, sums FROM (the window's product rollup rows that `filter` keeps) r
+/// {tail} GROUP BY product`: whole days from the daily rollup, the edges from the hourly one.
+fn product_rollup_query(
+    window: &Window,
+    filter: impl Fn(&mut QueryBuilder<'static, DB>),
+    tail: &str,
+) -> QueryBuilder<'static, DB> {
     let split = window.split_days();
-    let mut q = QueryBuilder::<DB>::new("SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (");
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (",
+    );
     let mut first = true;
     for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
         if start >= end {
@@ -226,13 +233,58 @@ pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> 
         }
         first = false;
         q.push(format!("SELECT domain, product, requests, failed_searches, last_at FROM product_rollup_{granularity} WHERE bucket >= "));
-        q.push_bind(start).push(" AND bucket < ").push_bind(end);
-        if !domain.is_empty() {
-            q.push(" AND domain = ").push_bind(domain.to_string());
-        }
+        q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
+        filter(&mut q);
     }
-    q.push(format!(") r WHERE {NOT_IN_CATALOGUE} GROUP BY product"));
-    tallies_from_rows(&q.build().fetch_all(pool).await?)
+    q.push(format!(") r {tail} GROUP BY product"));
+    q
+}
+
+/// Requests per product the catalogue lacks, from the product rollups (`domain` '' = all).
+pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+    let scope = domain.to_string();
+    if !domain.is_empty() {
+        let mut q = product_rollup_query(window, |q| {
+            q.push("domain = ").push_bind(scope.clone());
+        }, &format!("WHERE {NOT_IN_CATALOGUE}"));
+        return tallies_from_rows(&q.build().fetch_all(pool).await?);
+    }
+    // All domains: the all-domain rows, except for products some catalogue has (usually few),
+    // which are summed again from the rows of the domains whose catalogue lacks them.
+    let mut q = product_rollup_query(window, |q| {
+        q.push("domain = ''");
+    }, "");
+    let mut tallies = tallies_from_rows(&q.build().fetch_all(pool).await?)?;
+    let mut in_some_catalogue: HashSet<String> = HashSet::new();
+    let names: Vec<&String> = tallies.iter().map(|t| &t.product).collect();
+    for chunk in names.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND product_name IN (",
+        );
+        let mut list = q.separated(", ");
+        for name in chunk {
+            list.push_bind((*name).clone());
+        }
+        q.push(")");
+        in_some_catalogue.extend(q.build_query_scalar::<String>().fetch_all(pool).await?);
+    }
+    if in_some_catalogue.is_empty() {
+        return Ok(tallies);
+    }
+    tallies.retain(|t| !in_some_catalogue.contains(&t.product));
+    let names: Vec<String> = in_some_catalogue.into_iter().collect();
+    for chunk in names.chunks(CHUNK) {
+        let mut q = product_rollup_query(window, |q| {
+            q.push("domain <> '' AND product IN (");
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(name.clone());
+            }
+            q.push(")");
+        }, &format!("WHERE {NOT_IN_CATALOGUE}"));
+        tallies.extend(tallies_from_rows(&q.build().fetch_all(pool).await?)?);
+    }
+    Ok(tallies)
 }
 
 /// The same tallies from raw rows: failed searches, and product questions of conversations
