@@ -2,13 +2,15 @@
 //! [`launch_with_listener`]; tests call it with a listener on `127.0.0.1:0`.
 //!
 //! Layout: `ingest/` (queue and batch writer), `queries/` (the one query layer),
-//! `api/` (JSON routes), `jobs/` (background work), `auth` (keys and access).
+//! `api/` (JSON routes), `pages/` (the dashboard), `jobs/` (background work), `auth`
+//! (keys and access).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod pages;
 pub mod queries;
 pub mod request;
 pub mod settings;
@@ -85,6 +87,10 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
     let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
+    let demo = state
+        .settings
+        .demo
+        .then(|| tokio::spawn(jobs::demo::run(state.clone(), stop.clone())));
 
     let local = listener.local_addr()?;
     tracing::info!(%local, backend, "omniops listening on http://{local}");
@@ -95,6 +101,9 @@ pub async fn serve(
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
     let _ = tokio::join!(writer, retention);
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
     state.store.close().await;
     tracing::info!("omniops stopped");
     Ok(())
@@ -152,10 +161,33 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/prices",
             get(api::prices::list)
-                .layer(read_auth)
-                .merge(put(api::prices::put).layer(admin_auth)),
+                .layer(read_auth.clone())
+                .merge(put(api::prices::put).layer(admin_auth.clone())),
+        )
+        .route("/", get(pages::root))
+        .route("/assets/{name}", get(pages::assets::serve))
+        .route(
+            "/dashboard",
+            get(pages::overview_page).layer(read_auth.clone()),
+        )
+        .route(
+            "/dashboard/analytics",
+            get(pages::analytics_page).layer(read_auth.clone()),
+        )
+        .route(
+            "/dashboard/costs",
+            get(pages::costs_page).layer(read_auth.clone()),
+        )
+        .route(
+            "/dashboard/partials/{name}",
+            get(pages::partial).layer(read_auth.clone()),
+        )
+        .route(
+            "/dashboard/alerts",
+            post(pages::save_alert).layer(admin_auth.clone()),
         )
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let route = request

@@ -43,6 +43,8 @@ pub struct Settings {
     pub queue_capacity: usize,
     /// Events per write transaction at most.
     pub max_batch_events: usize,
+    /// Fill an empty database with 30 days of demo data and keep sessions coming.
+    pub demo: bool,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             rollup_retention_days: 400,
             queue_capacity: 256,
             max_batch_events: 50_000,
+            demo: false,
         }
     }
 }
@@ -70,6 +73,7 @@ pub struct SettingsLayer {
     pub rollup_retention_days: Option<u32>,
     pub queue_capacity: Option<usize>,
     pub max_batch_events: Option<usize>,
+    pub demo: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -101,6 +105,7 @@ impl Settings {
             s.rollup_retention_days = l.rollup_retention_days.unwrap_or(s.rollup_retention_days);
             s.queue_capacity = l.queue_capacity.unwrap_or(s.queue_capacity);
             s.max_batch_events = l.max_batch_events.unwrap_or(s.max_batch_events);
+            s.demo = l.demo.unwrap_or(s.demo);
         }
         s.validate()?;
         Ok(s)

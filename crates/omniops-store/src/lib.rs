@@ -466,6 +466,23 @@ impl Store {
         Ok(on_pool!(self, put_setting(key, value))?)
     }
 
+    /// Per day of the window with user messages: (day, positive, negative, user messages).
+    pub async fn sentiment_by_day(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<(Micros, i64, i64, i64)>> {
+        Ok(on_pool!(
+            self,
+            sentiment_by_day(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// Domains with sessions since `since`, and configured ones, sorted.
+    pub async fn known_domains(&self, since: Micros) -> anyhow::Result<Vec<String>> {
+        Ok(on_pool!(self, known_domains(since))?)
+    }
+
     /// Requests per product the catalogue lacks in the window, from rollups.
     pub async fn product_tallies(
         &self,

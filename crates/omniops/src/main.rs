@@ -72,6 +72,9 @@ struct ServeArgs {
     /// Most events committed in one transaction.
     #[arg(long, env = "OMNIOPS_MAX_BATCH_EVENTS")]
     max_batch_events: Option<usize>,
+    /// Fill an empty database with 30 days of demo data and keep live sessions coming.
+    #[arg(long, env = "OMNIOPS_DEMO")]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -115,6 +118,7 @@ fn settings(
         rollup_retention_days: args.and_then(|a| a.rollup_retention_days),
         queue_capacity: args.and_then(|a| a.queue_capacity),
         max_batch_events: args.and_then(|a| a.max_batch_events),
+        demo: args.and_then(|a| a.demo.then_some(true)),
     };
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }

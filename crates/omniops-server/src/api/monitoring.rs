@@ -103,6 +103,23 @@ pub async fn get(
     Ok(Json(answer))
 }
 
+/// An alert's type and threshold as given: the threshold in nano-dollars, or a 400 naming
+/// the field.
+pub fn validate_alert(alert_type: &str, threshold: Option<Decimal>) -> Result<i64, ApiError> {
+    if !matches!(alert_type, "daily" | "monthly") {
+        return Err(ApiError::field(
+            "alert_type",
+            "alert_type must be daily or monthly",
+        ));
+    }
+    let threshold = threshold
+        .filter(|t| t.is_sign_positive() && !t.is_zero())
+        .ok_or_else(|| {
+            ApiError::field("threshold_usd", "threshold_usd must be a number above 0")
+        })?;
+    Ok(usd_to_nanos(threshold))
+}
+
 #[derive(Deserialize)]
 struct Action {
     action: String,
@@ -134,13 +151,7 @@ pub async fn post(
         "set-alert" => {
             principal.require_admin()?;
             let alert_type = action.alert_type.as_deref().unwrap_or("");
-            if !matches!(alert_type, "daily" | "monthly") {
-                return Err(ApiError::field("alert_type", "alert_type must be daily or monthly"));
-            }
-            let threshold = action.threshold_usd.filter(|t| t.is_sign_positive() && !t.is_zero()).ok_or_else(|| {
-                ApiError::field("threshold_usd", "threshold_usd must be a number above 0")
-            })?;
-            let nanos = usd_to_nanos(threshold);
+            let nanos = validate_alert(alert_type, action.threshold_usd)?;
             state.store.upsert_alert(domain.as_deref(), alert_type, nanos, state.now()).await?;
             Ok(Json(json!({"success": true, "alert": {
                 "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)

@@ -1,3 +1,4 @@
 //! Background jobs, each stopping when the server shuts down.
 
+pub mod demo;
 pub mod retention;

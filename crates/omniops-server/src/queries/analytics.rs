@@ -35,3 +35,19 @@ pub async fn conversations_report(
         .await?;
     Ok(build_conversations(total, previous, recent, pagination))
 }
+
+/// The spec's satisfaction score per UTC day of the window that has user messages.
+pub async fn satisfaction_by_day(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+) -> anyhow::Result<Vec<(omniops_core::clock::Micros, serde_json::Number)>> {
+    let days = state.store.sentiment_by_day(window, domain).await?;
+    Ok(days
+        .into_iter()
+        .map(|(day, positive, negative, users)| {
+            let score = omniops_core::text::satisfaction_score(positive, negative, users);
+            (day, omniops_core::money::json_number(score, 1))
+        })
+        .collect())
+}

@@ -352,3 +352,20 @@ pub async fn product_examples(
     }
     Ok(examples)
 }
+
+/// Per UTC day of the window (days with user messages only): (day, positive, negative,
+/// user messages), from the hourly message rollup.
+pub async fn sentiment_by_day(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<Vec<(Micros, i64, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT bucket - bucket % 86400000000 AS day, CAST(SUM(positive) AS BIGINT), CAST(SUM(negative) AS BIGINT), \
+         CAST(SUM(user_messages) AS BIGINT) FROM message_rollup_hourly \
+         WHERE domain = $1 AND bucket >= $2 AND bucket < $3 GROUP BY bucket - bucket % 86400000000 \
+         HAVING SUM(user_messages) > 0 ORDER BY day",
+    )
+    .bind(scope)
+    .bind(window.start)
+    .bind(window.end)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+}

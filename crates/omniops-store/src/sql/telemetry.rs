@@ -146,3 +146,14 @@ pub async fn session(pool: &Pool<DB>, session_id: &str) -> sqlx::Result<Option<S
         .await?;
     row.as_ref().map(session_from_row).transpose()
 }
+
+/// Domains with sessions since `since`, and configured ones: the dashboard's domain picker.
+pub async fn known_domains(pool: &Pool<DB>, since: Micros) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT domain FROM rollup_daily WHERE bucket >= $1 AND model = '' AND domain <> '' \
+         UNION SELECT domain FROM domain_config ORDER BY 1 LIMIT 1000",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}

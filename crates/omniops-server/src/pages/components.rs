@@ -1,0 +1,233 @@
+//! Building blocks of every page: cards, stat cards with their change, sections that load
+//! and refresh themselves, charts, error and empty states.
+
+use maud::{html, Markup, PreEscaped};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// Seconds between refreshes of a section.
+pub const REFRESH_SECONDS: u32 = 30;
+
+/// A card whose body is loaded from `url` at once and every [`REFRESH_SECONDS`]; it shows a
+/// skeleton until then. A refresh swaps only the body, so the page keeps its scroll.
+pub fn section(id: &str, title: &str, hint: &str, url: &str, tall: bool) -> Markup {
+    html! {
+        section.card id=(id) aria-labelledby=(format!("{id}-title")) {
+            h2 id=(format!("{id}-title")) { (title) }
+            @if !hint.is_empty() { p.hint { (hint) } }
+            div.section-body id=(format!("{id}-body")) hx-get=(url)
+                hx-trigger=(format!("load, every {REFRESH_SECONDS}s")) hx-swap="innerHTML" aria-live="polite" {
+                (skeleton(tall))
+            }
+        }
+    }
+}
+
+/// A body without a card around it (e.g. the stats grid, which is several cards).
+pub fn bare_section(id: &str, url: &str, refresh_seconds: u32, placeholder: Markup) -> Markup {
+    html! {
+        div id=(id) hx-get=(url) hx-trigger=(format!("load, every {refresh_seconds}s")) hx-swap="innerHTML" aria-live="polite" {
+            (placeholder)
+        }
+    }
+}
+
+pub fn skeleton(tall: bool) -> Markup {
+    html! {
+        div.skeleton-group aria-busy="true" aria-label="Loading" {
+            @if tall { div.skeleton.tall {} } @else { div.skeleton {} div.skeleton {} div.skeleton style="width:60%" {} }
+        }
+    }
+}
+
+pub fn stat_skeletons(count: usize) -> Markup {
+    html! {
+        div.grid {
+            @for _ in 0..count { div.card aria-busy="true" { div.skeleton style="width:50%" {} div.skeleton style="height:28px" {} div.skeleton style="width:70%" {} } }
+        }
+    }
+}
+
+/// What a section shows when its query failed; the cause is in the server log, never here.
+pub fn section_error() -> Markup {
+    html! {
+        p.error role="alert" data-testid="section-error" {
+            "This section could not be loaded; the rest of the page is unaffected. The server log has the cause."
+        }
+    }
+}
+
+pub fn empty(message: &str) -> Markup {
+    html! { p.empty { (message) } }
+}
+
+/// How a new user sends a first session: shown where there is no data yet.
+pub fn first_session_help() -> Markup {
+    html! {
+        div.empty {
+            p { "No sessions in this period yet. Send a first one:" }
+            pre { code { (PreEscaped(r#"curl -X POST http://127.0.0.1:8080/api/v1/ingest \
+    -H 'Content-Type: application/json' \
+  -d '[{"type":"session","session_id":"s1","model":"gpt-4o","domain":"shop.example",
+        "start_time":"2026-11-26T12:00:00Z","duration_ms":1200,"success":true,
+        "input_tokens":1000,"output_tokens":200}]'"#)) } }
+            p { "or start with demo data: " code { "cargo run --release -- serve --demo" } }
+        }
+    }
+}
+
+/// A change against the previous period, shown as "+12.5%" (or points, for rates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub text: String,
+    /// 1 up, -1 down, 0 flat or not comparable.
+    pub direction: i8,
+}
+
+/// `(current − previous) / previous × 100` with one decimal; no previous data: "new".
+pub fn percent_change(current: Decimal, previous: Decimal) -> Change {
+    if previous.is_zero() {
+        let text = if current.is_zero() {
+            "no change"
+        } else {
+            "new this period"
+        };
+        return Change {
+            text: text.into(),
+            direction: 0,
+        };
+    }
+    let change = ((current - previous) / previous * Decimal::from(100)).round_dp(1);
+    signed(change, "%")
+}
+
+/// A difference of two percentages, in percentage points.
+pub fn points_change(current: Decimal, previous: Decimal) -> Change {
+    signed((current - previous).round_dp(1), " pts")
+}
+
+pub fn signed(change: Decimal, unit: &str) -> Change {
+    let direction = if change.is_sign_positive() && !change.is_zero() {
+        1
+    } else if change.is_zero() {
+        0
+    } else {
+        -1
+    };
+    let sign = if direction > 0 { "+" } else { "" };
+    Change {
+        text: format!("{sign}{change:.1}{unit}"),
+        direction,
+    }
+}
+
+/// Parses a decimal the query layer printed (never user input).
+pub fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap_or_default()
+}
+
+/// `higher_is_good`: whether an increase is shown as good (green).
+pub fn stat_card(
+    testid: &str,
+    label: &str,
+    shown: &str,
+    value: &str,
+    change: Option<&Change>,
+    higher_is_good: bool,
+) -> Markup {
+    html! {
+        div.card data-testid=(testid) {
+            div.stat-label { (label) }
+            div.stat-value data-value=(value) { (shown) }
+            @if let Some(change) = change {
+                @let class = match (change.direction, higher_is_good) {
+                    (0, _) => "change",
+                    (1, true) | (-1, false) => "change up",
+                    _ => "change down",
+                };
+                div class=(class) data-change=(change.text) { (change.text) " vs previous period" }
+            }
+        }
+    }
+}
+
+/// A USD amount as the API prints it, with thousands separators and a dollar sign.
+pub fn usd(amount: &str) -> String {
+    let (sign, digits) = match amount.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", amount),
+    };
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let grouped = group_thousands(whole);
+    match fraction {
+        Some(f) => format!("{sign}${grouped}.{f}"),
+        None => format!("{sign}${grouped}"),
+    }
+}
+
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn count(n: i64) -> String {
+    if n < 0 {
+        format!("-{}", group_thousands(&n.unsigned_abs().to_string()))
+    } else {
+        group_thousands(&n.to_string())
+    }
+}
+
+/// Milliseconds as "850 ms" or "1.25 s".
+pub fn duration_ms(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.2} s", Decimal::from(ms) / Decimal::from(1000))
+    }
+}
+
+/// A uPlot chart drawn by app.js from `spec` (x values or labels, and series).
+pub fn chart(testid: &str, label: &str, spec: &serde_json::Value) -> Markup {
+    html! {
+        div.chart role="img" aria-label=(label) data-testid=(testid) data-chart=(spec.to_string()) {}
+    }
+}
+
+/// A horizontal share bar (0–100).
+pub fn share_bar(percent: &str, bad: bool) -> Markup {
+    let width = dec(percent).clamp(Decimal::ZERO, Decimal::from(100));
+    html! {
+        div class=(if bad { "bar bad" } else { "bar" }) role="presentation" { span style=(format!("width:{width}%")) {} }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_money_counts_and_changes() {
+        assert_eq!(usd("1234567.8900"), "$1,234,567.8900");
+        assert_eq!(usd("0.0600"), "$0.0600");
+        assert_eq!(usd("-12.5"), "-$12.5");
+        assert_eq!(count(1_000_000), "1,000,000");
+        assert_eq!(count(999), "999");
+        assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(duration_ms(1250), "1.25 s");
+        assert_eq!(percent_change(dec("150"), dec("100")).text, "+50.0%");
+        assert_eq!(percent_change(dec("2"), dec("3")).text, "-33.3%");
+        assert_eq!(percent_change(dec("5"), dec("0")).text, "new this period");
+        assert_eq!(points_change(dec("97.5"), dec("98")).text, "-0.5 pts");
+        assert_eq!(points_change(dec("98"), dec("98")).direction, 0);
+    }
+}

@@ -1,0 +1,271 @@
+//! `/dashboard/costs`: the spec's cost page — four metric cards, CostTrendChart,
+//! ModelComparisonCard, LiveCostTicker, BudgetAlertsPanel and DomainCostTable.
+
+use super::components::{self, chart, count, share_bar, stat_card, usd};
+use super::filters::Filters;
+use crate::queries::monitoring::check_alerts;
+use crate::queries::telemetry::telemetry_report;
+use crate::state::AppState;
+use maud::{html, Markup};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+/// Seconds between refreshes of the live cost ticker.
+const TICKER_SECONDS: u32 = 5;
+
+pub fn body(filters: &Filters) -> Markup {
+    let url = |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[]);
+    let table_url = filters.href_plain(
+        "/dashboard/partials/domain-costs",
+        &[
+            ("sort", filters.extra("sort").unwrap_or("")),
+            ("dir", filters.extra("dir").unwrap_or("")),
+            ("q", filters.extra("q").unwrap_or("")),
+        ],
+    );
+    html! {
+        (components::bare_section("cost-metrics", &url("cost-metrics"), components::REFRESH_SECONDS, components::stat_skeletons(4)))
+        div.grid-2 {
+            (components::section("cost-trend", "Cost trend", "Spend per hour in this period.", &url("cost-trend"), true))
+            section.card {
+                h2 { "Live cost" }
+                p.hint { "Sessions running now; refreshed every 5 seconds." }
+                (components::bare_section("ticker", &url("ticker"), TICKER_SECONDS, components::skeleton(false)))
+            }
+        }
+        (components::section("models", "Model comparison", "Cost and requests per model. Models without a price are flagged.", &url("models"), true))
+        div.grid-halves {
+            (components::section("alerts", "Budget alerts", "Daily and monthly thresholds against spend so far.", &url("alerts"), false))
+            section.card id="domains" {
+                h2 { "Cost by domain" }
+                p.hint { "Sort by a column; search by name." }
+                form.table-tools hx-get=(url("domain-costs")) hx-target="#domain-costs" hx-trigger="input changed delay:300ms from:input, submit" role="search" {
+                    input type="search" name="q" placeholder="Search domains" aria-label="Search domains" value=(filters.extra("q").unwrap_or(""));
+                }
+                div id="domain-costs" hx-get=(table_url) hx-trigger=(format!("load, every {}s", components::REFRESH_SECONDS)) hx-swap="innerHTML" {
+                    (components::skeleton(false))
+                }
+            }
+        }
+    }
+}
+
+pub async fn metrics(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    let c = &r.cost;
+    Ok(html! {
+        div.grid {
+            (stat_card("total-spend", "Total spend", &usd(&c.total), &c.total, None, false))
+            (stat_card("avg-cost", "Avg cost per request", &usd(&c.average), &c.average, None, false))
+            (stat_card("projected-daily", "Daily projection", &usd(&c.projected_daily), &c.projected_daily, None, false))
+            (stat_card("projected-monthly", "Monthly projection", &usd(&c.projected_monthly), &c.projected_monthly, None, false))
+        }
+        p.muted { (count(r.overview.total_requests)) " requests · " (usd(&c.per_hour)) " per hour · trend " (format!("{:?}", c.trend).to_lowercase()) }
+    })
+}
+
+pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    if r.overview.total_requests == 0 {
+        return Ok(components::first_session_help());
+    }
+    let x: Vec<i64> = r
+        .hourly_trend
+        .iter()
+        .map(|p| omniops_core::clock::parse_rfc3339(&p.hour).unwrap_or(0) / 1_000_000)
+        .collect();
+    let cost: Vec<&serde_json::Number> = r.hourly_trend.iter().map(|p| &p.cost).collect();
+    Ok(chart(
+        "cost-trend-chart",
+        "Cost per hour",
+        &json!({"x": x, "series": [{"label": "Cost (USD)", "values": cost, "money": true}]}),
+    ))
+}
+
+pub async fn ticker(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    let live = &r.live;
+    Ok(html! {
+        div data-testid="live-ticker" {
+            div.stat-value {
+                span class=(if live.active_sessions > 0 { "pulse" } else { "pulse idle" }) {} " "
+                span data-value=(live.current_cost) { (usd(&live.current_cost)) }
+            }
+            p.muted { (count(live.active_sessions)) " live sessions" }
+            @if !live.sessions_data.is_empty() {
+                table {
+                    thead { tr { th { "Domain" } th { "Model" } th.num { "Uptime" } th.num { "Cost" } } }
+                    tbody {
+                        @for s in live.sessions_data.iter().take(5) {
+                            tr { td { (s.domain) } td { (s.model) } td.num { (s.uptime) " s" }
+                                 td.num { @if s.unpriced { span.badge.warn { "unpriced" } } @else { (usd(&s.cost)) } } }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    if r.model_usage.is_empty() {
+        return Ok(components::first_session_help());
+    }
+    let labels: Vec<&str> = r.model_usage.iter().map(|m| m.model.as_str()).collect();
+    let costs: Vec<Option<String>> = r.model_usage.iter().map(|m| m.cost.clone()).collect();
+    let costs: Vec<serde_json::Value> = costs
+        .iter()
+        .map(|c| {
+            c.as_deref()
+                .and_then(|c| c.parse::<serde_json::Number>().ok())
+                .map_or(serde_json::Value::Null, serde_json::Value::Number)
+        })
+        .collect();
+    Ok(html! {
+        (chart("model-chart", "Cost per model", &json!({"kind": "bars", "labels": labels, "height": 200,
+            "series": [{"label": "Cost (USD)", "values": costs, "money": true}]})))
+        div.table-wrap {
+            table data-testid="model-table" {
+                thead { tr { th { "Model" } th.num { "Requests" } th.num { "Share" } th.num { "Tokens" } th.num { "Cost" } } }
+                tbody {
+                    @for m in &r.model_usage {
+                        tr data-model=(m.model) {
+                            td { (m.model) }
+                            td.num { (count(m.count)) }
+                            td.num { (m.percentage) "%" }
+                            td.num { (count(m.tokens)) }
+                            td.num data-value=(m.cost.as_deref().unwrap_or("")) {
+                                @match &m.cost {
+                                    Some(cost) => { (usd(cost)) }
+                                    None => {}
+                                }
+                                @if m.unpriced {
+                                    " " span.badge.warn data-testid="unpriced" { "unpriced" }
+                                    details {
+                                        summary { "Set a price" }
+                                        pre { code { "curl -X PUT http://127.0.0.1:8080/api/v1/prices -H 'Content-Type: application/json' \\\n  -d '{\"model\":\"" (m.model) "\",\"input_per_million\":\"1.00\",\"output_per_million\":\"2.00\"}'" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let statuses = check_alerts(state, f.domain.as_deref()).await?;
+    Ok(html! {
+        @if statuses.is_empty() {
+            (components::empty("No budget alerts yet. Add one below."))
+        } @else {
+            ul.list data-testid="alerts" {
+                @for a in &statuses {
+                    li {
+                        span style="min-width:150px" {
+                            strong { (a.domain.as_deref().unwrap_or("All domains")) } br;
+                            span.muted { (a.alert_type) " limit " (usd(&a.threshold_usd)) }
+                        }
+                        span style="flex:1" { (share_bar(&a.percentage.to_string(), a.triggered)) }
+                        span {
+                            (usd(&a.current_spend)) " "
+                            @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }
+                        }
+                    }
+                }
+            }
+        }
+        form hx-post="/dashboard/alerts" hx-target="#alerts-body" hx-swap="innerHTML" aria-label="Add a budget alert" {
+            @if let Some(domain) = &f.domain { input type="hidden" name="domain" value=(domain); }
+            div.actions style="margin-top:12px" {
+                select name="alertType" aria-label="Period" { option value="daily" { "Daily" } option value="monthly" { "Monthly" } }
+                input type="text" inputmode="decimal" name="threshold" placeholder="Limit in USD" aria-label="Limit in USD" required;
+                button.primary type="submit" { "Save alert" }
+            }
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Domain,
+    Requests,
+    Cost,
+}
+
+pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    let sort = match f.extra("sort") {
+        Some("domain") => SortKey::Domain,
+        Some("requests") => SortKey::Requests,
+        _ => SortKey::Cost,
+    };
+    let ascending = f.extra("dir") == Some("asc");
+    let search = f.extra("q").unwrap_or("").trim().to_lowercase();
+    let mut rows: Vec<&omniops_core::telemetry::DomainCost> = r
+        .domain_breakdown
+        .iter()
+        .filter(|d| search.is_empty() || d.domain.to_lowercase().contains(&search))
+        .collect();
+    rows.sort_by(|a, b| {
+        let order = match sort {
+            SortKey::Domain => a.domain.cmp(&b.domain),
+            SortKey::Requests => a.requests.cmp(&b.requests),
+            SortKey::Cost => components::dec(&a.cost).cmp(&components::dec(&b.cost)),
+        };
+        let order = if ascending { order } else { order.reverse() };
+        order.then_with(|| a.domain.cmp(&b.domain))
+    });
+    let total: Decimal = r
+        .domain_breakdown
+        .iter()
+        .map(|d| components::dec(&d.cost))
+        .sum();
+    let header = |key: SortKey, name: &str, label: &str, numeric: bool| {
+        let next_dir = if sort == key && !ascending {
+            "asc"
+        } else {
+            "desc"
+        };
+        let href = f.href_plain(
+            "/dashboard/partials/domain-costs",
+            &[("sort", name), ("dir", next_dir), ("q", &search)],
+        );
+        let aria = match (sort == key, ascending) {
+            (false, _) => "none",
+            (true, true) => "ascending",
+            (true, false) => "descending",
+        };
+        html! {
+            th class=(if numeric { "num" } else { "" }) aria-sort=(aria) {
+                a href="#" hx-get=(href) hx-target="#domain-costs" data-sort=(name) { (label) @if sort == key { @if ascending { " ↑" } @else { " ↓" } } }
+            }
+        }
+    };
+    Ok(html! {
+        @if rows.is_empty() {
+            (components::empty(if search.is_empty() { "No sessions in this period." } else { "No domain matches the search." }))
+        } @else {
+            div.table-wrap {
+                table data-testid="domain-table" {
+                    thead { tr { (header(SortKey::Domain, "domain", "Domain", false)) (header(SortKey::Requests, "requests", "Requests", true)) (header(SortKey::Cost, "cost", "Cost", true)) th.num { "Share" } } }
+                    tbody {
+                        @for d in &rows {
+                            @let share = omniops_core::money::json_number(
+                                if total.is_zero() { Decimal::ZERO } else { components::dec(&d.cost) / total * Decimal::from(100) }, 1);
+                            tr data-domain=(d.domain) {
+                                td { (d.domain) }
+                                td.num data-value=(d.requests) { (count(d.requests)) }
+                                td.num data-value=(d.cost) { (usd(&d.cost)) }
+                                td.num { (share) "%" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}

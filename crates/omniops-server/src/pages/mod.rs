@@ -1,0 +1,258 @@
+//! The dashboard: server-rendered pages (maud) whose sections load and refresh through
+//! htmx from `/dashboard/partials/{name}`. Every number comes from the same query functions
+//! as the JSON API, so a page and the API always agree for the same filters.
+
+mod analytics;
+pub mod assets;
+mod components;
+mod costs;
+mod filters;
+mod layout;
+mod overview;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::request::Params;
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use filters::Filters;
+use layout::{Nav, Shell};
+use maud::{html, Markup};
+use omniops_core::clock::MICROS_PER_DAY;
+use serde::Deserialize;
+
+/// The default period of every page, in days.
+const DEFAULT_DAYS: i64 = 7;
+
+pub async fn root() -> Redirect {
+    Redirect::to("/dashboard")
+}
+
+fn parse_filters(
+    state: &AppState,
+    principal: &Principal,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Filters, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Filters::parse(&params, principal, DEFAULT_DAYS, state.now())
+}
+
+/// A page that could not be built at all (bad filters): the shell's place for an error.
+fn error_page(error: ApiError) -> Response {
+    let (status, message) = match &error {
+        ApiError::BadRequest { message, .. } => (StatusCode::BAD_REQUEST, message.clone()),
+        ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
+        _ => return error.into_response(),
+    };
+    let body = html! {
+        (maud::DOCTYPE)
+        html lang="en" { head { meta charset="utf-8"; title { "Omniops" } link rel="stylesheet" href=(assets::url("app.css")); }
+            body { main { h1 { "This view cannot be shown" } p.error role="alert" { (message) } p { a href="/dashboard" { "Back to the overview" } } } } }
+    };
+    (status, body).into_response()
+}
+
+async fn render_page(
+    state: &AppState,
+    principal: &Principal,
+    query: Result<Query<Params>, QueryRejection>,
+    nav: Nav,
+    path: &str,
+    title: &str,
+    subtitle: &str,
+    body: fn(&Filters) -> Markup,
+) -> Response {
+    let filters = match parse_filters(state, principal, query) {
+        Ok(f) => f,
+        Err(e) => return error_page(e),
+    };
+    // The picker lists domains seen in the last 90 days; a domain-scoped key gets none.
+    let domains = if principal.domain.is_some() {
+        None
+    } else {
+        match state
+            .store
+            .known_domains(state.now() - 90 * MICROS_PER_DAY)
+            .await
+        {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!(error = ?e, "listing domains for the picker");
+                Some(Vec::new())
+            }
+        }
+    };
+    let shell = Shell {
+        title,
+        subtitle,
+        nav,
+        path,
+        filters: &filters,
+        domains: domains.as_deref(),
+    };
+    layout::page(&shell, body(&filters)).into_response()
+}
+
+pub async fn overview_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(
+        &state,
+        &principal,
+        query,
+        Nav::Overview,
+        "/dashboard",
+        "Overview",
+        "Requests, cost and conversations of your AI assistant.",
+        overview::body,
+    )
+    .await
+}
+
+pub async fn analytics_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(
+        &state,
+        &principal,
+        query,
+        Nav::Analytics,
+        "/dashboard/analytics",
+        "Analytics",
+        "How conversations go, how the assistant performs, and who uses it.",
+        analytics::body,
+    )
+    .await
+}
+
+pub async fn costs_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(
+        &state,
+        &principal,
+        query,
+        Nav::Costs,
+        "/dashboard/costs",
+        "Costs",
+        "Track AI spending and where it goes.",
+        costs::body,
+    )
+    .await
+}
+
+/// `GET /dashboard/partials/{name}`: one section's body. A failed query becomes an error
+/// note in that section only (status 200, so htmx shows it beside the other sections).
+pub async fn partial(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let filters = match parse_filters(&state, &principal, query) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let f = &filters;
+    let s = &state;
+    let result = match name.as_str() {
+        "stats" => overview::stats(s, f).await,
+        "trend" => overview::trend(s, f).await,
+        "status" => overview::status(s, f).await,
+        "recent" => overview::recent(s, f).await,
+        "insights" => overview::insights(s, f).await,
+        "languages" => overview::languages(s, f).await,
+        "analytics-overview" => analytics::overview(s, f).await,
+        "analytics-conversations" => analytics::conversations(s, f).await,
+        "analytics-performance" => analytics::performance(s, f).await,
+        "analytics-customers" => analytics::customers(s, f).await,
+        "analytics-insights" => analytics::insights(s, f).await,
+        "cost-metrics" => costs::metrics(s, f).await,
+        "cost-trend" => costs::trend(s, f).await,
+        "ticker" => costs::ticker(s, f).await,
+        "models" => costs::models(s, f).await,
+        "alerts" => costs::alerts(s, f).await,
+        "domain-costs" => costs::domain_table(s, f).await,
+        _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
+    };
+    match result {
+        Ok(markup) => markup.into_response(),
+        Err(error) => {
+            tracing::error!(section = %name, error = ?error, "dashboard section failed");
+            components::section_error().into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AlertForm {
+    domain: Option<String>,
+    #[serde(rename = "alertType")]
+    alert_type: String,
+    threshold: String,
+}
+
+/// `POST /dashboard/alerts` (form): the BudgetAlertsPanel's "Save alert", the same change
+/// as the API's `set-alert`; answers with the panel's new body.
+pub async fn save_alert(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Form(form): Form<AlertForm>,
+) -> Response {
+    let requested = form
+        .domain
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let outcome = async {
+        let domain = principal.resolve_domain(requested)?;
+        let threshold = crate::api::monitoring::validate_alert(
+            &form.alert_type,
+            form.threshold.trim().parse().ok(),
+        )?;
+        state
+            .store
+            .upsert_alert(domain.as_deref(), &form.alert_type, threshold, state.now())
+            .await?;
+        Ok::<_, ApiError>(domain)
+    }
+    .await;
+    let (domain, problem) = match outcome {
+        Ok(domain) => (domain, None),
+        Err(ApiError::BadRequest { message, .. }) => (requested.map(str::to_string), Some(message)),
+        Err(other) => return other.into_response(),
+    };
+    let filters = match Filters::parse(
+        &domain
+            .iter()
+            .map(|d| ("domain".to_string(), d.clone()))
+            .collect(),
+        &principal,
+        DEFAULT_DAYS,
+        state.now(),
+    ) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    match costs::alerts(&state, &filters).await {
+        Ok(panel) => html! {
+            @if let Some(problem) = problem { p.error role="alert" data-testid="alert-error" { (problem) } }
+            (panel)
+        }
+        .into_response(),
+        Err(error) => {
+            tracing::error!(error = ?error, "budget alerts panel failed");
+            components::section_error().into_response()
+        }
+    }
+}
