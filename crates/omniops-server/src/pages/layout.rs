@@ -40,6 +40,7 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (shell.title) " · Omniops" }
+                link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";
                 link rel="stylesheet" href=(assets::url("uPlot.min.css"));
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script src=(assets::url("app.js")) {}

@@ -2,8 +2,10 @@
 
 mod access;
 mod analytics;
+mod browser;
 mod common;
 mod config;
+mod dashboard;
 mod ingest;
 mod missing;
 mod monitoring;

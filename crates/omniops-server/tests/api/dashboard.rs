@@ -1,0 +1,287 @@
+//! The dashboard in a real headless Chromium: each page against a hand-computed fixture and
+//! the API, period and domain switches, the domain table's sort and search, a section that
+//! fails beside sections that load, and no console errors.
+
+use crate::browser::Browser;
+use crate::common::TestApp;
+use fantoccini::Locator;
+use omniops_testkit::Engine;
+use serde_json::json;
+
+/// gpt-4 costs $30 / $60 per million input / output tokens.
+async fn fixture(app: &TestApp) {
+    let events = json!([
+        {"type": "session", "session_id": "s1", "model": "gpt-4", "domain": "shop.example",
+         "start_time": "2026-11-26T10:00:00Z", "duration_ms": 1200, "success": true,
+         "input_tokens": 1000, "output_tokens": 500},
+        {"type": "session", "session_id": "s2", "model": "gpt-4", "domain": "parts.example",
+         "start_time": "2026-11-25T09:00:00Z", "duration_ms": 800, "success": false,
+         "input_tokens": 2000, "output_tokens": 1000},
+        {"type": "session", "session_id": "s3", "model": "gpt-4", "domain": "shop.example",
+         "start_time": "2026-11-10T10:00:00Z", "duration_ms": 1000, "success": true,
+         "input_tokens": 1000, "output_tokens": 0},
+        {"type": "conversation", "conversation_id": "c1", "domain": "shop.example", "timestamp": "2026-11-26T10:00:00Z"},
+        {"type": "message", "conversation_id": "c1", "role": "user", "content": "Do you have hydraulic pumps?", "timestamp": "2026-11-26T10:00:00Z"},
+        {"type": "message", "conversation_id": "c1", "role": "assistant", "content": "Let me check.", "timestamp": "2026-11-26T10:00:04Z"},
+        {"type": "message", "conversation_id": "c1", "role": "user", "content": "Thanks, great!", "timestamp": "2026-11-26T10:01:00Z"}
+    ]);
+    let (status, answer) = app.ingest(events).await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+}
+
+async fn assert_no_console_errors(browser: &Browser, page: &str) {
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors on {page}: {errors:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_pages_show_the_api_numbers() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Engine::Sqlite).await.expect("sqlite");
+    fixture(&app).await;
+    let b = &browser;
+
+    // Overview, 7 days (the default): s1 $0.0600 + s2 $0.1200; one of two failed.
+    b.client.goto(&app.url("/")).await.expect("open");
+    assert!(b
+        .client
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .ends_with("/dashboard"));
+    let (_, api) = app.get_json("/api/dashboard/telemetry?days=7", None).await;
+    assert_eq!(api["cost"]["total"], "0.1800");
+    assert_eq!(
+        b.text("[data-testid=total-cost] .stat-value").await,
+        "$0.1800"
+    );
+    assert_eq!(
+        b.attr("[data-testid=total-cost] .stat-value", "data-value")
+            .await,
+        api["cost"]["total"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        b.text("[data-testid=total-requests] .stat-value").await,
+        "2"
+    );
+    assert_eq!(
+        b.text("[data-testid=success-rate] .stat-value").await,
+        "50.0%"
+    );
+    assert_eq!(
+        b.text("[data-testid=avg-response] .stat-value").await,
+        "1.00 s"
+    );
+    assert_eq!(b.text("[data-testid=conversations] .stat-value").await, "1");
+    assert_eq!(b.text("[data-testid=error-rate]").await, "50.0%");
+    assert_eq!(
+        b.texts("[data-testid=recent-conversations] li span:first-child")
+            .await,
+        ["Do you have hydraulic pumps?"]
+    );
+    b.wait_until("document.querySelector('[data-testid=trend-chart][data-drawn]')")
+        .await;
+    let insights = b.texts("[data-testid=insights] li").await;
+    // parts.example went from $0 to $0.1200, shop.example from $0 to $0.0600.
+    assert_eq!(
+        insights.first().map(String::as_str),
+        Some("Domain parts.example: cost rose by $0.1200 against the previous period ($0.0000 → $0.1200).")
+    );
+    assert!(
+        insights
+            .iter()
+            .any(|i| i == "50.0% of requests failed: look at the failing sessions."),
+        "{insights:?}"
+    );
+    assert_no_console_errors(b, "overview").await;
+
+    // 30 days adds s3 ($0.0300).
+    b.client
+        .find(Locator::Css("[data-period='30']"))
+        .await
+        .expect("30d")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("location.search.includes('days=30')").await;
+    assert_eq!(b.text("[data-testid=window-label]").await, "Last 30 days");
+    assert_eq!(
+        b.text("[data-testid=total-cost] .stat-value").await,
+        "$0.2100"
+    );
+    assert_eq!(
+        b.text("[data-testid=total-requests] .stat-value").await,
+        "3"
+    );
+
+    // One domain: shop.example over 30 days is s1 + s3.
+    b.client
+        .execute("const s = document.getElementById('domain-filter'); s.value = 'shop.example'; s.form.submit();", vec![])
+        .await
+        .expect("pick domain");
+    b.wait_until("location.search.includes('domain=shop.example')")
+        .await;
+    assert_eq!(
+        b.text("[data-testid=total-cost] .stat-value").await,
+        "$0.0900"
+    );
+    let (_, api) = app
+        .get_json("/api/dashboard/telemetry?days=30&domain=shop.example", None)
+        .await;
+    assert_eq!(api["cost"]["total"], "0.0900");
+    assert_no_console_errors(b, "overview with filters").await;
+
+    // Costs: the four cards, the model table, the domain table sorted and searched.
+    b.client
+        .goto(&app.url("/dashboard/costs?days=7"))
+        .await
+        .expect("costs");
+    assert_eq!(
+        b.text("[data-testid=total-spend] .stat-value").await,
+        "$0.1800"
+    );
+    assert_eq!(
+        b.text("[data-testid=avg-cost] .stat-value").await,
+        "$0.090000"
+    );
+    let (_, api) = app.get_json("/api/dashboard/telemetry?days=7", None).await;
+    assert_eq!(
+        b.attr("[data-testid=projected-monthly] .stat-value", "data-value")
+            .await,
+        api["cost"]["projectedMonthly"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        b.text("[data-testid=model-table] tr[data-model='gpt-4'] td:last-child")
+            .await,
+        "$0.1800"
+    );
+    let rows = || async {
+        b.texts("[data-testid=domain-table] tbody td:first-child")
+            .await
+    };
+    assert_eq!(rows().await, ["parts.example", "shop.example"]);
+    b.client
+        .find(Locator::Css("[data-sort='domain']"))
+        .await
+        .expect("sort")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('th[aria-sort=descending] [data-sort=domain]')")
+        .await;
+    assert_eq!(rows().await, ["shop.example", "parts.example"]);
+    b.client
+        .find(Locator::Css("[data-sort='domain']"))
+        .await
+        .expect("sort")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('th[aria-sort=ascending] [data-sort=domain]')")
+        .await;
+    assert_eq!(rows().await, ["parts.example", "shop.example"]);
+    b.client
+        .find(Locator::Css("input[name=q]"))
+        .await
+        .expect("search")
+        .send_keys("shop")
+        .await
+        .expect("type");
+    b.wait_until("document.querySelectorAll('[data-testid=domain-table] tbody tr').length === 1")
+        .await;
+    assert_eq!(rows().await, ["shop.example"]);
+    assert_eq!(
+        b.text("[data-testid=domain-table] tr[data-domain='shop.example'] td:nth-child(3)")
+            .await,
+        "$0.0600"
+    );
+    // A budget alert through the panel's form: $0.0600 spent today of $0.10 is 60.0%.
+    b.client
+        .find(Locator::Css("input[name=threshold]"))
+        .await
+        .expect("threshold")
+        .send_keys("0.10")
+        .await
+        .expect("type");
+    b.client
+        .find(Locator::Css("#alerts-body button[type=submit]"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('[data-testid=alerts]')")
+        .await;
+    assert!(b.text("[data-testid=alerts]").await.contains("60.0%"));
+    assert_no_console_errors(b, "costs").await;
+
+    // Analytics: the overview tab against the API, then the customers tab.
+    b.client
+        .goto(&app.url("/dashboard/analytics?days=7"))
+        .await
+        .expect("analytics");
+    let (_, api) = app.get_json("/api/dashboard/analytics?days=7", None).await;
+    assert_eq!(api["responseTime"], json!(4.0));
+    assert_eq!(
+        b.text("[data-testid=response-time] .stat-value").await,
+        "4.0 s"
+    );
+    assert_eq!(
+        b.text("[data-testid=satisfaction] .stat-value").await,
+        "4.0 / 5"
+    );
+    assert_eq!(
+        b.attr("[data-testid=satisfaction] .stat-value", "data-value")
+            .await,
+        api["satisfactionScore"].to_string()
+    );
+    assert_eq!(b.text("[data-testid=messages] .stat-value").await, "3");
+    b.client
+        .find(Locator::Css("[data-tab=customers]"))
+        .await
+        .expect("tab")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("location.search.includes('tab=customers')")
+        .await;
+    let domains = b
+        .texts("[data-testid=customer-segments] tbody td:first-child")
+        .await;
+    assert_eq!(domains.len(), 2, "{domains:?}");
+    assert_no_console_errors(b, "analytics").await;
+
+    // One failing query: the insights section says so, the stats still load.
+    let db = app.db.data_dir.join("omniops.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open sqlite");
+    sqlx::query("DROP TABLE product_rollup_daily")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    sqlx::query("DROP TABLE product_rollup_hourly")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    b.client
+        .goto(&app.url("/dashboard?days=7"))
+        .await
+        .expect("overview");
+    assert!(b
+        .text("#insights-body [data-testid=section-error]")
+        .await
+        .contains("could not be loaded"));
+    assert_eq!(
+        b.text("[data-testid=total-cost] .stat-value").await,
+        "$0.1800"
+    );
+    browser.close().await;
+}
