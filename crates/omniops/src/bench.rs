@@ -235,9 +235,106 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
             print_latency(label, &mut samples);
         }
     }
+    println!("dashboard (days=30)                p50      p95      p99     gzip KB");
+    for (label, page, sections) in DASHBOARD_PAGES {
+        let url = format!("{base}{page}?days=30");
+        let mut samples = measure(&client, &url, args.samples.min(50)).await?;
+        print_latency(&format!("{label} HTML"), &mut samples);
+        // The page with every section it loads, fetched one after another (a browser
+        // fetches them in parallel), and what a first visit transfers compressed.
+        let mut full = Vec::new();
+        for i in 0..args.samples.min(50) + 3 {
+            let started = Instant::now();
+            fetch_ok(&client, &url).await?;
+            for section in sections {
+                fetch_ok(
+                    &client,
+                    &format!("{base}/dashboard/partials/{section}?days=30"),
+                )
+                .await?;
+            }
+            if i >= 3 {
+                full.push(started.elapsed());
+            }
+        }
+        let weight = page_weight(&client, &base, &url, sections).await?;
+        print_latency_with(
+            &format!("{label} + sections"),
+            &mut full,
+            &format!("{:>11.1}", weight as f64 / 1024.0),
+        );
+    }
     let _ = stop.send(());
     server.await??;
     Ok(())
+}
+
+/// Each page and the sections it loads.
+const DASHBOARD_PAGES: [(&str, &str, &[&str]); 3] = [
+    (
+        "overview",
+        "/dashboard",
+        &[
+            "stats",
+            "trend",
+            "status",
+            "recent",
+            "insights",
+            "languages",
+        ],
+    ),
+    ("analytics", "/dashboard/analytics", &["analytics-overview"]),
+    (
+        "costs",
+        "/dashboard/costs",
+        &[
+            "cost-metrics",
+            "cost-trend",
+            "ticker",
+            "models",
+            "alerts",
+            "domain-costs",
+        ],
+    ),
+];
+
+async fn fetch_ok(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
+    let response = client.get(url).send().await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(response.bytes().await?.to_vec())
+}
+
+/// Compressed bytes of a first visit: the page, its sections and every asset it links.
+async fn page_weight(
+    client: &reqwest::Client,
+    base: &str,
+    url: &str,
+    sections: &[&str],
+) -> anyhow::Result<usize> {
+    let gzip = |u: String| client.get(u).header("accept-encoding", "gzip").send();
+    let html = fetch_ok(client, url).await?;
+    let html = String::from_utf8_lossy(&html);
+    let mut urls: Vec<String> = html
+        .split("\"/assets/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|name| format!("{base}/assets/{name}"))
+        .collect();
+    urls.push(url.to_string());
+    urls.extend(
+        sections
+            .iter()
+            .map(|s| format!("{base}/dashboard/partials/{s}?days=30")),
+    );
+    let mut total = 0;
+    for u in urls {
+        total += gzip(u).await?.bytes().await?.len();
+    }
+    Ok(total)
 }
 
 async fn measure(
@@ -347,13 +444,17 @@ fn conversation_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
 }
 
 fn print_latency(label: &str, samples: &mut [Duration]) {
+    print_latency_with(label, samples, "");
+}
+
+fn print_latency_with(label: &str, samples: &mut [Duration], tail: &str) {
     samples.sort();
     let at = |p: f64| {
         let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
         samples[i].as_secs_f64() * 1_000.0
     };
     println!(
-        "{label:<28} {:>8.2} {:>8.2} {:>8.2}",
+        "{label:<28} {:>8.2} {:>8.2} {:>8.2}{tail}",
         at(0.50),
         at(0.95),
         at(0.99)

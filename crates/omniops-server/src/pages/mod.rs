@@ -56,15 +56,44 @@ fn error_page(error: ApiError) -> Response {
     (status, body).into_response()
 }
 
+/// What tells one page from another.
+struct PageSpec {
+    nav: Nav,
+    path: &'static str,
+    title: &'static str,
+    subtitle: &'static str,
+    body: fn(&Filters) -> Markup,
+}
+
+const OVERVIEW: PageSpec = PageSpec {
+    nav: Nav::Overview,
+    path: "/dashboard",
+    title: "Overview",
+    subtitle: "Requests, cost and conversations of your AI assistant.",
+    body: overview::body,
+};
+
+const ANALYTICS: PageSpec = PageSpec {
+    nav: Nav::Analytics,
+    path: "/dashboard/analytics",
+    title: "Analytics",
+    subtitle: "How conversations go, how the assistant performs, and who uses it.",
+    body: analytics::body,
+};
+
+const COSTS: PageSpec = PageSpec {
+    nav: Nav::Costs,
+    path: "/dashboard/costs",
+    title: "Costs",
+    subtitle: "Track AI spending and where it goes.",
+    body: costs::body,
+};
+
 async fn render_page(
     state: &AppState,
     principal: &Principal,
     query: Result<Query<Params>, QueryRejection>,
-    nav: Nav,
-    path: &str,
-    title: &str,
-    subtitle: &str,
-    body: fn(&Filters) -> Markup,
+    spec: &PageSpec,
 ) -> Response {
     let filters = match parse_filters(state, principal, query) {
         Ok(f) => f,
@@ -87,14 +116,14 @@ async fn render_page(
         }
     };
     let shell = Shell {
-        title,
-        subtitle,
-        nav,
-        path,
+        title: spec.title,
+        subtitle: spec.subtitle,
+        nav: spec.nav,
+        path: spec.path,
         filters: &filters,
         domains: domains.as_deref(),
     };
-    layout::page(&shell, body(&filters)).into_response()
+    layout::page(&shell, (spec.body)(&filters)).into_response()
 }
 
 pub async fn overview_page(
@@ -102,17 +131,7 @@ pub async fn overview_page(
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(
-        &state,
-        &principal,
-        query,
-        Nav::Overview,
-        "/dashboard",
-        "Overview",
-        "Requests, cost and conversations of your AI assistant.",
-        overview::body,
-    )
-    .await
+    render_page(&state, &principal, query, &OVERVIEW).await
 }
 
 pub async fn analytics_page(
@@ -120,17 +139,7 @@ pub async fn analytics_page(
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(
-        &state,
-        &principal,
-        query,
-        Nav::Analytics,
-        "/dashboard/analytics",
-        "Analytics",
-        "How conversations go, how the assistant performs, and who uses it.",
-        analytics::body,
-    )
-    .await
+    render_page(&state, &principal, query, &ANALYTICS).await
 }
 
 pub async fn costs_page(
@@ -138,17 +147,7 @@ pub async fn costs_page(
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(
-        &state,
-        &principal,
-        query,
-        Nav::Costs,
-        "/dashboard/costs",
-        "Costs",
-        "Track AI spending and where it goes.",
-        costs::body,
-    )
-    .await
+    render_page(&state, &principal, query, &COSTS).await
 }
 
 /// `GET /dashboard/partials/{name}`: one section's body. A failed query becomes an error
