@@ -131,7 +131,7 @@ pub async fn conversations(state: &AppState, f: &Filters) -> anyhow::Result<Mark
         section.card {
             h2 { "Recent conversations" }
             @if recent.recent.is_empty() { (components::empty("No conversations in this period.")) }
-            @else { ul.list { @for c in &recent.recent { li { span { (c.message) } span.muted { (c.timestamp) } } } } }
+            @else { ul.list { @for c in &recent.recent { li { span { (c.message) } span.muted { (components::short_time(&c.timestamp)) } } } } }
         }
     })
 }

@@ -196,6 +196,11 @@ pub fn duration_ms(ms: i64) -> String {
     }
 }
 
+/// An RFC 3339 time as "2026-11-26 12:49" (UTC, to the minute).
+pub fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
+}
+
 /// A uPlot chart drawn by app.js from `spec` (x values or labels, and series).
 pub fn chart(testid: &str, label: &str, spec: &serde_json::Value) -> Markup {
     html! {
@@ -223,6 +228,10 @@ mod tests {
         assert_eq!(count(1_000_000), "1,000,000");
         assert_eq!(count(999), "999");
         assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(
+            short_time("2026-11-26T12:49:26.064681Z"),
+            "2026-11-26 12:49"
+        );
         assert_eq!(duration_ms(1250), "1.25 s");
         assert_eq!(percent_change(dec("150"), dec("100")).text, "+50.0%");
         assert_eq!(percent_change(dec("2"), dec("3")).text, "-33.3%");

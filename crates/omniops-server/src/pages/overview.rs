@@ -144,7 +144,7 @@ pub async fn recent(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     Ok(html! {
         ul.list data-testid="recent-conversations" {
             @for c in &report.recent {
-                li { span { (c.message) } span.muted { (c.timestamp.get(..16).unwrap_or(&c.timestamp).replace('T', " ")) } }
+                li { span { (c.message) } span.muted { (components::short_time(&c.timestamp)) } }
             }
         }
         p.muted { (count(report.total)) " conversations in this period" }
