@@ -178,3 +178,85 @@ mod tests {
         assert_eq!(WindowSums::from_rollup_groups(Some("a"), groups_a), only_a);
     }
 }
+
+/// Upper bounds (ms, inclusive) of the response-time histogram kept beside the rollups;
+/// one more bucket holds everything slower. Percentiles are read as "at most this bound".
+pub const DURATION_BOUNDS_MS: [i64; 11] = [
+    250, 500, 1_000, 2_000, 3_000, 5_000, 8_000, 13_000, 20_000, 30_000, 60_000,
+];
+pub const DURATION_BUCKETS: usize = DURATION_BOUNDS_MS.len() + 1;
+
+/// The histogram bucket of a session that took `ms`.
+pub fn duration_bucket(ms: i64) -> usize {
+    DURATION_BOUNDS_MS
+        .iter()
+        .position(|bound| ms <= *bound)
+        .unwrap_or(DURATION_BOUNDS_MS.len())
+}
+
+/// Where a percentile of the histogram lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PercentileBound {
+    NoData,
+    /// At most this many milliseconds.
+    AtMost(i64),
+    /// Slower than the last bound.
+    Above(i64),
+}
+
+/// The `per_mille`-th percentile (500 = median): the first bucket whose cumulative count
+/// reaches `ceil(total × per_mille / 1000)`.
+pub fn percentile_bound(counts: &[i64; DURATION_BUCKETS], per_mille: i64) -> PercentileBound {
+    let total: i64 = counts.iter().sum();
+    if total <= 0 {
+        return PercentileBound::NoData;
+    }
+    let rank = (total * per_mille + 999) / 1000;
+    let mut seen = 0;
+    for (i, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen >= rank.max(1) {
+            return match DURATION_BOUNDS_MS.get(i) {
+                Some(bound) => PercentileBound::AtMost(*bound),
+                None => PercentileBound::Above(DURATION_BOUNDS_MS[DURATION_BOUNDS_MS.len() - 1]),
+            };
+        }
+    }
+    PercentileBound::Above(DURATION_BOUNDS_MS[DURATION_BOUNDS_MS.len() - 1])
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_bucket_bounds() {
+        assert_eq!(duration_bucket(0), 0);
+        assert_eq!(duration_bucket(250), 0);
+        assert_eq!(duration_bucket(251), 1);
+        assert_eq!(duration_bucket(60_000), 10);
+        assert_eq!(duration_bucket(60_001), 11);
+        let mut counts = [0; DURATION_BUCKETS];
+        assert_eq!(percentile_bound(&counts, 500), PercentileBound::NoData);
+        counts[duration_bucket(800)] = 1;
+        counts[duration_bucket(1_200)] = 1;
+        // Two sessions: the median is the first (rank 1), p95 the second (rank 2).
+        assert_eq!(
+            percentile_bound(&counts, 500),
+            PercentileBound::AtMost(1_000)
+        );
+        assert_eq!(
+            percentile_bound(&counts, 950),
+            PercentileBound::AtMost(2_000)
+        );
+        counts[11] = 98;
+        assert_eq!(
+            percentile_bound(&counts, 10),
+            PercentileBound::AtMost(1_000)
+        );
+        assert_eq!(
+            percentile_bound(&counts, 500),
+            PercentileBound::Above(60_000)
+        );
+    }
+}

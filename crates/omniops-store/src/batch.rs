@@ -9,7 +9,7 @@ use omniops_core::events::{
     ScrapeJobEvent, ShopEvent,
 };
 use omniops_core::pricing::PriceTable;
-use omniops_core::rollup::{Counters, ALL};
+use omniops_core::rollup::{duration_bucket, Counters, ALL};
 use omniops_core::session::{Rejection, Session};
 use std::collections::{HashMap, HashSet};
 
@@ -349,6 +349,9 @@ impl LiveCache {
 pub struct RollupDelta {
     pub hourly: HashMap<(Micros, String, String), Counters>,
     pub daily: HashMap<(Micros, String, String), Counters>,
+    /// Sessions per (bucket, domain, response-time bucket), for the domain and for all.
+    pub durations_hourly: HashMap<(Micros, String, i64), i64>,
+    pub durations_daily: HashMap<(Micros, String, i64), i64>,
 }
 
 impl RollupDelta {
@@ -364,6 +367,15 @@ impl RollupDelta {
                     .entry((bucket, d.to_string(), m.to_string()))
                     .or_default()
                     .add(&c);
+            }
+        }
+        let le_index = duration_bucket(c.duration_ms) as i64;
+        for (table, bucket) in [
+            (&mut self.durations_hourly, floor_hour(session.start_time)),
+            (&mut self.durations_daily, floor_day(session.start_time)),
+        ] {
+            for d in [domain, ALL] {
+                *table.entry((bucket, d.to_string(), le_index)).or_default() += 1;
             }
         }
     }

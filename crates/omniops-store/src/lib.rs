@@ -12,7 +12,7 @@ use omniops_core::clock::Micros;
 use omniops_core::events::Event;
 use omniops_core::missing::ProductTally;
 use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
-use omniops_core::rollup::WindowSums;
+use omniops_core::rollup::{WindowSums, DURATION_BUCKETS};
 use omniops_core::session::Session;
 use omniops_core::telemetry::TelemetryInputs;
 use omniops_core::window::Window;
@@ -464,6 +464,30 @@ impl Store {
 
     pub async fn put_setting(&self, key: &str, value: &str) -> anyhow::Result<()> {
         Ok(on_pool!(self, put_setting(key, value))?)
+    }
+
+    /// Ended sessions of the window per response-time bucket (`DURATION_BOUNDS_MS`).
+    pub async fn duration_histogram(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<[i64; DURATION_BUCKETS]> {
+        Ok(on_pool!(
+            self,
+            duration_histogram(window, domain.unwrap_or(""))
+        )?)
+    }
+
+    /// The same from raw sessions: for consistency tests.
+    pub async fn raw_duration_histogram(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+    ) -> anyhow::Result<[i64; DURATION_BUCKETS]> {
+        Ok(on_pool!(
+            self,
+            raw_duration_histogram(window, domain.unwrap_or(""))
+        )?)
     }
 
     /// Per day of the window with user messages: (day, positive, negative, user messages).

@@ -148,14 +148,44 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
         (0, vec![vec![]])
     );
 
+    // Sessions of every response-time bucket, 3 h apart, for the duration histogram.
+    let durations = [
+        100, 300, 900, 1_500, 2_500, 4_000, 7_000, 12_000, 19_000, 25_000, 45_000, 90_000,
+    ];
+    let lines: Vec<String> = (0..36i64)
+        .map(|i| {
+            let start = omniops_core::clock::to_rfc3339(now - i * 3 * MICROS_PER_HOUR - 17 * 60 * 1_000_000);
+            let domain = ["b.example", "c.example"][(i % 2) as usize];
+            let duration = durations[(i % 12) as usize];
+            format!(
+                r#"{{"type":"session","session_id":"d{i}","model":"gpt-4o","domain":"{domain}","start_time":"{start}","duration_ms":{duration},"success":true,"input_tokens":10,"output_tokens":1}}"#
+            )
+        })
+        .collect();
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
     for days in [1, 7, 30] {
         let window = Window::last_days(days, now).expect("window");
         for domain in [None, Some("b.example")] {
             let fast = db
                 .store
+                .duration_histogram(&window, domain)
+                .await
+                .expect("histogram");
+            let raw = db
+                .store
+                .raw_duration_histogram(&window, domain)
+                .await
+                .expect("raw histogram");
+            assert_eq!(fast, raw, "durations days={days} domain={domain:?}");
+            let fast = db
+                .store
                 .window_sums(&window, domain)
                 .await
                 .expect("rollups");
+            assert_eq!(fast.totals.requests, raw.iter().sum::<i64>());
             let naive = db
                 .store
                 .naive_window_sums(&window, domain)
@@ -172,9 +202,19 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
         .await
         .expect("rollups")
         .totals;
-    assert_eq!(c.requests, 34);
+    // Plus the 36 duration sessions (3 h apart: all within 7 days).
+    assert_eq!(c.requests, 34 + 36);
     // i % 4 == 3 is the unpriced in-house model: i = 3, 7, …, 31 → 8 sessions.
     assert_eq!(c.unpriced, 8);
+    // The last day runs from 13:00 yesterday: b-sessions i = 0..=4 (2 s each, ≤ 2 s) and
+    // d-sessions i = 0..=7 (i = 8 started 24 h 17 min ago), one in each of the first eight.
+    let day = Window::last_days(1, now).expect("window");
+    let histogram = db
+        .store
+        .duration_histogram(&day, None)
+        .await
+        .expect("histogram");
+    assert_eq!(histogram, [1, 1, 1, 1 + 5, 1, 1, 1, 1, 0, 0, 0, 0]);
     let unpriced = db.store.unpriced_models().await.expect("unpriced");
     assert_eq!(unpriced.len(), 1);
     assert_eq!(
@@ -366,13 +406,14 @@ async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
         .totals;
     // 3,000 × $30 + 1,000 × $60 per 1M = $0.15
     assert_eq!((c.requests, c.unpriced, c.cost_nanos), (1, 0, 150_000_000));
-    // One hourly and one daily bucket, each with its pair row and three total rows.
+    // One hourly and one daily bucket, each with its pair row and three total rows, and
+    // a duration-histogram row for the domain and for all domains.
     assert_eq!(
         db.store
             .delete_rollups_before(now)
             .await
             .expect("rollup retention"),
-        8
+        8 + 4
     );
 }
 on_both_engines!(

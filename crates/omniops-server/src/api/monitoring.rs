@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::ingest::read_body;
 use crate::jobs::retention;
 use crate::queries::monitoring::{check_alerts, telemetry_for};
+use crate::queries::telemetry::response_time_percentiles;
 use crate::request::{self, parse_json, Params};
 use crate::state::AppState;
 use axum::body::Body;
@@ -16,6 +17,7 @@ use axum::{Extension, Json};
 use omniops_core::analytics::Pagination;
 use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, usd_to_nanos};
+use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -75,6 +77,25 @@ pub async fn get(
     let mut answer = serde_json::to_value(report).map_err(anyhow::Error::from)?;
     answer["period"] = json!(period);
     answer["filters"] = json!({"domain": domain, "model": model});
+    // The duration histogram is kept per domain, not per model.
+    answer["responseTimePercentiles"] = match model {
+        Some(_) => Value::Null,
+        None => {
+            let percentiles = response_time_percentiles(&state, &window, domain.as_deref()).await?;
+            let bounds: serde_json::Map<String, Value> = percentiles
+                .into_iter()
+                .map(|(label, bound)| {
+                    let value = match bound {
+                        PercentileBound::NoData => Value::Null,
+                        PercentileBound::AtMost(ms) => json!({"atMostMs": ms}),
+                        PercentileBound::Above(ms) => json!({"aboveMs": ms}),
+                    };
+                    (label.to_string(), value)
+                })
+                .collect();
+            Value::Object(bounds)
+        }
+    };
     if !include_live {
         answer["live"] = Value::Null;
     }

@@ -7,9 +7,10 @@ use super::components::{
 use super::filters::Filters;
 use super::overview::language_list;
 use crate::queries::analytics::{analytics_report, conversations_report, satisfaction_by_day};
-use crate::queries::telemetry::telemetry_report;
+use crate::queries::telemetry::{response_time_percentiles, telemetry_report};
 use crate::state::AppState;
 use maud::{html, Markup};
+use omniops_core::rollup::PercentileBound;
 use serde_json::json;
 
 pub const TABS: [(&str, &str); 5] = [
@@ -136,8 +137,21 @@ pub async fn conversations(state: &AppState, f: &Filters) -> anyhow::Result<Mark
     })
 }
 
+/// A percentile bound as "≤ 2 s", "> 60 s" or "–".
+fn bound_text(bound: PercentileBound) -> String {
+    match bound {
+        PercentileBound::NoData => "–".to_string(),
+        PercentileBound::AtMost(ms) => format!("≤ {}", duration_ms(ms)),
+        PercentileBound::Above(ms) => format!("> {}", duration_ms(ms)),
+    }
+}
+
 pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
-    let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
+    let domain = f.domain.as_deref();
+    let (r, percentiles) = tokio::try_join!(
+        telemetry_report(state, &f.window, domain),
+        response_time_percentiles(state, &f.window, domain),
+    )?;
     let p = &r.performance;
     Ok(html! {
         section.card data-testid="ai-performance" {
@@ -149,7 +163,16 @@ pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup
                 (stat_card("failure-rate", "Failure rate", &format!("{}%", r.overview.error_rate), &r.overview.error_rate.to_string(), None, false))
                 (stat_card("mean-duration", "Mean response time", &duration_ms(p.avg_response_time), &p.avg_response_time.to_string(), None, false))
             }
-            p.muted { "Timeouts are not told apart from other failures, and response-time percentiles need a duration histogram the rollups do not keep yet; neither is shown rather than guessed." }
+            p.muted { "Timeouts are not told apart from other failures, so no timeout rate is shown." }
+        }
+        section.card data-testid="response-percentiles" {
+            h2 { "Response-time percentiles" }
+            p.hint { "Session durations, counted in buckets (250 ms, 500 ms, 1 s, 2 s, 3 s, 5 s, 8 s, 13 s, 20 s, 30 s, 60 s): each percentile is the bucket bound it falls under." }
+            div.grid {
+                @for (label, bound) in &percentiles {
+                    div.card data-testid=(label) { div.stat-label { (label) } div.stat-value { (bound_text(*bound)) } }
+                }
+            }
         }
         section.card {
             h2 { "Tokens" }

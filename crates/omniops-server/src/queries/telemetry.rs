@@ -11,3 +11,22 @@ pub async fn telemetry_report(
     let inputs = state.store.telemetry_inputs(window, domain, None).await?;
     Ok(build_report(window, state.now(), inputs))
 }
+
+/// Response-time percentiles (p50, p90, p95, p99) of the window's ended sessions, as
+/// bounds of the duration histogram's buckets.
+pub async fn response_time_percentiles(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+) -> anyhow::Result<Vec<(&'static str, omniops_core::rollup::PercentileBound)>> {
+    let counts = state.store.duration_histogram(window, domain).await?;
+    Ok([("p50", 500), ("p90", 900), ("p95", 950), ("p99", 990)]
+        .into_iter()
+        .map(|(label, per_mille)| {
+            (
+                label,
+                omniops_core::rollup::percentile_bound(&counts, per_mille),
+            )
+        })
+        .collect())
+}

@@ -243,6 +243,18 @@ async fn dashboard_pages_show_the_api_numbers() {
         api["satisfactionScore"].to_string()
     );
     assert_eq!(b.text("[data-testid=messages] .stat-value").await, "3");
+    // Performance: s1 took 1.2 s, s2 0.8 s: the median is under 1 s, p95 under 2 s.
+    b.client
+        .find(Locator::Css("[data-tab=performance]"))
+        .await
+        .expect("tab")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("location.search.includes('tab=performance')")
+        .await;
+    assert_eq!(b.text("[data-testid=p50] .stat-value").await, "≤ 1.00 s");
+    assert_eq!(b.text("[data-testid=p95] .stat-value").await, "≤ 2.00 s");
     b.client
         .find(Locator::Css("[data-tab=customers]"))
         .await

@@ -34,6 +34,13 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
     );
     assert_eq!(r["live"]["activeSessions"], 1);
     assert!(r.get("details").is_none());
+    // Durations a 1 s, c 2 s, b 3 s, d 4 s, e 5 s: the 3rd of 5 (p50) is under 3 s; the 5th
+    // (p90 and up) under 5 s.
+    assert_eq!(
+        r["responseTimePercentiles"],
+        json!({"p50": {"atMostMs": 3000}, "p90": {"atMostMs": 5000},
+               "p95": {"atMostMs": 5000}, "p99": {"atMostMs": 5000}})
+    );
     let (_, r) = app.get_json("/api/monitoring/chat?period=week", None).await;
     assert_eq!(r["overview"]["totalRequests"], 6);
     // gpt-4 alone over the week: sessions a and f, $0.06 each; the live session is gpt-4 too.
@@ -48,6 +55,7 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
         (json!(2), json!("0.1200"))
     );
     assert_eq!(r["modelUsage"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r["responseTimePercentiles"], Value::Null);
     assert_eq!(
         r["domainBreakdown"],
         json!([{"domain": "shop.example", "requests": 2, "cost": "0.1200"}])

@@ -100,6 +100,8 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
         "query_rollup_daily",
         "product_rollup_hourly",
         "product_rollup_daily",
+        "duration_rollup_hourly",
+        "duration_rollup_daily",
     ] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
             .bind(cutoff)

@@ -13,7 +13,7 @@ use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, Sh
 use crate::{ApiKeyRecord, BatchOutcome, DomainConfig, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
-use omniops_core::rollup::Counters;
+use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
 use omniops_core::session::Session;
 use omniops_core::telemetry::LiveSession;
 use omniops_core::usage::TokenUsage;
@@ -233,6 +233,17 @@ async fn add_counters(
 async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
     add_counters(tx, "rollup_hourly", &delta.hourly).await?;
     add_counters(tx, "rollup_daily", &delta.daily).await?;
+    for (table, rows) in [("duration_rollup_hourly", &delta.durations_hourly), ("duration_rollup_daily", &delta.durations_daily)] {
+        let rows: Vec<_> = rows.iter().collect();
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, le_index, count) "));
+            q.push_values(chunk, |mut b, ((bucket, domain, le_index), count)| {
+                b.push_bind(*bucket).push_bind(domain.clone()).push_bind(*le_index).push_bind(**count);
+            });
+            q.push(format!(" ON CONFLICT (domain, bucket, le_index) DO UPDATE SET count = {table}.count + excluded.count"));
+            q.build().execute(&mut **tx).await?;
+        }
+    }
     Ok(())
 }
 

@@ -157,3 +157,40 @@ pub async fn known_domains(pool: &Pool<DB>, since: Micros) -> sqlx::Result<Vec<S
     .fetch_all(pool)
     .await
 }
+
+/// Ended sessions of the window per response-time bucket, from the duration rollups.
+pub async fn duration_histogram(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+    let mut q = rollup_window_query("duration_rollup", "le_index, count", "le_index, CAST(SUM(count) AS BIGINT)", "GROUP BY le_index", window, scope);
+    histogram_from_rows(&q.build().fetch_all(pool).await?)
+}
+
+/// The same from raw sessions (for tests).
+pub async fn raw_duration_histogram(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+    let cases: String = DURATION_BOUNDS_MS
+        .iter()
+        .enumerate()
+        .map(|(i, bound)| format!("WHEN (end_time - start_time) / 1000 <= {bound} THEN {i} "))
+        .collect();
+    let rows = sqlx::query(&format!(
+        "SELECT CAST(CASE {cases}ELSE {} END AS BIGINT) AS le, CAST(COUNT(*) AS BIGINT) FROM chat_telemetry \
+         WHERE end_time IS NOT NULL AND start_time >= $1 AND start_time < $2 AND ($3 = '' OR domain = $3) GROUP BY le",
+        DURATION_BOUNDS_MS.len()
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    histogram_from_rows(&rows)
+}
+
+fn histogram_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+    let mut counts = [0; DURATION_BUCKETS];
+    for row in rows {
+        let index: i64 = row.try_get(0)?;
+        if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
+            *slot += row.try_get::<i64, _>(1)?;
+        }
+    }
+    Ok(counts)
+}
