@@ -41,8 +41,10 @@ pub fn body(filters: &Filters) -> Markup {
                 p.hint { "Sort by a column; search by name." }
                 form.table-tools hx-get=(url("domain-costs")) hx-target="#domain-costs" hx-trigger="input changed delay:300ms from:input, submit" role="search" {
                     input type="search" name="q" placeholder="Search domains" aria-label="Search domains" value=(filters.extra("q").unwrap_or(""));
+                    input type="hidden" id="domain-sort" name="sort" value=(filters.extra("sort").unwrap_or("cost"));
+                    input type="hidden" id="domain-dir" name="dir" value=(filters.extra("dir").unwrap_or("desc"));
                 }
-                div id="domain-costs" hx-get=(table_url) hx-trigger=(format!("load, every {}s", components::REFRESH_SECONDS)) hx-swap="innerHTML" {
+                div id="domain-costs" hx-get=(table_url) hx-trigger="load" hx-swap="innerHTML" {
                     (components::skeleton(false))
                 }
             }
@@ -230,10 +232,9 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
         } else {
             "desc"
         };
-        let href = f.href_plain(
-            "/dashboard/partials/domain-costs",
-            &[("sort", name), ("dir", next_dir), ("q", &search)],
-        );
+        let state = [("sort", name), ("dir", next_dir), ("q", search.as_str())];
+        let href = f.href_plain("/dashboard/partials/domain-costs", &state);
+        let page = f.href_plain("/dashboard/costs", &state);
         let aria = match (sort == key, ascending) {
             (false, _) => "none",
             (true, true) => "ascending",
@@ -241,11 +242,26 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
         };
         html! {
             th class=(if numeric { "num" } else { "" }) aria-sort=(aria) {
-                a href="#" hx-get=(href) hx-target="#domain-costs" data-sort=(name) { (label) @if sort == key { @if ascending { " ↑" } @else { " ↓" } } }
+                a href=(page) hx-get=(href) hx-target="#domain-costs" data-sort=(name) { (label) @if sort == key { @if ascending { " ↑" } @else { " ↓" } } }
             }
         }
     };
+    let (sort_name, dir) = (
+        match sort {
+            SortKey::Domain => "domain",
+            SortKey::Requests => "requests",
+            SortKey::Cost => "cost",
+        },
+        if ascending { "asc" } else { "desc" },
+    );
+    let current = [("sort", sort_name), ("dir", dir), ("q", search.as_str())];
+    // The refresh repeats this view (sort and search included), and the search form gets
+    // the current sort, so neither a refresh nor a search loses the user's place.
     Ok(html! {
+        input type="hidden" id="domain-sort" name="sort" value=(sort_name) hx-swap-oob="true";
+        input type="hidden" id="domain-dir" name="dir" value=(dir) hx-swap-oob="true";
+        div hx-get=(f.href_plain("/dashboard/partials/domain-costs", &current))
+            hx-trigger=(format!("every {}s", components::REFRESH_SECONDS)) hx-target="#domain-costs" {
         @if rows.is_empty() {
             (components::empty(if search.is_empty() { "No sessions in this period." } else { "No domain matches the search." }))
         } @else {
@@ -267,5 +283,19 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
                 }
             }
         }
+        }
     })
+}
+
+/// The costs page's URL for the domain table's current sort and search (for the address
+/// bar, so a reload or a shared link shows the same view).
+pub fn domain_table_page_url(f: &Filters) -> String {
+    f.href_plain(
+        "/dashboard/costs",
+        &[
+            ("sort", f.extra("sort").unwrap_or("")),
+            ("dir", f.extra("dir").unwrap_or("")),
+            ("q", f.extra("q").unwrap_or("").trim()),
+        ],
+    )
 }

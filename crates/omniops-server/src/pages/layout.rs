@@ -100,7 +100,9 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                     } @else if let Some(domain) = &filters.domain {
                         span.badge { (domain) }
                     }
-                    span.window-label data-testid="window-label" { (filters.window.label()) }
+                    span.window-label data-testid="window-label" {
+                        @if filters.days().is_some() { (filters.window.label()) } @else { (from) " – " (to) " (UTC)" }
+                    }
                 }
                 main id="main" {
                     h1 { (shell.title) }

@@ -185,6 +185,12 @@ pub async fn partial(
         _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
     };
     match result {
+        // The domain table's sort and search go into the address bar.
+        Ok(markup) if name == "domain-costs" => (
+            [("HX-Replace-Url", costs::domain_table_page_url(f))],
+            markup,
+        )
+            .into_response(),
         Ok(markup) => markup.into_response(),
         Err(error) => {
             tracing::error!(section = %name, error = ?error, "dashboard section failed");

@@ -197,6 +197,12 @@ async fn dashboard_pages_show_the_api_numbers() {
     b.wait_until("document.querySelectorAll('[data-testid=domain-table] tbody tr').length === 1")
         .await;
     assert_eq!(rows().await, ["shop.example"]);
+    // The view (sort and search) is in the address bar and in the next refresh.
+    b.wait_until("location.search.includes('q=shop') && location.search.includes('sort=domain')")
+        .await;
+    let refresh = b.attr("#domain-costs > div[hx-get]", "hx-get").await;
+    assert!(refresh.contains("sort=domain&dir=asc&q=shop"), "{refresh}");
+
     assert_eq!(
         b.text("[data-testid=domain-table] tr[data-domain='shop.example'] td:nth-child(3)")
             .await,
@@ -269,6 +275,34 @@ async fn dashboard_pages_show_the_api_numbers() {
         .await;
     assert_eq!(domains.len(), 2, "{domains:?}");
     assert_no_console_errors(b, "analytics").await;
+
+    // A phone's width: everything wraps or scrolls inside its card, not the page.
+    b.client.set_window_size(390, 844).await.expect("resize");
+    for page in [
+        "/dashboard?days=7",
+        "/dashboard/costs?days=7",
+        "/dashboard/analytics?days=7&tab=customers",
+    ] {
+        b.client.goto(&app.url(page)).await.expect("open");
+        // Every section has replaced its skeleton (they carry aria-busy).
+        b.wait_until("document.querySelector('[aria-busy=true]') === null")
+            .await;
+        let fits = b
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .expect("measure");
+        assert_eq!(
+            fits,
+            serde_json::Value::Bool(true),
+            "{page} is wider than the phone"
+        );
+    }
+    assert_no_console_errors(b, "phone width").await;
+    b.client.set_window_size(1300, 1000).await.expect("resize");
 
     // One failing query: the insights section says so, the stats still load.
     let db = app.db.data_dir.join("omniops.db");
