@@ -26,7 +26,7 @@
     var spec;
     try { spec = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
     el.innerHTML = "";
-    var width = Math.max(el.clientWidth, 260);
+    var width = Math.max(el.clientWidth, 200);
     var colors = [css("--accent"), css("--warn"), css("--good"), css("--bad")];
     var axisStroke = css("--muted");
     var grid = { stroke: css("--border"), width: 1 };
@@ -63,21 +63,20 @@
     var plot = new uPlot(opts, data, el);
     el.setAttribute("data-drawn", "1");
     el._plot = plot;
+    // Follow the card's width (layout changes, rotation, a narrower grid column).
+    if (typeof ResizeObserver !== "undefined" && !el._observer) {
+      el._observer = new ResizeObserver(function () {
+        var w = Math.max(el.clientWidth, 200);
+        if (el._plot && Math.abs(el._plot.width - w) > 2) el._plot.setSize({ width: w, height: el._plot.height });
+      });
+      el._observer.observe(el);
+    }
   }
 
   function drawCharts(scope) {
     (scope || document).querySelectorAll("[data-chart]:not([data-drawn])").forEach(drawChart);
   }
 
-  var resizeTimer = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () {
-      document.querySelectorAll("[data-chart][data-drawn]").forEach(function (el) {
-        if (el._plot) el._plot.setSize({ width: Math.max(el.clientWidth, 260), height: el._plot.height });
-      });
-    }, 150);
-  });
 
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
