@@ -100,6 +100,15 @@ async fn dashboard_pages_show_the_api_numbers() {
             .any(|i| i == "50.0% of requests failed: look at the failing sessions."),
         "{insights:?}"
     );
+    // Dark mode: the toggle switches the theme and the charts are drawn again in its colours.
+    b.client
+        .find(Locator::Css("#theme-toggle"))
+        .await
+        .expect("toggle")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.documentElement.getAttribute('data-theme') === 'dark' && document.querySelector('[data-testid=trend-chart][data-drawn] canvas')").await;
     assert_no_console_errors(b, "overview").await;
 
     // 30 days adds s3 ($0.0300).

@@ -6,6 +6,7 @@ mod browser;
 mod common;
 mod config;
 mod dashboard;
+mod demo;
 mod ingest;
 mod missing;
 mod monitoring;
