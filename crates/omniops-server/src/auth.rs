@@ -54,6 +54,9 @@ pub struct Principal {
     pub key_id: Option<String>,
     pub scope: Option<Scope>,
     pub domain: Option<String>,
+    /// Set when the request came with a dashboard session cookie: the token its
+    /// state-changing requests must send back in `X-CSRF-Token`.
+    pub csrf: Option<String>,
 }
 
 impl Principal {
@@ -144,18 +147,90 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
+/// The dashboard's session cookie.
+pub const SESSION_COOKIE: &str = "omniops_session";
+/// The header that carries a session's CSRF token on state-changing requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A cookie's value from the `Cookie` header.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// How a request proves who it is.
+enum Credential {
+    Bearer(String),
+    /// A dashboard session cookie, and whether the request changes state.
+    Session {
+        token: String,
+        changes_state: bool,
+        csrf_sent: Option<String>,
+    },
+    None,
+}
+
+fn credential(request: &Request) -> Credential {
+    let headers = request.headers();
+    if let Some(secret) = bearer(headers) {
+        return Credential::Bearer(secret);
+    }
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => Credential::Session {
+            token,
+            changes_state: !matches!(
+                *request.method(),
+                axum::http::Method::GET | axum::http::Method::HEAD
+            ),
+            csrf_sent: headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        },
+        None => Credential::None,
+    }
+}
+
 async fn principal(
     state: &AppState,
-    secret: Option<String>,
+    credential: Credential,
     required: Scope,
 ) -> Result<Principal, ApiError> {
     if !keys_exist(state).await? {
         return Ok(Principal::default());
     }
-    let secret = secret.ok_or(ApiError::Unauthorized)?;
-    let record = lookup(state, &secret)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let (record, csrf) = match credential {
+        Credential::Bearer(secret) => (
+            lookup(state, &secret)
+                .await?
+                .ok_or(ApiError::Unauthorized)?,
+            None,
+        ),
+        Credential::Session {
+            token,
+            changes_state,
+            csrf_sent,
+        } => {
+            let hash = omniops_store::hash_key(&token);
+            let (record, csrf) = state
+                .store
+                .find_dashboard_session(&hash, state.now())
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            // A cross-site form cannot read the token, so it cannot send it back.
+            if changes_state && csrf_sent.as_deref() != Some(csrf.as_str()) {
+                return Err(ApiError::Forbidden("missing or wrong CSRF token".into()));
+            }
+            (record, Some(csrf))
+        }
+        Credential::None => return Err(ApiError::Unauthorized),
+    };
     let scope = Scope::parse(&record.scope).ok_or(ApiError::Unauthorized)?;
     if !scope.allows(required) {
         return Err(ApiError::Forbidden(format!(
@@ -168,17 +243,42 @@ async fn principal(
         key_id: Some(record.id),
         scope: Some(scope),
         domain: record.domain,
+        csrf,
     })
 }
 
 /// Middleware: admits the request when its key has `required` scope (or admin) and hands
 /// the handler a [`Principal`].
 async fn require(state: AppState, required: Scope, mut request: Request, next: Next) -> Response {
-    let secret = bearer(request.headers());
-    match principal(&state, secret, required).await {
+    let credential = credential(&request);
+    match principal(&state, credential, required).await {
         Ok(p) => {
             request.extensions_mut().insert(p);
             next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Middleware for dashboard pages: as a read, but a visitor without a valid key or session
+/// is sent to the login form (and back here after it).
+pub async fn require_page(State(s): State<AppState>, mut request: Request, next: Next) -> Response {
+    let credential = credential(&request);
+    match principal(&s, credential, Scope::Read).await {
+        Ok(p) => {
+            request.extensions_mut().insert(p);
+            next.run(request).await
+        }
+        Err(ApiError::Unauthorized) => {
+            let next_path = request
+                .uri()
+                .path_and_query()
+                .map_or("/dashboard", |p| p.as_str());
+            axum::response::Redirect::to(&format!(
+                "/login?next={}",
+                crate::pages::encode(next_path)
+            ))
+            .into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -206,6 +306,7 @@ mod tests {
             key_id: Some("k".into()),
             scope: Some(Scope::Read),
             domain: Some("a.example".into()),
+            csrf: None,
         };
         assert!(scoped.require_admin().is_err());
         assert!(Principal::default().require_admin().is_ok());

@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     let ingest_auth = from_fn_with_state(state.clone(), auth::require_ingest);
     let read_auth = from_fn_with_state(state.clone(), auth::require_read);
     let admin_auth = from_fn_with_state(state.clone(), auth::require_admin);
+    let page_auth = from_fn_with_state(state.clone(), auth::require_page);
 
     Router::new()
         .route("/healthz", get(api::health::get))
@@ -165,18 +166,23 @@ pub fn router(state: AppState) -> Router {
                 .merge(put(api::prices::put).layer(admin_auth.clone())),
         )
         .route("/", get(pages::root))
+        .route(
+            "/login",
+            get(pages::login::login_form).post(pages::login::login),
+        )
+        .route("/logout", post(pages::login::logout))
         .route("/assets/{name}", get(pages::assets::serve))
         .route(
             "/dashboard",
-            get(pages::overview_page).layer(read_auth.clone()),
+            get(pages::overview_page).layer(page_auth.clone()),
         )
         .route(
             "/dashboard/analytics",
-            get(pages::analytics_page).layer(read_auth.clone()),
+            get(pages::analytics_page).layer(page_auth.clone()),
         )
         .route(
             "/dashboard/costs",
-            get(pages::costs_page).layer(read_auth.clone()),
+            get(pages::costs_page).layer(page_auth.clone()),
         )
         .route(
             "/dashboard/partials/{name}",

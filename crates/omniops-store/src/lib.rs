@@ -677,6 +677,34 @@ impl Store {
         Ok(on_pool!(self, find_key(&hash_key(secret)))?)
     }
 
+    /// Stores a dashboard login: the cookie's hash, its key, its CSRF token.
+    pub async fn create_dashboard_session(
+        &self,
+        token_hash: &str,
+        key_id: &str,
+        csrf_token: &str,
+        now: Micros,
+        expires_at: Micros,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(
+            self,
+            create_dashboard_session(token_hash, key_id, csrf_token, now, expires_at)
+        )?)
+    }
+
+    /// The key behind a live dashboard session, and the session's CSRF token.
+    pub async fn find_dashboard_session(
+        &self,
+        token_hash: &str,
+        now: Micros,
+    ) -> anyhow::Result<Option<(ApiKeyRecord, String)>> {
+        Ok(on_pool!(self, find_dashboard_session(token_hash, now))?)
+    }
+
+    pub async fn delete_dashboard_session(&self, token_hash: &str) -> anyhow::Result<()> {
+        Ok(on_pool!(self, delete_dashboard_session(token_hash))?)
+    }
+
     pub async fn count_active_keys(&self) -> anyhow::Result<i64> {
         Ok(on_pool!(self, count_active_keys())?)
     }

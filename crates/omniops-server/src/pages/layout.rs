@@ -20,6 +20,9 @@ const LINKS: [(Nav, &str, &str); 3] = [
 /// Pages that arrive with the next part of the dashboard.
 const COMING: [&str; 3] = ["Sessions", "Products", "Settings"];
 
+/// A blue dot, inline: no request for `/favicon.ico`.
+pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";
+
 pub struct Shell<'a> {
     pub title: &'a str,
     pub subtitle: &'a str,
@@ -28,6 +31,8 @@ pub struct Shell<'a> {
     pub filters: &'a Filters,
     /// Domains for the picker; `None` when the viewer is held to one domain.
     pub domains: Option<&'a [String]>,
+    /// The session's CSRF token when logged in with a cookie (htmx sends it back).
+    pub csrf: Option<&'a str>,
 }
 
 pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
@@ -40,14 +45,14 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (shell.title) " · Omniops" }
-                link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";
+                link rel="icon" href=(FAVICON);
                 link rel="stylesheet" href=(assets::url("uPlot.min.css"));
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script src=(assets::url("app.js")) {}
                 script defer src=(assets::url("htmx.min.js")) {}
                 script defer src=(assets::url("uPlot.iife.min.js")) {}
             }
-            body {
+            body hx-headers=[shell.csrf.map(|t| serde_json::json!({"X-CSRF-Token": t}).to_string())] {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {
                     a.brand href="/dashboard" { span.brand-dot {} "Omniops" }
@@ -65,6 +70,12 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                     }
                     div.spacer {}
                     button.icon-button id="theme-toggle" type="button" aria-label="Toggle dark mode" { "◐ Theme" }
+                    @if let Some(csrf) = shell.csrf {
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.icon-button type="submit" id="logout" { "Log out" }
+                        }
+                    }
                 }
                 div.filters role="region" aria-label="Filters" {
                     nav.periods aria-label="Period" {

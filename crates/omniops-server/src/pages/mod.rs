@@ -8,6 +8,7 @@ mod components;
 mod costs;
 mod filters;
 mod layout;
+pub mod login;
 mod overview;
 
 use crate::auth::Principal;
@@ -19,6 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+pub use filters::encode;
 use filters::Filters;
 use layout::{Nav, Shell};
 use maud::{html, Markup};
@@ -50,7 +52,7 @@ fn error_page(error: ApiError) -> Response {
     };
     let body = html! {
         (maud::DOCTYPE)
-        html lang="en" { head { meta charset="utf-8"; title { "Omniops" } link rel="stylesheet" href=(assets::url("app.css")); }
+        html lang="en" { head { meta charset="utf-8"; title { "Omniops" } link rel="icon" href=(layout::FAVICON); link rel="stylesheet" href=(assets::url("app.css")); }
             body { main { h1 { "This view cannot be shown" } p.error role="alert" { (message) } p { a href="/dashboard" { "Back to the overview" } } } } }
     };
     (status, body).into_response()
@@ -122,6 +124,7 @@ async fn render_page(
         path: spec.path,
         filters: &filters,
         domains: domains.as_deref(),
+        csrf: principal.csrf.as_deref(),
     };
     layout::page(&shell, (spec.body)(&filters)).into_response()
 }

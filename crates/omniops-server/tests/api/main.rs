@@ -8,6 +8,7 @@ mod config;
 mod dashboard;
 mod demo;
 mod ingest;
+mod login;
 mod missing;
 mod monitoring;
 mod prices;

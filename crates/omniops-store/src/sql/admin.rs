@@ -111,3 +111,50 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
     }
     Ok(deleted)
 }
+
+// ---- dashboard sessions ----
+
+pub async fn create_dashboard_session(
+    pool: &Pool<DB>,
+    token_hash: &str,
+    key_id: &str,
+    csrf_token: &str,
+    now: Micros,
+    expires_at: Micros,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at < $1").bind(now).execute(pool).await?;
+    sqlx::query(
+        "INSERT INTO dashboard_sessions (token_hash, key_id, csrf_token, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(key_id)
+    .bind(csrf_token)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The key of a live session (its key not revoked) and the session's CSRF token.
+pub async fn find_dashboard_session(pool: &Pool<DB>, token_hash: &str, now: Micros) -> sqlx::Result<Option<(ApiKeyRecord, String)>> {
+    let row = sqlx::query(
+        "SELECT k.id, k.name, k.scope, k.domain, k.prefix, k.created_at, k.revoked_at, s.csrf_token \
+         FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => Ok(Some((key_from_row(&row)?, row.try_get(7)?))),
+        None => Ok(None),
+    }
+}
+
+pub async fn delete_dashboard_session(pool: &Pool<DB>, token_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await?;
+    Ok(())
+}
