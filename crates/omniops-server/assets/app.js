@@ -78,10 +78,70 @@
   }
 
 
+  function toast(text, bad) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var note = document.createElement("div");
+    note.className = bad ? "toast bad" : "toast";
+    note.setAttribute("role", "status");
+    note.textContent = text;
+    box.appendChild(note);
+    setTimeout(function () { note.remove(); }, 8000);
+  }
+
+  // The live stream: live sections refresh when it reports a change (at most every 0.5 s);
+  // the indicator says whether it is connected, and a dropped connection is retried.
+  function connectLive() {
+    var url = document.body.getAttribute("data-live-url");
+    var indicator = document.getElementById("live-indicator");
+    if (!url || typeof EventSource === "undefined" || !indicator) return;
+    var label = indicator.querySelector(".label");
+    var dropped = false;
+    var pending = null;
+    function set(state, text) { indicator.setAttribute("data-state", state); label.textContent = text; }
+    function changed() {
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        if (typeof htmx !== "undefined") htmx.trigger(document.body, "omniops:live");
+      }, 500);
+    }
+    var source = new EventSource(url);
+    source.onopen = function () {
+      set("live", "Live");
+      if (dropped) { toast("Live updates reconnected."); changed(); }
+      dropped = false;
+    };
+    source.onerror = function () {
+      if (!dropped) toast("Live updates lost; reconnecting…", true);
+      dropped = true;
+      set("reconnecting", "Reconnecting");
+    };
+    ["session.started", "session.updated", "session.ended", "resync"].forEach(function (name) {
+      source.addEventListener(name, changed);
+    });
+    source.addEventListener("summary", function (event) {
+      try {
+        var s = JSON.parse(event.data);
+        indicator.title = s.activeSessions + " live sessions, $" + s.currentCost + " running";
+      } catch (e) { /* a summary we cannot read changes nothing */ }
+    });
+    source.addEventListener("alert.fired", function (event) {
+      try {
+        var a = JSON.parse(event.data);
+        toast("Budget alert: " + (a.domain || "all domains") + " " + a.alertType + " spend $" +
+          a.currentSpend + " reached the $" + a.thresholdUsd + " limit.", true);
+      } catch (e) { toast("A budget alert fired.", true); }
+      changed();
+    });
+    window.addEventListener("beforeunload", function () { source.close(); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
     if (button) button.addEventListener("click", toggleTheme);
     drawCharts(document);
+    connectLive();
   });
   document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.target); });
   // A refresh that fails keeps what is shown and says so beside it.

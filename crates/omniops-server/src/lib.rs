@@ -10,6 +10,7 @@ pub mod auth;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
+pub mod live;
 pub mod pages;
 pub mod queries;
 pub mod request;
@@ -94,8 +95,13 @@ pub async fn serve(
 
     let local = listener.local_addr()?;
     tracing::info!(%local, backend, "omniops listening on http://{local}");
+    let stopping = state.stopping.clone();
     axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams never end by themselves: end them so shutdown can finish.
+            stopping.cancel();
+        })
         .await
         .context("serving HTTP")?;
     // In-flight requests have been answered; let the writer finish what is queued.
@@ -171,6 +177,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::login::login_form).post(pages::login::login),
         )
         .route("/logout", post(pages::login::logout))
+        .route("/api/live", get(live::stream).layer(read_auth.clone()))
         .route("/assets/{name}", get(pages::assets::serve))
         .route(
             "/dashboard",

@@ -19,6 +19,10 @@ pub struct Inner {
     pub keys: KeyCache,
     /// Days raw data are kept: the configured value, or the one last set through the API.
     pub retention_days: std::sync::atomic::AtomicU32,
+    /// Committed live-session changes, for the live stream.
+    pub live: crate::live::LiveHub,
+    /// Cancelled when the server starts shutting down: open streams end then.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl Deref for AppState {
@@ -40,6 +44,8 @@ impl AppState {
             clock,
             ingest,
             keys: KeyCache::default(),
+            live: crate::live::LiveHub::default(),
+            stopping: tokio_util::sync::CancellationToken::new(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             settings,
         }))

@@ -112,6 +112,30 @@ pub struct BatchOutcome {
     pub ended: usize,
     /// `session` events that created a session.
     pub backfilled: usize,
+    /// Live sessions this batch started, changed or ended, as they are now.
+    pub live: Vec<LiveChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveKind {
+    Started,
+    Updated,
+    Ended,
+}
+
+/// A live session after a batch: what the live stream tells the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveChange {
+    pub kind: LiveKind,
+    pub session_id: String,
+    pub domain: String,
+    pub model: String,
+    pub start_time: Micros,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// `None` while the model has no price.
+    pub cost_nanos: Option<i64>,
+    pub success: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]

@@ -93,6 +93,7 @@ pub fn spawn_writer(
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "batch committed"
                     );
+                    state.live.publish(&outcome.live);
                     for (job, rejections) in jobs.into_iter().zip(outcome.rejections) {
                         let _ = job.reply.send(Ok(rejections));
                     }

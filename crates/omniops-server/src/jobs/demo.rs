@@ -118,7 +118,8 @@ async fn apply(state: &AppState, events: &[Value], now: Micros) -> anyhow::Resul
                 .ok()
         })
         .collect();
-    state.store.apply_batch(&[parsed], now).await?;
+    let outcome = state.store.apply_batch(&[parsed], now).await?;
+    state.live.publish(&outcome.live);
     Ok(())
 }
 

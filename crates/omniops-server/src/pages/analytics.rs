@@ -38,7 +38,7 @@ pub fn body(filters: &Filters) -> Markup {
             }
         }
         div role="tabpanel" id="tab-panel" data-testid=(format!("tab-{tab}")) {
-            (components::bare_section("tab-body", &url, components::REFRESH_SECONDS, components::skeleton(true)))
+            (components::bare_section("tab-body", &url, components::REFRESH_SECONDS, false, components::skeleton(true)))
         }
     }
 }

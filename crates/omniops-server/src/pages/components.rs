@@ -10,13 +10,34 @@ pub const REFRESH_SECONDS: u32 = 30;
 
 /// A card whose body is loaded from `url` at once and every [`REFRESH_SECONDS`]; it shows a
 /// skeleton until then. A refresh swaps only the body, so the page keeps its scroll.
+/// The htmx trigger of a section: on load, every `seconds`, and — for sections that show
+/// live data — whenever the live stream reports a change.
+fn trigger(seconds: u32, live: bool) -> String {
+    if live {
+        format!("load, every {seconds}s, omniops:live from:body")
+    } else {
+        format!("load, every {seconds}s")
+    }
+}
+
 pub fn section(id: &str, title: &str, hint: &str, url: &str, tall: bool) -> Markup {
+    section_with(id, title, hint, url, tall, false)
+}
+
+pub fn section_with(
+    id: &str,
+    title: &str,
+    hint: &str,
+    url: &str,
+    tall: bool,
+    live: bool,
+) -> Markup {
     html! {
         section.card id=(id) aria-labelledby=(format!("{id}-title")) {
             h2 id=(format!("{id}-title")) { (title) }
             @if !hint.is_empty() { p.hint { (hint) } }
             div.section-body id=(format!("{id}-body")) hx-get=(url)
-                hx-trigger=(format!("load, every {REFRESH_SECONDS}s")) hx-swap="innerHTML" aria-live="polite" {
+                hx-trigger=(trigger(REFRESH_SECONDS, live)) hx-swap="innerHTML" aria-live="polite" {
                 (skeleton(tall))
             }
         }
@@ -24,9 +45,15 @@ pub fn section(id: &str, title: &str, hint: &str, url: &str, tall: bool) -> Mark
 }
 
 /// A body without a card around it (e.g. the stats grid, which is several cards).
-pub fn bare_section(id: &str, url: &str, refresh_seconds: u32, placeholder: Markup) -> Markup {
+pub fn bare_section(
+    id: &str,
+    url: &str,
+    refresh_seconds: u32,
+    live: bool,
+    placeholder: Markup,
+) -> Markup {
     html! {
-        div id=(id) hx-get=(url) hx-trigger=(format!("load, every {refresh_seconds}s")) hx-swap="innerHTML" aria-live="polite" {
+        div id=(id) hx-get=(url) hx-trigger=(trigger(refresh_seconds, live)) hx-swap="innerHTML" aria-live="polite" {
             (placeholder)
         }
     }

@@ -10,9 +10,6 @@ use maud::{html, Markup};
 use rust_decimal::Decimal;
 use serde_json::json;
 
-/// Seconds between refreshes of the live cost ticker.
-const TICKER_SECONDS: u32 = 5;
-
 pub fn body(filters: &Filters) -> Markup {
     let url = |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[]);
     let table_url = filters.href_plain(
@@ -24,13 +21,13 @@ pub fn body(filters: &Filters) -> Markup {
         ],
     );
     html! {
-        (components::bare_section("cost-metrics", &url("cost-metrics"), components::REFRESH_SECONDS, components::stat_skeletons(4)))
+        (components::bare_section("cost-metrics", &url("cost-metrics"), components::REFRESH_SECONDS, false, components::stat_skeletons(4)))
         div.grid-2 {
             (components::section("cost-trend", "Cost trend", "Spend per hour in this period.", &url("cost-trend"), true))
             section.card {
                 h2 { "Live cost" }
-                p.hint { "Sessions running now; refreshed every 5 seconds." }
-                (components::bare_section("ticker", &url("ticker"), TICKER_SECONDS, components::skeleton(false)))
+                p.hint { "Sessions running now, updated as the live stream reports changes." }
+                (components::bare_section("ticker", &url("ticker"), components::REFRESH_SECONDS, true, components::skeleton(false)))
             }
         }
         (components::section("models", "Model comparison", "Cost and requests per model. Models without a price are flagged.", &url("models"), true))

@@ -52,7 +52,8 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                 script defer src=(assets::url("htmx.min.js")) {}
                 script defer src=(assets::url("uPlot.iife.min.js")) {}
             }
-            body hx-headers=[shell.csrf.map(|t| serde_json::json!({"X-CSRF-Token": t}).to_string())] {
+            body hx-headers=[shell.csrf.map(|t| serde_json::json!({"X-CSRF-Token": t}).to_string())]
+                data-live-url=(live_url(filters)) {
                 a.skip href="#main" { "Skip to content" }
                 header.topbar {
                     a.brand href="/dashboard" { span.brand-dot {} "Omniops" }
@@ -69,6 +70,7 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                         }
                     }
                     div.spacer {}
+                    span.live-indicator id="live-indicator" data-state="connecting" role="status" aria-live="polite" { span.dot {} span.label { "Connecting" } }
                     button.icon-button id="theme-toggle" type="button" aria-label="Toggle dark mode" { "◐ Theme" }
                     @if let Some(csrf) = shell.csrf {
                         form method="post" action="/logout" {
@@ -115,6 +117,7 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                         @if filters.days().is_some() { (filters.window.label()) } @else { (from) " – " (to) " (UTC)" }
                     }
                 }
+                div.toasts id="toasts" aria-live="assertive" {}
                 main id="main" {
                     h1 { (shell.title) }
                     p.subtitle { (shell.subtitle) }
@@ -122,6 +125,14 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// The live stream for the page's domain.
+fn live_url(filters: &Filters) -> String {
+    match &filters.domain {
+        Some(domain) => format!("/api/live?domain={}", super::filters::encode(domain)),
+        None => "/api/live".to_string(),
     }
 }
 

@@ -16,10 +16,10 @@ use serde_json::json;
 pub fn body(filters: &Filters) -> Markup {
     let url = |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[]);
     html! {
-        (components::bare_section("stats", &url("stats"), components::REFRESH_SECONDS, components::stat_skeletons(5)))
+        (components::bare_section("stats", &url("stats"), components::REFRESH_SECONDS, true, components::stat_skeletons(5)))
         div.grid-2 {
             (components::section("trend", "Cost and requests", "Per hour; cost on the left axis, requests on the right.", &url("trend"), true))
-            (components::section("status", "Bot status", "Live sessions and errors in this period.", &url("status"), false))
+            (components::section_with("status", "Bot status", "Live sessions and errors in this period.", &url("status"), false, true))
         }
         div.grid-2 {
             (components::section("recent", "Recent conversations", "Newest first, with the first question asked.", &url("recent"), false))

@@ -8,6 +8,7 @@ mod config;
 mod dashboard;
 mod demo;
 mod ingest;
+mod live;
 mod login;
 mod missing;
 mod monitoring;

@@ -10,7 +10,7 @@ use omniops_core::conversation::Conversation;
 use omniops_core::missing::ProductTally;
 use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
 use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
-use crate::{ApiKeyRecord, BatchOutcome, DomainConfig, RecomputeReport, UnpricedModel};
+use crate::{ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, UnpricedModel};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
 use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
@@ -265,6 +265,7 @@ pub async fn apply_batch(
         None => (Vec::new(), ids),
     };
     loaded.extend(load_sessions(&mut tx, &missing).await?);
+    let known: HashSet<String> = loaded.iter().map(|s| s.session_id.clone()).collect();
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
     let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
     let content_delta = ContentDelta::of_plan(&plan);
@@ -318,12 +319,34 @@ pub async fn apply_batch(
     add_content_rollups(&mut tx, &content_delta).await?;
     tx.commit().await?;
 
+    let ended_ids: HashSet<&String> = ended.iter().collect();
+    let live = sessions
+        .values()
+        .filter(|(_, dirty)| *dirty)
+        .map(|(s, _)| LiveChange {
+            kind: if ended_ids.contains(&s.session_id) {
+                LiveKind::Ended
+            } else if known.contains(&s.session_id) {
+                LiveKind::Updated
+            } else {
+                LiveKind::Started
+            },
+            session_id: s.session_id.clone(),
+            domain: s.domain.clone(),
+            model: s.model.clone(),
+            start_time: s.start_time,
+            input_tokens: s.usage.input,
+            output_tokens: s.usage.output,
+            cost_nanos: s.cost_nanos,
+            success: s.success,
+        })
+        .collect();
     let ended = ended.len();
     let backfilled = inserted.len();
     if let Some(cache) = cache {
         cache.keep(sessions.into_values().map(|(s, _)| s));
     }
-    Ok(BatchOutcome { rejections, ended, backfilled })
+    Ok(BatchOutcome { rejections, ended, backfilled, live })
 }
 
 const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \

@@ -1,0 +1,231 @@
+//! The live stream: `GET /api/live`, Server-Sent Events. The writer publishes each
+//! committed batch's live-session changes on a broadcast channel; each connection filters
+//! them by its domain, adds a periodic summary and fired budget alerts, and gets a `resync`
+//! (a fresh summary) when it fell behind.
+
+use crate::auth::Principal;
+use crate::queries::monitoring::check_alerts;
+use crate::queries::telemetry::telemetry_report;
+use crate::request::{self, Params};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::stream::{self, Stream};
+use omniops_core::clock::to_rfc3339;
+use omniops_core::money::format_nanos;
+use omniops_core::window::Window;
+use omniops_store::{LiveChange, LiveKind};
+use serde_json::json;
+use std::collections::{HashSet, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Seconds between summaries on each connection.
+pub const SUMMARY_SECONDS: u64 = 15;
+/// Budget alerts are checked at most this often per connection.
+const ALERT_CHECK_GAP: Duration = Duration::from_secs(1);
+
+/// One published change, with the domain it belongs to (for filtering).
+#[derive(Debug, Clone)]
+pub struct LiveMessage {
+    pub event: &'static str,
+    pub domain: String,
+    pub data: String,
+}
+
+pub struct LiveHub {
+    sender: broadcast::Sender<LiveMessage>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        let (sender, _) = broadcast::channel(1024);
+        LiveHub { sender }
+    }
+}
+
+impl LiveHub {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
+        self.sender.subscribe()
+    }
+
+    /// Publishes a committed batch's changes (nobody listening is fine).
+    pub fn publish(&self, changes: &[LiveChange]) {
+        if self.sender.receiver_count() == 0 {
+            return;
+        }
+        for c in changes {
+            let event = match c.kind {
+                LiveKind::Started => "session.started",
+                LiveKind::Updated => "session.updated",
+                LiveKind::Ended => "session.ended",
+            };
+            let data = json!({
+                "sessionId": c.session_id, "domain": c.domain, "model": c.model,
+                "startTime": to_rfc3339(c.start_time), "inputTokens": c.input_tokens,
+                "outputTokens": c.output_tokens,
+                "cost": c.cost_nanos.map(|n| format_nanos(i128::from(n), 6)),
+                "unpriced": c.cost_nanos.is_none(), "success": c.success,
+            });
+            let _ = self.sender.send(LiveMessage {
+                event,
+                domain: c.domain.clone(),
+                data: data.to_string(),
+            });
+        }
+    }
+}
+
+/// Live sessions and their running cost now, for the connection's domain.
+async fn summary(state: &AppState, domain: Option<&str>) -> anyhow::Result<String> {
+    let window = Window::last_days(1, state.now())?;
+    let report = telemetry_report(state, &window, domain).await?;
+    Ok(json!({
+        "activeSessions": report.live.active_sessions,
+        "currentCost": report.live.current_cost,
+        "requests24h": report.overview.total_requests,
+        "cost24h": report.cost.total,
+        "errorRate": report.overview.error_rate,
+        "at": to_rfc3339(state.now()),
+    })
+    .to_string())
+}
+
+struct Connection {
+    state: AppState,
+    domain: Option<String>,
+    receiver: broadcast::Receiver<LiveMessage>,
+    ticker: tokio::time::Interval,
+    /// Alerts already triggered (domain, type): only new ones fire.
+    triggered: Option<HashSet<(Option<String>, String)>>,
+    pending: VecDeque<Event>,
+    last_alert_check: Option<std::time::Instant>,
+    /// An ended session came within [`ALERT_CHECK_GAP`] of the last check: check again then.
+    alerts_due: bool,
+}
+
+impl Connection {
+    async fn tick(&mut self) {
+        match summary(&self.state, self.domain.as_deref()).await {
+            Ok(data) => self
+                .pending
+                .push_back(Event::default().event("summary").data(data)),
+            Err(e) => tracing::error!(error = ?e, "live summary"),
+        }
+        self.check_alerts().await;
+    }
+
+    /// Queues `alert.fired` for each alert triggered since the last check. Spend changes
+    /// when sessions end, so this runs on each tick and after an ended session (at most
+    /// once a second).
+    async fn check_alerts(&mut self) {
+        if self
+            .last_alert_check
+            .is_some_and(|at| at.elapsed() < ALERT_CHECK_GAP)
+        {
+            self.alerts_due = true;
+            return;
+        }
+        self.alerts_due = false;
+        self.last_alert_check = Some(std::time::Instant::now());
+        match check_alerts(&self.state, self.domain.as_deref()).await {
+            Ok(alerts) => {
+                let now: HashSet<(Option<String>, String)> = alerts
+                    .iter()
+                    .filter(|a| a.triggered)
+                    .map(|a| (a.domain.clone(), a.alert_type.clone()))
+                    .collect();
+                if let Some(before) = &self.triggered {
+                    for alert in alerts.iter().filter(|a| a.triggered) {
+                        if !before.contains(&(alert.domain.clone(), alert.alert_type.clone())) {
+                            let data = serde_json::to_string(alert).unwrap_or_default();
+                            self.pending
+                                .push_back(Event::default().event("alert.fired").data(data));
+                        }
+                    }
+                }
+                self.triggered = Some(now);
+            }
+            Err(e) => tracing::error!(error = ?e, "live alerts"),
+        }
+    }
+
+    async fn next(&mut self) -> Event {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return event;
+            }
+            let wait = self.last_alert_check.map_or(Duration::ZERO, |at| {
+                ALERT_CHECK_GAP.saturating_sub(at.elapsed())
+            });
+            tokio::select! {
+                _ = self.ticker.tick() => self.tick().await,
+                () = tokio::time::sleep(wait), if self.alerts_due => self.check_alerts().await,
+                message = self.receiver.recv() => match message {
+                    Ok(m) if self.domain.as_ref().is_none_or(|d| *d == m.domain) => {
+                        let event = Event::default().event(m.event).data(m.data);
+                        if m.event == "session.ended" {
+                            self.pending.push_back(event);
+                            self.check_alerts().await;
+                            continue;
+                        }
+                        return event;
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "live subscriber fell behind; resync");
+                        let data = summary(&self.state, self.domain.as_deref()).await.unwrap_or_else(|_| "{}".into());
+                        return Event::default().event("resync").data(data);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// `GET /api/live?domain=`: the stream. The first event is a summary.
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    let params = match query {
+        Ok(Query(p)) => p,
+        Err(e) => return crate::error::ApiError::bad_request(e.body_text()).into_response(),
+    };
+    let domain = match request::domain(&params).and_then(|d| principal.resolve_domain(d)) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let connection = Connection {
+        receiver: state.live.subscribe(),
+        ticker: tokio::time::interval(Duration::from_secs(SUMMARY_SECONDS)),
+        state,
+        domain,
+        triggered: None,
+        pending: VecDeque::new(),
+        last_alert_check: None,
+        alerts_due: false,
+    };
+    let events = stream::unfold(connection, |mut c| async move {
+        let stopping = c.state.stopping.clone();
+        tokio::select! {
+            () = stopping.cancelled() => None,
+            event = c.next() => Some((Ok::<Event, Infallible>(event), c)),
+        }
+    });
+    sse(events).into_response()
+}
+
+fn sse(
+    events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
+) -> impl IntoResponse {
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+}
