@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod clock;
 pub mod conversation;
 pub mod events;
+pub mod forecast;
 pub mod insights;
 pub mod missing;
 pub mod money;

@@ -39,7 +39,9 @@
         label: s.label, scale: scale, stroke: colors[i % colors.length], width: 2,
         fill: bars ? colors[i % colors.length] + "99" : colors[i % colors.length] + "22",
         paths: bars && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.6, 60] }) : undefined,
-        points: { show: false },
+        points: { show: !!spec.labels && !bars, size: 4 },
+        dash: s.dash ? [6, 4] : undefined,
+        spanGaps: false,
         value: s.money ? function (u, v) { return money(v); } : undefined
       });
     });

@@ -192,6 +192,10 @@ pub fn router(state: AppState) -> Router {
             get(pages::costs_page).layer(page_auth.clone()),
         )
         .route(
+            "/dashboard/products",
+            get(pages::products_page).layer(page_auth.clone()),
+        )
+        .route(
             "/dashboard/partials/{name}",
             get(pages::partial).layer(read_auth.clone()),
         )

@@ -555,6 +555,19 @@ impl Store {
         )?)
     }
 
+    /// Requests per UTC day of the window for each of `products`: (product, day, requests).
+    pub async fn product_daily_counts(
+        &self,
+        window: &Window,
+        domain: Option<&str>,
+        products: &[String],
+    ) -> anyhow::Result<Vec<(String, Micros, i64)>> {
+        Ok(on_pool!(
+            self,
+            product_daily_counts(window, domain.unwrap_or(""), products)
+        )?)
+    }
+
     /// Up to `per_product` newest distinct texts that asked for each of `products`.
     pub async fn product_examples(
         &self,

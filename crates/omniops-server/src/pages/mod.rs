@@ -10,6 +10,7 @@ mod filters;
 mod layout;
 pub mod login;
 mod overview;
+mod products;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -91,6 +92,14 @@ const COSTS: PageSpec = PageSpec {
     body: costs::body,
 };
 
+const PRODUCTS: PageSpec = PageSpec {
+    nav: Nav::Products,
+    path: "/dashboard/products",
+    title: "Products",
+    subtitle: "What customers ask for that the shop does not have, and where demand is heading.",
+    body: products::body,
+};
+
 async fn render_page(
     state: &AppState,
     principal: &Principal,
@@ -145,6 +154,14 @@ pub async fn analytics_page(
     render_page(&state, &principal, query, &ANALYTICS).await
 }
 
+pub async fn products_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(&state, &principal, query, &PRODUCTS).await
+}
+
 pub async fn costs_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -185,6 +202,10 @@ pub async fn partial(
         "models" => costs::models(s, f).await,
         "alerts" => costs::alerts(s, f).await,
         "domain-costs" => costs::domain_table(s, f).await,
+        "product-stats" => products::stats(s, f).await,
+        "product-list" => products::list(s, f).await,
+        "product-advice" => products::advice(s, f).await,
+        "forecast" => products::forecast(s, f).await,
         _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
     };
     match result {

@@ -133,6 +133,40 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     );
     assert_eq!(r["statistics"]["totalRequests"], 5);
 
+    // The forecast over 7 days (2026-11-19T13:00 to 11-26T13:00 touches 8 UTC days).
+    // Chainsaws: 0 × 7 then 2 → least squares slope 1/6 (0.2), intercept −1/3; the next
+    // 7 days (x = 8…14) sum to 10.5; day 7 is fitted at 0.8333 (0.8).
+    let (status, r) = app
+        .get_json("/api/dashboard/missing-products?days=7&forecast=true", None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let chainsaw = &r["forecast"][0];
+    assert_eq!(
+        (
+            chainsaw["name"].clone(),
+            chainsaw["perDayChange"].clone(),
+            chainsaw["next7Days"].clone()
+        ),
+        (json!("chainsaw"), json!(0.2), json!(10.5))
+    );
+    assert_eq!(chainsaw["daily"].as_array().map(Vec::len), Some(15));
+    assert_eq!(
+        chainsaw["daily"][7],
+        json!({"day": "2026-11-26", "requests": 2, "fitted": 0.8})
+    );
+    assert_eq!(
+        chainsaw["daily"][14],
+        json!({"day": "2026-12-03", "requests": null, "fitted": 2.0})
+    );
+    assert_eq!(
+        r["forecast"][3]["daily"][1]["requests"], 1,
+        "ball bearings on 11-20"
+    );
+    let (status, body) = app
+        .get_json("/api/dashboard/missing-products?forecast=maybe", None)
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("forecast")));
+
     let (status, body) = app
         .get_json("/api/dashboard/missing-products?limit=500", None)
         .await;
@@ -142,3 +176,67 @@ http_test!(
     missing_products,
     missing_products_match_hand_computed_values
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_products_page_lists_and_forecasts() {
+    use crate::browser::Browser;
+    use fantoccini::Locator;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(omniops_testkit::Engine::Sqlite)
+        .await
+        .expect("sqlite");
+    let failed = |id: &str, at: &str, query: &str| {
+        json!({"type": "session", "session_id": id, "model": "gpt-4", "domain": "shop.example",
+               "start_time": at, "duration_ms": 10, "success": true, "input_tokens": 1, "output_tokens": 1,
+               "searches": [{"query": query, "results": 0}]})
+    };
+    let events = json!([
+        failed("p1", "2026-11-24T10:00:00Z", "hydraulic pumps"),
+        failed("p2", "2026-11-25T10:00:00Z", "Hydraulic Pumps"),
+        failed("p3", "2026-11-26T10:00:00Z", "hydraulic pump"),
+        failed("c1", "2026-11-26T11:00:00Z", "chainsaws")
+    ]);
+    assert_eq!(app.ingest(events).await.0, 200);
+    let b = &browser;
+    b.client
+        .goto(&app.url("/dashboard/products?days=7"))
+        .await
+        .expect("open");
+    assert_eq!(
+        b.texts("[data-testid=missing-products] tbody td:first-child")
+            .await,
+        ["hydraulic pump", "chainsaw"]
+    );
+    assert_eq!(
+        b.text("[data-testid=missing-products] tr[data-product='hydraulic pump'] td.num")
+            .await,
+        "3"
+    );
+    assert_eq!(b.text("[data-testid=missing-total] .stat-value").await, "2");
+    // 0,0,0,0,0,1,1,1 over 8 days: slope 7.5/42, intercept −0.25; days 8…14 sum to 12.0.
+    assert_eq!(
+        b.text("[data-testid=forecast-table] tr[data-product='hydraulic pump'] td:last-child")
+            .await,
+        "12.0"
+    );
+    let (_, api) = app
+        .get_json("/api/dashboard/missing-products?days=7&forecast=true", None)
+        .await;
+    assert_eq!(api["forecast"][0]["next7Days"], json!(12.0));
+    b.wait_until("document.querySelector('[data-testid=forecast-chart][data-drawn] canvas')")
+        .await;
+    assert!(b
+        .text("[data-testid=recommendations]")
+        .await
+        .contains("Add \"hydraulic pump\" to the catalogue"));
+    assert!(b
+        .client
+        .find(Locator::Css("a[href^='/dashboard/products']"))
+        .await
+        .is_ok());
+    let errors = b.console_errors().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    browser.close().await;
+}

@@ -369,3 +369,47 @@ pub async fn sentiment_by_day(pool: &Pool<DB>, window: &Window, scope: &str) -> 
     .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
 }
+
+/// Requests per UTC day for each of `products` within the window: (product, day, requests),
+/// counting only domains whose catalogue lacks the product (`domain` '' = all).
+pub async fn product_daily_counts(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    products: &[String],
+) -> sqlx::Result<Vec<(String, Micros, i64)>> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let split = window.split_days();
+    let mut q = QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
+    let mut first = true;
+    for (granularity, day, (start, end)) in [
+        ("hourly", "bucket - bucket % 86400000000", split.head),
+        ("hourly", "bucket - bucket % 86400000000", split.tail),
+        ("daily", "bucket", split.days),
+    ] {
+        if start >= end {
+            continue;
+        }
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(format!("SELECT domain, product, {day} AS day, requests FROM product_rollup_{granularity} WHERE bucket >= "));
+        q.push_bind(start).push(" AND bucket < ").push_bind(end);
+        q.push(if domain.is_empty() { " AND domain <> ''" } else { " AND domain = " });
+        if !domain.is_empty() {
+            q.push_bind(domain.to_string());
+        }
+        q.push(" AND product IN (");
+        let mut list = q.separated(", ");
+        for p in products {
+            list.push_bind(p.clone());
+        }
+        q.push(")");
+    }
+    q.push(format!(") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"));
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
