@@ -96,6 +96,43 @@ impl PriceEntry {
         sum / Decimal::from(1_000_000)
     }
 
+    /// The cost of `usage` by token type: (type, tokens, USD per million used, USD), in
+    /// the order of [`PriceEntry::cost_usd`]'s terms; the USD column sums to it exactly.
+    pub fn breakdown(&self, usage: &TokenUsage) -> [(&'static str, i64, Decimal, Decimal); 5] {
+        let million = Decimal::from(1_000_000);
+        let line = |label, tokens: i64, price: Decimal| {
+            (
+                label,
+                tokens,
+                price,
+                Decimal::from(tokens) * price / million,
+            )
+        };
+        [
+            line(
+                "input",
+                usage.input - usage.cached_input - usage.cache_write,
+                self.input,
+            ),
+            line(
+                "cached input",
+                usage.cached_input,
+                self.cached_input.unwrap_or(self.input),
+            ),
+            line(
+                "cache write",
+                usage.cache_write,
+                self.cache_write.unwrap_or(self.input),
+            ),
+            line("output", usage.output - usage.reasoning, self.output),
+            line(
+                "reasoning",
+                usage.reasoning,
+                self.reasoning.unwrap_or(self.output),
+            ),
+        ]
+    }
+
     /// Cost rounded to whole nano-dollars, as stored.
     pub fn cost_nanos(&self, usage: &TokenUsage) -> Nanos {
         usd_to_nanos(self.cost_usd(usage))
@@ -370,5 +407,27 @@ mod tests {
         let mut e = default_prices()[0].clone();
         e.model = " ".into();
         assert_eq!(e.validate(), Err(PriceError::Model));
+    }
+
+    #[test]
+    fn the_breakdown_sums_to_the_cost() {
+        let table = PriceTable::new(default_prices());
+        let entry = table.lookup("gpt-4o", i64::MAX).expect("gpt-4o");
+        let usage = TokenUsage {
+            input: 2_000,
+            cached_input: 1_500,
+            cache_write: 0,
+            output: 100,
+            reasoning: 0,
+        };
+        let lines = entry.breakdown(&usage);
+        // gpt-4o: $2.50 input, $1.25 cached, $10 output per million.
+        assert_eq!(lines[0].1, 500);
+        let usd = |text: &str| text.parse::<Decimal>().expect("decimal");
+        assert_eq!(lines[0].3, usd("0.00125"));
+        assert_eq!(lines[1].3, usd("0.001875"));
+        assert_eq!(lines[3].3, usd("0.001"));
+        let sum: Decimal = lines.iter().map(|l| l.3).sum();
+        assert_eq!(sum, entry.cost_usd(&usage));
     }
 }

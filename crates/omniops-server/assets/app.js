@@ -145,7 +145,14 @@
     drawCharts(document);
     connectLive();
   });
-  document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    drawCharts(event.target);
+    // A session's details arrived: show them in the modal.
+    if (event.target && event.target.id === "session-modal-body") {
+      var dialog = document.getElementById("session-modal");
+      if (dialog && !dialog.open && dialog.showModal) dialog.showModal();
+    }
+  });
   // A refresh that fails keeps what is shown and says so beside it.
   document.addEventListener("htmx:responseError", function (event) {
     var target = event.detail.target;

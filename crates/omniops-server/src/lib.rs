@@ -178,6 +178,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", post(pages::login::logout))
         .route("/api/live", get(live::stream).layer(read_auth.clone()))
+        .route(
+            "/api/sessions",
+            get(api::sessions::list).layer(read_auth.clone()),
+        )
+        .route(
+            "/api/sessions/{id}",
+            get(api::sessions::get).layer(read_auth.clone()),
+        )
         .route("/assets/{name}", get(pages::assets::serve))
         .route(
             "/dashboard",
@@ -190,6 +198,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/dashboard/costs",
             get(pages::costs_page).layer(page_auth.clone()),
+        )
+        .route(
+            "/dashboard/sessions",
+            get(pages::sessions_page).layer(page_auth.clone()),
         )
         .route(
             "/dashboard/products",

@@ -123,6 +123,15 @@ pub enum LiveKind {
     Ended,
 }
 
+/// Which ended sessions a history lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    pub domain: Option<String>,
+    pub model: Option<String>,
+    /// "" (all), "success" or "failed".
+    pub status: String,
+}
+
 /// A live session after a batch: what the live stream tells the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveChange {
@@ -448,23 +457,30 @@ impl Store {
     }
 
     /// Ended sessions of the window (newest first) and their number, optionally of one model.
+    /// Ended sessions of the window, newest first, with their count when `count` is set.
     pub async fn sessions_in_window(
         &self,
         window: &Window,
-        domain: Option<&str>,
-        model: Option<&str>,
+        filter: &SessionFilter,
         limit: i64,
         offset: i64,
-    ) -> anyhow::Result<(Vec<Session>, i64)> {
+        count: bool,
+    ) -> anyhow::Result<(Vec<Session>, Option<i64>)> {
         Ok(on_pool!(
             self,
-            sessions_in_window(
-                window,
-                domain.unwrap_or(""),
-                model.unwrap_or(""),
-                limit,
-                offset
-            )
+            sessions_in_window(window, filter, limit, offset, count)
+        )?)
+    }
+
+    /// The first `limit` messages of a conversation: (role, content, time).
+    pub async fn conversation_messages(
+        &self,
+        conversation_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, String, Micros)>> {
+        Ok(on_pool!(
+            self,
+            conversation_messages(conversation_id, limit)
         )?)
     }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub mod health;
 pub mod monitoring;
 pub mod prices;
+pub mod sessions;
 pub mod shop;
 pub mod telemetry;
 

@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::ingest::read_body;
 use crate::jobs::retention;
 use crate::queries::monitoring::{check_alerts, telemetry_for};
+use crate::queries::sessions::session_history;
 use crate::queries::telemetry::response_time_percentiles;
 use crate::request::{self, parse_json, Params};
 use crate::state::AppState;
@@ -14,11 +15,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use omniops_core::analytics::Pagination;
-use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
+use omniops_core::clock::{floor_hour, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
+use omniops_store::SessionFilter;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -101,25 +102,13 @@ pub async fn get(
     }
     if include_details {
         let (page, limit) = request::pagination(&params)?;
-        let (sessions, total) = state
-            .store
-            .sessions_in_window(&window, domain.as_deref(), model, limit, (page - 1) * limit)
-            .await?;
-        let sessions: Vec<Value> = sessions
-            .into_iter()
-            .map(|s| {
-                json!({
-                    "sessionId": s.session_id, "model": s.model, "domain": s.domain,
-                    "startTime": to_rfc3339(s.start_time), "endTime": s.end_time.map(to_rfc3339),
-                    "durationMs": s.duration_ms(), "iterations": s.iterations, "searchCount": s.search_count,
-                    "inputTokens": s.usage.input, "outputTokens": s.usage.output,
-                    "costUsd": s.cost_nanos.map(|c| format_nanos(i128::from(c), 6)),
-                    "success": s.success, "error": s.error
-                })
-            })
-            .collect();
-        answer["details"] =
-            json!({"sessions": sessions, "pagination": Pagination::new(page, limit, total)});
+        let filter = SessionFilter {
+            domain: domain.clone(),
+            model: model.map(str::to_string),
+            status: String::new(),
+        };
+        let history = session_history(&state, &window, &filter, page, limit).await?;
+        answer["details"] = serde_json::to_value(history).map_err(anyhow::Error::from)?;
     }
     Ok(Json(answer))
 }

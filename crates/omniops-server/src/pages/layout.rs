@@ -9,18 +9,20 @@ pub enum Nav {
     Overview,
     Analytics,
     Costs,
+    Sessions,
     Products,
 }
 
-const LINKS: [(Nav, &str, &str); 4] = [
+const LINKS: [(Nav, &str, &str); 5] = [
     (Nav::Overview, "/dashboard", "Overview"),
     (Nav::Analytics, "/dashboard/analytics", "Analytics"),
     (Nav::Costs, "/dashboard/costs", "Costs"),
+    (Nav::Sessions, "/dashboard/sessions", "Sessions"),
     (Nav::Products, "/dashboard/products", "Products"),
 ];
 
 /// Pages that arrive with the next part of the dashboard.
-const COMING: [&str; 2] = ["Sessions", "Settings"];
+const COMING: [&str; 1] = ["Settings"];
 
 /// A blue dot, inline: no request for `/favicon.ico`.
 pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";

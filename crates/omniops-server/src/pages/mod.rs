@@ -11,6 +11,7 @@ mod layout;
 pub mod login;
 mod overview;
 mod products;
+mod sessions;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -92,6 +93,14 @@ const COSTS: PageSpec = PageSpec {
     body: costs::body,
 };
 
+const SESSIONS: PageSpec = PageSpec {
+    nav: Nav::Sessions,
+    path: "/dashboard/sessions",
+    title: "Sessions",
+    subtitle: "Every chat session: the ones running now and the history, with their details.",
+    body: sessions::body,
+};
+
 const PRODUCTS: PageSpec = PageSpec {
     nav: Nav::Products,
     path: "/dashboard/products",
@@ -154,6 +163,14 @@ pub async fn analytics_page(
     render_page(&state, &principal, query, &ANALYTICS).await
 }
 
+pub async fn sessions_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(&state, &principal, query, &SESSIONS).await
+}
+
 pub async fn products_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -206,6 +223,9 @@ pub async fn partial(
         "product-list" => products::list(s, f).await,
         "product-advice" => products::advice(s, f).await,
         "forecast" => products::forecast(s, f).await,
+        "sessions-live" => sessions::live(s, f).await,
+        "sessions-history" => sessions::history(s, f).await,
+        "session" => sessions::details(s, f, &principal).await,
         _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
     };
     match result {

@@ -4,5 +4,6 @@
 pub mod analytics;
 pub mod missing;
 pub mod monitoring;
+pub mod sessions;
 pub mod shop;
 pub mod telemetry;

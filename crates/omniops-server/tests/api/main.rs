@@ -13,5 +13,6 @@ mod login;
 mod missing;
 mod monitoring;
 mod prices;
+mod sessions;
 mod shop;
 mod telemetry;

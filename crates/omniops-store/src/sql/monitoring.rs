@@ -43,31 +43,53 @@ pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &
 pub async fn sessions_in_window(
     pool: &Pool<DB>,
     window: &Window,
-    domain: &str,
-    model: &str,
+    filter: &SessionFilter,
     limit: i64,
     offset: i64,
-) -> sqlx::Result<(Vec<Session>, i64)> {
-    let filter = "FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
-                  AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) {filter}"))
-        .bind(window.start)
-        .bind(window.end)
-        .bind(domain)
-        .bind(model)
-        .fetch_one(pool)
-        .await?;
+    count: bool,
+) -> sqlx::Result<(Vec<Session>, Option<i64>)> {
+    let condition = "FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
+                  AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
+                  AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE))";
+    let (domain, model, status) = (filter.domain.as_deref().unwrap_or(""), filter.model.as_deref().unwrap_or(""), filter.status.as_str());
+    let total: Option<i64> = if count {
+        Some(
+            sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) {condition}"))
+                .bind(window.start)
+                .bind(window.end)
+                .bind(domain)
+                .bind(model)
+                .bind(status)
+                .fetch_one(pool)
+                .await?,
+        )
+    } else {
+        None
+    };
     let rows = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} {filter} ORDER BY start_time DESC, session_id LIMIT $5 OFFSET $6"
+        "SELECT {SESSION_COLUMNS} {condition} ORDER BY start_time DESC, session_id LIMIT $6 OFFSET $7"
     ))
     .bind(window.start)
     .bind(window.end)
     .bind(domain)
     .bind(model)
+    .bind(status)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
     .await?;
     let sessions = rows.iter().map(session_from_row).collect::<sqlx::Result<Vec<_>>>()?;
     Ok((sessions, total))
+}
+
+/// The first `limit` messages of a conversation: (role, content, time).
+pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, limit: i64) -> sqlx::Result<Vec<(String, String, Micros)>> {
+    let rows = sqlx::query(
+        "SELECT role, content, created_at FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT $2",
+    )
+    .bind(conversation_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }

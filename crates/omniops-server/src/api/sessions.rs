@@ -1,0 +1,80 @@
+//! `GET /api/sessions` (the history, filtered and paginated) and `GET /api/sessions/{id}`.
+
+use super::params;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::queries::sessions::{session_details, session_history, SessionHistory};
+use crate::request::{self, Params};
+use crate::state::AppState;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use omniops_core::window::Window;
+use omniops_store::SessionFilter;
+use serde_json::Value;
+
+/// The history's filters from query parameters (shared with the sessions page).
+pub fn filter_of(
+    params: &Params,
+    principal: &Principal,
+    now: i64,
+) -> Result<(Window, SessionFilter), ApiError> {
+    let window = request::window(params, 7, now)?;
+    let domain = principal.resolve_domain(request::domain(params)?)?;
+    let model = params
+        .get("model")
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty());
+    if model.is_some_and(|m| m.len() > 200) {
+        return Err(ApiError::field(
+            "model",
+            "model must be at most 200 characters",
+        ));
+    }
+    let status = params.get("status").map_or("", |s| s.trim());
+    if !matches!(status, "" | "success" | "failed") {
+        return Err(ApiError::field(
+            "status",
+            "status must be success or failed",
+        ));
+    }
+    Ok((
+        window,
+        SessionFilter {
+            domain,
+            model: model.map(str::to_string),
+            status: status.to_string(),
+        },
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<SessionHistory>, ApiError> {
+    let params = params(query)?;
+    let (window, filter) = filter_of(&params, &principal, state.now())?;
+    let (page, limit) = request::pagination(&params)?;
+    Ok(Json(
+        session_history(&state, &window, &filter, page, limit).await?,
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let details = session_details(&state, &id).await?;
+    // A domain-scoped key sees only its domain's sessions; others are "not found".
+    let visible = details.filter(|d| {
+        principal
+            .domain
+            .as_deref()
+            .is_none_or(|own| d["domain"].as_str() == Some(own))
+    });
+    visible
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no session `{id}`")))
+}
