@@ -139,6 +139,87 @@
     window.addEventListener("beforeunload", function () { source.close(); });
   }
 
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; }
+    catch (e) { return ""; }
+  }
+
+  // Forms with data-api-url send their fields as JSON to the API (what a client would send):
+  // dotted names nest ("woocommerce.url"), data-api-wrap puts the object in a one-item list,
+  // empty fields are left out, checkboxes are booleans, data-type="number" fields numbers.
+  function formJson(form) {
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "submit") return;
+      var value;
+      if (el.type === "checkbox") value = el.checked;
+      else if (el.value.trim() === "") return;
+      else if (el.getAttribute("data-type") === "number") value = Number(el.value);
+      else value = el.value.trim();
+      var path = el.name.split(".");
+      var at = body;
+      for (var i = 0; i < path.length - 1; i++) { at[path[i]] = at[path[i]] || {}; at = at[path[i]]; }
+      at[path[path.length - 1]] = value;
+    });
+    var wrap = form.getAttribute("data-api-wrap");
+    if (wrap) { var outer = {}; outer[wrap] = [body]; return outer; }
+    return body;
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var url = form.getAttribute && form.getAttribute("data-api-url");
+    if (!url) return;
+    event.preventDefault();
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) return;
+    var method = form.getAttribute("data-api-method") || "POST";
+    var result = form.querySelector(".form-result");
+    var init = { method: method, headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin" };
+    if (method !== "DELETE") {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(formJson(form));
+    }
+    fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (!response.ok) {
+          if (result) {
+            result.className = "form-result error";
+            result.textContent = (answer.error || ("The server answered " + response.status)) + (answer.field ? " (" + answer.field + ")" : "");
+          }
+          return;
+        }
+        if (form.getAttribute("data-show-key") && answer.key) {
+          // The only time the secret is shown: keep it on screen until the user leaves.
+          var shown = document.getElementById("new-key") || document.createElement("div");
+          shown.id = "new-key";
+          shown.className = "toast";
+          shown.setAttribute("data-testid", "new-key");
+          shown.textContent = "New key (shown once, copy it now): " + answer.key;
+          form.parentNode.insertBefore(shown, form);
+        }
+        if (result) { result.className = "form-result"; result.textContent = "Saved."; }
+        form.reset();
+        if (typeof htmx !== "undefined") htmx.trigger(document.body, "omniops:settings");
+      });
+    }).catch(function () {
+      if (result) { result.className = "form-result error"; result.textContent = "The server is unreachable."; }
+    });
+  });
+
+  // "Price it" and "Edit" fill the price form with the model (and its current prices).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-price-model]");
+    if (!button) return;
+    var form = document.getElementById("price-form");
+    if (!form) return;
+    form.elements.model.value = button.getAttribute("data-price-model");
+    form.elements.input.value = button.getAttribute("data-input") || "";
+    form.elements.output.value = button.getAttribute("data-output") || "";
+    form.scrollIntoView({ block: "center" });
+    form.elements.input.focus();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
     if (button) button.addEventListener("click", toggleTheme);

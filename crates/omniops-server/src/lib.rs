@@ -186,6 +186,16 @@ pub fn router(state: AppState) -> Router {
             "/api/sessions/{id}",
             get(api::sessions::get).layer(read_auth.clone()),
         )
+        .route(
+            "/api/keys",
+            get(api::keys::list)
+                .post(api::keys::create)
+                .layer(admin_auth.clone()),
+        )
+        .route(
+            "/api/keys/{id}",
+            axum::routing::delete(api::keys::revoke).layer(admin_auth.clone()),
+        )
         .route("/assets/{name}", get(pages::assets::serve))
         .route(
             "/dashboard",
@@ -202,6 +212,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/dashboard/sessions",
             get(pages::sessions_page).layer(page_auth.clone()),
+        )
+        .route(
+            "/dashboard/settings",
+            get(pages::settings_page).layer(page_auth.clone()),
         )
         .route(
             "/dashboard/products",

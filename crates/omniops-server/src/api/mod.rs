@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod config;
 pub mod health;
+pub mod keys;
 pub mod monitoring;
 pub mod prices;
 pub mod sessions;

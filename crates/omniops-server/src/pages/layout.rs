@@ -11,18 +11,17 @@ pub enum Nav {
     Costs,
     Sessions,
     Products,
+    Settings,
 }
 
-const LINKS: [(Nav, &str, &str); 5] = [
+const LINKS: [(Nav, &str, &str); 6] = [
     (Nav::Overview, "/dashboard", "Overview"),
     (Nav::Analytics, "/dashboard/analytics", "Analytics"),
     (Nav::Costs, "/dashboard/costs", "Costs"),
     (Nav::Sessions, "/dashboard/sessions", "Sessions"),
     (Nav::Products, "/dashboard/products", "Products"),
+    (Nav::Settings, "/dashboard/settings", "Settings"),
 ];
-
-/// Pages that arrive with the next part of the dashboard.
-const COMING: [&str; 1] = ["Settings"];
 
 /// A blue dot, inline: no request for `/favicon.ico`.
 pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";
@@ -68,9 +67,6 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                             } @else {
                                 a href=(filters.href_plain(href, &[])) { (label) }
                             }
-                        }
-                        @for label in COMING {
-                            span aria-disabled="true" title="Coming in the next release" { (label) }
                         }
                     }
                     div.spacer {}

@@ -12,6 +12,7 @@ pub mod login;
 mod overview;
 mod products;
 mod sessions;
+mod settings;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -101,6 +102,14 @@ const SESSIONS: PageSpec = PageSpec {
     body: sessions::body,
 };
 
+const SETTINGS: PageSpec = PageSpec {
+    nav: Nav::Settings,
+    path: "/dashboard/settings",
+    title: "Settings",
+    subtitle: "Prices, customer domains, retention and API keys.",
+    body: settings::body,
+};
+
 const PRODUCTS: PageSpec = PageSpec {
     nav: Nav::Products,
     path: "/dashboard/products",
@@ -171,6 +180,14 @@ pub async fn sessions_page(
     render_page(&state, &principal, query, &SESSIONS).await
 }
 
+pub async fn settings_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Response {
+    render_page(&state, &principal, query, &SETTINGS).await
+}
+
 pub async fn products_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -226,6 +243,10 @@ pub async fn partial(
         "sessions-live" => sessions::live(s, f).await,
         "sessions-history" => sessions::history(s, f).await,
         "session" => sessions::details(s, f, &principal).await,
+        "settings-prices" => settings::prices(s, f).await,
+        "settings-domains" => settings::domains(s, f, &principal).await,
+        "settings-retention" => settings::retention(s, f).await,
+        "settings-keys" => settings::keys(s, f, &principal).await,
         _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
     };
     match result {

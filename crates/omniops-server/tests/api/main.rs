@@ -14,5 +14,6 @@ mod missing;
 mod monitoring;
 mod prices;
 mod sessions;
+mod settings;
 mod shop;
 mod telemetry;

@@ -1,0 +1,285 @@
+//! The settings page in the browser: pricing an unpriced model changes the costs page;
+//! domains, retention and keys through the same API calls a client would make.
+
+use crate::browser::Browser;
+use crate::common::TestApp;
+use fantoccini::Locator;
+use omniops_testkit::Engine;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_change_prices_domains_retention_and_keys() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Engine::Sqlite).await.expect("sqlite");
+    let events = json!([
+        {"type": "session", "session_id": "a1", "model": "acme-llm", "domain": "shop.example",
+         "start_time": "2026-11-26T10:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 1000, "output_tokens": 1000},
+        {"type": "session", "session_id": "g1", "model": "gpt-4", "domain": "shop.example",
+         "start_time": "2026-11-26T10:05:00Z", "duration_ms": 10, "success": true, "input_tokens": 1000, "output_tokens": 500}
+    ]);
+    assert_eq!(app.ingest(events).await.0, 200);
+    let b = &browser;
+    b.client
+        .goto(&app.url("/dashboard/costs?days=1"))
+        .await
+        .expect("costs");
+    assert_eq!(
+        b.text("[data-testid=total-spend] .stat-value").await,
+        "$0.0600"
+    );
+    b.text("[data-testid=model-table] tr[data-model='acme-llm'] [data-testid=unpriced]")
+        .await;
+
+    // Price acme-llm at $1 / $3 per million from today: its session costs $0.004.
+    b.client
+        .goto(&app.url("/dashboard/settings"))
+        .await
+        .expect("settings");
+    b.client
+        .find(Locator::Css(
+            "[data-testid=unpriced-models] [data-price-model='acme-llm']",
+        ))
+        .await
+        .expect("price it")
+        .click()
+        .await
+        .expect("click");
+    let form = b
+        .client
+        .find(Locator::Css("#price-form"))
+        .await
+        .expect("form");
+    assert_eq!(
+        form.find(Locator::Css("input[name=model]"))
+            .await
+            .expect("model")
+            .prop("value")
+            .await
+            .expect("value")
+            .as_deref(),
+        Some("acme-llm")
+    );
+    form.find(Locator::Css("input[name=input]"))
+        .await
+        .expect("input")
+        .send_keys("1.00")
+        .await
+        .expect("type");
+    form.find(Locator::Css("input[name=output]"))
+        .await
+        .expect("output")
+        .send_keys("3.00")
+        .await
+        .expect("type");
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('[data-testid=price-table] tr[data-model=acme-llm]') && !document.querySelector('[data-testid=unpriced-models]')").await;
+    b.client
+        .goto(&app.url("/dashboard/costs?days=1"))
+        .await
+        .expect("costs");
+    assert_eq!(
+        b.text("[data-testid=total-spend] .stat-value").await,
+        "$0.0640"
+    );
+    assert_eq!(
+        b.text("[data-testid=model-table] tr[data-model='acme-llm'] td:last-child")
+            .await,
+        "$0.0040"
+    );
+
+    // A domain with its store (the secret is write-only) and the retention.
+    b.client
+        .goto(&app.url("/dashboard/settings"))
+        .await
+        .expect("settings");
+    let domain_form = b
+        .client
+        .find(Locator::Css("form[aria-label='Customer domain']"))
+        .await
+        .expect("domain form");
+    domain_form
+        .find(Locator::Css("input[name=domain]"))
+        .await
+        .expect("domain")
+        .send_keys("shop.example")
+        .await
+        .expect("type");
+    domain_form
+        .find(Locator::Css("input[name='woocommerce.url']"))
+        .await
+        .expect("url")
+        .send_keys("https://shop.example")
+        .await
+        .expect("type");
+    domain_form
+        .find(Locator::Css("input[name='woocommerce.consumerSecret']"))
+        .await
+        .expect("secret")
+        .send_keys("cs_secret")
+        .await
+        .expect("type");
+    domain_form
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('[data-testid=domain-configs]')")
+        .await;
+    let listed = b.text("[data-testid=domain-configs]").await;
+    assert!(
+        listed.contains("shop.example")
+            && listed.contains("secret set")
+            && !listed.contains("cs_secret"),
+        "{listed}"
+    );
+    let retention = b
+        .client
+        .find(Locator::Css(
+            "form[aria-label=Retention] input[name=retentionDays]",
+        ))
+        .await
+        .expect("retention");
+    retention.clear().await.expect("clear");
+    retention.send_keys("45").await.expect("type");
+    b.client
+        .find(Locator::Css("form[aria-label=Retention] button"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('[data-testid=retention-days]').textContent === '45'")
+        .await;
+    let (_, config) = app.get_json("/api/dashboard/config", None).await;
+    assert_eq!(config["settings"]["retentionDays"], 45);
+    // A bad value is refused with the field named.
+    let retention = b
+        .client
+        .find(Locator::Css(
+            "form[aria-label=Retention] input[name=retentionDays]",
+        ))
+        .await
+        .expect("retention");
+    retention.clear().await.expect("clear");
+    retention.send_keys("0").await.expect("type");
+    b.client
+        .find(Locator::Css("form[aria-label=Retention] button"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    b.wait_until("document.querySelector('form[aria-label=Retention] .form-result.error')")
+        .await;
+    assert!(b
+        .text("form[aria-label=Retention] .form-result")
+        .await
+        .contains("retention"));
+    let errors = b.console_errors().await;
+    assert!(errors.iter().all(|e| e.contains("400")), "{errors:?}");
+
+    // The first key is shown once; from then on the dashboard asks for a key.
+    b.client
+        .find(Locator::Css("form[aria-label='New key'] button"))
+        .await
+        .expect("create")
+        .click()
+        .await
+        .expect("click");
+    let shown = b.text("[data-testid=new-key]").await;
+    let key = shown.rsplit(' ').next().unwrap_or_default().to_string();
+    assert!(key.starts_with("omk_"), "{shown}");
+    let (status, _) = app.get_json("/api/dashboard/config", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = app.get_json("/api/dashboard/config", Some(&key)).await;
+    assert_eq!(status, 200, "a read key reads");
+    b.client
+        .goto(&app.url("/dashboard/settings"))
+        .await
+        .expect("settings");
+    b.wait_until("location.pathname === '/login'").await;
+    browser.close().await;
+}
+
+async fn keys_api_creates_lists_and_revokes(app: &TestApp) {
+    let post = |body: serde_json::Value, key: Option<String>| {
+        let mut request = app.client.post(app.url("/api/keys")).json(&body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    let r = post(json!({"scope": "owner"}), None).await.expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["field"], "scope");
+    let r = post(json!({"scope": "admin", "name": "ops"}), None)
+        .await
+        .expect("post");
+    let admin: serde_json::Value = r.json().await.expect("json");
+    let admin_key = admin["key"].as_str().unwrap_or_default().to_string();
+    assert!(admin_key.starts_with("omk_") && admin["record"]["scope"] == "admin");
+    // Keys exist now: the next change needs an admin key.
+    assert_eq!(
+        post(json!({"scope": "read"}), None)
+            .await
+            .expect("post")
+            .status()
+            .as_u16(),
+        401
+    );
+    let r = post(
+        json!({"scope": "admin", "domain": "Shop.Example"}),
+        Some(admin_key.clone()),
+    )
+    .await
+    .expect("post");
+    let scoped: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(scoped["record"]["domain"], "shop.example");
+    let scoped_key = scoped["key"].as_str().unwrap_or_default().to_string();
+    // A key held to a domain cannot manage keys.
+    assert_eq!(
+        post(json!({"scope": "read"}), Some(scoped_key))
+            .await
+            .expect("post")
+            .status()
+            .as_u16(),
+        403
+    );
+    let (status, list) = app.get_json("/api/keys", Some(&admin_key)).await;
+    assert_eq!(
+        (status, list["keys"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+    assert!(
+        !list.to_string().contains(&admin_key),
+        "secrets are never listed"
+    );
+    let id = scoped["record"]["id"].as_str().unwrap_or_default();
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/keys/{id}")))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 200);
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/keys/{id}")))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status().as_u16(), 404);
+}
+crate::http_test!(keys_api, keys_api_creates_lists_and_revokes);
