@@ -187,6 +187,10 @@ pub fn router(state: AppState) -> Router {
             get(api::sessions::get).layer(read_auth.clone()),
         )
         .route(
+            "/api/export/{dataset}",
+            get(api::export::get).layer(read_auth.clone()),
+        )
+        .route(
             "/api/keys",
             get(api::keys::list)
                 .post(api::keys::create)
@@ -241,4 +245,46 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// `omniops export`: a dataset (see [`queries::export::DATASETS`]) written to `out`, the
+/// same bytes as `GET /api/export/{dataset}` with these query parameters. Returns the
+/// number of bytes written.
+pub async fn export_to(
+    settings: Settings,
+    dataset: &str,
+    params: request::Params,
+    out: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<u64> {
+    use futures_util::StreamExt;
+    let store = Store::open(
+        settings.database_url.as_ref().map(Secret::expose),
+        &settings.data_dir,
+    )
+    .await?;
+    let (queue, _receiver) = ingest::IngestQueue::new(1);
+    let state = AppState::new(store, settings, Arc::new(SystemClock), queue);
+    let format = match params.get("format").map(String::as_str) {
+        None => queries::export::Format::Csv,
+        Some(text) => queries::export::Format::parse(text)
+            .ok_or_else(|| anyhow::anyhow!("--format must be csv or json"))?,
+    };
+    let (window, filter) =
+        api::sessions::filter_of(&params, &auth::Principal::default(), state.now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let known: Vec<&str> = queries::export::DATASETS.iter().map(|(n, _)| *n).collect();
+    let mut chunks = Box::pin(
+        queries::export::export(state.clone(), dataset, window, filter, format).ok_or_else(
+            || anyhow::anyhow!("no dataset `{dataset}`; one of: {}", known.join(", ")),
+        )?,
+    );
+    let mut written = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        out.write_all(chunk.as_bytes())?;
+        written += chunk.len() as u64;
+    }
+    out.flush()?;
+    state.store.close().await;
+    Ok(written)
 }

@@ -472,6 +472,20 @@ impl Store {
         )?)
     }
 
+    /// Ended sessions older than `after` (start time, session id), newest first.
+    pub async fn sessions_after(
+        &self,
+        window: &Window,
+        filter: &SessionFilter,
+        after: Option<(Micros, String)>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<Session>> {
+        Ok(on_pool!(
+            self,
+            sessions_after(window, filter, after, limit)
+        )?)
+    }
+
     /// The first `limit` messages of a conversation: (role, content, time).
     pub async fn conversation_messages(
         &self,

@@ -36,6 +36,37 @@ enum Command {
     },
     /// Load synthetic sessions through the ingest API and measure throughput and latency.
     Bench(bench::BenchArgs),
+    /// Write a dataset as CSV or JSON, as the dashboard's export does.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// sessions, hourly, models, domains, live, conversations, top-queries, languages,
+    /// failed-searches, satisfaction, missing-products, forecast, alerts, response-times
+    dataset: String,
+    #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+    format: String,
+    /// The last N days (default 7), or --from/--to (RFC 3339).
+    #[arg(long)]
+    days: Option<String>,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    domain: Option<String>,
+    /// Sessions only: one model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Sessions only: success or failed.
+    #[arg(long)]
+    status: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Args, Clone, Default)]
@@ -206,7 +237,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The bench's reference queries are slow on purpose; keep its output to the numbers.
     let default_filter = match cli.command {
-        Command::Bench(_) => "warn,sqlx=error",
+        Command::Bench(_) | Command::Export(_) => "warn,sqlx=error",
         _ => "info,sqlx=warn,tower_http=warn",
     };
     tracing_subscriber::fmt()
@@ -228,5 +259,29 @@ async fn main() -> anyhow::Result<()> {
             keys(command, settings(cli.config.as_ref(), None, &storage)?).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Export(args) => {
+            let settings = settings(cli.config.as_ref(), None, &args.storage)?;
+            let params: std::collections::HashMap<String, String> = [
+                ("format", Some(args.format)),
+                ("days", args.days),
+                ("from", args.from),
+                ("to", args.to),
+                ("domain", args.domain),
+                ("model", args.model),
+                ("status", args.status),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect();
+            let mut out: Box<dyn std::io::Write + Send> = match &args.output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            omniops_server::export_to(settings, &args.dataset, params, &mut *out).await?;
+            Ok(())
+        }
     }
 }

@@ -1,54 +1,9 @@
 //! The real binary, killed with SIGKILL right after a 200: nothing acknowledged is lost.
 
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(data_dir: &std::path::Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_omniops"))
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .env_remove("OMNIOPS_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start omniops");
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
-                if r.status().is_success() {
-                    return server;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("omniops did not start");
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
+use common::Server;
 
 #[tokio::test]
 async fn acknowledged_sessions_survive_sigkill() {

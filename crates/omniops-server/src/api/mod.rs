@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod config;
+pub mod export;
 pub mod health;
 pub mod keys;
 pub mod monitoring;

@@ -32,6 +32,7 @@ pub fn body(filters: &Filters) -> Markup {
     let tab = tab_of(filters);
     let url = filters.href_plain(&format!("/dashboard/partials/analytics-{tab}"), &[]);
     html! {
+        (components::export_bar(filters, &["top-queries", "languages", "conversations", "failed-searches", "satisfaction", "response-times", "domains"]))
         nav.tabs role="tablist" aria-label="Analytics" {
             @for (name, label) in TABS {
                 a role="tab" href=(filters.href("/dashboard/analytics", &[("tab", name)])) aria-selected=(if name == tab { "true" } else { "false" }) data-tab=(name) { (label) }

@@ -235,6 +235,30 @@ pub fn chart(testid: &str, label: &str, spec: &serde_json::Value) -> Markup {
     }
 }
 
+/// The page's DataExportButton: each of its tables' and charts' data as CSV or JSON, with
+/// the page's filters.
+pub fn export_bar(filters: &super::filters::Filters, datasets: &[&str]) -> Markup {
+    use crate::queries::export::DATASETS;
+    html! {
+        details.export data-testid="export" {
+            summary { "Export data" }
+            ul.list {
+                @for name in datasets {
+                    @let about = DATASETS.iter().find(|(n, _)| n == name).map_or("", |(_, a)| a);
+                    li {
+                        span { (about) }
+                        span {
+                            a href=(filters.href(&format!("/api/export/{name}"), &[("format", "csv")])) download data-export=(format!("{name}.csv")) { "CSV" }
+                            " · "
+                            a href=(filters.href(&format!("/api/export/{name}"), &[("format", "json")])) download data-export=(format!("{name}.json")) { "JSON" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A horizontal share bar (0–100).
 pub fn share_bar(percent: &str, bad: bool) -> Markup {
     let width = dec(percent).clamp(Decimal::ZERO, Decimal::from(100));

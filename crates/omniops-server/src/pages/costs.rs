@@ -21,6 +21,7 @@ pub fn body(filters: &Filters) -> Markup {
         ],
     );
     html! {
+        (components::export_bar(filters, &["hourly", "models", "domains", "live", "alerts"]))
         (components::bare_section("cost-metrics", &url("cost-metrics"), components::REFRESH_SECONDS, false, components::stat_skeletons(4)))
         div.grid-2 {
             (components::section("cost-trend", "Cost trend", "Spend per hour in this period.", &url("cost-trend"), true))

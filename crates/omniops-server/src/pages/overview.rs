@@ -16,6 +16,7 @@ use serde_json::json;
 pub fn body(filters: &Filters) -> Markup {
     let url = |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[]);
     html! {
+        (components::export_bar(filters, &["hourly", "domains", "conversations", "languages"]))
         (components::bare_section("stats", &url("stats"), components::REFRESH_SECONDS, true, components::stat_skeletons(5)))
         div.grid-2 {
             (components::section("trend", "Cost and requests", "Per hour; cost on the left axis, requests on the right.", &url("trend"), true))

@@ -23,6 +23,7 @@ pub fn body(filters: &Filters) -> Markup {
     let url =
         |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[("page", &page)]);
     html! {
+        (components::export_bar(filters, &["missing-products", "forecast"]))
         (components::bare_section("product-stats", &url("product-stats"), components::REFRESH_SECONDS, false, components::stat_skeletons(4)))
         div.grid-2 {
             (components::section("product-list", "Missing products", "Asked for in failed searches and in conversations that found nothing, and absent from the domain's catalogue.", &url("product-list"), true))

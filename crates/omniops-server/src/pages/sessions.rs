@@ -51,6 +51,7 @@ pub fn body(filters: &Filters) -> Markup {
     );
     let (from, to) = filters.range_dates();
     html! {
+        (components::export_bar(filters, &["sessions", "live"]))
         (components::section_with("sessions-live", "Live sessions", "Running now, with their uptime and running cost; updated from the live stream.", &filters.href_plain("/dashboard/partials/sessions-live", &[]), false, true))
         section.card id="history" {
             h2 { "Session history" }

@@ -2,6 +2,7 @@
 //! JSON endpoints and pages cannot disagree.
 
 pub mod analytics;
+pub mod export;
 pub mod missing;
 pub mod monitoring;
 pub mod sessions;

@@ -7,6 +7,7 @@ mod common;
 mod config;
 mod dashboard;
 mod demo;
+mod export;
 mod ingest;
 mod live;
 mod login;

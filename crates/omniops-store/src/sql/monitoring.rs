@@ -93,3 +93,33 @@ pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, limit
     .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
 }
+
+/// Ended sessions of the window older than `after` (start time, session id), newest first:
+/// keyset pages for exports of any size.
+pub async fn sessions_after(
+    pool: &Pool<DB>,
+    window: &Window,
+    filter: &SessionFilter,
+    after: Option<(Micros, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Session>> {
+    let (before_time, before_id) = after.unwrap_or((window.end, String::new()));
+    let rows = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 \
+         AND end_time IS NOT NULL AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
+         AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE)) \
+         AND (start_time < $6 OR (start_time = $6 AND session_id < $7)) \
+         ORDER BY start_time DESC, session_id DESC LIMIT $8"
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(filter.domain.as_deref().unwrap_or(""))
+    .bind(filter.model.as_deref().unwrap_or(""))
+    .bind(filter.status.as_str())
+    .bind(before_time)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(session_from_row).collect()
+}

@@ -1,0 +1,53 @@
+//! `GET /api/export/{dataset}?format=csv|json` with the usual filters (`days` or
+//! `from`/`to`, `domain`, and for sessions `model` and `status`): a streamed download.
+
+use super::params;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::queries::export::{export, Format};
+use crate::request::Params;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use futures_util::StreamExt;
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(dataset): Path<String>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = params(query)?;
+    let format = match params.get("format").map(String::as_str) {
+        None => Format::Csv,
+        Some(text) => Format::parse(text)
+            .ok_or_else(|| ApiError::field("format", "format must be csv or json"))?,
+    };
+    let (window, filter) = super::sessions::filter_of(&params, &principal, state.now())?;
+    let name = format!("omniops-{dataset}.{}", format.extension());
+    let chunks = export(state, &dataset, window, filter, format)
+        .ok_or_else(|| ApiError::NotFound(format!("no dataset `{dataset}`")))?;
+    // An error after the first bytes cannot change the status: it ends the download early
+    // and is logged.
+    let body = chunks.map(|chunk| {
+        chunk.map(axum::body::Bytes::from).map_err(|e| {
+            tracing::error!(error = ?e, "export failed midway");
+            std::io::Error::other("export failed")
+        })
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
