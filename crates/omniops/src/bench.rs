@@ -270,7 +270,7 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
 }
 
 /// Each page and the sections it loads.
-const DASHBOARD_PAGES: [(&str, &str, &[&str]); 3] = [
+const DASHBOARD_PAGES: [(&str, &str, &[&str]); 6] = [
     (
         "overview",
         "/dashboard",
@@ -294,6 +294,31 @@ const DASHBOARD_PAGES: [(&str, &str, &[&str]); 3] = [
             "models",
             "alerts",
             "domain-costs",
+        ],
+    ),
+    (
+        "sessions",
+        "/dashboard/sessions",
+        &["sessions-live", "sessions-history"],
+    ),
+    (
+        "products",
+        "/dashboard/products",
+        &[
+            "product-stats",
+            "product-list",
+            "product-advice",
+            "forecast",
+        ],
+    ),
+    (
+        "settings",
+        "/dashboard/settings",
+        &[
+            "settings-prices",
+            "settings-domains",
+            "settings-retention",
+            "settings-keys",
         ],
     ),
 ];

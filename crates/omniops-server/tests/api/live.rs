@@ -190,3 +190,81 @@ async fn the_dashboard_updates_from_the_live_stream() {
     assert!(errors.is_empty(), "{errors:?}");
     browser.close().await;
 }
+
+/// The server goes away and comes back on the same address: the page says the live
+/// connection dropped, then that it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_reconnects_and_says_so() {
+    use crate::browser::Browser;
+    use omniops_core::clock::ManualClock;
+    use std::sync::Arc;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = omniops_testkit::TestDb::open(omniops_testkit::Engine::Sqlite)
+        .await
+        .expect("sqlite");
+    let clock = Arc::new(ManualClock::at(crate::common::t(crate::common::NOW)));
+    let start = |listener: tokio::net::TcpListener, store: omniops_store::Store| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let clock = clock.clone();
+        let server = tokio::spawn(async move {
+            omniops_server::serve(
+                store,
+                omniops_server::Settings::default(),
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+                clock,
+            )
+            .await
+        });
+        (stop, server)
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, server) = start(listener, db.store.clone());
+    let b = &browser;
+    b.client
+        .goto(&format!("http://{addr}/dashboard/costs?days=1"))
+        .await
+        .expect("open");
+    b.wait_until("document.getElementById('live-indicator').dataset.state === 'live'")
+        .await;
+
+    let _ = stop.send(());
+    server.await.expect("joined").expect("served");
+    b.wait_until("document.getElementById('live-indicator').dataset.state === 'reconnecting'")
+        .await;
+    assert!(b
+        .text("#toasts")
+        .await
+        .contains("Live updates lost; reconnecting"));
+
+    let store = omniops_store::Store::open(None, &db.data_dir)
+        .await
+        .expect("reopen");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("rebind the same address");
+    let (stop, server) = start(listener, store);
+    b.wait_until("document.getElementById('live-indicator').dataset.state === 'live'")
+        .await;
+    assert!(b
+        .text("#toasts")
+        .await
+        .contains("Live updates reconnected."));
+    let errors = b.console_errors().await;
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("api/live") || e.contains("ERR_CONNECTION_REFUSED")),
+        "{errors:?}"
+    );
+    browser.close().await;
+    let _ = stop.send(());
+    let _ = server.await;
+}
