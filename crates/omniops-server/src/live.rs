@@ -102,7 +102,7 @@ struct Connection {
     ticker: tokio::time::Interval,
     /// Alerts already triggered (domain, type): only new ones fire.
     triggered: Option<HashSet<(Option<String>, String)>>,
-    pending: VecDeque<Event>,
+    pending: VecDeque<(&'static str, String)>,
     last_alert_check: Option<std::time::Instant>,
     /// An ended session came within [`ALERT_CHECK_GAP`] of the last check: check again then.
     alerts_due: bool,
@@ -111,9 +111,7 @@ struct Connection {
 impl Connection {
     async fn tick(&mut self) {
         match summary(&self.state, self.domain.as_deref()).await {
-            Ok(data) => self
-                .pending
-                .push_back(Event::default().event("summary").data(data)),
+            Ok(data) => self.pending.push_back(("summary", data)),
             Err(e) => tracing::error!(error = ?e, "live summary"),
         }
         self.check_alerts().await;
@@ -143,8 +141,7 @@ impl Connection {
                     for alert in alerts.iter().filter(|a| a.triggered) {
                         if !before.contains(&(alert.domain.clone(), alert.alert_type.clone())) {
                             let data = serde_json::to_string(alert).unwrap_or_default();
-                            self.pending
-                                .push_back(Event::default().event("alert.fired").data(data));
+                            self.pending.push_back(("alert.fired", data));
                         }
                     }
                 }
@@ -154,7 +151,8 @@ impl Connection {
         }
     }
 
-    async fn next(&mut self) -> Event {
+    /// The next event to send: (name, JSON data).
+    async fn next(&mut self) -> (&'static str, String) {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return event;
@@ -163,11 +161,13 @@ impl Connection {
                 ALERT_CHECK_GAP.saturating_sub(at.elapsed())
             });
             tokio::select! {
+                // Summaries and alert checks first: they are rare, and must not starve.
+                biased;
                 _ = self.ticker.tick() => self.tick().await,
                 () = tokio::time::sleep(wait), if self.alerts_due => self.check_alerts().await,
                 message = self.receiver.recv() => match message {
                     Ok(m) if self.domain.as_ref().is_none_or(|d| *d == m.domain) => {
-                        let event = Event::default().event(m.event).data(m.data);
+                        let event = (m.event, m.data);
                         if m.event == "session.ended" {
                             self.pending.push_back(event);
                             self.check_alerts().await;
@@ -179,7 +179,7 @@ impl Connection {
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "live subscriber fell behind; resync");
                         let data = summary(&self.state, self.domain.as_deref()).await.unwrap_or_else(|_| "{}".into());
-                        return Event::default().event("resync").data(data);
+                        return ("resync", data);
                     }
                     Err(broadcast::error::RecvError::Closed) => {
                         std::future::pending::<()>().await;
@@ -218,7 +218,7 @@ pub async fn stream(
         let stopping = c.state.stopping.clone();
         tokio::select! {
             () = stopping.cancelled() => None,
-            event = c.next() => Some((Ok::<Event, Infallible>(event), c)),
+            (name, data) = c.next() => Some((Ok::<Event, Infallible>(Event::default().event(name).data(data)), c)),
         }
     });
     sse(events).into_response()
@@ -228,4 +228,64 @@ fn sse(
     events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
 ) -> impl IntoResponse {
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::IngestQueue;
+    use omniops_core::clock::ManualClock;
+    use std::sync::Arc;
+
+    fn change(id: usize) -> LiveChange {
+        LiveChange {
+            kind: LiveKind::Started,
+            session_id: format!("s{id}"),
+            domain: "shop.example".into(),
+            model: "gpt-4".into(),
+            start_time: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_nanos: Some(0),
+            success: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_fell_behind_gets_a_resync() {
+        let db = omniops_testkit::TestDb::sqlite().await;
+        let (queue, _receiver) = IngestQueue::new(1);
+        let clock = Arc::new(ManualClock::at(1_795_000_000_000_000));
+        let state = AppState::new(db.store.clone(), crate::Settings::default(), clock, queue);
+        let mut connection = Connection {
+            receiver: state.live.subscribe(),
+            ticker: tokio::time::interval(Duration::from_secs(3600)),
+            state: state.clone(),
+            domain: None,
+            triggered: None,
+            pending: VecDeque::new(),
+            last_alert_check: None,
+            alerts_due: false,
+        };
+        // More changes than the channel holds, before the subscriber reads any.
+        let changes: Vec<LiveChange> = (0..1_100).map(change).collect();
+        state.live.publish(&changes);
+        // The first summary and the resync, in whichever order the timer fires.
+        let first = connection.next().await;
+        let second = connection.next().await;
+        let mut names = [first.0, second.0];
+        names.sort();
+        assert_eq!(names, ["resync", "summary"]);
+        let resync = if first.0 == "resync" {
+            &first.1
+        } else {
+            &second.1
+        };
+        let summary: serde_json::Value = serde_json::from_str(resync).expect("json");
+        assert_eq!(summary["activeSessions"], 0);
+        // Then the newest changes follow, oldest of those first.
+        let (name, data) = connection.next().await;
+        assert_eq!(name, "session.started");
+        assert!(data.contains("\"sessionId\":\"s76\""), "{data}");
+    }
 }
