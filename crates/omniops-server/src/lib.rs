@@ -88,6 +88,7 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
     let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
+    let reaper = tokio::spawn(jobs::reaper::run(state.clone(), stop.clone()));
     let demo = state
         .settings
         .demo
@@ -106,7 +107,7 @@ pub async fn serve(
         .context("serving HTTP")?;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention);
+    let _ = tokio::join!(writer, retention, reaper);
     if let Some(demo) = demo {
         let _ = demo.await;
     }

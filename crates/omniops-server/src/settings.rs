@@ -45,6 +45,10 @@ pub struct Settings {
     pub max_batch_events: usize,
     /// Fill an empty database with 30 days of demo data and keep sessions coming.
     pub demo: bool,
+    /// A live session silent this long is closed as failed ("timed out").
+    pub live_timeout_minutes: u32,
+    /// How often the reaper looks for silent sessions (tests shorten it).
+    pub reaper_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -58,6 +62,8 @@ impl Default for Settings {
             queue_capacity: 256,
             max_batch_events: 50_000,
             demo: false,
+            live_timeout_minutes: 10,
+            reaper_interval_ms: 60_000,
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct SettingsLayer {
     pub queue_capacity: Option<usize>,
     pub max_batch_events: Option<usize>,
     pub demo: Option<bool>,
+    pub live_timeout_minutes: Option<u32>,
+    pub reaper_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,6 +92,8 @@ pub enum SettingsError {
     RollupRetention,
     #[error("queue_capacity and max_batch_events must be at least 1")]
     Queue,
+    #[error("live_timeout_minutes must be from 1 to 10080, and reaper_interval_ms above 0")]
+    LiveTimeout,
     #[error("database_url must start with postgres:// or postgresql://")]
     DatabaseUrl,
 }
@@ -106,6 +116,8 @@ impl Settings {
             s.queue_capacity = l.queue_capacity.unwrap_or(s.queue_capacity);
             s.max_batch_events = l.max_batch_events.unwrap_or(s.max_batch_events);
             s.demo = l.demo.unwrap_or(s.demo);
+            s.live_timeout_minutes = l.live_timeout_minutes.unwrap_or(s.live_timeout_minutes);
+            s.reaper_interval_ms = l.reaper_interval_ms.unwrap_or(s.reaper_interval_ms);
         }
         s.validate()?;
         Ok(s)
@@ -120,6 +132,9 @@ impl Settings {
         }
         if self.queue_capacity == 0 || self.max_batch_events == 0 {
             return Err(SettingsError::Queue);
+        }
+        if !(1..=10_080).contains(&self.live_timeout_minutes) || self.reaper_interval_ms == 0 {
+            return Err(SettingsError::LiveTimeout);
         }
         if let Some(url) = &self.database_url {
             let url = url.expose();

@@ -556,6 +556,15 @@ impl Store {
         )?)
     }
 
+    /// Live sessions silent since before `cutoff`: (session id, last event time).
+    pub async fn stale_live_sessions(
+        &self,
+        cutoff: Micros,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, Micros)>> {
+        Ok(on_pool!(self, stale_live_sessions(cutoff, limit))?)
+    }
+
     /// Domains with sessions since `since`, and configured ones, sorted.
     pub async fn known_domains(&self, since: Micros) -> anyhow::Result<Vec<String>> {
         Ok(on_pool!(self, known_domains(since))?)

@@ -106,6 +106,9 @@ struct ServeArgs {
     /// Fill an empty database with 30 days of demo data and keep live sessions coming.
     #[arg(long, env = "OMNIOPS_DEMO")]
     demo: bool,
+    /// Minutes without an event after which a live session is closed as timed out.
+    #[arg(long, env = "OMNIOPS_LIVE_TIMEOUT_MINUTES")]
+    live_timeout_minutes: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +153,8 @@ fn settings(
         queue_capacity: args.and_then(|a| a.queue_capacity),
         max_batch_events: args.and_then(|a| a.max_batch_events),
         demo: args.and_then(|a| a.demo.then_some(true)),
+        live_timeout_minutes: args.and_then(|a| a.live_timeout_minutes),
+        reaper_interval_ms: None,
     };
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }

@@ -1,4 +1,5 @@
 //! Background jobs, each stopping when the server shuts down.
 
 pub mod demo;
+pub mod reaper;
 pub mod retention;

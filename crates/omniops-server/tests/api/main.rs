@@ -14,6 +14,7 @@ mod login;
 mod missing;
 mod monitoring;
 mod prices;
+mod reaper;
 mod sessions;
 mod settings;
 mod shop;

@@ -194,3 +194,16 @@ fn histogram_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<[i6
     }
     Ok(counts)
 }
+
+/// Live sessions with no event since before `cutoff`: (session id, last event time).
+pub async fn stale_live_sessions(pool: &Pool<DB>, cutoff: Micros, limit: i64) -> sqlx::Result<Vec<(String, Micros)>> {
+    let rows = sqlx::query(
+        "SELECT session_id, last_event_at FROM chat_telemetry WHERE end_time IS NULL AND last_event_at < $1 \
+         ORDER BY last_event_at LIMIT $2",
+    )
+    .bind(cutoff)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
