@@ -89,6 +89,19 @@ pub async fn serve(
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
     let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
     let reaper = tokio::spawn(jobs::reaper::run(state.clone(), stop.clone()));
+    // Several instances on one PostgreSQL: other instances' live changes reach our stream.
+    let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
+    let remote_live = state
+        .store
+        .listen(live::NOTIFY_CHANNEL, notifications)
+        .then(|| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(payload) = incoming.recv().await {
+                    state.live.receive_remote(&payload);
+                }
+            })
+        });
     let demo = state
         .settings
         .demo
@@ -108,6 +121,9 @@ pub async fn serve(
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
     let _ = tokio::join!(writer, retention, reaper);
+    if let Some(task) = remote_live {
+        task.abort();
+    }
     if let Some(demo) = demo {
         let _ = demo.await;
     }

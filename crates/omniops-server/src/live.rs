@@ -18,7 +18,7 @@ use omniops_core::clock::to_rfc3339;
 use omniops_core::money::format_nanos;
 use omniops_core::window::Window;
 use omniops_store::{LiveChange, LiveKind};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
@@ -39,26 +39,35 @@ pub struct LiveMessage {
 
 pub struct LiveHub {
     sender: broadcast::Sender<LiveMessage>,
+    /// This process, to tell its own notifications from other instances'.
+    origin: String,
 }
 
 impl Default for LiveHub {
     fn default() -> Self {
         let (sender, _) = broadcast::channel(1024);
-        LiveHub { sender }
+        LiveHub {
+            sender,
+            origin: uuid::Uuid::new_v4().to_string(),
+        }
     }
 }
 
-impl LiveHub {
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
-        self.sender.subscribe()
-    }
+/// The PostgreSQL channel that carries live changes between instances.
+pub const NOTIFY_CHANNEL: &str = "omniops_live";
+/// PostgreSQL refuses notification payloads of 8,000 bytes or more.
+const MAX_PAYLOAD: usize = 7_000;
 
-    /// Publishes a committed batch's changes (nobody listening is fine).
-    pub fn publish(&self, changes: &[LiveChange]) {
-        if self.sender.receiver_count() == 0 {
-            return;
-        }
-        for c in changes {
+fn event_name(name: &str) -> Option<&'static str> {
+    ["session.started", "session.updated", "session.ended"]
+        .into_iter()
+        .find(|n| *n == name)
+}
+
+fn messages(changes: &[LiveChange]) -> Vec<LiveMessage> {
+    changes
+        .iter()
+        .map(|c| {
             let event = match c.kind {
                 LiveKind::Started => "session.started",
                 LiveKind::Updated => "session.updated",
@@ -71,9 +80,78 @@ impl LiveHub {
                 "cost": c.cost_nanos.map(|n| format_nanos(i128::from(n), 6)),
                 "unpriced": c.cost_nanos.is_none(), "success": c.success,
             });
-            let _ = self.sender.send(LiveMessage {
+            LiveMessage {
                 event,
                 domain: c.domain.clone(),
+                data: data.to_string(),
+            }
+        })
+        .collect()
+}
+
+impl LiveHub {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
+        self.sender.subscribe()
+    }
+
+    /// Publishes a committed batch's changes to this process's subscribers.
+    pub fn publish(&self, changes: &[LiveChange]) {
+        if self.sender.receiver_count() == 0 {
+            return;
+        }
+        for message in messages(changes) {
+            let _ = self.sender.send(message);
+        }
+    }
+
+    /// On a shared database, also tells the other instances (PostgreSQL NOTIFY), in
+    /// payloads under the size limit.
+    pub async fn announce(&self, store: &omniops_store::Store, changes: &[LiveChange]) {
+        if !store.is_shared() || changes.is_empty() {
+            return;
+        }
+        let mut batch: Vec<Value> = Vec::new();
+        let mut size = 0;
+        let all = messages(changes);
+        for (i, m) in all.iter().enumerate() {
+            let item = json!([m.event, m.domain, m.data]);
+            size += item.to_string().len();
+            batch.push(item);
+            if size > MAX_PAYLOAD / 2 || i + 1 == all.len() {
+                let payload = json!({"o": self.origin, "m": batch}).to_string();
+                if payload.len() < 8_000 {
+                    if let Err(error) = store.notify(NOTIFY_CHANNEL, &payload).await {
+                        tracing::warn!(?error, "announcing live changes to other instances");
+                    }
+                } else {
+                    tracing::warn!(bytes = payload.len(), "live change too large to announce");
+                }
+                batch.clear();
+                size = 0;
+            }
+        }
+    }
+
+    /// Another instance's announced changes, for this process's subscribers.
+    pub fn receive_remote(&self, payload: &str) {
+        let Ok(value) = serde_json::from_str::<Value>(payload) else {
+            tracing::warn!("unreadable live notification");
+            return;
+        };
+        if value["o"].as_str() == Some(self.origin.as_str()) {
+            return;
+        }
+        for item in value["m"].as_array().into_iter().flatten() {
+            let (Some(event), Some(domain), Some(data)) = (
+                item[0].as_str().and_then(event_name),
+                item[1].as_str(),
+                item[2].as_str(),
+            ) else {
+                continue;
+            };
+            let _ = self.sender.send(LiveMessage {
+                event,
+                domain: domain.to_string(),
                 data: data.to_string(),
             });
         }

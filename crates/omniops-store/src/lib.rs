@@ -245,6 +245,77 @@ impl Store {
         Store::with_pool(Pool::Postgres(pool), None).await
     }
 
+    /// Whether other processes may write to this database (PostgreSQL), so that changes
+    /// must be announced to them.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// PostgreSQL: sends `payload` (under 8,000 bytes) to every instance listening on
+    /// `channel`. SQLite: nothing to do.
+    pub async fn notify(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        if let Pool::Postgres(pool) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: forwards every notification on `channel` to `sender` until the receiver
+    /// is dropped, reconnecting after errors. Returns whether it listens (false on SQLite).
+    pub fn listen(&self, channel: &'static str, sender: tokio::sync::mpsc::Sender<String>) -> bool {
+        let Pool::Postgres(pool) = &self.pool else {
+            return false;
+        };
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let listener = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(channel).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                };
+                let mut listener = match listener.await {
+                    Ok(l) => l,
+                    Err(error) => {
+                        tracing::warn!(%error, channel, "listening for notifications; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                loop {
+                    let received = tokio::select! {
+                        // The receiver is gone (the server stopped): let the connection go.
+                        () = sender.closed() => return,
+                        received = listener.recv() => received,
+                    };
+                    match received {
+                        Ok(notification) => {
+                            if sender
+                                .send(notification.payload().to_string())
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, channel, "notification listener lost; reconnecting");
+                            break;
+                        }
+                    }
+                }
+                if sender.is_closed() {
+                    return;
+                }
+            }
+        });
+        true
+    }
+
     async fn with_pool(pool: Pool, cache: Option<LiveCache>) -> anyhow::Result<Store> {
         let store = Store {
             pool,

@@ -94,6 +94,7 @@ pub fn spawn_writer(
                         "batch committed"
                     );
                     state.live.publish(&outcome.live);
+                    state.live.announce(&state.store, &outcome.live).await;
                     for (job, rejections) in jobs.into_iter().zip(outcome.rejections) {
                         let _ = job.reply.send(Ok(rejections));
                     }

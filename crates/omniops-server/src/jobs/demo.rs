@@ -120,6 +120,7 @@ async fn apply(state: &AppState, events: &[Value], now: Micros) -> anyhow::Resul
         .collect();
     let outcome = state.store.apply_batch(&[parsed], now).await?;
     state.live.publish(&outcome.live);
+    state.live.announce(&state.store, &outcome.live).await;
     Ok(())
 }
 

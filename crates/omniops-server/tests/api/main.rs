@@ -9,6 +9,7 @@ mod dashboard;
 mod demo;
 mod export;
 mod ingest;
+mod instances;
 mod live;
 mod login;
 mod missing;

@@ -1,0 +1,126 @@
+//! Two Omniops processes on one PostgreSQL database behave as one: a session ingested on
+//! one reaches live-stream subscribers of the other (LISTEN/NOTIFY), and a silent session is
+//! closed once however many reapers see it.
+
+use crate::common::TestApp;
+use omniops_server::Settings;
+use omniops_testkit::{Engine, TestDb};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_live_changes() {
+    let Some(db) = TestDb::open(Engine::Postgres).await else {
+        return;
+    };
+    let url = db.database_url.clone().expect("a PostgreSQL test database");
+    let settings = Settings {
+        reaper_interval_ms: 20,
+        ..Settings::default()
+    };
+    let a = TestApp::boot(db, settings.clone()).await;
+
+    // Instance B: its own store (pool) on the same database, its own server.
+    let store_b = omniops_store::Store::open_postgres(&url)
+        .await
+        .expect("second store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let b_addr = listener.local_addr().expect("address");
+    let (stop_b, stopped) = tokio::sync::oneshot::channel::<()>();
+    let clock = Arc::new(a.clock.clone());
+    let server_b = tokio::spawn(async move {
+        omniops_server::serve(
+            store_b,
+            settings,
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+            clock,
+        )
+        .await
+    });
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("http://{b_addr}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let mut stream = client
+        .get(format!("http://{b_addr}/api/live"))
+        .send()
+        .await
+        .expect("live on B");
+    // Wait for B's first summary, so its subscription exists before A publishes.
+    let mut seen = String::new();
+    while !seen.contains("event: summary") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("summary")
+            .expect("chunk")
+            .expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events = json!([{"type": "session.start", "session_id": "x1", "model": "gpt-4", "domain": "shop.example",
+                         "timestamp": "2026-11-26T12:20:00Z"}]);
+    assert_eq!(a.ingest(events).await.0, 200);
+    while !seen.contains("event: session.started") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("B hears of A's session within 10 s")
+            .expect("chunk")
+            .expect("open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"sessionId\":\"x1\""), "{seen}");
+    let (_, live) = a.get_json("/api/dashboard/telemetry?days=1", None).await;
+    let b_live: serde_json::Value = client
+        .get(format!("http://{b_addr}/api/dashboard/telemetry?days=1"))
+        .send()
+        .await
+        .expect("B telemetry")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            live["live"]["activeSessions"].clone(),
+            b_live["live"]["activeSessions"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+
+    // Both reapers see x1 silent at 12:31: it is closed once, counted once.
+    a.clock.set(crate::common::t("2026-11-26T12:31:00Z"));
+    let mut requests = 0;
+    for _ in 0..200 {
+        let (_, r) = a.get_json("/api/dashboard/telemetry?days=1", None).await;
+        requests = r["overview"]["totalRequests"].as_i64().unwrap_or(0);
+        if requests > 0 && r["live"]["activeSessions"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, r) = a.get_json("/api/dashboard/telemetry?days=1", None).await;
+    assert_eq!(
+        (
+            requests,
+            r["overview"]["totalRequests"].clone(),
+            r["overview"]["failedRequests"].clone()
+        ),
+        (1, json!(1), json!(1))
+    );
+    let _ = stop_b.send(());
+    let _ = server_b.await;
+}
