@@ -1,6 +1,7 @@
 //! Omniops domain logic: exact money, model prices and cost, token usage normalisation,
 //! reporting windows, ingest events and the telemetry report. Pure: no I/O.
 
+pub mod alerts;
 pub mod analytics;
 pub mod clock;
 pub mod conversation;

@@ -89,6 +89,7 @@ pub async fn serve(
     let writer = ingest::spawn_writer(state.clone(), receiver, stop.clone());
     let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
     let reaper = tokio::spawn(jobs::reaper::run(state.clone(), stop.clone()));
+    let alerts = tokio::spawn(jobs::alerts::run(state.clone(), stop.clone()));
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state
@@ -120,7 +121,7 @@ pub async fn serve(
         .context("serving HTTP")?;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention, reaper);
+    let _ = tokio::join!(writer, retention, reaper, alerts);
     if let Some(task) = remote_live {
         task.abort();
     }

@@ -4,7 +4,6 @@
 //! (a fresh summary) when it fell behind.
 
 use crate::auth::Principal;
-use crate::queries::monitoring::check_alerts;
 use crate::queries::telemetry::telemetry_report;
 use crate::request::{self, Params};
 use crate::state::AppState;
@@ -19,15 +18,13 @@ use omniops_core::money::format_nanos;
 use omniops_core::window::Window;
 use omniops_store::{LiveChange, LiveKind};
 use serde_json::{json, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// Seconds between summaries on each connection.
 pub const SUMMARY_SECONDS: u64 = 15;
-/// Budget alerts are checked at most this often per connection.
-const ALERT_CHECK_GAP: Duration = Duration::from_secs(1);
 
 /// One published change, with the domain it belongs to (for filtering).
 #[derive(Debug, Clone)]
@@ -59,9 +56,14 @@ pub const NOTIFY_CHANNEL: &str = "omniops_live";
 const MAX_PAYLOAD: usize = 7_000;
 
 fn event_name(name: &str) -> Option<&'static str> {
-    ["session.started", "session.updated", "session.ended"]
-        .into_iter()
-        .find(|n| *n == name)
+    [
+        "session.started",
+        "session.updated",
+        "session.ended",
+        "alert.fired",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
 }
 
 fn messages(changes: &[LiveChange]) -> Vec<LiveMessage> {
@@ -96,23 +98,32 @@ impl LiveHub {
 
     /// Publishes a committed batch's changes to this process's subscribers.
     pub fn publish(&self, changes: &[LiveChange]) {
-        if self.sender.receiver_count() == 0 {
-            return;
-        }
-        for message in messages(changes) {
-            let _ = self.sender.send(message);
+        if self.sender.receiver_count() > 0 {
+            self.publish_messages(&messages(changes));
         }
     }
 
-    /// On a shared database, also tells the other instances (PostgreSQL NOTIFY), in
-    /// payloads under the size limit.
+    pub fn publish_messages(&self, messages: &[LiveMessage]) {
+        for message in messages {
+            let _ = self.sender.send(message.clone());
+        }
+    }
+
+    /// On a shared database, also tells the other instances about a batch's changes.
     pub async fn announce(&self, store: &omniops_store::Store, changes: &[LiveChange]) {
-        if !store.is_shared() || changes.is_empty() {
+        if store.is_shared() && !changes.is_empty() {
+            self.announce_messages(store, &messages(changes)).await;
+        }
+    }
+
+    /// On a shared database, tells the other instances (PostgreSQL NOTIFY), in payloads
+    /// under the size limit.
+    pub async fn announce_messages(&self, store: &omniops_store::Store, all: &[LiveMessage]) {
+        if !store.is_shared() {
             return;
         }
         let mut batch: Vec<Value> = Vec::new();
         let mut size = 0;
-        let all = messages(changes);
         for (i, m) in all.iter().enumerate() {
             let item = json!([m.event, m.domain, m.data]);
             size += item.to_string().len();
@@ -178,12 +189,7 @@ struct Connection {
     domain: Option<String>,
     receiver: broadcast::Receiver<LiveMessage>,
     ticker: tokio::time::Interval,
-    /// Alerts already triggered (domain, type): only new ones fire.
-    triggered: Option<HashSet<(Option<String>, String)>>,
     pending: VecDeque<(&'static str, String)>,
-    last_alert_check: Option<std::time::Instant>,
-    /// An ended session came within [`ALERT_CHECK_GAP`] of the last check: check again then.
-    alerts_due: bool,
 }
 
 impl Connection {
@@ -191,41 +197,6 @@ impl Connection {
         match summary(&self.state, self.domain.as_deref()).await {
             Ok(data) => self.pending.push_back(("summary", data)),
             Err(e) => tracing::error!(error = ?e, "live summary"),
-        }
-        self.check_alerts().await;
-    }
-
-    /// Queues `alert.fired` for each alert triggered since the last check. Spend changes
-    /// when sessions end, so this runs on each tick and after an ended session (at most
-    /// once a second).
-    async fn check_alerts(&mut self) {
-        if self
-            .last_alert_check
-            .is_some_and(|at| at.elapsed() < ALERT_CHECK_GAP)
-        {
-            self.alerts_due = true;
-            return;
-        }
-        self.alerts_due = false;
-        self.last_alert_check = Some(std::time::Instant::now());
-        match check_alerts(&self.state, self.domain.as_deref()).await {
-            Ok(alerts) => {
-                let now: HashSet<(Option<String>, String)> = alerts
-                    .iter()
-                    .filter(|a| a.triggered)
-                    .map(|a| (a.domain.clone(), a.alert_type.clone()))
-                    .collect();
-                if let Some(before) = &self.triggered {
-                    for alert in alerts.iter().filter(|a| a.triggered) {
-                        if !before.contains(&(alert.domain.clone(), alert.alert_type.clone())) {
-                            let data = serde_json::to_string(alert).unwrap_or_default();
-                            self.pending.push_back(("alert.fired", data));
-                        }
-                    }
-                }
-                self.triggered = Some(now);
-            }
-            Err(e) => tracing::error!(error = ?e, "live alerts"),
         }
     }
 
@@ -235,23 +206,13 @@ impl Connection {
             if let Some(event) = self.pending.pop_front() {
                 return event;
             }
-            let wait = self.last_alert_check.map_or(Duration::ZERO, |at| {
-                ALERT_CHECK_GAP.saturating_sub(at.elapsed())
-            });
             tokio::select! {
-                // Summaries and alert checks first: they are rare, and must not starve.
+                // Summaries first: they are rare, and must not starve.
                 biased;
                 _ = self.ticker.tick() => self.tick().await,
-                () = tokio::time::sleep(wait), if self.alerts_due => self.check_alerts().await,
                 message = self.receiver.recv() => match message {
                     Ok(m) if self.domain.as_ref().is_none_or(|d| *d == m.domain) => {
-                        let event = (m.event, m.data);
-                        if m.event == "session.ended" {
-                            self.pending.push_back(event);
-                            self.check_alerts().await;
-                            continue;
-                        }
-                        return event;
+                        return (m.event, m.data);
                     }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -287,10 +248,7 @@ pub async fn stream(
         ticker: tokio::time::interval(Duration::from_secs(SUMMARY_SECONDS)),
         state,
         domain,
-        triggered: None,
         pending: VecDeque::new(),
-        last_alert_check: None,
-        alerts_due: false,
     };
     let events = stream::unfold(connection, |mut c| async move {
         let stopping = c.state.stopping.clone();
@@ -340,10 +298,7 @@ mod tests {
             ticker: tokio::time::interval(Duration::from_secs(3600)),
             state: state.clone(),
             domain: None,
-            triggered: None,
             pending: VecDeque::new(),
-            last_alert_check: None,
-            alerts_due: false,
         };
         // More changes than the channel holds, before the subscriber reads any.
         let changes: Vec<LiveChange> = (0..1_100).map(change).collect();

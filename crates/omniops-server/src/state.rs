@@ -21,6 +21,8 @@ pub struct Inner {
     pub retention_days: std::sync::atomic::AtomicU32,
     /// Committed live-session changes, for the live stream.
     pub live: crate::live::LiveHub,
+    /// Woken after a batch that ended sessions: budget alerts are evaluated then.
+    pub alert_wakeup: tokio::sync::Notify,
     /// Cancelled when the server starts shutting down: open streams end then.
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -46,6 +48,7 @@ impl AppState {
             keys: KeyCache::default(),
             live: crate::live::LiveHub::default(),
             stopping: tokio_util::sync::CancellationToken::new(),
+            alert_wakeup: tokio::sync::Notify::new(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             settings,
         }))

@@ -29,6 +29,9 @@ use tokio::sync::Mutex;
 macro_rules! sql_layer {
     () => {
         include!("sql/ingest.rs");
+        include!("sql/ingest_conversations.rs");
+        include!("sql/ingest_content.rs");
+        include!("sql/products.rs");
         include!("sql/telemetry.rs");
         include!("sql/prices.rs");
         include!("sql/admin.rs");
@@ -121,6 +124,22 @@ pub enum LiveKind {
     Started,
     Updated,
     Ended,
+}
+
+/// A budget alert that fired: which alert, for which period, at which level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEvent {
+    /// '' for the all-domains alert.
+    pub domain: String,
+    pub alert_type: String,
+    pub period_start: Micros,
+    /// A percentage of the threshold ("80", "100") or "projected".
+    pub level: String,
+    pub spend_nanos: i64,
+    pub threshold_nanos: i64,
+    /// For "projected": the UTC day the threshold will be crossed at the current rate.
+    pub projected_date: Option<String>,
+    pub fired_at: Micros,
 }
 
 /// Which ended sessions a history lists.
@@ -511,6 +530,40 @@ impl Store {
         Ok(on_pool!(
             self,
             list_alerts(domain.unwrap_or(""), domain.is_none())
+        )?)
+    }
+
+    /// Every alert: (domain, type, threshold, notify_at as a JSON list of percentages).
+    pub async fn alert_rules(&self) -> anyhow::Result<Vec<(String, String, i64, String)>> {
+        Ok(on_pool!(self, alert_rules())?)
+    }
+
+    pub async fn set_alert_levels(
+        &self,
+        domain: Option<&str>,
+        alert_type: &str,
+        notify_at: &str,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(
+            self,
+            set_alert_levels(domain.unwrap_or(""), alert_type, notify_at)
+        )?)
+    }
+
+    /// Stores a fired alert unless it fired before for that period and level.
+    pub async fn record_alert_event(&self, event: &AlertEvent) -> anyhow::Result<bool> {
+        Ok(on_pool!(self, record_alert_event(event))?)
+    }
+
+    /// The newest fired alerts of a domain (or of all, with `None`).
+    pub async fn alert_history(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<AlertEvent>> {
+        Ok(on_pool!(
+            self,
+            alert_history(domain.unwrap_or(""), domain.is_none(), limit)
         )?)
     }
 

@@ -138,6 +138,8 @@ struct Action {
     #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
     threshold_usd: Option<Decimal>,
     days: Option<i64>,
+    /// Percentages of the threshold at which the alert speaks (default 80 and 100).
+    notify_at: Option<Vec<u32>>,
 }
 
 /// `POST /api/monitoring/chat` with `action`: `set-alert`, `check-alerts`, `get-summary`
@@ -162,7 +164,25 @@ pub async fn post(
             principal.require_admin()?;
             let alert_type = action.alert_type.as_deref().unwrap_or("");
             let nanos = validate_alert(alert_type, action.threshold_usd)?;
+            let levels = match &action.notify_at {
+                Some(levels) if levels.is_empty() || levels.len() > 10 || levels.iter().any(|p| !(1..=1000).contains(p)) => {
+                    return Err(ApiError::field("notify_at", "notify_at must list 1 to 10 percentages from 1 to 1000"));
+                }
+                Some(levels) => {
+                    let mut levels = levels.clone();
+                    levels.sort_unstable();
+                    levels.dedup();
+                    Some(levels)
+                }
+                None => None,
+            };
             state.store.upsert_alert(domain.as_deref(), alert_type, nanos, state.now()).await?;
+            if let Some(levels) = &levels {
+                let text = serde_json::to_string(levels).map_err(anyhow::Error::from)?;
+                state.store.set_alert_levels(domain.as_deref(), alert_type, &text).await?;
+            }
+            // A changed threshold may already be crossed.
+            state.alert_wakeup.notify_one();
             Ok(Json(json!({"success": true, "alert": {
                 "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)
             }})))
@@ -170,7 +190,14 @@ pub async fn post(
         "check-alerts" => {
             let alerts = check_alerts(&state, domain.as_deref()).await?;
             let triggered = alerts.iter().filter(|a| a.triggered).count();
-            Ok(Json(json!({"alerts": alerts, "triggered": triggered})))
+            let history: Vec<Value> = state
+                .store
+                .alert_history(domain.as_deref(), 50)
+                .await?
+                .iter()
+                .map(crate::jobs::alerts::event_json)
+                .collect();
+            Ok(Json(json!({"alerts": alerts, "triggered": triggered, "history": history})))
         }
         "get-summary" => {
             let days = action.days.unwrap_or(7);

@@ -95,6 +95,9 @@ pub fn spawn_writer(
                     );
                     state.live.publish(&outcome.live);
                     state.live.announce(&state.store, &outcome.live).await;
+                    if outcome.ended > 0 || outcome.backfilled > 0 {
+                        state.alert_wakeup.notify_one();
+                    }
                     for (job, rejections) in jobs.into_iter().zip(outcome.rejections) {
                         let _ = job.reply.send(Ok(rejections));
                     }

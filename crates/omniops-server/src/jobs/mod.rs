@@ -1,5 +1,6 @@
 //! Background jobs, each stopping when the server shuts down.
 
+pub mod alerts;
 pub mod demo;
 pub mod reaper;
 pub mod retention;

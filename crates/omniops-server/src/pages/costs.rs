@@ -158,6 +158,7 @@ pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 
 pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let statuses = check_alerts(state, f.domain.as_deref()).await?;
+    let fired = state.store.alert_history(f.domain.as_deref(), 5).await?;
     Ok(html! {
         @if statuses.is_empty() {
             (components::empty("No budget alerts yet. Add one below."))
@@ -174,6 +175,19 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                             (usd(&a.current_spend)) " "
                             @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }
                         }
+                    }
+                }
+            }
+        }
+        @if !fired.is_empty() {
+            h2 style="margin-top:12px" { "Recently fired" }
+            ul.list data-testid="fired-alerts" {
+                @for e in &fired {
+                    li {
+                        span { (if e.domain.is_empty() { "All domains" } else { e.domain.as_str() }) " · " (e.alert_type) " · "
+                            @if e.level == "projected" { "projected to cross on " (e.projected_date.as_deref().unwrap_or("?")) }
+                            @else { (e.level) "% reached" } }
+                        span.muted { (components::short_time(&omniops_core::clock::to_rfc3339(e.fired_at))) }
                     }
                 }
             }

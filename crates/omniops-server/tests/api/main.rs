@@ -1,6 +1,7 @@
 //! HTTP tests: the real server on 127.0.0.1:0, on SQLite and PostgreSQL.
 
 mod access;
+mod alerts;
 mod analytics;
 mod browser;
 mod common;
