@@ -90,6 +90,7 @@ pub async fn serve(
     let retention = tokio::spawn(jobs::retention::run(state.clone(), stop.clone()));
     let reaper = tokio::spawn(jobs::reaper::run(state.clone(), stop.clone()));
     let alerts = tokio::spawn(jobs::alerts::run(state.clone(), stop.clone()));
+    let webhooks = tokio::spawn(jobs::webhooks::run(state.clone(), stop.clone()));
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state
@@ -121,7 +122,7 @@ pub async fn serve(
         .context("serving HTTP")?;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention, reaper, alerts);
+    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks);
     if let Some(task) = remote_live {
         task.abort();
     }

@@ -49,6 +49,10 @@ pub struct Settings {
     pub live_timeout_minutes: u32,
     /// How often the reaper looks for silent sessions (tests shorten it).
     pub reaper_interval_ms: u64,
+    /// Let alert webhooks call loopback and private addresses (off: only public ones).
+    pub allow_private_webhooks: bool,
+    /// How often due webhook deliveries are sent (tests shorten it).
+    pub delivery_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -64,6 +68,8 @@ impl Default for Settings {
             demo: false,
             live_timeout_minutes: 10,
             reaper_interval_ms: 60_000,
+            allow_private_webhooks: false,
+            delivery_interval_ms: 1_000,
         }
     }
 }
@@ -82,6 +88,8 @@ pub struct SettingsLayer {
     pub demo: Option<bool>,
     pub live_timeout_minutes: Option<u32>,
     pub reaper_interval_ms: Option<u64>,
+    pub allow_private_webhooks: Option<bool>,
+    pub delivery_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -118,6 +126,8 @@ impl Settings {
             s.demo = l.demo.unwrap_or(s.demo);
             s.live_timeout_minutes = l.live_timeout_minutes.unwrap_or(s.live_timeout_minutes);
             s.reaper_interval_ms = l.reaper_interval_ms.unwrap_or(s.reaper_interval_ms);
+            s.allow_private_webhooks = l.allow_private_webhooks.unwrap_or(s.allow_private_webhooks);
+            s.delivery_interval_ms = l.delivery_interval_ms.unwrap_or(s.delivery_interval_ms);
         }
         s.validate()?;
         Ok(s)
@@ -133,7 +143,10 @@ impl Settings {
         if self.queue_capacity == 0 || self.max_batch_events == 0 {
             return Err(SettingsError::Queue);
         }
-        if !(1..=10_080).contains(&self.live_timeout_minutes) || self.reaper_interval_ms == 0 {
+        if !(1..=10_080).contains(&self.live_timeout_minutes)
+            || self.reaper_interval_ms == 0
+            || self.delivery_interval_ms == 0
+        {
             return Err(SettingsError::LiveTimeout);
         }
         if let Some(url) = &self.database_url {

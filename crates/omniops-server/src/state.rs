@@ -23,6 +23,8 @@ pub struct Inner {
     pub live: crate::live::LiveHub,
     /// Woken after a batch that ended sessions: budget alerts are evaluated then.
     pub alert_wakeup: tokio::sync::Notify,
+    /// Woken when a webhook delivery is queued.
+    pub delivery_wakeup: tokio::sync::Notify,
     /// Cancelled when the server starts shutting down: open streams end then.
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -49,6 +51,7 @@ impl AppState {
             live: crate::live::LiveHub::default(),
             stopping: tokio_util::sync::CancellationToken::new(),
             alert_wakeup: tokio::sync::Notify::new(),
+            delivery_wakeup: tokio::sync::Notify::new(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             settings,
         }))

@@ -142,6 +142,25 @@ pub struct AlertEvent {
     pub fired_at: Micros,
 }
 
+/// One webhook call for a fired alert, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub domain: String,
+    pub alert_type: String,
+    pub url: String,
+    pub body: String,
+    /// The alert's signing secret (`whsec_…`).
+    pub secret: String,
+    /// pending | delivered | failed
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Micros,
+    pub last_error: Option<String>,
+    pub created_at: Micros,
+    pub delivered_at: Option<Micros>,
+}
+
 /// Which ended sessions a history lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
@@ -564,6 +583,84 @@ impl Store {
         Ok(on_pool!(
             self,
             alert_history(domain.unwrap_or(""), domain.is_none(), limit)
+        )?)
+    }
+
+    /// An alert's webhook: (url, slack, secret).
+    pub async fn alert_webhook(
+        &self,
+        domain: Option<&str>,
+        alert_type: &str,
+    ) -> anyhow::Result<Option<(String, bool, String)>> {
+        Ok(on_pool!(
+            self,
+            alert_webhook(domain.unwrap_or(""), alert_type)
+        )?)
+    }
+
+    pub async fn set_alert_webhook(
+        &self,
+        domain: Option<&str>,
+        alert_type: &str,
+        url: Option<&str>,
+        slack: bool,
+        secret: Option<&str>,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(
+            self,
+            set_alert_webhook(domain.unwrap_or(""), alert_type, url, slack, secret)
+        )?)
+    }
+
+    /// Deletes an alert; false when there was none.
+    pub async fn delete_alert(
+        &self,
+        domain: Option<&str>,
+        alert_type: &str,
+    ) -> anyhow::Result<bool> {
+        Ok(on_pool!(
+            self,
+            delete_alert(domain.unwrap_or(""), alert_type)
+        )?)
+    }
+
+    pub async fn queue_delivery(&self, delivery: &WebhookDelivery) -> anyhow::Result<()> {
+        Ok(on_pool!(self, queue_delivery(delivery))?)
+    }
+
+    /// Due deliveries, each leased for `lease` so only one sender takes it.
+    pub async fn claim_deliveries(
+        &self,
+        now: Micros,
+        lease: Micros,
+        limit: i64,
+    ) -> anyhow::Result<Vec<WebhookDelivery>> {
+        Ok(on_pool!(self, claim_deliveries(now, lease, limit))?)
+    }
+
+    pub async fn finish_attempt(
+        &self,
+        id: &str,
+        status: &str,
+        next_attempt_at: Micros,
+        error: Option<&str>,
+        now: Micros,
+    ) -> anyhow::Result<()> {
+        Ok(on_pool!(
+            self,
+            finish_attempt(id, status, next_attempt_at, error, now)
+        )?)
+    }
+
+    /// The delivery log, newest first, of a domain (or of all, with `None`).
+    pub async fn recent_deliveries(
+        &self,
+        domain: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<WebhookDelivery>> {
+        Ok(on_pool!(
+            self,
+            recent_deliveries(domain.unwrap_or(""), domain.is_none(), limit)
         )?)
     }
 

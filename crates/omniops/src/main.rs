@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Minutes without an event after which a live session is closed as timed out.
     #[arg(long, env = "OMNIOPS_LIVE_TIMEOUT_MINUTES")]
     live_timeout_minutes: Option<u32>,
+    /// Let alert webhooks call loopback and private network addresses.
+    #[arg(long, env = "OMNIOPS_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +158,8 @@ fn settings(
         demo: args.and_then(|a| a.demo.then_some(true)),
         live_timeout_minutes: args.and_then(|a| a.live_timeout_minutes),
         reaper_interval_ms: None,
+        allow_private_webhooks: args.and_then(|a| a.allow_private_webhooks.then_some(true)),
+        delivery_interval_ms: None,
     };
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }

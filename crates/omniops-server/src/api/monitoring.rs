@@ -15,7 +15,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use omniops_core::clock::{floor_hour, MICROS_PER_HOUR};
+use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
@@ -140,6 +140,9 @@ struct Action {
     days: Option<i64>,
     /// Percentages of the threshold at which the alert speaks (default 80 and 100).
     notify_at: Option<Vec<u32>>,
+    /// Where fired alerts are posted ("" removes it), and whether as Slack's `{"text"}`.
+    webhook_url: Option<String>,
+    slack: Option<bool>,
 }
 
 /// `POST /api/monitoring/chat` with `action`: `set-alert`, `check-alerts`, `get-summary`
@@ -181,11 +184,35 @@ pub async fn post(
                 let text = serde_json::to_string(levels).map_err(anyhow::Error::from)?;
                 state.store.set_alert_levels(domain.as_deref(), alert_type, &text).await?;
             }
+            // The webhook: its secret is created once and shown only in this answer.
+            let mut new_secret = None;
+            if let Some(url) = action.webhook_url.as_deref().map(str::trim) {
+                if url.is_empty() {
+                    state.store.set_alert_webhook(domain.as_deref(), alert_type, None, false, None).await?;
+                } else {
+                    crate::jobs::webhooks::check_target(url, state.settings.allow_private_webhooks)
+                        .await
+                        .map_err(|message| ApiError::field("webhook_url", message))?;
+                    let existing = state.store.alert_webhook(domain.as_deref(), alert_type).await?;
+                    if existing.is_none() {
+                        new_secret = Some(crate::jobs::webhooks::new_secret());
+                    }
+                    let slack = action.slack.unwrap_or(false);
+                    state
+                        .store
+                        .set_alert_webhook(domain.as_deref(), alert_type, Some(url), slack, new_secret.as_deref())
+                        .await?;
+                }
+            }
             // A changed threshold may already be crossed.
             state.alert_wakeup.notify_one();
-            Ok(Json(json!({"success": true, "alert": {
+            let mut answer = json!({"success": true, "alert": {
                 "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)
-            }})))
+            }});
+            if let Some(secret) = new_secret {
+                answer["webhookSecret"] = json!(secret);
+            }
+            Ok(Json(answer))
         }
         "check-alerts" => {
             let alerts = check_alerts(&state, domain.as_deref()).await?;
@@ -211,6 +238,48 @@ pub async fn post(
                 "byModel": report.model_usage.iter().map(|m| json!({"model": m.model, "count": m.count, "cost": m.cost})).collect::<Vec<_>>()
             })))
         }
+        "delete-alert" => {
+            principal.require_admin()?;
+            let alert_type = action.alert_type.as_deref().unwrap_or("");
+            if !state.store.delete_alert(domain.as_deref(), alert_type).await? {
+                return Err(ApiError::NotFound(format!("no {alert_type} alert for this domain")));
+            }
+            Ok(Json(json!({"success": true})))
+        }
+        "test-alert" => {
+            principal.require_admin()?;
+            let alert_type = action.alert_type.as_deref().unwrap_or("");
+            let event = omniops_store::AlertEvent {
+                domain: domain.clone().unwrap_or_default(),
+                alert_type: alert_type.to_string(),
+                period_start: state.now(),
+                level: "test".into(),
+                spend_nanos: 0,
+                threshold_nanos: 0,
+                projected_date: None,
+                fired_at: state.now(),
+            };
+            if !crate::jobs::webhooks::queue_for(&state, &event, "budget.alert.test").await? {
+                return Err(ApiError::NotFound(format!("no {alert_type} alert with a webhook for this domain")));
+            }
+            Ok(Json(json!({"success": true, "queued": true})))
+        }
+        "deliveries" => {
+            let log: Vec<Value> = state
+                .store
+                .recent_deliveries(domain.as_deref(), 50)
+                .await?
+                .iter()
+                .map(|d| json!({
+                    "id": d.id, "domain": (!d.domain.is_empty()).then_some(&d.domain), "alertType": d.alert_type,
+                    "url": d.url, "status": d.status, "attempts": d.attempts,
+                    "nextAttemptAt": (d.status == "pending").then(|| to_rfc3339(d.next_attempt_at)),
+                    "lastError": d.last_error, "createdAt": to_rfc3339(d.created_at),
+                    "deliveredAt": d.delivered_at.map(to_rfc3339)
+                }))
+                .collect();
+            Ok(Json(json!({"deliveries": log})))
+        }
         "cleanup-old-data" => {
             principal.require_admin()?;
             let report = retention::cleanup(&state).await?;
@@ -218,7 +287,7 @@ pub async fn post(
         }
         other => Err(ApiError::field(
             "action",
-            format!("unknown action `{other}` (expected set-alert, check-alerts, get-summary or cleanup-old-data)"),
+            format!("unknown action `{other}` (expected set-alert, check-alerts, delete-alert, test-alert, deliveries, get-summary or cleanup-old-data)"),
         )),
     }
 }

@@ -100,6 +100,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
         }
         for event in candidates {
             if state.store.record_alert_event(&event).await? {
+                crate::jobs::webhooks::queue_for(state, &event, "budget.alert").await?;
                 fired.push(event);
             }
         }

@@ -4,3 +4,4 @@ pub mod alerts;
 pub mod demo;
 pub mod reaper;
 pub mod retention;
+pub mod webhooks;

@@ -21,3 +21,4 @@ mod sessions;
 mod settings;
 mod shop;
 mod telemetry;
+mod webhooks;

@@ -109,6 +109,8 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
             .await?
             .rows_affected();
     }
+    // Fired alerts are history, kept as long as the totals they speak about.
+    deleted += sqlx::query("DELETE FROM alert_events WHERE fired_at < $1").bind(cutoff).execute(pool).await?.rows_affected();
     Ok(deleted)
 }
 

@@ -10,7 +10,7 @@ use omniops_core::conversation::Conversation;
 use omniops_core::missing::ProductTally;
 use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
 use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
-use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel};
+use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel, WebhookDelivery};
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
 use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
