@@ -44,11 +44,15 @@ macro_rules! sql_layer {
 
 mod sqlite {
     type DB = sqlx::Sqlite;
+    /// One writer at a time (BEGIN IMMEDIATE): nothing to lock row by row.
+    const ROW_LOCKS: bool = false;
     sql_layer!();
 }
 
 mod postgres {
     type DB = sqlx::Postgres;
+    /// Several instances may write at once: rows a batch changes are locked first.
+    const ROW_LOCKS: bool = true;
     sql_layer!();
 }
 

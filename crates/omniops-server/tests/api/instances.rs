@@ -121,6 +121,66 @@ async fn two_instances_share_live_changes() {
         ),
         (1, json!(1), json!(1))
     );
+
+    // A budget alert crossed by sessions ingested on both instances fires once per level:
+    // both evaluate, the database keeps one event each.
+    let set = json!({"action": "set-alert", "domain": "parts.example", "alert_type": "daily", "threshold_usd": "0.10"});
+    let r = client
+        .post(a.url("/api/monitoring/chat"))
+        .json(&set)
+        .send()
+        .await
+        .expect("set alert");
+    assert_eq!(r.status().as_u16(), 200);
+    let spend = |id: &str| {
+        json!({"events": [{"type": "session", "session_id": id, "model": "gpt-4", "domain": "parts.example",
+        "start_time": "2026-11-26T11:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 2000, "output_tokens": 1000}]})
+    };
+    // $0.12 on A crosses both levels; $0.12 more on B crosses nothing new.
+    let r = client
+        .post(a.url("/api/v1/ingest"))
+        .json(&spend("pa"))
+        .send()
+        .await
+        .expect("ingest on A");
+    assert_eq!(r.status().as_u16(), 200);
+    let history = |base: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .post(format!("{base}/api/monitoring/chat"))
+                .json(&json!({"action": "check-alerts", "domain": "parts.example"}))
+                .send()
+                .await
+                .expect("check");
+            let body: serde_json::Value = r.json().await.expect("json");
+            body["history"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    for _ in 0..300 {
+        if history(a.url("")).await.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = client
+        .post(format!("http://{b_addr}/api/v1/ingest"))
+        .json(&spend("pb"))
+        .send()
+        .await
+        .expect("ingest on B");
+    assert_eq!(r.status().as_u16(), 200);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let levels: Vec<String> = history(format!("http://{b_addr}"))
+        .await
+        .iter()
+        .filter_map(|e| e["level"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(levels.len(), 2, "{levels:?}");
+    assert!(
+        levels.contains(&"80".to_string()) && levels.contains(&"100".to_string()),
+        "{levels:?}"
+    );
     let _ = stop_b.send(());
     let _ = server_b.await;
 }

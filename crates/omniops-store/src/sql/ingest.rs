@@ -133,20 +133,29 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
 }
 
 /// Rows of `select` (ending in `… IN (`) for every id, a chunk of ids per statement.
+/// With `lock_by` (the id column), rows are locked for the rest of the transaction on
+/// PostgreSQL, in id order: another instance's batch touching the same rows waits and then
+/// sees them as this batch left them (e.g. a session ended by both is ended once).
 async fn fetch_by_ids<T>(
     tx: &mut Tx<'_>,
     select: &str,
     ids: &[String],
+    lock_by: Option<&str>,
     decode: fn(&<DB as sqlx::Database>::Row) -> sqlx::Result<T>,
 ) -> sqlx::Result<Vec<T>> {
     let mut found = Vec::with_capacity(ids.len());
+    let mut ids: Vec<&String> = ids.iter().collect();
+    ids.sort();
     for chunk in ids.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(select);
         let mut list = q.separated(", ");
         for id in chunk {
-            list.push_bind(id.clone());
+            list.push_bind((*id).clone());
         }
         q.push(")");
+        if let (Some(column), true) = (lock_by, ROW_LOCKS) {
+            q.push(format!(" ORDER BY {column} FOR UPDATE"));
+        }
         for row in q.build().fetch_all(&mut **tx).await? {
             found.push(decode(&row)?);
         }
@@ -156,7 +165,7 @@ async fn fetch_by_ids<T>(
 
 async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
     let select = format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN (");
-    fetch_by_ids(tx, &select, ids, session_from_row).await
+    fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
 async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {

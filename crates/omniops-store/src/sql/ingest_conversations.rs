@@ -32,7 +32,7 @@ fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conv
 
 async fn load_conversations(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Conversation>> {
     let select = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN (");
-    fetch_by_ids(tx, &select, ids, conversation_from_row).await
+    fetch_by_ids(tx, &select, ids, Some("id"), conversation_from_row).await
 }
 
 async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> sqlx::Result<()> {
