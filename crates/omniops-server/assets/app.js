@@ -152,6 +152,7 @@
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.type === "submit") return;
       var value;
+      if (el.type === "checkbox" && el.hasAttribute("data-only-checked") && !el.checked) return;
       if (el.type === "checkbox") value = el.checked;
       else if (el.value.trim() === "") return;
       else if (el.getAttribute("data-type") === "number") value = Number(el.value);
@@ -189,18 +190,22 @@
           }
           return;
         }
-        if (form.getAttribute("data-show-key") && answer.key) {
-          // The only time the secret is shown: keep it on screen until the user leaves.
-          var shown = document.getElementById("new-key") || document.createElement("div");
-          shown.id = "new-key";
-          shown.className = "toast";
+        // A secret shown once (a new API key, an alert's webhook secret): keep it on screen.
+        var secretField = form.getAttribute("data-show-key");
+        var secret = secretField && (secretField === "true" ? answer.key : answer[secretField]);
+        if (secret) {
+          var shown = document.createElement("div");
+          shown.className = "toast shown-once";
           shown.setAttribute("data-testid", "new-key");
-          shown.textContent = "New key (shown once, copy it now): " + answer.key;
-          form.parentNode.insertBefore(shown, form);
+          shown.textContent = "Shown once, copy it now: " + secret;
+          document.getElementById("main").insertBefore(shown, document.getElementById("main").firstChild);
         }
         if (result) { result.className = "form-result"; result.textContent = "Saved."; }
         form.reset();
-        if (typeof htmx !== "undefined") htmx.trigger(document.body, "omniops:settings");
+        if (typeof htmx !== "undefined") {
+          htmx.trigger(document.body, "omniops:settings");
+          htmx.trigger(document.body, "omniops:changed");
+        }
       });
     }).catch(function () {
       if (result) { result.className = "form-result error"; result.textContent = "The server is unreachable."; }

@@ -13,10 +13,11 @@ pub const REFRESH_SECONDS: u32 = 30;
 /// The htmx trigger of a section: on load, every `seconds`, and — for sections that show
 /// live data — whenever the live stream reports a change.
 fn trigger(seconds: u32, live: bool) -> String {
+    // omniops:changed: a form on the page changed something.
     if live {
-        format!("load, every {seconds}s, omniops:live from:body")
+        format!("load, every {seconds}s, omniops:changed from:body, omniops:live from:body")
     } else {
-        format!("load, every {seconds}s")
+        format!("load, every {seconds}s, omniops:changed from:body")
     }
 }
 

@@ -175,6 +175,23 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                             (usd(&a.current_spend)) " "
                             @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }
                         }
+                        @let domain = a.domain.clone().unwrap_or_default();
+                        span.actions {
+                            form data-api-method="POST" data-api-url="/api/monitoring/chat" aria-label="Send a test" {
+                                input type="hidden" name="action" value="test-alert";
+                                input type="hidden" name="domain" value=(domain);
+                                input type="hidden" name="alert_type" value=(a.alert_type);
+                                button type="submit" title="Send a test to the alert's webhook" { "Test" }
+                                p.form-result role="status" {}
+                            }
+                            form data-api-method="POST" data-api-url="/api/monitoring/chat" data-confirm="Delete this alert?" aria-label="Delete alert" {
+                                input type="hidden" name="action" value="delete-alert";
+                                input type="hidden" name="domain" value=(domain);
+                                input type="hidden" name="alert_type" value=(a.alert_type);
+                                button type="submit" data-delete-alert=(format!("{domain}/{}", a.alert_type)) { "Delete" }
+                                p.form-result role="status" {}
+                            }
+                        }
                     }
                 }
             }
@@ -192,13 +209,18 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                 }
             }
         }
-        form hx-post="/dashboard/alerts" hx-target="#alerts-body" hx-swap="innerHTML" aria-label="Add a budget alert" {
+        // The API's own set-alert; a new webhook's signing secret is shown once, here.
+        form data-api-method="POST" data-api-url="/api/monitoring/chat" data-show-key="webhookSecret" aria-label="Add a budget alert" {
+            input type="hidden" name="action" value="set-alert";
             @if let Some(domain) = &f.domain { input type="hidden" name="domain" value=(domain); }
             div.actions style="margin-top:12px" {
-                select name="alertType" aria-label="Period" { option value="daily" { "Daily" } option value="monthly" { "Monthly" } }
-                input type="text" inputmode="decimal" name="threshold" placeholder="Limit in USD" aria-label="Limit in USD" required;
-                button.primary type="submit" { "Save alert" }
+                select name="alert_type" aria-label="Period" { option value="daily" { "Daily" } option value="monthly" { "Monthly" } }
+                input type="text" inputmode="decimal" name="threshold_usd" placeholder="Limit in USD" aria-label="Limit in USD" required;
+                input type="url" name="webhook_url" placeholder="Webhook URL (optional)" aria-label="Webhook URL";
+                label { input type="checkbox" name="slack" data-only-checked; " Slack format" }
+                button.primary type="submit" id="save-alert" { "Save alert" }
             }
+            p.form-result role="status" {}
         }
     })
 }

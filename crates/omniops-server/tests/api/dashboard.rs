@@ -219,14 +219,14 @@ async fn dashboard_pages_show_the_api_numbers() {
     );
     // A budget alert through the panel's form: $0.0600 spent today of $0.10 is 60.0%.
     b.client
-        .find(Locator::Css("input[name=threshold]"))
+        .find(Locator::Css("input[name=threshold_usd]"))
         .await
         .expect("threshold")
         .send_keys("0.10")
         .await
         .expect("type");
     b.client
-        .find(Locator::Css("#alerts-body button[type=submit]"))
+        .find(Locator::Css("#save-alert"))
         .await
         .expect("save")
         .click()
@@ -235,6 +235,26 @@ async fn dashboard_pages_show_the_api_numbers() {
     b.wait_until("document.querySelector('[data-testid=alerts]')")
         .await;
     assert!(b.text("[data-testid=alerts]").await.contains("60.0%"));
+    let r = app
+        .client
+        .post(app.url("/api/monitoring/chat"))
+        .json(&json!({"action": "check-alerts"}))
+        .send()
+        .await
+        .expect("check");
+    let alerts: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(alerts["alerts"][0]["thresholdUsd"], "0.1000");
+    // Deleting it from the panel (after confirming) removes it.
+    b.client
+        .find(Locator::Css("[data-delete-alert='/daily']"))
+        .await
+        .expect("delete")
+        .click()
+        .await
+        .expect("click");
+    b.client.accept_alert().await.expect("confirm");
+    b.wait_until("!document.querySelector('[data-testid=alerts]')")
+        .await;
     assert_no_console_errors(b, "costs").await;
 
     // Analytics: the overview tab against the API, then the customers tab.

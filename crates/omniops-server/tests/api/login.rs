@@ -293,14 +293,14 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
         .expect("picker");
     // Saving an alert goes through htmx with the CSRF header.
     b.client
-        .find(Locator::Css("input[name=threshold]"))
+        .find(Locator::Css("input[name=threshold_usd]"))
         .await
         .expect("threshold")
         .send_keys("0.36")
         .await
         .expect("type");
     b.client
-        .find(Locator::Css("#alerts-body button[type=submit]"))
+        .find(Locator::Css("#save-alert"))
         .await
         .expect("save")
         .click()
