@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 pub mod pages;
 pub mod queries;
 pub mod request;
@@ -252,7 +253,12 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/alerts",
             post(pages::save_alert).layer(admin_auth.clone()),
         )
+        .route("/metrics", get(metrics::render).layer(read_auth.clone()))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -23,6 +23,7 @@ pub struct Inner {
     pub live: crate::live::LiveHub,
     /// Woken after a batch that ended sessions: budget alerts are evaluated then.
     pub alert_wakeup: tokio::sync::Notify,
+    pub metrics: crate::metrics::Metrics,
     /// Woken when a webhook delivery is queued.
     pub delivery_wakeup: tokio::sync::Notify,
     /// Cancelled when the server starts shutting down: open streams end then.
@@ -52,6 +53,7 @@ impl AppState {
             stopping: tokio_util::sync::CancellationToken::new(),
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
+            metrics: crate::metrics::Metrics::default(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             settings,
         }))

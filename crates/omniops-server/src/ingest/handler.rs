@@ -120,5 +120,14 @@ pub async fn ingest(
             }),
     );
     rejected.sort_by_key(|r| r.index);
+    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let metrics = &state.metrics;
+    metrics
+        .events_accepted
+        .fetch_add(counted(accepted), std::sync::atomic::Ordering::Relaxed);
+    metrics.events_rejected.fetch_add(
+        counted(rejected.len()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     Ok(Json(IngestAnswer { accepted, rejected }))
 }

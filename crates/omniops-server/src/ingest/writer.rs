@@ -87,6 +87,7 @@ pub fn spawn_writer(
             let started = std::time::Instant::now();
             match state.store.apply_batch(&requests, state.now()).await {
                 Ok(outcome) => {
+                    state.metrics.batches.observe(started.elapsed());
                     tracing::debug!(
                         requests = jobs.len(),
                         events,
@@ -103,6 +104,10 @@ pub fn spawn_writer(
                     }
                 }
                 Err(error) => {
+                    state
+                        .metrics
+                        .batches_failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::error!(
                         ?error,
                         requests = jobs.len(),

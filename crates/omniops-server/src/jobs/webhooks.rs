@@ -193,6 +193,10 @@ pub async fn send_due(state: &AppState, client: &reqwest::Client) -> anyhow::Res
                     .store
                     .finish_attempt(&d.id, "delivered", now, None, state.now())
                     .await?;
+                state
+                    .metrics
+                    .deliveries_ok
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 delivered += 1;
             }
             Err(error) => {
@@ -204,6 +208,10 @@ pub async fn send_due(state: &AppState, client: &reqwest::Client) -> anyhow::Res
                     ("pending", now + delay)
                 };
                 tracing::warn!(id = %d.id, attempts, %error, status, "webhook delivery failed");
+                state
+                    .metrics
+                    .deliveries_failed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 state
                     .store
                     .finish_attempt(&d.id, status, next, Some(&error), state.now())

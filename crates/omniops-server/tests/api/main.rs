@@ -13,6 +13,7 @@ mod ingest;
 mod instances;
 mod live;
 mod login;
+mod metrics;
 mod missing;
 mod monitoring;
 mod prices;
