@@ -257,6 +257,14 @@ const COMMON_WORDS: [&str; 40] = [
     "more",
 ];
 
+/// Greetings and filler of the other languages we detect (Spanish, French, German): they
+/// are not products either.
+const COMMON_FOREIGN_WORDS: [&str; 24] = [
+    "hola", "gracias", "favor", "necesito", "tienen", "tiene", "donde", "busco", "bonjour",
+    "merci", "avez", "vous", "besoin", "cherche", "aide", "hallo", "danke", "bitte", "brauche",
+    "haben", "suche", "ihre", "eine", "einen",
+];
+
 /// The product a text asks for: the first of the spec's seven patterns that matches, else
 /// its keywords (longer than 3 characters, common words left out). Normalised: lowercase,
 /// single spaces, trailing punctuation dropped, each word singular.
@@ -272,7 +280,11 @@ pub fn extract_product(text: &str) -> Option<String> {
     }
     let keywords: Vec<String> = words(text)
         .into_iter()
-        .filter(|w| w.chars().count() > 3 && !COMMON_WORDS.contains(&w.as_str()))
+        .filter(|w| {
+            w.chars().count() > 3
+                && !COMMON_WORDS.contains(&w.as_str())
+                && !COMMON_FOREIGN_WORDS.contains(&w.as_str())
+        })
         .collect();
     let name = normalize_product(&keywords.join(" "));
     (!name.is_empty()).then_some(name)
@@ -463,5 +475,22 @@ mod tests {
         assert_eq!(category("oil filter"), Category::Parts);
         assert_eq!(category("hydraulic pump"), Category::Equipment);
         assert_eq!(category("garden hose"), Category::Other);
+    }
+
+    #[test]
+    fn greetings_in_other_languages_are_not_products() {
+        // "air" has 3 letters: the spec's keyword fallback drops it.
+        assert_eq!(
+            extract_product("Bonjour, avez-vous des air compressor? merci").as_deref(),
+            Some("compressor")
+        );
+        assert_eq!(
+            extract_product("¿Tienen ball bearings? Gracias").as_deref(),
+            Some("ball bearing")
+        );
+        assert_eq!(
+            extract_product("Hallo, ich brauche hedge trimmer bitte, danke").as_deref(),
+            Some("hedge trimmer")
+        );
     }
 }
