@@ -39,7 +39,7 @@ const PRODUCTS: [&str; 10] = [
     "hedge trimmer",
 ];
 const IN_CATALOGUE: [&str; 4] = ["torque wrench", "garden hose", "brake pads", "chain lube"];
-const QUESTIONS: [&str; 10] = [
+const QUESTIONS: [&str; 11] = [
     "Do you have {}?",
     "I'm looking for {}.",
     "Where are the {}?",
@@ -50,6 +50,7 @@ const QUESTIONS: [&str; 10] = [
     "Hallo, ich brauche {} bitte, danke",
     "Can you show me {}?",
     "¿Tienen {}? Gracias",
+    "ありがとうございます、とても助かりました",
 ];
 
 /// Sessions per day of history.

@@ -42,7 +42,7 @@ async fn demo_fills_an_empty_database() {
         .flatten()
         .filter_map(|l| l["language"].as_str())
         .collect();
-    for language in ["English", "Spanish", "French", "German"] {
+    for language in ["English", "Spanish", "French", "German", "Other"] {
         assert!(languages.contains(&language), "{languages:?}");
     }
     assert!(!analytics["failedSearches"]
