@@ -69,22 +69,26 @@ pub async fn count_active_keys(pool: &Pool<DB>) -> sqlx::Result<i64> {
 /// Deletes ended raw sessions that started before `cutoff`, a slice at a time so that
 /// ingest is never blocked for long. Returns how many were deleted.
 pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
+    delete_in_slices(
+        pool,
+        "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
+         WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
+        cutoff,
+    )
+    .await
+}
+
+/// Runs `statement` (a DELETE of a limited slice, with the cutoff as `$1`) until it deletes
+/// nothing: each slice is a short transaction, so writers are never held up for long.
+async fn delete_in_slices(pool: &Pool<DB>, statement: &str, cutoff: Micros) -> sqlx::Result<u64> {
     let mut deleted = 0;
     loop {
-        let n = sqlx::query(
-            "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
-             WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
-        )
-        .bind(cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
+        let n = sqlx::query(statement).bind(cutoff).execute(pool).await?.rows_affected();
         deleted += n;
         if n == 0 {
-            break;
+            return Ok(deleted);
         }
     }
-    Ok(deleted)
 }
 
 pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {

@@ -1,11 +1,17 @@
 // Conversations and analytics: rollup reads, the raw-row versions they are tested against,
 // and missing-product requests.
 
-/// `SELECT {select} FROM (rows of the window from `{prefix}_hourly` and `{prefix}_daily` for
-/// `scope`) r {tail}`: whole days from the daily rollup, the edges from the hourly one.
-fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, window: &Window, scope: &str) -> QueryBuilder<'static, DB> {
+/// Pushes the window's rows of the rollups `{prefix}_hourly` and `{prefix}_daily`, joined
+/// by UNION ALL: whole days from the daily rollup, the edges from the hourly one. Each part
+/// selects `columns(granularity)` where the bucket is in range and `filter` holds.
+fn push_window_rows(
+    q: &mut QueryBuilder<'static, DB>,
+    prefix: &str,
+    window: &Window,
+    columns: impl Fn(&str) -> String,
+    filter: impl Fn(&mut QueryBuilder<'static, DB>),
+) {
     let split = window.split_days();
-    let mut q = QueryBuilder::<DB>::new(format!("SELECT {select} FROM ("));
     let mut first = true;
     for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
         if start >= end {
@@ -15,9 +21,19 @@ fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, wi
             q.push(" UNION ALL ");
         }
         first = false;
-        q.push(format!("SELECT {columns} FROM {prefix}_{granularity} WHERE domain = "));
-        q.push_bind(scope.to_string()).push(" AND bucket >= ").push_bind(start).push(" AND bucket < ").push_bind(end);
+        q.push(format!("SELECT {} FROM {prefix}_{granularity} WHERE bucket >= ", columns(granularity)));
+        q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
+        filter(q);
     }
+}
+
+/// `SELECT {select} FROM (the window's rollup rows of `scope`) r {tail}`.
+fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, window: &Window, scope: &str) -> QueryBuilder<'static, DB> {
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT {select} FROM ("));
+    let scope = scope.to_string();
+    push_window_rows(&mut q, prefix, window, |_| columns.to_string(), |q| {
+        q.push("domain = ").push_bind(scope.clone());
+    });
     q.push(format!(") r {tail}"));
     q
 }
@@ -169,21 +185,12 @@ pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &st
 /// Deletes conversations (and, by cascade, their messages) last active before `cutoff`,
 /// and failed searches and product examples older than it: the same retention as raw sessions.
 pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
-    let mut deleted = 0;
-    loop {
-        let n = sqlx::query(
-            "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations \
-             WHERE updated_at < $1 LIMIT 1000)",
-        )
-        .bind(cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        deleted += n;
-        if n == 0 {
-            break;
-        }
-    }
+    let deleted = delete_in_slices(
+        pool,
+        "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations WHERE updated_at < $1 LIMIT 1000)",
+        cutoff,
+    )
+    .await?;
     for statement in [
         "DELETE FROM failed_searches WHERE created_at < $1",
         "DELETE FROM failed_queries WHERE last_at < $1",
@@ -220,23 +227,10 @@ fn product_rollup_query(
     filter: impl Fn(&mut QueryBuilder<'static, DB>),
     tail: &str,
 ) -> QueryBuilder<'static, DB> {
-    let split = window.split_days();
     let mut q = QueryBuilder::<DB>::new(
         "SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (",
     );
-    let mut first = true;
-    for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
-        if start >= end {
-            continue;
-        }
-        if !first {
-            q.push(" UNION ALL ");
-        }
-        first = false;
-        q.push(format!("SELECT domain, product, requests, failed_searches, last_at FROM product_rollup_{granularity} WHERE bucket >= "));
-        q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
-        filter(&mut q);
-    }
+    push_window_rows(&mut q, "product_rollup", window, |_| "domain, product, requests, failed_searches, last_at".into(), filter);
     q.push(format!(") r {tail} GROUP BY product"));
     q
 }
@@ -382,26 +376,17 @@ pub async fn product_daily_counts(
     if products.is_empty() {
         return Ok(Vec::new());
     }
-    let split = window.split_days();
     let mut q = QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
-    let mut first = true;
-    for (granularity, day, (start, end)) in [
-        ("hourly", "bucket - bucket % 86400000000", split.head),
-        ("hourly", "bucket - bucket % 86400000000", split.tail),
-        ("daily", "bucket", split.days),
-    ] {
-        if start >= end {
-            continue;
-        }
-        if !first {
-            q.push(" UNION ALL ");
-        }
-        first = false;
-        q.push(format!("SELECT domain, product, {day} AS day, requests FROM product_rollup_{granularity} WHERE bucket >= "));
-        q.push_bind(start).push(" AND bucket < ").push_bind(end);
-        q.push(if domain.is_empty() { " AND domain <> ''" } else { " AND domain = " });
-        if !domain.is_empty() {
-            q.push_bind(domain.to_string());
+    let day = |granularity: &str| {
+        let day = if granularity == "hourly" { "bucket - bucket % 86400000000" } else { "bucket" };
+        format!("domain, product, {day} AS day, requests")
+    };
+    let domain = domain.to_string();
+    push_window_rows(&mut q, "product_rollup", window, day, |q| {
+        if domain.is_empty() {
+            q.push("domain <> ''");
+        } else {
+            q.push("domain = ").push_bind(domain.clone());
         }
         q.push(" AND product IN (");
         let mut list = q.separated(", ");
@@ -409,7 +394,7 @@ pub async fn product_daily_counts(
             list.push_bind(p.clone());
         }
         q.push(")");
-    }
+    });
     q.push(format!(") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"));
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()

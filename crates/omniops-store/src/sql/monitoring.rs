@@ -39,6 +39,13 @@ pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &
     .await
 }
 
+/// Ended sessions of a window and a [`SessionFilter`]: `$1`/`$2` the window, `$3` domain,
+/// `$4` model, `$5` status ('' for any; a session without an outcome counts as failed, as in
+/// the rollups).
+const HISTORY_FILTER: &str = "start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
+    AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
+    AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE))";
+
 /// Ended sessions that started in the window, newest first, and how many there are.
 pub async fn sessions_in_window(
     pool: &Pool<DB>,
@@ -48,9 +55,7 @@ pub async fn sessions_in_window(
     offset: i64,
     count: bool,
 ) -> sqlx::Result<(Vec<Session>, Option<i64>)> {
-    let condition = "FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
-                  AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
-                  AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE))";
+    let condition = format!("FROM chat_telemetry WHERE {HISTORY_FILTER}");
     let (domain, model, status) = (filter.domain.as_deref().unwrap_or(""), filter.model.as_deref().unwrap_or(""), filter.status.as_str());
     let total: Option<i64> = if count {
         Some(
@@ -105,9 +110,7 @@ pub async fn sessions_after(
 ) -> sqlx::Result<Vec<Session>> {
     let (before_time, before_id) = after.unwrap_or((window.end, String::new()));
     let rows = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 \
-         AND end_time IS NOT NULL AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
-         AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE)) \
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE {HISTORY_FILTER} \
          AND (start_time < $6 OR (start_time = $6 AND session_id < $7)) \
          ORDER BY start_time DESC, session_id DESC LIMIT $8"
     ))
