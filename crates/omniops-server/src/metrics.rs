@@ -6,7 +6,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use omniops_core::window::Window;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,15 +148,12 @@ pub async fn render(State(state): State<AppState>) -> Response {
         "counter",
         &[("", load(&m.batches_failed))],
     );
-    let live = match Window::last_days(1, state.now()) {
-        Ok(window) => state
-            .store
-            .telemetry_inputs(&window, None, None)
-            .await
-            .map(|i| i.live.len() as u64),
-        Err(e) => Err(e.into()),
-    };
-    match live {
+    match state
+        .store
+        .live_sessions(None)
+        .await
+        .map(|l| l.len() as u64)
+    {
         Ok(live) => counter(
             &mut out,
             "omniops_live_sessions",

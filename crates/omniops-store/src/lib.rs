@@ -781,6 +781,14 @@ impl Store {
         )?)
     }
 
+    /// Sessions running now (of one domain, or all), with their running cost.
+    pub async fn live_sessions(
+        &self,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<omniops_core::telemetry::LiveSession>> {
+        Ok(on_pool!(self, live_sessions(domain.unwrap_or("")))?)
+    }
+
     /// Live sessions silent since before `cutoff`: (session id, last event time).
     pub async fn stale_live_sessions(
         &self,

@@ -5,14 +5,11 @@
 //! alerts go to the live stream of every instance.
 
 use crate::live::LiveMessage;
-use crate::queries::monitoring::month_start;
+use crate::queries::monitoring::alert_period;
 use crate::state::AppState;
 use omniops_core::alerts::evaluate as evaluate_levels;
-use omniops_core::clock::{
-    floor_day, floor_hour, to_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR,
-};
+use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, percentage};
-use omniops_core::window::Window;
 use omniops_store::AlertEvent;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -22,11 +19,6 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_NOTIFY_AT: [u32; 2] = [80, 100];
 /// Evaluations at most this often.
 const MIN_GAP: Duration = Duration::from_secs(1);
-
-/// The month after the one that holds `t`.
-fn next_month(t: Micros) -> Micros {
-    month_start(month_start(t) + 32 * MICROS_PER_DAY)
-}
 
 /// A fired alert as the live stream, `check-alerts`' history and the toast show it.
 pub fn event_json(e: &AlertEvent) -> Value {
@@ -48,24 +40,21 @@ pub fn event_json(e: &AlertEvent) -> Value {
 pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
     let now = state.now();
     let end = floor_hour(now) + MICROS_PER_HOUR;
-    let day = Window::last_days(1, now)?;
     let mut fired = Vec::new();
-    for (domain, alert_type, threshold, notify_at) in state.store.alert_rules().await? {
+    let rules = state.store.alert_rules().await?;
+    if rules.is_empty() {
+        return Ok(fired);
+    }
+    // Read once for all alerts: each takes the live sessions of its domain and period.
+    let live_sessions = state.store.live_sessions(None).await?;
+    for (domain, alert_type, threshold, notify_at) in rules {
         let scope = (!domain.is_empty()).then_some(domain.as_str());
         let monthly = alert_type == "monthly";
-        let period = if monthly {
-            (month_start(now), next_month(now))
-        } else {
-            (floor_day(now), floor_day(now) + MICROS_PER_DAY)
-        };
+        let period = alert_period(&alert_type, now);
         let ended = state.store.cost_between(period.0, end, scope).await?;
-        let live: i64 = state
-            .store
-            .telemetry_inputs(&day, scope, None)
-            .await?
-            .live
+        let live: i64 = live_sessions
             .iter()
-            .filter(|s| s.start_time >= period.0)
+            .filter(|s| scope.is_none_or(|d| s.domain == d) && s.start_time >= period.0)
             .filter_map(|s| s.cost_nanos)
             .sum();
         let spend = ended + live;

@@ -2,7 +2,7 @@
 //! sessions on request, and budget alerts.
 
 use crate::state::AppState;
-use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_HOUR};
+use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, percentage};
 use omniops_core::telemetry::{build_report, TelemetryReport};
 use omniops_core::window::Window;
@@ -41,6 +41,19 @@ pub fn month_start(now: Micros) -> Micros {
         .map_or(floor_day(now), |t| t.and_utc().timestamp_micros())
 }
 
+/// The period an alert of `alert_type` watches at `now`: the UTC month for "monthly",
+/// else the UTC day, as `[start, end)`.
+pub fn alert_period(alert_type: &str, now: Micros) -> (Micros, Micros) {
+    if alert_type == "monthly" {
+        (
+            month_start(now),
+            month_start(month_start(now) + 32 * MICROS_PER_DAY),
+        )
+    } else {
+        (floor_day(now), floor_day(now) + MICROS_PER_DAY)
+    }
+}
+
 /// Each alert against the spend of its period so far (today, or this month, UTC), from
 /// the rollups of ended sessions.
 pub async fn check_alerts(
@@ -52,11 +65,7 @@ pub async fn check_alerts(
     let mut statuses = Vec::new();
     for (alert_domain, alert_type, threshold) in state.store.list_alerts(domain).await? {
         let scope = (!alert_domain.is_empty()).then_some(alert_domain.as_str());
-        let start = if alert_type == "monthly" {
-            month_start(now)
-        } else {
-            floor_day(now)
-        };
+        let (start, _) = alert_period(&alert_type, now);
         let spend = state.store.cost_between(start, end, scope).await?;
         statuses.push(AlertStatus {
             domain: scope.map(str::to_string),
@@ -79,5 +88,18 @@ mod tests {
     fn months_start_on_the_first_at_midnight_utc() {
         let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
         assert_eq!(to_rfc3339(month_start(now)), "2026-11-01T00:00:00Z");
+        let (start, end) = alert_period(
+            "monthly",
+            parse_rfc3339("2026-12-31T23:00:00Z").expect("time"),
+        );
+        assert_eq!(
+            (to_rfc3339(start), to_rfc3339(end)),
+            ("2026-12-01T00:00:00Z".into(), "2027-01-01T00:00:00Z".into())
+        );
+        let (start, end) = alert_period("daily", now);
+        assert_eq!(
+            (to_rfc3339(start), to_rfc3339(end)),
+            ("2026-11-26T00:00:00Z".into(), "2026-11-27T00:00:00Z".into())
+        );
     }
 }
