@@ -249,10 +249,6 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/partials/{name}",
             get(pages::partial).layer(read_auth.clone()),
         )
-        .route(
-            "/dashboard/alerts",
-            post(pages::save_alert).layer(admin_auth.clone()),
-        )
         .route("/metrics", get(metrics::render).layer(read_auth.clone()))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(

@@ -115,7 +115,7 @@ pub async fn get(
 
 /// An alert's type and threshold as given: the threshold in nano-dollars, or a 400 naming
 /// the field.
-pub fn validate_alert(alert_type: &str, threshold: Option<Decimal>) -> Result<i64, ApiError> {
+fn validate_alert(alert_type: &str, threshold: Option<Decimal>) -> Result<i64, ApiError> {
     if !matches!(alert_type, "daily" | "monthly") {
         return Err(ApiError::field(
             "alert_type",

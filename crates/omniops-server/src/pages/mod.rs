@@ -22,13 +22,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
+use axum::Extension;
 pub use filters::encode;
 use filters::Filters;
 use layout::{Nav, Shell};
 use maud::{html, Markup};
 use omniops_core::clock::MICROS_PER_DAY;
-use serde::Deserialize;
 
 /// The default period of every page, in days.
 const DEFAULT_DAYS: i64 = 7;
@@ -259,69 +258,6 @@ pub async fn partial(
         Ok(markup) => markup.into_response(),
         Err(error) => {
             tracing::error!(section = %name, error = ?error, "dashboard section failed");
-            components::section_error().into_response()
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub struct AlertForm {
-    domain: Option<String>,
-    #[serde(rename = "alertType")]
-    alert_type: String,
-    threshold: String,
-}
-
-/// `POST /dashboard/alerts` (form): the BudgetAlertsPanel's "Save alert", the same change
-/// as the API's `set-alert`; answers with the panel's new body.
-pub async fn save_alert(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Form(form): Form<AlertForm>,
-) -> Response {
-    let requested = form
-        .domain
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty());
-    let outcome = async {
-        let domain = principal.resolve_domain(requested)?;
-        let threshold = crate::api::monitoring::validate_alert(
-            &form.alert_type,
-            form.threshold.trim().parse().ok(),
-        )?;
-        state
-            .store
-            .upsert_alert(domain.as_deref(), &form.alert_type, threshold, state.now())
-            .await?;
-        Ok::<_, ApiError>(domain)
-    }
-    .await;
-    let (domain, problem) = match outcome {
-        Ok(domain) => (domain, None),
-        Err(ApiError::BadRequest { message, .. }) => (requested.map(str::to_string), Some(message)),
-        Err(other) => return other.into_response(),
-    };
-    let filters = match Filters::parse(
-        &domain
-            .iter()
-            .map(|d| ("domain".to_string(), d.clone()))
-            .collect(),
-        &principal,
-        DEFAULT_DAYS,
-        state.now(),
-    ) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    match costs::alerts(&state, &filters).await {
-        Ok(panel) => html! {
-            @if let Some(problem) = problem { p.error role="alert" data-testid="alert-error" { (problem) } }
-            (panel)
-        }
-        .into_response(),
-        Err(error) => {
-            tracing::error!(error = ?error, "budget alerts panel failed");
             components::section_error().into_response()
         }
     }

@@ -128,25 +128,26 @@ async fn session_cookie_stands_for_the_key_and_changes_need_csrf() {
     assert_eq!(body["cost"]["total"], "0.1800");
 
     // A change with the cookie but without the CSRF token is refused; with it, accepted.
-    let form = [("alertType", "daily"), ("threshold", "1.00")];
+    let set_alert = json!({"action": "set-alert", "alert_type": "daily", "threshold_usd": "1.00"});
     let refused = plain
-        .post(app.url("/dashboard/alerts"))
+        .post(app.url("/api/monitoring/chat"))
         .header("cookie", &session)
-        .form(&form)
+        .json(&set_alert)
         .send()
         .await
         .expect("post");
     assert_eq!(refused.status().as_u16(), 403);
     let accepted = plain
-        .post(app.url("/dashboard/alerts"))
+        .post(app.url("/api/monitoring/chat"))
         .header("cookie", &session)
         .header("x-csrf-token", &csrf)
-        .form(&form)
+        .json(&set_alert)
         .send()
         .await
         .expect("post");
     assert_eq!(accepted.status().as_u16(), 200);
-    assert!(accepted.text().await.expect("panel").contains("$1.0000"));
+    let answer: serde_json::Value = accepted.json().await.expect("json");
+    assert_eq!(answer["alert"]["thresholdUsd"], "1.0000");
 
     // Logging out needs the token too, then the cookie no longer works.
     let out = plain
