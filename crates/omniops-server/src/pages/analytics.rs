@@ -6,7 +6,9 @@ use super::components::{
 };
 use super::filters::Filters;
 use super::overview::language_list;
-use crate::queries::analytics::{analytics_report, conversations_report, satisfaction_by_day};
+use crate::queries::analytics::{
+    analytics_report, analytics_with_counts, conversations_report, satisfaction_by_day,
+};
 use crate::queries::telemetry::{response_time_percentiles, telemetry_report};
 use crate::state::AppState;
 use maud::{html, Markup};
@@ -95,17 +97,13 @@ pub async fn overview(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 
 pub async fn conversations(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let domain = f.domain.as_deref();
-    let (report, recent) = tokio::try_join!(
-        analytics_report(state, &f.window, domain),
+    let ((report, messages, conversations), recent) = tokio::try_join!(
+        analytics_with_counts(state, &f.window, domain),
         conversations_report(state, &f.window, domain, 1, 10),
     )?;
-    let inputs = state
-        .store
-        .analytics_inputs(&f.window, domain, state.now())
-        .await?;
-    let with_user = inputs.conversations.with_user_messages;
-    let resolved = inputs.conversations.resolved;
-    let messages = &inputs.messages;
+    let with_user = conversations.with_user_messages;
+    let resolved = conversations.resolved;
+    let messages = &messages;
     Ok(html! {
         div.grid-halves {
             section.card data-testid="conversation-status" {

@@ -229,6 +229,15 @@ pub fn short_time(rfc3339: &str) -> String {
     rfc3339.get(..16).unwrap_or(rfc3339).replace('T', " ")
 }
 
+/// The hours of a telemetry trend as Unix seconds, the x axis of its charts.
+pub fn trend_hours(report: &omniops_core::telemetry::TelemetryReport) -> Vec<i64> {
+    report
+        .hourly_trend
+        .iter()
+        .map(|p| omniops_core::clock::parse_rfc3339(&p.hour).unwrap_or(0) / 1_000_000)
+        .collect()
+}
+
 /// A uPlot chart drawn by app.js from `spec` (x values or labels, and series).
 pub fn chart(testid: &str, label: &str, spec: &serde_json::Value) -> Markup {
     html! {

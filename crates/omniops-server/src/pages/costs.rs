@@ -69,11 +69,7 @@ pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     if r.overview.total_requests == 0 {
         return Ok(components::first_session_help());
     }
-    let x: Vec<i64> = r
-        .hourly_trend
-        .iter()
-        .map(|p| omniops_core::clock::parse_rfc3339(&p.hour).unwrap_or(0) / 1_000_000)
-        .collect();
+    let x = components::trend_hours(&r);
     let cost: Vec<&serde_json::Number> = r.hourly_trend.iter().map(|p| &p.cost).collect();
     Ok(chart(
         "cost-trend-chart",

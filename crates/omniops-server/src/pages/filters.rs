@@ -138,6 +138,14 @@ impl Filters {
         with_query(path, &pairs)
     }
 
+    /// The `page` of a paginated list (1 when absent or not a page number).
+    pub fn page(&self) -> i64 {
+        self.extra("page")
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| (1..=1_000_000).contains(p))
+            .unwrap_or(1)
+    }
+
     /// The value of a page's own parameter.
     pub fn extra(&self, key: &str) -> Option<&str> {
         self.extra.get(key).map(String::as_str)

@@ -26,6 +26,18 @@ const LINKS: [(Nav, &str, &str); 6] = [
 /// A blue dot, inline: no request for `/favicon.ico`.
 pub const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%232563eb'/%3E%3C/svg%3E";
 
+/// What every page's `<head>` has: charset, viewport, title, icon, our CSS and JS.
+pub fn head_common(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " · Omniops" }
+        link rel="icon" href=(FAVICON);
+        link rel="stylesheet" href=(assets::url("app.css"));
+        script src=(assets::url("app.js")) {}
+    }
+}
+
 pub struct Shell<'a> {
     pub title: &'a str,
     pub subtitle: &'a str,
@@ -45,13 +57,8 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (shell.title) " · Omniops" }
-                link rel="icon" href=(FAVICON);
+                (head_common(shell.title))
                 link rel="stylesheet" href=(assets::url("uPlot.min.css"));
-                link rel="stylesheet" href=(assets::url("app.css"));
-                script src=(assets::url("app.js")) {}
                 script defer src=(assets::url("htmx.min.js")) {}
                 script defer src=(assets::url("uPlot.iife.min.js")) {}
             }

@@ -1,7 +1,6 @@
 //! Logging in to the dashboard with an API key: a session cookie (HttpOnly,
 //! SameSite=Strict) that stands for the key, with a CSRF token for state-changing requests.
 
-use super::assets;
 use crate::auth::{cookie, Scope, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,14 +43,7 @@ fn form(next: &str, problem: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Log in · Omniops" }
-                link rel="icon" href=(super::layout::FAVICON);
-                link rel="stylesheet" href=(assets::url("app.css"));
-                script src=(assets::url("app.js")) {}
-            }
+            head { (super::layout::head_common("Log in")) }
             body {
                 main style="max-width:420px;margin-top:10vh" {
                     section.card {

@@ -54,7 +54,7 @@ fn error_page(error: ApiError) -> Response {
     };
     let body = html! {
         (maud::DOCTYPE)
-        html lang="en" { head { meta charset="utf-8"; title { "Omniops" } link rel="icon" href=(layout::FAVICON); link rel="stylesheet" href=(assets::url("app.css")); }
+        html lang="en" { head { (layout::head_common("Not shown")) }
             body { main { h1 { "This view cannot be shown" } p.error role="alert" { (message) } p { a href="/dashboard" { "Back to the overview" } } } } }
     };
     (status, body).into_response()

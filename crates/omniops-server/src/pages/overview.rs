@@ -84,11 +84,7 @@ pub fn trend_chart(report: &TelemetryReport, testid: &str) -> Markup {
     if report.overview.total_requests == 0 {
         return components::first_session_help();
     }
-    let x: Vec<i64> = report
-        .hourly_trend
-        .iter()
-        .map(|p| omniops_core::clock::parse_rfc3339(&p.hour).unwrap_or(0) / 1_000_000)
-        .collect();
+    let x = components::trend_hours(report);
     let cost: Vec<&serde_json::Number> = report.hourly_trend.iter().map(|p| &p.cost).collect();
     let requests: Vec<i64> = report.hourly_trend.iter().map(|p| p.requests).collect();
     chart(

@@ -11,15 +11,8 @@ use serde_json::json;
 /// Products per page of the list.
 const PAGE_SIZE: i64 = 20;
 
-fn page_of(f: &Filters) -> i64 {
-    f.extra("page")
-        .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| (1..=1_000_000).contains(p))
-        .unwrap_or(1)
-}
-
 pub fn body(filters: &Filters) -> Markup {
-    let page = page_of(filters).to_string();
+    let page = filters.page().to_string();
     let url =
         |name: &str| filters.href_plain(&format!("/dashboard/partials/{name}"), &[("page", &page)]);
     html! {
@@ -47,7 +40,7 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 }
 
 pub async fn list(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
-    let page = page_of(f);
+    let page = f.page();
     let r = missing_products_report(state, &f.window, f.domain.as_deref(), page, PAGE_SIZE).await?;
     let p = &r.pagination;
     let link = |to: i64| {
@@ -109,7 +102,7 @@ pub async fn advice(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 
 pub async fn forecast(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let domain = f.domain.as_deref();
-    let r = missing_products_report(state, &f.window, domain, page_of(f), PAGE_SIZE).await?;
+    let r = missing_products_report(state, &f.window, domain, f.page(), PAGE_SIZE).await?;
     let products = r.page_products();
     if products.is_empty() {
         return Ok(components::empty(

@@ -30,16 +30,9 @@ fn history_filter(f: &Filters) -> SessionFilter {
     }
 }
 
-fn page_of(f: &Filters) -> i64 {
-    f.extra("page")
-        .and_then(|p| p.parse().ok())
-        .filter(|p| (1..=1_000_000).contains(p))
-        .unwrap_or(1)
-}
-
 pub fn body(filters: &Filters) -> Markup {
     let filter = history_filter(filters);
-    let page = page_of(filters).to_string();
+    let page = filters.page().to_string();
     let model = filter.model.clone().unwrap_or_default();
     let history_url = filters.href_plain(
         "/dashboard/partials/sessions-history",
@@ -111,7 +104,7 @@ pub async fn live(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 
 pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let filter = history_filter(f);
-    let page = page_of(f);
+    let page = f.page();
     let h = session_history(state, &f.window, &filter, page, PAGE_SIZE).await?;
     let model = filter.model.clone().unwrap_or_default();
     let link = |to: i64| {

@@ -1,6 +1,7 @@
 use crate::state::AppState;
 use omniops_core::analytics::{
-    build_analytics, build_conversations, AnalyticsReport, ConversationsReport, Pagination,
+    build_analytics, build_conversations, AnalyticsReport, ConversationStats, ConversationsReport,
+    MessageStats, Pagination,
 };
 use omniops_core::window::Window;
 
@@ -9,11 +10,22 @@ pub async fn analytics_report(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<AnalyticsReport> {
+    Ok(analytics_with_counts(state, window, domain).await?.0)
+}
+
+/// The analytics report and the message and conversation counts it is built from (pages
+/// show those too), read once.
+pub async fn analytics_with_counts(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+) -> anyhow::Result<(AnalyticsReport, MessageStats, ConversationStats)> {
     let inputs = state
         .store
         .analytics_inputs(window, domain, state.now())
         .await?;
-    Ok(build_analytics(window, inputs))
+    let (messages, conversations) = (inputs.messages.clone(), inputs.conversations.clone());
+    Ok((build_analytics(window, inputs), messages, conversations))
 }
 
 pub async fn conversations_report(
