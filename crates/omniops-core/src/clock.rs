@@ -8,6 +8,7 @@ use std::sync::Arc;
 pub type Micros = i64;
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
+pub const MICROS_PER_MINUTE: i64 = 60 * MICROS_PER_SECOND;
 pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
 pub const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
 

@@ -5,9 +5,7 @@
 //! nothing.
 
 use crate::state::AppState;
-use omniops_core::clock::to_rfc3339;
-
-const MICROS_PER_MINUTE: i64 = 60_000_000;
+use omniops_core::clock::{to_rfc3339, MICROS_PER_MINUTE};
 use omniops_core::events::parse;
 use serde_json::json;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! as CSV or JSON, from the same query functions as the pages. Sessions stream in keyset
 //! pages, so an export of any size runs in constant memory.
 
-use crate::queries::analytics::{analytics_report, conversations_report, satisfaction_by_day};
+use crate::queries::analytics::{analytics_report, satisfaction_by_day};
 use crate::queries::missing::{demand_forecast, missing_products_report};
 use crate::queries::monitoring::check_alerts;
 use crate::queries::sessions::session_row;
@@ -128,15 +128,19 @@ async fn rows(
                                   "uptimeSeconds": s.uptime, "costUsd": s.cost, "unpriced": s.unpriced})))
             .collect(),
         "conversations" => {
+            // Straight from the store, a page at a time: the report would count the window
+            // and the previous one again for every page.
             let mut all = Vec::new();
-            let mut page = 1;
             loop {
-                let report = conversations_report(state, window, domain, page, 100).await?;
-                all.extend(report.recent.iter().map(|c| object(json!({"id": c.id, "firstMessage": c.message, "timestamp": c.timestamp}))));
-                if page >= report.pagination.total_pages {
+                let offset = i64::try_from(all.len()).unwrap_or(i64::MAX);
+                let page = state.store.recent_conversations(window, domain, 1_000, offset).await?;
+                let done = page.len() < 1_000;
+                all.extend(page.into_iter().map(|(id, message, at)| {
+                    object(json!({"id": id, "firstMessage": message.unwrap_or_default(), "timestamp": to_rfc3339(at)}))
+                }));
+                if done {
                     break;
                 }
-                page += 1;
             }
             all
         }

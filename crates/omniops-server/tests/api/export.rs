@@ -62,6 +62,29 @@ async fn exports_stream_every_row(app: &TestApp) {
     let (_, _, models) = get_text(app, "/api/export/models?days=1").await;
     // 2,500 × $0.06 = $150.0000.
     assert_eq!(models, "costUsd,model,percentage,requests,tokens,unpriced\r\n150.0000,gpt-4,100.0,2500,3750000,false\r\n");
+    // Conversations: newest first, with their first user message.
+    let conversations = json!([
+        {"type": "conversation", "conversation_id": "ca", "domain": "shop.example", "timestamp": "2026-11-26T09:00:00Z"},
+        {"type": "message", "conversation_id": "ca", "role": "user", "content": "Do you have pumps?", "timestamp": "2026-11-26T09:00:01Z"},
+        {"type": "conversation", "conversation_id": "cb", "domain": "parts.example", "timestamp": "2026-11-26T10:00:00Z"}
+    ]);
+    assert_eq!(app.ingest(conversations).await.0, 200);
+    let (_, _, text) = get_text(app, "/api/export/conversations?days=1&format=json").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("json"),
+        json!([
+            {"id": "cb", "firstMessage": "", "timestamp": "2026-11-26T10:00:00Z"},
+            {"id": "ca", "firstMessage": "Do you have pumps?", "timestamp": "2026-11-26T09:00:00Z"}
+        ])
+    );
+    let (status, _, body) = get_text(app, "/api/export/sessions?status=maybe").await;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<Value>(&body).expect("json")["field"].clone()
+        ),
+        (400, json!("status"))
+    );
     assert_eq!(get_text(app, "/api/export/nope").await.0, 404);
     let (status, _, body) = get_text(app, "/api/export/models?format=xml").await;
     assert_eq!(status, 400);
