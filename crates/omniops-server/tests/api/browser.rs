@@ -79,27 +79,41 @@ impl Browser {
         panic!("chromedriver did not start: {last_error:?}");
     }
 
-    /// Waits for an element and returns its text.
-    pub async fn text(&self, css: &str) -> String {
-        let element = self
-            .client
+    /// Waits for an element and clicks it.
+    pub async fn click(&self, css: &str) {
+        self.element(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Waits for an input and types `text` into it.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.element(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
-        element.text().await.expect("element text")
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Waits for an element and returns its text.
+    pub async fn text(&self, css: &str) -> String {
+        self.element(css).await.text().await.expect("element text")
     }
 
     pub async fn attr(&self, css: &str, name: &str) -> String {
-        let element = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("no element {css}: {e}"));
-        element
             .attr(name)
             .await
             .expect("attribute")

@@ -13,6 +13,23 @@ pub fn t(text: &str) -> Micros {
     parse_rfc3339(text).expect("time")
 }
 
+/// The real server on `listener` until the returned sender fires or is dropped.
+pub fn spawn_server(
+    store: omniops_store::Store,
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    clock: Arc<dyn omniops_core::clock::Clock>,
+) -> (oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>) {
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let stopped = async {
+            let _ = stop.await;
+        };
+        omniops_server::serve(store, settings, listener, stopped, clock).await
+    });
+    (shutdown, server)
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -41,21 +58,12 @@ impl TestApp {
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
         let clock = ManualClock::at(t(NOW));
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let store = db.store.clone();
-        let server_clock = Arc::new(clock.clone());
-        let server = tokio::spawn(async move {
-            omniops_server::serve(
-                store,
-                settings,
-                listener,
-                async {
-                    let _ = stop.await;
-                },
-                server_clock,
-            )
-            .await
-        });
+        let (shutdown, server) = spawn_server(
+            db.store.clone(),
+            settings,
+            listener,
+            Arc::new(clock.clone()),
+        );
         let app = TestApp {
             addr,
             client: reqwest::Client::new(),

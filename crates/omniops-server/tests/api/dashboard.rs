@@ -4,7 +4,6 @@
 
 use crate::browser::Browser;
 use crate::common::TestApp;
-use fantoccini::Locator;
 use omniops_testkit::Engine;
 use serde_json::json;
 
@@ -101,24 +100,12 @@ async fn dashboard_pages_show_the_api_numbers() {
         "{insights:?}"
     );
     // Dark mode: the toggle switches the theme and the charts are drawn again in its colours.
-    b.client
-        .find(Locator::Css("#theme-toggle"))
-        .await
-        .expect("toggle")
-        .click()
-        .await
-        .expect("click");
+    b.click("#theme-toggle").await;
     b.wait_until("document.documentElement.getAttribute('data-theme') === 'dark' && document.querySelector('[data-testid=trend-chart][data-drawn] canvas')").await;
     assert_no_console_errors(b, "overview").await;
 
     // 30 days adds s3 ($0.0300).
-    b.client
-        .find(Locator::Css("[data-period='30']"))
-        .await
-        .expect("30d")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-period='30']").await;
     b.wait_until("location.search.includes('days=30')").await;
     assert_eq!(b.text("[data-testid=window-label]").await, "Last 30 days");
     assert_eq!(
@@ -176,33 +163,15 @@ async fn dashboard_pages_show_the_api_numbers() {
             .await
     };
     assert_eq!(rows().await, ["parts.example", "shop.example"]);
-    b.client
-        .find(Locator::Css("[data-sort='domain']"))
-        .await
-        .expect("sort")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-sort='domain']").await;
     b.wait_until("document.querySelector('th[aria-sort=descending] [data-sort=domain]')")
         .await;
     assert_eq!(rows().await, ["shop.example", "parts.example"]);
-    b.client
-        .find(Locator::Css("[data-sort='domain']"))
-        .await
-        .expect("sort")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-sort='domain']").await;
     b.wait_until("document.querySelector('th[aria-sort=ascending] [data-sort=domain]')")
         .await;
     assert_eq!(rows().await, ["parts.example", "shop.example"]);
-    b.client
-        .find(Locator::Css("input[name=q]"))
-        .await
-        .expect("search")
-        .send_keys("shop")
-        .await
-        .expect("type");
+    b.type_into("input[name=q]", "shop").await;
     b.wait_until("document.querySelectorAll('[data-testid=domain-table] tbody tr').length === 1")
         .await;
     assert_eq!(rows().await, ["shop.example"]);
@@ -218,20 +187,8 @@ async fn dashboard_pages_show_the_api_numbers() {
         "$0.0600"
     );
     // A budget alert through the panel's form: $0.0600 spent today of $0.10 is 60.0%.
-    b.client
-        .find(Locator::Css("input[name=threshold_usd]"))
-        .await
-        .expect("threshold")
-        .send_keys("0.10")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("#save-alert"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.type_into("input[name=threshold_usd]", "0.10").await;
+    b.click("#save-alert").await;
     b.wait_until("document.querySelector('[data-testid=alerts]')")
         .await;
     assert!(b.text("[data-testid=alerts]").await.contains("60.0%"));
@@ -245,13 +202,7 @@ async fn dashboard_pages_show_the_api_numbers() {
     let alerts: serde_json::Value = r.json().await.expect("json");
     assert_eq!(alerts["alerts"][0]["thresholdUsd"], "0.1000");
     // Deleting it from the panel (after confirming) removes it.
-    b.client
-        .find(Locator::Css("[data-delete-alert='/daily']"))
-        .await
-        .expect("delete")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-delete-alert='/daily']").await;
     b.client.accept_alert().await.expect("confirm");
     b.wait_until("!document.querySelector('[data-testid=alerts]')")
         .await;
@@ -279,24 +230,12 @@ async fn dashboard_pages_show_the_api_numbers() {
     );
     assert_eq!(b.text("[data-testid=messages] .stat-value").await, "3");
     // Performance: s1 took 1.2 s, s2 0.8 s: the median is under 1 s, p95 under 2 s.
-    b.client
-        .find(Locator::Css("[data-tab=performance]"))
-        .await
-        .expect("tab")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-tab=performance]").await;
     b.wait_until("location.search.includes('tab=performance')")
         .await;
     assert_eq!(b.text("[data-testid=p50] .stat-value").await, "≤ 1.00 s");
     assert_eq!(b.text("[data-testid=p95] .stat-value").await, "≤ 2.00 s");
-    b.client
-        .find(Locator::Css("[data-tab=customers]"))
-        .await
-        .expect("tab")
-        .click()
-        .await
-        .expect("click");
+    b.click("[data-tab=customers]").await;
     b.wait_until("location.search.includes('tab=customers')")
         .await;
     let domains = b

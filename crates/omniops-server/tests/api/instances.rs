@@ -29,20 +29,8 @@ async fn two_instances_share_live_changes() {
         .await
         .expect("bind");
     let b_addr = listener.local_addr().expect("address");
-    let (stop_b, stopped) = tokio::sync::oneshot::channel::<()>();
-    let clock = Arc::new(a.clock.clone());
-    let server_b = tokio::spawn(async move {
-        omniops_server::serve(
-            store_b,
-            settings,
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-            clock,
-        )
-        .await
-    });
+    let (stop_b, server_b) =
+        crate::common::spawn_server(store_b, settings, listener, Arc::new(a.clock.clone()));
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client

@@ -206,21 +206,12 @@ async fn the_page_reconnects_and_says_so() {
         .expect("sqlite");
     let clock = Arc::new(ManualClock::at(crate::common::t(crate::common::NOW)));
     let start = |listener: tokio::net::TcpListener, store: omniops_store::Store| {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let clock = clock.clone();
-        let server = tokio::spawn(async move {
-            omniops_server::serve(
-                store,
-                omniops_server::Settings::default(),
-                listener,
-                async {
-                    let _ = stopped.await;
-                },
-                clock,
-            )
-            .await
-        });
-        (stop, server)
+        crate::common::spawn_server(
+            store,
+            omniops_server::Settings::default(),
+            listener,
+            clock.clone(),
+        )
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -191,38 +191,14 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
         .await
         .expect("open");
     b.wait_until("location.pathname === '/login'").await;
-    b.client
-        .find(Locator::Css("#key"))
-        .await
-        .expect("key")
-        .send_keys("omk_wrong")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("click");
+    b.type_into("#key", "omk_wrong").await;
+    b.click("button[type=submit]").await;
     assert!(b
         .text("[data-testid=login-error]")
         .await
         .contains("Unknown key"));
-    b.client
-        .find(Locator::Css("#key"))
-        .await
-        .expect("key")
-        .send_keys(&scoped)
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("click");
+    b.type_into("#key", &scoped).await;
+    b.click("button[type=submit]").await;
     b.wait_until("location.pathname === '/dashboard'").await;
     assert_eq!(
         b.text("[data-testid=total-cost] .stat-value").await,
@@ -255,33 +231,15 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
         .goto(&app.url("/dashboard?days=1"))
         .await
         .expect("open");
-    b.client
-        .find(Locator::Css("#logout"))
-        .await
-        .expect("logout")
-        .click()
-        .await
-        .expect("click");
+    b.click("#logout").await;
     b.wait_until("location.pathname === '/login'").await;
     b.client
         .goto(&app.url("/dashboard/costs?days=1"))
         .await
         .expect("open");
     b.wait_until("location.pathname === '/login'").await;
-    b.client
-        .find(Locator::Css("#key"))
-        .await
-        .expect("key")
-        .send_keys(&admin)
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("click");
+    b.type_into("#key", &admin).await;
+    b.click("button[type=submit]").await;
     b.wait_until("location.pathname === '/dashboard/costs'")
         .await;
     assert_eq!(
@@ -293,20 +251,8 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
         .await
         .expect("picker");
     // Saving an alert goes through htmx with the CSRF header.
-    b.client
-        .find(Locator::Css("input[name=threshold_usd]"))
-        .await
-        .expect("threshold")
-        .send_keys("0.36")
-        .await
-        .expect("type");
-    b.client
-        .find(Locator::Css("#save-alert"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.type_into("input[name=threshold_usd]", "0.36").await;
+    b.click("#save-alert").await;
     b.wait_until("document.querySelector('[data-testid=alerts]')")
         .await;
     assert!(b.text("[data-testid=alerts]").await.contains("50.0%"));

@@ -4,7 +4,6 @@
 use crate::browser::Browser;
 use crate::common::TestApp;
 use crate::http_test;
-use fantoccini::Locator;
 use omniops_testkit::Engine;
 use serde_json::json;
 
@@ -125,13 +124,7 @@ async fn the_sessions_page_lists_filters_and_opens_details() {
         .await
         .ends_with("2 sessions"));
 
-    b.client
-        .find(Locator::Css("[data-open-session=d1]"))
-        .await
-        .expect("d1")
-        .click()
-        .await
-        .expect("open d1");
+    b.click("[data-open-session=d1]").await;
     b.wait_until("document.getElementById('session-modal').open")
         .await;
     assert_eq!(b.text("[data-testid=detail-cost]").await, "$0.004125");
@@ -158,13 +151,7 @@ async fn the_sessions_page_lists_filters_and_opens_details() {
             .await,
         "3"
     );
-    b.client
-        .find(Locator::Css("#session-modal button[aria-label=Close]"))
-        .await
-        .expect("close")
-        .click()
-        .await
-        .expect("close");
+    b.click("#session-modal button[aria-label=Close]").await;
     b.wait_until("!document.getElementById('session-modal').open")
         .await;
 

@@ -150,13 +150,7 @@ async fn settings_change_prices_domains_retention_and_keys() {
         .expect("retention");
     retention.clear().await.expect("clear");
     retention.send_keys("45").await.expect("type");
-    b.client
-        .find(Locator::Css("form[aria-label=Retention] button"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.click("form[aria-label=Retention] button").await;
     b.wait_until("document.querySelector('[data-testid=retention-days]').textContent === '45'")
         .await;
     let (_, config) = app.get_json("/api/dashboard/config", None).await;
@@ -171,13 +165,7 @@ async fn settings_change_prices_domains_retention_and_keys() {
         .expect("retention");
     retention.clear().await.expect("clear");
     retention.send_keys("0").await.expect("type");
-    b.client
-        .find(Locator::Css("form[aria-label=Retention] button"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.click("form[aria-label=Retention] button").await;
     b.wait_until("document.querySelector('form[aria-label=Retention] .form-result.error')")
         .await;
     assert!(b
@@ -188,13 +176,7 @@ async fn settings_change_prices_domains_retention_and_keys() {
     assert!(errors.iter().all(|e| e.contains("400")), "{errors:?}");
 
     // The first key is shown once; from then on the dashboard asks for a key.
-    b.client
-        .find(Locator::Css("form[aria-label='New key'] button"))
-        .await
-        .expect("create")
-        .click()
-        .await
-        .expect("click");
+    b.click("form[aria-label='New key'] button").await;
     let shown = b.text("[data-testid=new-key]").await;
     let key = shown.rsplit(' ').next().unwrap_or_default().to_string();
     assert!(key.starts_with("omk_"), "{shown}");
