@@ -5,17 +5,6 @@ use crate::common::TestApp;
 use crate::http_test;
 use serde_json::{json, Value};
 
-async fn post(app: &TestApp, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url("/api/monitoring/chat"))
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
-    (r.status().as_u16(), r.json().await.expect("json"))
-}
-
 /// gpt-4 sessions of shop.example on 10 November: `input` tokens at $30 per million.
 fn spend(id: &str, input: i64, output: i64) -> Value {
     json!([{"type": "session", "session_id": id, "model": "gpt-4", "domain": "shop.example",
@@ -25,11 +14,9 @@ fn spend(id: &str, input: i64, output: i64) -> Value {
 
 async fn history_with(app: &TestApp, entries: usize) -> Vec<Value> {
     for _ in 0..300 {
-        let (_, r) = post(
-            app,
-            json!({"action": "check-alerts", "domain": "shop.example"}),
-        )
-        .await;
+        let (_, r) = app
+            .monitoring(json!({"action": "check-alerts", "domain": "shop.example"}))
+            .await;
         let history = r["history"].as_array().cloned().unwrap_or_default();
         if history.len() >= entries {
             return history;
@@ -40,19 +27,19 @@ async fn history_with(app: &TestApp, entries: usize) -> Vec<Value> {
 }
 
 async fn alerts_fire_once_per_level_and_look_ahead(app: &TestApp) {
-    let (status, body) = post(
-        app,
-        json!({"action": "set-alert", "domain": "shop.example", "alert_type": "monthly",
+    let (status, body) = app
+        .monitoring(
+            json!({"action": "set-alert", "domain": "shop.example", "alert_type": "monthly",
                                           "threshold_usd": "1.30", "notify_at": [0]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!((status, body["field"].as_str()), (400, Some("notify_at")));
-    let (status, _) = post(
-        app,
-        json!({"action": "set-alert", "domain": "shop.example", "alert_type": "monthly",
+    let (status, _) = app
+        .monitoring(
+            json!({"action": "set-alert", "domain": "shop.example", "alert_type": "monthly",
                                        "threshold_usd": "1.30", "notify_at": [100, 50]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200);
 
     // $0.60 + $0.60 = $1.20 of $1.30 (92.3 %): the 50 % level, and a projection. At $1.20 per

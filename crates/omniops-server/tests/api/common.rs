@@ -109,6 +109,19 @@ impl TestApp {
         (status, response.json().await.expect("json answer"))
     }
 
+    /// `POST /api/monitoring/chat` with an action, without a key.
+    pub async fn monitoring(&self, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/api/monitoring/chat"))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json answer"))
+    }
+
     pub async fn get_json(&self, path: &str, key: Option<&str>) -> (u16, Value) {
         let mut request = self.client.get(self.url(path));
         if let Some(key) = key {

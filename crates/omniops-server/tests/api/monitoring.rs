@@ -5,17 +5,6 @@ use crate::http_test;
 use crate::telemetry::fixture;
 use serde_json::{json, Value};
 
-async fn post(app: &TestApp, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url("/api/monitoring/chat"))
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
-    (r.status().as_u16(), r.json().await.expect("json"))
-}
-
 async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
     assert_eq!(app.ingest(fixture()).await.0, 200);
 
@@ -112,22 +101,21 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
     }
 
     // Alerts: a daily one for shop.example and a global monthly one.
-    let (status, r) = post(app, json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily", "threshold_usd": 0.5})).await;
+    let (status, r) = app.monitoring(json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily", "threshold_usd": 0.5})).await;
     assert_eq!(
         (status, r["alert"]["thresholdUsd"].clone()),
         (200, json!("0.5000")),
         "{r}"
     );
     assert_eq!(
-        post(
-            app,
+        app.monitoring(
             json!({"action": "set-alert", "alert_type": "monthly", "threshold_usd": "10"})
         )
         .await
         .0,
         200
     );
-    let (_, mut r) = post(app, json!({"action": "check-alerts"})).await;
+    let (_, mut r) = app.monitoring(json!({"action": "check-alerts"})).await;
     // The history of fired alerts fills in the background (the alerts test covers it).
     assert!(r
         .as_object_mut()
@@ -141,17 +129,17 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
             {"domain": "shop.example", "alertType": "daily", "thresholdUsd": "0.5000", "currentSpend": "0.4867", "percentage": 97.3, "triggered": false}
         ]})
     );
-    post(app, json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily", "threshold_usd": 0.4})).await;
-    let (_, r) = post(
-        app,
-        json!({"action": "check-alerts", "domain": "shop.example"}),
-    )
-    .await;
+    app.monitoring(json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily", "threshold_usd": 0.4})).await;
+    let (_, r) = app
+        .monitoring(json!({"action": "check-alerts", "domain": "shop.example"}))
+        .await;
     assert_eq!(r["triggered"], 1);
     assert_eq!(r["alerts"].as_array().map(Vec::len), Some(1));
     assert_eq!(r["alerts"][0]["percentage"], json!(121.7));
 
-    let (_, r) = post(app, json!({"action": "get-summary", "days": 1})).await;
+    let (_, r) = app
+        .monitoring(json!({"action": "get-summary", "days": 1}))
+        .await;
     assert_eq!(
         (
             r["totalRequests"].clone(),
@@ -161,7 +149,7 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
         (json!(5), json!("0.5576"), json!(1))
     );
     assert_eq!(r["byModel"].as_array().map(Vec::len), Some(5));
-    let (status, r) = post(app, json!({"action": "cleanup-old-data"})).await;
+    let (status, r) = app.monitoring(json!({"action": "cleanup-old-data"})).await;
     assert_eq!((status, r["success"].clone()), (200, json!(true)));
 
     for (body, field) in [
@@ -176,10 +164,10 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
         ),
         (json!({"action": "get-summary", "days": 0}), "days"),
     ] {
-        let (status, r) = post(app, body).await;
+        let (status, r) = app.monitoring(body).await;
         assert_eq!((status, r["field"].as_str()), (400, Some(field)), "{r}");
     }
-    let (status, _) = post(app, json!({"no": "action"})).await;
+    let (status, _) = app.monitoring(json!({"no": "action"})).await;
     assert_eq!(status, 400);
 }
 http_test!(monitoring, monitoring_matches_the_telemetry_fixture);

@@ -46,19 +46,8 @@ async fn receiver() -> (String, Arc<Mutex<Received>>) {
     (format!("http://{addr}/hook"), received)
 }
 
-async fn post(app: &TestApp, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url("/api/monitoring/chat"))
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
-    (r.status().as_u16(), r.json().await.expect("json"))
-}
-
 async fn deliveries(app: &TestApp) -> Vec<Value> {
-    post(app, json!({"action": "deliveries"})).await.1["deliveries"]
+    app.monitoring(json!({"action": "deliveries"})).await.1["deliveries"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -88,12 +77,12 @@ async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
         return;
     };
     let (url, received) = receiver().await;
-    let (status, answer) = post(
-        &app,
-        json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily",
+    let (status, answer) = app
+        .monitoring(
+            json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily",
         "threshold_usd": "0.05", "notify_at": [100], "webhook_url": url}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "{answer}");
     let secret = answer["webhookSecret"]
         .as_str()
@@ -101,12 +90,12 @@ async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
         .to_string();
     assert!(secret.starts_with("whsec_"));
     // Saving the alert again keeps its secret and does not show it.
-    let (_, again) = post(
-        &app,
-        json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily",
+    let (_, again) = app
+        .monitoring(
+            json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily",
         "threshold_usd": "0.05", "notify_at": [100], "webhook_url": url}),
-    )
-    .await;
+        )
+        .await;
     assert!(again.get("webhookSecret").is_none(), "{again}");
 
     // $0.06 today crosses $0.05: one delivery; the first call gets a 500.
@@ -188,11 +177,11 @@ async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
     );
 
     // A test send goes out at once; deleting the alert ends it.
-    let (status, _) = post(
-        &app,
-        json!({"action": "test-alert", "domain": "shop.example", "alert_type": "daily"}),
-    )
-    .await;
+    let (status, _) = app
+        .monitoring(
+            json!({"action": "test-alert", "domain": "shop.example", "alert_type": "daily"}),
+        )
+        .await;
     assert_eq!(status, 200);
     wait_for(&app, |l| l.len() == 2 && l[0]["status"] == "delivered").await;
     let last = received
@@ -207,8 +196,7 @@ async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
         "budget.alert.test"
     );
     assert_eq!(
-        post(
-            &app,
+        app.monitoring(
             json!({"action": "delete-alert", "domain": "shop.example", "alert_type": "daily"})
         )
         .await
@@ -216,8 +204,7 @@ async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
         200
     );
     assert_eq!(
-        post(
-            &app,
+        app.monitoring(
             json!({"action": "delete-alert", "domain": "shop.example", "alert_type": "daily"})
         )
         .await
@@ -239,12 +226,12 @@ async fn webhooks_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_webhook_targets_need_the_setting() {
     let app = TestApp::spawn(Engine::Sqlite).await.expect("sqlite");
-    let (status, body) = post(
-        &app,
-        json!({"action": "set-alert", "alert_type": "monthly", "threshold_usd": "10",
+    let (status, body) = app
+        .monitoring(
+            json!({"action": "set-alert", "alert_type": "monthly", "threshold_usd": "10",
         "webhook_url": "http://127.0.0.1:9/hook"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!((status, body["field"].as_str()), (400, Some("webhook_url")));
     assert!(body["error"]
         .as_str()
