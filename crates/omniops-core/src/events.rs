@@ -2,6 +2,7 @@
 //! Each event is parsed on its own so that one bad event rejects only itself.
 
 use crate::clock::{parse_rfc3339, Micros};
+use crate::span::SpanFacts;
 use crate::usage::{ProviderUsage, TokenUsage};
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,6 +47,11 @@ pub enum EventKind {
         error: Option<String>,
     },
     Backfill(Box<BackfillSession>),
+    /// One OpenTelemetry span; `at` is when it arrived. Creates its session if unknown.
+    Span(Box<SpanFacts>),
+    /// Ends a span-built session from its spans: with `quiet_before`, only if its root span
+    /// has ended and nothing arrived since; without, at once (the idle reaper).
+    Settle { quiet_before: Option<Micros> },
 }
 
 impl EventKind {
@@ -58,6 +64,8 @@ impl EventKind {
             EventKind::Log { .. } => "log",
             EventKind::End { .. } => "session.end",
             EventKind::Backfill(_) => "session",
+            EventKind::Span(_) => "span",
+            EventKind::Settle { .. } => "settle",
         }
     }
 }
@@ -171,14 +179,14 @@ fn field<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, String> {
     })
 }
 
-fn check_id(name: &str, value: &str) -> Result<(), String> {
+pub fn check_id(name: &str, value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(format!("{name} must be 1 to {MAX_ID_LEN} characters"));
     }
     Ok(())
 }
 
-fn check_domain(domain: &str) -> Result<(), String> {
+pub fn check_domain(domain: &str) -> Result<(), String> {
     if domain.is_empty() || domain.len() > MAX_DOMAIN_LEN || domain.chars().any(char::is_whitespace)
     {
         return Err(format!(
@@ -188,7 +196,7 @@ fn check_domain(domain: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_text(name: &str, value: &str) -> Result<(), String> {
+pub fn check_text(name: &str, value: &str) -> Result<(), String> {
     if value.len() > MAX_TEXT_LEN {
         return Err(format!("{name} must be at most {MAX_TEXT_LEN} characters"));
     }

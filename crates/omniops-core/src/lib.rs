@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod rollup;
 pub mod session;
 pub mod shop;
+pub mod span;
 pub mod telemetry;
 pub mod text;
 pub mod usage;

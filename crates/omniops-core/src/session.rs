@@ -4,6 +4,7 @@ use crate::clock::Micros;
 use crate::events::{BackfillSession, EventKind};
 use crate::money::Nanos;
 use crate::pricing::PriceTable;
+use crate::span::OtlpState;
 use crate::usage::TokenUsage;
 use serde_json::{json, Value};
 
@@ -33,6 +34,8 @@ pub struct Session {
     pub last_event_at: Micros,
     /// Ids of the events applied, so that a repeated event changes nothing.
     pub event_ids: Vec<String>,
+    /// Set for sessions built from OpenTelemetry spans.
+    pub otlp: Option<OtlpState>,
 }
 
 /// Why an event could not apply to its session.
@@ -48,6 +51,8 @@ pub enum Rejection {
     BeforeStart,
     #[error("token counts too large")]
     Overflow,
+    #[error("session was not started from OpenTelemetry spans")]
+    NotFromSpans,
 }
 
 impl Session {
@@ -79,6 +84,7 @@ impl Session {
             metadata: None,
             last_event_at: at,
             event_ids: Vec::new(),
+            otlp: None,
         };
         s.reprice(prices);
         s
@@ -110,6 +116,7 @@ impl Session {
             metadata: b.metadata,
             last_event_at: b.end_time,
             event_ids: Vec::new(),
+            otlp: None,
         };
         s.searches.truncate(MAX_DETAIL_ENTRIES);
         s.logs.truncate(MAX_DETAIL_ENTRIES);
@@ -181,6 +188,17 @@ impl Session {
                         "timestamp": crate::clock::to_rfc3339(at),
                     }));
                 }
+            }
+            EventKind::Span(span) => return self.apply_span(span, at, prices),
+            EventKind::Settle { quiet_before } => {
+                match quiet_before {
+                    Some(cutoff) => {
+                        self.settle(*cutoff);
+                    }
+                    None if self.otlp.is_some() => self.close_from_spans(),
+                    None => return Err(Rejection::NotFromSpans),
+                }
+                return Ok(());
             }
             EventKind::End { success, error } => {
                 if at < self.start_time {

@@ -144,7 +144,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(api::health::get))
-        .route("/api/v1/ingest", post(ingest::ingest).layer(ingest_auth))
+        .route("/api/v1/ingest", post(ingest::ingest).layer(ingest_auth.clone()))
+        .route("/v1/traces", post(ingest::otlp::traces).layer(ingest_auth))
         .route(
             "/api/dashboard/analytics",
             get(api::analytics::analytics).layer(read_auth.clone()),

@@ -53,6 +53,9 @@ pub struct Settings {
     pub allow_private_webhooks: bool,
     /// How often due webhook deliveries are sent (tests shorten it).
     pub delivery_interval_ms: u64,
+    /// A session built from OpenTelemetry spans ends this long after its last span arrived,
+    /// once its root span has ended.
+    pub otlp_quiet_ms: u64,
 }
 
 impl Default for Settings {
@@ -70,6 +73,7 @@ impl Default for Settings {
             reaper_interval_ms: 60_000,
             allow_private_webhooks: false,
             delivery_interval_ms: 1_000,
+            otlp_quiet_ms: 5_000,
         }
     }
 }
@@ -90,6 +94,7 @@ pub struct SettingsLayer {
     pub reaper_interval_ms: Option<u64>,
     pub allow_private_webhooks: Option<bool>,
     pub delivery_interval_ms: Option<u64>,
+    pub otlp_quiet_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,6 +109,8 @@ pub enum SettingsError {
     LiveTimeout,
     #[error("database_url must start with postgres:// or postgresql://")]
     DatabaseUrl,
+    #[error("otlp_quiet_ms must be from 1 to 3600000")]
+    OtlpQuiet,
 }
 
 impl Settings {
@@ -128,6 +135,7 @@ impl Settings {
             s.reaper_interval_ms = l.reaper_interval_ms.unwrap_or(s.reaper_interval_ms);
             s.allow_private_webhooks = l.allow_private_webhooks.unwrap_or(s.allow_private_webhooks);
             s.delivery_interval_ms = l.delivery_interval_ms.unwrap_or(s.delivery_interval_ms);
+            s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
         }
         s.validate()?;
         Ok(s)
@@ -148,6 +156,9 @@ impl Settings {
             || self.delivery_interval_ms == 0
         {
             return Err(SettingsError::LiveTimeout);
+        }
+        if !(1..=3_600_000).contains(&self.otlp_quiet_ms) {
+            return Err(SettingsError::OtlpQuiet);
         }
         if let Some(url) = &self.database_url {
             let url = url.expose();

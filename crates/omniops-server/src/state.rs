@@ -28,6 +28,8 @@ pub struct Inner {
     pub delivery_wakeup: tokio::sync::Notify,
     /// Cancelled when the server starts shutting down: open streams end then.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Which session each recent trace belongs to, for spans that do not name theirs.
+    pub otlp_traces: std::sync::Mutex<crate::ingest::otlp::TraceSessions>,
 }
 
 impl Deref for AppState {
@@ -51,6 +53,7 @@ impl AppState {
             keys: KeyCache::default(),
             live: crate::live::LiveHub::default(),
             stopping: tokio_util::sync::CancellationToken::new(),
+            otlp_traces: std::sync::Mutex::default(),
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),

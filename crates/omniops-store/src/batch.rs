@@ -290,11 +290,18 @@ fn apply_one(
             plan.sessions.insert(id.clone(), (session, true));
             Ok(())
         }
+        EventKind::Span(span) if !plan.sessions.contains_key(id) && !backfill_ids.contains(id) => {
+            let mut session = Session::from_span(new_id(), id.clone(), span, event.at, prices);
+            session.apply_span(span, event.at, prices)?;
+            plan.sessions.insert(id.clone(), (session, true));
+            Ok(())
+        }
         kind => match plan.sessions.get_mut(id) {
             Some((session, dirty)) => {
+                let was_live = session.is_active();
                 session.apply(kind, event.at, prices)?;
                 *dirty = true;
-                if matches!(kind, EventKind::End { .. }) {
+                if was_live && !session.is_active() {
                     plan.ended.push(id.clone());
                 }
                 Ok(())

@@ -789,13 +789,23 @@ impl Store {
         Ok(on_pool!(self, live_sessions(domain.unwrap_or("")))?)
     }
 
-    /// Live sessions silent since before `cutoff`: (session id, last event time).
+    /// Live sessions silent since before `cutoff`: (session id, last event time, whether
+    /// it was built from spans).
     pub async fn stale_live_sessions(
         &self,
         cutoff: Micros,
         limit: i64,
-    ) -> anyhow::Result<Vec<(String, Micros)>> {
+    ) -> anyhow::Result<Vec<(String, Micros, bool)>> {
         Ok(on_pool!(self, stale_live_sessions(cutoff, limit))?)
+    }
+
+    /// Span-built sessions whose root span ended and which heard nothing since `quiet_before`.
+    pub async fn settling_sessions(
+        &self,
+        quiet_before: Micros,
+        limit: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        Ok(on_pool!(self, settling_sessions(quiet_before, limit))?)
     }
 
     /// Domains with sessions since `since`, and configured ones, sorted.

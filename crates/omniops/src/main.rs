@@ -112,6 +112,10 @@ struct ServeArgs {
     /// Let alert webhooks call loopback and private network addresses.
     #[arg(long, env = "OMNIOPS_ALLOW_PRIVATE_WEBHOOKS")]
     allow_private_webhooks: bool,
+    /// Milliseconds without a new span after which an OpenTelemetry session whose root span
+    /// has ended is closed.
+    #[arg(long, env = "OMNIOPS_OTLP_QUIET_MS")]
+    otlp_quiet_ms: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -160,6 +164,7 @@ fn settings(
         reaper_interval_ms: None,
         allow_private_webhooks: args.and_then(|a| a.allow_private_webhooks.then_some(true)),
         delivery_interval_ms: None,
+        otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
     };
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }

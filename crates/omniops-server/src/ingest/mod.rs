@@ -3,6 +3,7 @@
 //! holds it has committed, so a 2xx means durable.
 
 mod handler;
+pub mod otlp;
 mod writer;
 
 pub use handler::{ingest, read_body, IngestAnswer, RejectedEvent, MAX_BODY_BYTES, MAX_EVENTS};

@@ -15,6 +15,7 @@ use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{PriceEntry, PriceTable};
 use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
 use omniops_core::session::Session;
+use omniops_core::span::OtlpState;
 use omniops_core::telemetry::LiveSession;
 use omniops_core::usage::TokenUsage;
 use omniops_core::window::Window;
@@ -35,13 +36,14 @@ async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
     }
 }
 
-/// Rows per multi-row statement: 25 columns × 1,000 stays under both engines' bind limits.
+/// Rows per multi-row statement: 28 columns × 1,000 stays under both engines' bind limits.
 const CHUNK: usize = 1_000;
 
 const SESSION_COLUMNS: &str = "id, session_id, model, domain, conversation_id, start_time, \
     end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
-    success, error, logs, metadata, last_event_at, event_ids, created_at";
+    success, error, logs, metadata, last_event_at, event_ids, created_at, otlp_received_at, \
+    otlp_root_end, otlp_failure";
 
 const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
@@ -82,6 +84,14 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
         metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
         last_event_at: row.try_get("last_event_at")?,
         event_ids: serde_json::from_str(&event_ids).unwrap_or_default(),
+        otlp: match row.try_get::<Option<Micros>, _>("otlp_received_at")? {
+            Some(received_at) => Some(OtlpState {
+                received_at,
+                root_end: row.try_get("otlp_root_end")?,
+                failure: row.try_get("otlp_failure")?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -129,7 +139,10 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
         .push_bind(s.metadata.as_ref().map(|m| m.to_string()))
         .push_bind(s.last_event_at)
         .push_bind(serde_json::to_string(&s.event_ids).unwrap_or_else(|_| "[]".into()))
-        .push_bind(now);
+        .push_bind(now)
+        .push_bind(s.otlp.as_ref().map(|o| o.received_at))
+        .push_bind(s.otlp.as_ref().and_then(|o| o.root_end))
+        .push_bind(s.otlp.as_ref().and_then(|o| o.failure.clone()));
 }
 
 /// Rows of `select` (ending in `… IN (`) for every id, a chunk of ids per statement.
@@ -181,7 +194,10 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) ->
              cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
              reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
              success = excluded.success, error = excluded.error, logs = excluded.logs, \
-             last_event_at = excluded.last_event_at, event_ids = excluded.event_ids",
+             last_event_at = excluded.last_event_at, event_ids = excluded.event_ids, \
+             model = excluded.model, start_time = excluded.start_time, metadata = excluded.metadata, \
+             otlp_received_at = excluded.otlp_received_at, otlp_root_end = excluded.otlp_root_end, \
+             otlp_failure = excluded.otlp_failure",
         );
         q.build().execute(&mut **tx).await?;
     }

@@ -195,15 +195,30 @@ fn histogram_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<[i6
     Ok(counts)
 }
 
-/// Live sessions with no event since before `cutoff`: (session id, last event time).
-pub async fn stale_live_sessions(pool: &Pool<DB>, cutoff: Micros, limit: i64) -> sqlx::Result<Vec<(String, Micros)>> {
+/// Live sessions with no event since before `cutoff`: (session id, last event time,
+/// whether it was built from spans).
+pub async fn stale_live_sessions(pool: &Pool<DB>, cutoff: Micros, limit: i64) -> sqlx::Result<Vec<(String, Micros, bool)>> {
     let rows = sqlx::query(
-        "SELECT session_id, last_event_at FROM chat_telemetry WHERE end_time IS NULL AND last_event_at < $1 \
-         ORDER BY last_event_at LIMIT $2",
+        "SELECT session_id, last_event_at, otlp_received_at IS NOT NULL FROM chat_telemetry \
+         WHERE end_time IS NULL AND last_event_at < $1 ORDER BY last_event_at LIMIT $2",
     )
     .bind(cutoff)
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+/// Live span-built sessions whose root span has ended and whose latest span arrived
+/// before `quiet_before`: ready to settle.
+pub async fn settling_sessions(pool: &Pool<DB>, quiet_before: Micros, limit: i64) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT session_id FROM chat_telemetry WHERE end_time IS NULL AND otlp_root_end IS NOT NULL \
+         AND otlp_received_at < $1 ORDER BY otlp_received_at LIMIT $2",
+    )
+    .bind(quiet_before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
 }

@@ -1,0 +1,255 @@
+//! OpenTelemetry GenAI semantic conventions onto Omniops sessions: which session a span
+//! belongs to, its domain, model, tokens, and whether it is an iteration, a search or a
+//! failure.
+
+use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
+use omniops_core::clock::Micros;
+use omniops_core::events::{check_domain, check_id, check_text, IngestEvent, EventKind};
+use omniops_core::span::{SpanFacts, SpanOperation};
+use omniops_core::usage::TokenUsage;
+use std::collections::HashMap;
+
+/// OTLP's `STATUS_CODE_ERROR`.
+const STATUS_ERROR: i32 = 2;
+
+/// Spans that sum their children's usage; counting theirs too would count tokens twice.
+const AGGREGATE_OPERATIONS: [&str; 3] = ["invoke_agent", "create_agent", "invoke_workflow"];
+const MODEL_CALLS: [&str; 3] = ["chat", "text_completion", "generate_content"];
+
+impl Attributes {
+    fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn text(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            AttrValue::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An integer attribute; SDKs that only have doubles or strings are read too.
+    fn int(&self, key: &str) -> Option<i64> {
+        match self.get(key)? {
+            AttrValue::Int(i) => Some(*i),
+            AttrValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Some(*d as i64),
+            AttrValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The session id a span names itself: `gen_ai.conversation.id`, else `session.id`, on the
+/// span or its resource.
+fn named_session(span: &SpanRecord, resource: &Attributes) -> Option<String> {
+    ["gen_ai.conversation.id", "session.id"]
+        .iter()
+        .find_map(|key| span.attributes.text(key).or_else(|| resource.text(key)))
+        .map(str::to_string)
+}
+
+/// Remembers which session a trace belongs to, so a span that does not name its session
+/// (often the root) joins the one its trace-mates named in an earlier request. Bounded: when
+/// full it starts over, and a forgotten trace falls back to its trace id.
+#[derive(Default)]
+pub struct TraceSessions {
+    sessions: HashMap<Vec<u8>, String>,
+}
+
+const TRACES_REMEMBERED: usize = 200_000;
+
+impl TraceSessions {
+    fn remember(&mut self, trace_id: &[u8], session_id: &str) {
+        if self.sessions.len() >= TRACES_REMEMBERED {
+            self.sessions.clear();
+        }
+        self.sessions
+            .entry(trace_id.to_vec())
+            .or_insert_with(|| session_id.to_string());
+    }
+}
+
+/// One span mapped, or why it was rejected.
+pub type Mapped = Result<IngestEvent, String>;
+
+/// Maps every span of a request. Spans of one trace go to one session: the one any of them
+/// names (in this request or an earlier one), else the trace id in hex.
+pub fn map_request(
+    blocks: &[ResourceBlock],
+    traces: &mut TraceSessions,
+    received_at: Micros,
+) -> Vec<Mapped> {
+    for block in blocks {
+        for span in &block.spans {
+            if let Some(session) = named_session(span, &block.attributes) {
+                traces.remember(&span.trace_id, &session);
+            }
+        }
+    }
+    blocks
+        .iter()
+        .flat_map(|block| block.spans.iter().map(move |span| (block, span)))
+        .map(|(block, span)| {
+            let session_id = named_session(span, &block.attributes)
+                .or_else(|| traces.sessions.get(&span.trace_id).cloned())
+                .unwrap_or_else(|| hex::encode(&span.trace_id));
+            map_span(span, &block.attributes, session_id, received_at)
+        })
+        .collect()
+}
+
+fn map_span(
+    span: &SpanRecord,
+    resource: &Attributes,
+    session_id: String,
+    received_at: Micros,
+) -> Mapped {
+    if span.trace_id.len() != 16 || span.trace_id.iter().all(|b| *b == 0) {
+        return Err("traceId must be 16 bytes, not all zero".into());
+    }
+    if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
+        return Err("spanId must be 8 bytes, not all zero".into());
+    }
+    check_id("session id (gen_ai.conversation.id or session.id)", &session_id)?;
+    let domain = span
+        .attributes
+        .text("omniops.domain")
+        .or_else(|| resource.text("omniops.domain"))
+        .or_else(|| resource.text("service.name"))
+        .ok_or("no domain: set the resource attribute omniops.domain (or service.name)")?;
+    check_domain(domain)?;
+    if span.start_nanos == 0 {
+        return Err("startTimeUnixNano is missing".into());
+    }
+    let micros = |nanos: u64| i64::try_from(nanos / 1_000).map_err(|_| "time out of range");
+    let start = micros(span.start_nanos)?;
+    let end = micros(span.end_nanos)?.max(start);
+    let attrs = &span.attributes;
+    let operation_name = attrs
+        .text("gen_ai.operation.name")
+        .or_else(|| span.name.split_whitespace().next())
+        .unwrap_or("");
+    let operation = operation(operation_name, attrs)?;
+    let usage = if AGGREGATE_OPERATIONS.contains(&operation_name) {
+        TokenUsage::default()
+    } else {
+        usage(attrs)?
+    };
+    let model = attrs
+        .text("gen_ai.response.model")
+        .or_else(|| attrs.text("gen_ai.request.model"));
+    if let Some(model) = model {
+        check_id("gen_ai.request.model", model)?;
+    }
+    let failure = attrs
+        .text("error.type")
+        .map(str::to_string)
+        .or_else(|| {
+            (span.status_code == STATUS_ERROR).then(|| match span.status_message.as_str() {
+                "" => "error".to_string(),
+                message => message.to_string(),
+            })
+        })
+        .map(|f| f.chars().take(1_000).collect());
+    let facts = SpanFacts {
+        domain: domain.to_string(),
+        model: model.map(str::to_string),
+        provider: attrs
+            .text("gen_ai.provider.name")
+            .or_else(|| attrs.text("gen_ai.system"))
+            .map(str::to_string),
+        start,
+        end,
+        is_root: span.parent_span_id.is_empty() || span.parent_span_id.iter().all(|b| *b == 0),
+        operation,
+        usage,
+        failure,
+    };
+    Ok(IngestEvent {
+        session_id,
+        event_id: Some(format!("span:{}", hex::encode(&span.span_id))),
+        at: received_at,
+        kind: EventKind::Span(Box::new(facts)),
+    })
+}
+
+fn operation(name: &str, attrs: &Attributes) -> Result<SpanOperation, String> {
+    let results = attrs.int("omniops.search.results");
+    if results.is_some_and(|r| r < 0) {
+        return Err("omniops.search.results must not be negative".into());
+    }
+    let operation = match name {
+        n if MODEL_CALLS.contains(&n) => SpanOperation::ModelCall,
+        "execute_tool" => SpanOperation::Search {
+            query: attrs
+                .text("gen_ai.tool.call.arguments")
+                .map(tool_query)
+                .or_else(|| attrs.text("gen_ai.tool.name").map(str::to_string))
+                .unwrap_or_default(),
+            source: attrs.text("gen_ai.tool.name").map(str::to_string),
+            results,
+        },
+        "retrieval" => SpanOperation::Search {
+            query: attrs
+                .text("gen_ai.retrieval.query.text")
+                .unwrap_or_default()
+                .to_string(),
+            source: attrs.text("gen_ai.data_source.id").map(str::to_string),
+            results: results.or_else(|| documents_retrieved(attrs)),
+        },
+        _ => SpanOperation::Other,
+    };
+    if let SpanOperation::Search { query, .. } = &operation {
+        check_text("search query", query)?;
+    }
+    Ok(operation)
+}
+
+/// Tool arguments are a JSON string; a `query` inside them is the search text.
+fn tool_query(arguments: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| v.get("query").and_then(|q| q.as_str()).map(str::to_string))
+        .unwrap_or_else(|| arguments.to_string())
+}
+
+/// `gen_ai.retrieval.documents` is an array, or a JSON string of one.
+fn documents_retrieved(attrs: &Attributes) -> Option<i64> {
+    match attrs.get("gen_ai.retrieval.documents")? {
+        AttrValue::Array(items) => i64::try_from(items.len()).ok(),
+        AttrValue::Str(s) => serde_json::from_str::<Vec<serde_json::Value>>(s)
+            .ok()
+            .and_then(|items| i64::try_from(items.len()).ok()),
+        _ => None,
+    }
+}
+
+/// Token counts in the GenAI convention: input includes cache reads and writes, output
+/// includes reasoning. An instrumentation that reports Anthropic's own counts (cache reads
+/// beyond `input_tokens`) is recognised by the impossible total and added up instead.
+fn usage(attrs: &Attributes) -> Result<TokenUsage, String> {
+    let count = |new: &str, old: Option<&str>| {
+        attrs
+            .int(new)
+            .or_else(|| old.and_then(|o| attrs.int(o)))
+            .unwrap_or(0)
+    };
+    let mut usage = TokenUsage {
+        input: count("gen_ai.usage.input_tokens", Some("gen_ai.usage.prompt_tokens")),
+        output: count("gen_ai.usage.output_tokens", Some("gen_ai.usage.completion_tokens")),
+        cached_input: count("gen_ai.usage.cache_read.input_tokens", None),
+        cache_write: count("gen_ai.usage.cache_creation.input_tokens", None),
+        reasoning: count("gen_ai.usage.reasoning.output_tokens", None),
+    };
+    if usage.cached_input >= 0
+        && usage.cache_write >= 0
+        && usage.cached_input.saturating_add(usage.cache_write) > usage.input
+    {
+        usage.input = usage
+            .input
+            .saturating_add(usage.cached_input)
+            .saturating_add(usage.cache_write);
+    }
+    usage.validate().map_err(|e| format!("gen_ai.usage: {e}"))?;
+    Ok(usage)
+}

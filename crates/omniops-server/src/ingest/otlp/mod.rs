@@ -1,0 +1,365 @@
+//! `POST /v1/traces`: the OTLP/HTTP trace receiver. Protobuf or JSON, optionally gzip, at
+//! most 20 MiB. Each span becomes one session event (see `mapping`) and goes through the
+//! same queue and writer as `POST /api/v1/ingest`, so a 200 means stored. Answers follow
+//! OTLP: 200 with `partialSuccess` naming the rejected spans, 400 with a `google.rpc.Status`
+//! for undecodable data, 503 with Retry-After when the queue is full.
+
+mod json;
+mod mapping;
+mod proto;
+
+pub use mapping::TraceSessions;
+
+use super::{read_body, SubmitError};
+use crate::auth::Principal;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use omniops_core::events::{Event, EventKind};
+use prost::Message;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+
+/// OTLP's limit for one request, compressed or not.
+pub const MAX_OTLP_BYTES: usize = 20 * 1024 * 1024;
+
+/// gRPC status codes used in `google.rpc.Status` bodies.
+const INVALID_ARGUMENT: i32 = 3;
+const RESOURCE_EXHAUSTED: i32 = 8;
+const UNAVAILABLE: i32 = 14;
+
+/// An attribute value, as both encodings carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Array(Vec<AttrValue>),
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attributes(pub Vec<(String, AttrValue)>);
+
+/// One decoded span, whichever encoding it came in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    pub trace_id: Vec<u8>,
+    pub span_id: Vec<u8>,
+    pub parent_span_id: Vec<u8>,
+    pub name: String,
+    pub start_nanos: u64,
+    pub end_nanos: u64,
+    pub attributes: Attributes,
+    pub status_code: i32,
+    pub status_message: String,
+}
+
+/// The spans of one resource (one service) with the resource's attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceBlock {
+    pub attributes: Attributes,
+    pub spans: Vec<SpanRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// An answer in the request's encoding.
+struct OtlpAnswer {
+    encoding: Encoding,
+    status: StatusCode,
+    body: OtlpBody,
+}
+
+enum OtlpBody {
+    Export { rejected: i64, message: String },
+    Error { code: i32, message: String },
+}
+
+impl IntoResponse for OtlpAnswer {
+    fn into_response(self) -> Response {
+        let (content_type, bytes) = match (self.encoding, &self.body) {
+            (Encoding::Protobuf, OtlpBody::Export { rejected, message }) => (
+                "application/x-protobuf",
+                proto::ExportTraceServiceResponse {
+                    partial_success: (*rejected > 0).then(|| proto::ExportTracePartialSuccess {
+                        rejected_spans: *rejected,
+                        error_message: message.clone(),
+                    }),
+                }
+                .encode_to_vec(),
+            ),
+            (Encoding::Protobuf, OtlpBody::Error { code, message }) => (
+                "application/x-protobuf",
+                proto::RpcStatus {
+                    code: *code,
+                    message: message.clone(),
+                }
+                .encode_to_vec(),
+            ),
+            (Encoding::Json, OtlpBody::Export { rejected, message }) => {
+                let answer = if *rejected > 0 {
+                    // Proto3 JSON writes int64 as a string.
+                    serde_json::json!({"partialSuccess": {
+                        "rejectedSpans": rejected.to_string(), "errorMessage": message}})
+                } else {
+                    serde_json::json!({})
+                };
+                ("application/json", answer.to_string().into_bytes())
+            }
+            (Encoding::Json, OtlpBody::Error { code, message }) => (
+                "application/json",
+                serde_json::json!({"code": code, "message": message})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        };
+        let mut response = (self.status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn error(encoding: Encoding, status: StatusCode, code: i32, message: String) -> OtlpAnswer {
+    OtlpAnswer {
+        encoding,
+        status,
+        body: OtlpBody::Error { code, message },
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Decompresses a gzip body, refusing output beyond `limit`.
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let read = flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("body is not valid gzip: {e}"))?;
+    if read > limit {
+        return Err(format!("decompressed body larger than {limit} bytes"));
+    }
+    Ok(out)
+}
+
+fn decode_protobuf(body: &[u8]) -> Result<Vec<ResourceBlock>, String> {
+    let request = proto::ExportTraceServiceRequest::decode(body)
+        .map_err(|e| format!("invalid OTLP protobuf: {e}"))?;
+    Ok(request
+        .resource_spans
+        .into_iter()
+        .map(|rs| ResourceBlock {
+            attributes: proto_attributes(rs.resource.map(|r| r.attributes).unwrap_or_default()),
+            spans: rs
+                .scope_spans
+                .into_iter()
+                .flat_map(|s| s.spans)
+                .map(|span| {
+                    let status = span.status.unwrap_or_default();
+                    SpanRecord {
+                        trace_id: span.trace_id,
+                        span_id: span.span_id,
+                        parent_span_id: span.parent_span_id,
+                        name: span.name,
+                        start_nanos: span.start_time_unix_nano,
+                        end_nanos: span.end_time_unix_nano,
+                        attributes: proto_attributes(span.attributes),
+                        status_code: status.code,
+                        status_message: status.message,
+                    }
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+fn proto_value(value: Option<proto::AnyValue>) -> AttrValue {
+    use proto::any_value::Value;
+    match value.and_then(|v| v.value) {
+        Some(Value::StringValue(s)) => AttrValue::Str(s),
+        Some(Value::IntValue(i)) => AttrValue::Int(i),
+        Some(Value::DoubleValue(d)) => AttrValue::Double(d),
+        Some(Value::BoolValue(b)) => AttrValue::Bool(b),
+        Some(Value::ArrayValue(a)) => {
+            AttrValue::Array(a.values.into_iter().map(|v| proto_value(Some(v))).collect())
+        }
+        Some(Value::KvlistValue(_)) | Some(Value::BytesValue(_)) | None => AttrValue::Other,
+    }
+}
+
+fn proto_attributes(list: Vec<proto::KeyValue>) -> Attributes {
+    Attributes(
+        list.into_iter()
+            .map(|kv| (kv.key, proto_value(kv.value)))
+            .collect(),
+    )
+}
+
+/// Reads, decompresses and decodes the request body.
+async fn decode_body(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Encoding, Vec<ResourceBlock>), OtlpAnswer> {
+    let content_type = header_text(headers, header::CONTENT_TYPE);
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let encoding = if mime.eq_ignore_ascii_case("application/x-protobuf") {
+        Encoding::Protobuf
+    } else if mime.eq_ignore_ascii_case("application/json") {
+        Encoding::Json
+    } else {
+        return Err(error(
+            Encoding::Json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_ARGUMENT,
+            format!(
+                "Content-Type must be application/x-protobuf or application/json, not {content_type:?}"
+            ),
+        ));
+    };
+    let too_large = |message: String| {
+        error(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            RESOURCE_EXHAUSTED,
+            message,
+        )
+    };
+    let raw = read_body(body, MAX_OTLP_BYTES)
+        .await
+        .map_err(|_| too_large(format!("body larger than {MAX_OTLP_BYTES} bytes")))?;
+    let bytes = match header_text(headers, header::CONTENT_ENCODING).trim() {
+        "" | "identity" => raw.to_vec(),
+        e if e.eq_ignore_ascii_case("gzip") => gunzip(&raw, MAX_OTLP_BYTES).map_err(|message| {
+            if message.starts_with("decompressed") {
+                too_large(message)
+            } else {
+                error(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message)
+            }
+        })?,
+        other => {
+            return Err(error(
+                encoding,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                INVALID_ARGUMENT,
+                format!("Content-Encoding {other:?} is not supported; use gzip or none"),
+            ))
+        }
+    };
+    let decoded = match encoding {
+        Encoding::Protobuf => decode_protobuf(&bytes),
+        Encoding::Json => json::decode(&bytes),
+    };
+    decoded
+        .map(|blocks| (encoding, blocks))
+        .map_err(|message| error(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message))
+}
+
+/// `POST /v1/traces`.
+pub async fn traces(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (encoding, blocks) = match decode_body(&headers, body).await {
+        Ok(decoded) => decoded,
+        Err(answer) => return answer.into_response(),
+    };
+    let received_at = state.now();
+    let mapped = {
+        let mut traces = state
+            .otlp_traces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        mapping::map_request(&blocks, &mut traces, received_at)
+    };
+    let spans = mapped.len();
+    let mut events = Vec::with_capacity(spans);
+    let mut reasons = Vec::new();
+    for span in mapped {
+        let span = span.and_then(|event| match (&principal.domain, &event.kind) {
+            (Some(own), EventKind::Span(facts)) if *own != facts.domain => {
+                Err(format!("this key may only send data for domain {own}"))
+            }
+            _ => Ok(event),
+        });
+        match span {
+            Ok(event) => events.push(Event::Session(event)),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    if !events.is_empty() {
+        match state.ingest.submit(events).await {
+            Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason)),
+            Err(e) => {
+                let message = match e {
+                    SubmitError::Full => "ingest queue is full; retry shortly",
+                    SubmitError::Failed => "storage is unavailable; nothing was stored, retry",
+                };
+                return error(
+                    encoding,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE,
+                    message.to_string(),
+                )
+                .into_response();
+            }
+        }
+    }
+    let rejected = reasons.len();
+    let metrics = &state.metrics;
+    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    metrics
+        .events_accepted
+        .fetch_add(counted(spans - rejected), Ordering::Relaxed);
+    metrics
+        .events_rejected
+        .fetch_add(counted(rejected), Ordering::Relaxed);
+    let message = summarise(&reasons);
+    OtlpAnswer {
+        encoding,
+        status: StatusCode::OK,
+        body: OtlpBody::Export {
+            rejected: i64::try_from(rejected).unwrap_or(i64::MAX),
+            message,
+        },
+    }
+    .into_response()
+}
+
+/// The reasons spans were rejected, each once with how often: "2 spans: no domain: …".
+fn summarise(reasons: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for reason in reasons {
+        match counts.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((reason, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(reason, n)| match n {
+            1 => format!("1 span: {reason}"),
+            n => format!("{n} spans: {reason}"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
