@@ -6,7 +6,7 @@
 
 mod json;
 mod mapping;
-mod proto;
+pub mod proto;
 
 pub use mapping::TraceSessions;
 
