@@ -51,7 +51,9 @@ pub enum EventKind {
     Span(Box<SpanFacts>),
     /// Ends a span-built session from its spans: with `quiet_before`, only if its root span
     /// has ended and nothing arrived since; without, at once (the idle reaper).
-    Settle { quiet_before: Option<Micros> },
+    Settle {
+        quiet_before: Option<Micros>,
+    },
 }
 
 impl EventKind {

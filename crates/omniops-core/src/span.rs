@@ -219,7 +219,10 @@ mod tests {
         assert_eq!(s.start_time, T0 + 1_000_000);
         assert_eq!((s.iterations, s.search_count), (1, 1));
         assert_eq!(s.searches[0]["results"], serde_json::Value::Null);
-        assert_eq!(s.metadata, Some(json!({"source": "otlp", "provider": "openai"})));
+        assert_eq!(
+            s.metadata,
+            Some(json!({"source": "otlp", "provider": "openai"}))
+        );
         assert!(!s.settle(T0 + 1_000), "no root span yet");
         let mut root = span(SpanOperation::Other, T0 + 900_000, T0 + 3_000_000);
         root.is_root = true;
@@ -252,7 +255,14 @@ mod tests {
     #[test]
     fn spans_do_not_apply_to_sessions_from_the_ingest_api() {
         let prices = PriceTable::new(default_prices());
-        let mut s = Session::start("id".into(), "s".into(), T0, "gpt-4".into(), "d".into(), &prices);
+        let mut s = Session::start(
+            "id".into(),
+            "s".into(),
+            T0,
+            "gpt-4".into(),
+            "d".into(),
+            &prices,
+        );
         assert_eq!(
             s.apply_span(&span(SpanOperation::Other, T0, T0), T0, &prices),
             Err(Rejection::NotFromSpans)

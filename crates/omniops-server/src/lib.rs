@@ -144,7 +144,11 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(api::health::get))
-        .route("/api/v1/ingest", post(ingest::ingest).layer(ingest_auth.clone()))
+        .route("/api/openapi.json", get(api::openapi::get))
+        .route(
+            "/api/v1/ingest",
+            post(ingest::ingest).layer(ingest_auth.clone()),
+        )
         .route("/v1/traces", post(ingest::otlp::traces).layer(ingest_auth))
         .route(
             "/api/dashboard/analytics",

@@ -28,6 +28,9 @@ pub struct Plan {
     pub backfills: Vec<Session>,
     /// Sessions that ended in this batch (live path); their rollups are added.
     pub ended: Vec<String>,
+    /// Of those, the ones whose only change was ending from their spans (`Settle`): only
+    /// their end columns need writing.
+    pub settled: HashSet<String>,
     pub rejections: Vec<Rejections>,
     /// Conversations touched by the batch, with whether they changed.
     pub conversations: HashMap<String, (Conversation, bool)>,
@@ -299,10 +302,14 @@ fn apply_one(
         kind => match plan.sessions.get_mut(id) {
             Some((session, dirty)) => {
                 let was_live = session.is_active();
+                let was_clean = !*dirty;
                 session.apply(kind, event.at, prices)?;
                 *dirty = true;
                 if was_live && !session.is_active() {
                     plan.ended.push(id.clone());
+                    if was_clean && matches!(kind, EventKind::Settle { .. }) {
+                        plan.settled.insert(id.clone());
+                    }
                 }
                 Ok(())
             }

@@ -21,6 +21,9 @@ pub struct BenchArgs {
     /// Sessions sent through the live path (start, 2 usage, end).
     #[arg(long, default_value_t = 100_000)]
     live_sessions: usize,
+    /// Sessions sent as OpenTelemetry traces of three spans (`POST /v1/traces`).
+    #[arg(long, default_value_t = 100_000)]
+    otlp_sessions: usize,
     /// Conversations loaded (10 messages each), for the analytics endpoints.
     #[arg(long, default_value_t = 100_000)]
     conversations: usize,
@@ -59,6 +62,8 @@ const MODELS: [&str; 6] = [
 ];
 const BACKFILL_PER_REQUEST: usize = 5_000;
 const LIVE_GROUP: usize = 250;
+/// A short quiet period, so that the bench sees OTLP sessions end soon after their traces.
+const OTLP_QUIET_MS: u64 = 200;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.skip_sqlite {
@@ -122,7 +127,10 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         };
         omniops_server::serve(
             server_store,
-            Settings::default(),
+            Settings {
+                otlp_quiet_ms: OTLP_QUIET_MS,
+                ..Settings::default()
+            },
             listener,
             shutdown,
             Arc::new(SystemClock),
@@ -175,6 +183,18 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
             args.live_sessions as f64 / secs,
             args.concurrency
         );
+    }
+
+    if args.otlp_sessions > 0 {
+        crate::bench_otlp::run(
+            &client,
+            &base,
+            args.otlp_sessions,
+            args.domains,
+            args.concurrency,
+            OTLP_QUIET_MS,
+        )
+        .await?;
     }
 
     if args.conversations > 0 {

@@ -1,6 +1,7 @@
 //! The `omniops` command: parses the command line and configuration, then calls the library.
 
 mod bench;
+mod bench_otlp;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};

@@ -6,6 +6,7 @@ pub mod export;
 pub mod health;
 pub mod keys;
 pub mod monitoring;
+pub mod openapi;
 pub mod prices;
 pub mod sessions;
 pub mod shop;

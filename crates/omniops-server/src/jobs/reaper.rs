@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Sessions closed per pass at most.
 const PER_PASS: i64 = 1_000;
+/// Span-built sessions ended per pass at most; they end in bulk under load.
+const SETTLE_PER_PASS: usize = 5_000;
 
 /// Closes the silent sessions; returns how many it asked to close. A session built from
 /// OpenTelemetry spans ends as its spans say (a success unless one failed): a trace whose
@@ -44,7 +46,8 @@ pub async fn reap(state: &AppState) -> anyhow::Result<usize> {
 pub async fn settle(state: &AppState) -> anyhow::Result<usize> {
     let quiet = i64::try_from(state.settings.otlp_quiet_ms).unwrap_or(i64::MAX / 1_000);
     let quiet_before = state.now() - quiet * 1_000;
-    let ready = state.store.settling_sessions(quiet_before, PER_PASS).await?;
+    let limit = i64::try_from(SETTLE_PER_PASS).unwrap_or(i64::MAX);
+    let ready = state.store.settling_sessions(quiet_before, limit).await?;
     let events = ready
         .into_iter()
         .map(|session_id| {
@@ -92,10 +95,16 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 Ok(closed) => tracing::info!(closed, "closed live sessions that fell silent"),
                 Err(error) => tracing::warn!(?error, "live-session reaper"),
             },
-            _ = settle_ticker.tick() => match settle(&state).await {
-                Ok(0) => {}
-                Ok(ended) => tracing::debug!(ended, "ended OpenTelemetry sessions after their quiet period"),
-                Err(error) => tracing::warn!(?error, "settling OpenTelemetry sessions"),
+            _ = settle_ticker.tick() => loop {
+                // A full pass means more are waiting: go on at once rather than next tick.
+                match settle(&state).await {
+                    Ok(ended) if ended == SETTLE_PER_PASS => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(?error, "settling OpenTelemetry sessions");
+                        break;
+                    }
+                }
             },
         }
     }

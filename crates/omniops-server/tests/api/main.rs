@@ -16,6 +16,7 @@ mod login;
 mod metrics;
 mod missing;
 mod monitoring;
+mod openapi;
 mod otlp;
 mod prices;
 mod reaper;

@@ -89,8 +89,8 @@ fn int(key: &str, value: i64) -> proto::KeyValue {
 /// a second model call name no conversation; they join the session their trace-mates named.
 fn protobuf_rest_of_trace() -> Vec<u8> {
     let id = |h: &str| hex::decode(h).expect("hex");
-    let span = |span_id: &str, parent: &str, name: &str, start: &str, end: &str, attributes| {
-        proto::Span {
+    let span =
+        |span_id: &str, parent: &str, name: &str, start: &str, end: &str, attributes| proto::Span {
             trace_id: id(TRACE),
             span_id: id(span_id),
             parent_span_id: id(parent),
@@ -100,8 +100,7 @@ fn protobuf_rest_of_trace() -> Vec<u8> {
             end_time_unix_nano: nanos(end),
             attributes,
             status: None,
-        }
-    };
+        };
     let request = proto::ExportTraceServiceRequest {
         resource_spans: vec![proto::ResourceSpans {
             resource: Some(proto::Resource {
@@ -191,7 +190,13 @@ async fn post(app: &TestApp, content_type: &str, gzipped: bool, body: Vec<u8>) -
 }
 
 async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
-    let (status, bytes) = post(app, "application/json", false, body.to_string().into_bytes()).await;
+    let (status, bytes) = post(
+        app,
+        "application/json",
+        false,
+        body.to_string().into_bytes(),
+    )
+    .await;
     (status, serde_json::from_slice(&bytes).expect("JSON answer"))
 }
 
@@ -226,9 +231,16 @@ async fn spans_become_sessions(engine: Engine) {
     assert_eq!(post_json(&app, &js_sdk_request()).await, (200, json!({})));
     // A retried export changes nothing: spans are applied once, by span id.
     assert_eq!(post_json(&app, &js_sdk_request()).await, (200, json!({})));
-    let (status, answer) = post(&app, "application/x-protobuf", true, protobuf_rest_of_trace()).await;
+    let (status, answer) = post(
+        &app,
+        "application/x-protobuf",
+        true,
+        protobuf_rest_of_trace(),
+    )
+    .await;
     assert_eq!(status, 200);
-    let answer = proto::ExportTraceServiceResponse::decode(answer.as_slice()).expect("protobuf answer");
+    let answer =
+        proto::ExportTraceServiceResponse::decode(answer.as_slice()).expect("protobuf answer");
     assert_eq!(answer.partial_success, None, "every span accepted");
 
     // Root span arrived at 12:30:00 (the clock); the session waits out the quiet period.
@@ -238,17 +250,34 @@ async fn spans_become_sessions(engine: Engine) {
     // then 1,000 × $2.50 + 50 × $10 per million = $0.003000.
     assert_eq!(live["costUsd"], json!("0.007125"));
     assert_eq!(
-        (&live["model"], &live["domain"], &live["iterations"], &live["searchCount"], &live["totalResults"]),
-        (&json!("gpt-4o"), &json!("shop.example"), &json!(2), &json!(1), &json!(3))
+        (
+            &live["model"],
+            &live["domain"],
+            &live["iterations"],
+            &live["searchCount"],
+            &live["totalResults"]
+        ),
+        (
+            &json!("gpt-4o"),
+            &json!("shop.example"),
+            &json!(2),
+            &json!(1),
+            &json!(3)
+        )
     );
     assert_eq!(live["searches"][0]["query"], json!("red shoes"));
     assert_eq!(live["searches"][0]["source"], json!("search_products"));
-    assert_eq!(live["metadata"], json!({"source": "otlp", "provider": "openai"}));
+    assert_eq!(
+        live["metadata"],
+        json!({"source": "otlp", "provider": "openai"})
+    );
 
     let (status, answer) = post_json(&app, &collector_request()).await;
     assert_eq!(status, 200);
     assert_eq!(answer["partialSuccess"]["rejectedSpans"], json!("1"));
-    let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap_or("");
+    let message = answer["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap_or("");
     assert!(message.contains("1 span: no domain"), "{message}");
 
     app.clock.set(t("2026-11-26T12:30:03Z"));
@@ -261,7 +290,11 @@ async fn spans_become_sessions(engine: Engine) {
     let failed = wait_until_ended(&app, FAILED_TRACE).await;
     assert_eq!(
         (&failed["success"], &failed["error"], &failed["costUsd"]),
-        (&json!(false), &json!("rate_limit_exceeded"), &json!("0.060000"))
+        (
+            &json!(false),
+            &json!("rate_limit_exceeded"),
+            &json!("0.060000")
+        )
     );
 
     // A span after its session ended is rejected, and said so.
@@ -269,7 +302,11 @@ async fn spans_become_sessions(engine: Engine) {
     assert_eq!(status, 200);
     let mut late = js_sdk_request();
     late["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = json!("d1b2c3d4e5f60718");
-    assert_eq!(answer, json!({}), "a repeat of applied spans is still accepted");
+    assert_eq!(
+        answer,
+        json!({}),
+        "a repeat of applied spans is still accepted"
+    );
     let (_, answer) = post_json(&app, &late).await;
     assert_eq!(
         answer,
@@ -280,17 +317,25 @@ async fn spans_become_sessions(engine: Engine) {
     let mut rootless = js_sdk_request();
     let spans = &mut rootless["resourceSpans"][0]["scopeSpans"][0]["spans"];
     spans[0]["traceId"] = json!("6b8efff798038103d269b633813fc60c");
-    spans[0]["attributes"][4] = json!({"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-rootless"}});
+    spans[0]["attributes"][4] =
+        json!({"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-rootless"}});
     spans[1]["traceId"] = json!("6b8efff798038103d269b633813fc60c");
-    spans[1]["attributes"][3] = json!({"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-rootless"}});
+    spans[1]["attributes"][3] =
+        json!({"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-rootless"}});
     assert_eq!(post_json(&app, &rootless).await, (200, json!({})));
     app.clock.set(t("2026-11-26T12:50:00Z"));
     let reaped = wait_until_ended(&app, "conv-rootless").await;
-    assert_eq!((&reaped["success"], &reaped["error"]), (&json!(true), &Value::Null));
+    assert_eq!(
+        (&reaped["success"], &reaped["error"]),
+        (&json!(true), &Value::Null)
+    );
 
     let (_, r) = app.get_json("/api/dashboard/telemetry?days=1", None).await;
     assert_eq!(
-        (&r["overview"]["totalRequests"], &r["overview"]["failedRequests"]),
+        (
+            &r["overview"]["totalRequests"],
+            &r["overview"]["failedRequests"]
+        ),
         (&json!(3), &json!(1))
     );
 }
@@ -310,9 +355,19 @@ async fn bad_requests_get_otlp_answers(app: &TestApp) {
     assert_eq!(status, 400);
     let rpc = proto::RpcStatus::decode(body.as_slice()).expect("google.rpc.Status");
     assert_eq!(rpc.code, 3);
-    assert!(rpc.message.starts_with("invalid OTLP protobuf"), "{}", rpc.message);
+    assert!(
+        rpc.message.starts_with("invalid OTLP protobuf"),
+        "{}",
+        rpc.message
+    );
 
-    let (status, body) = post(app, "application/json", false, b"{\"resourceSpans\": [".to_vec()).await;
+    let (status, body) = post(
+        app,
+        "application/json",
+        false,
+        b"{\"resourceSpans\": [".to_vec(),
+    )
+    .await;
     assert_eq!(status, 400);
     let answer: Value = serde_json::from_slice(&body).expect("JSON status");
     assert_eq!(answer["code"], json!(3));
@@ -320,7 +375,10 @@ async fn bad_requests_get_otlp_answers(app: &TestApp) {
     let mut bad_id = js_sdk_request();
     bad_id["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = json!("not-hex");
     let (status, answer) = post_json(app, &bad_id).await;
-    assert_eq!((status, &answer["message"]), (400, &json!("traceId is not hex: \"not-hex\"")));
+    assert_eq!(
+        (status, &answer["message"]),
+        (400, &json!("traceId is not hex: \"not-hex\""))
+    );
 
     let (status, _) = post(app, "text/plain", false, b"hello".to_vec()).await;
     assert_eq!(status, 415);

@@ -181,24 +181,53 @@ async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Sess
     fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
+/// What a later event may change in a stored session.
+const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
+    duration_ms = excluded.duration_ms, iterations = excluded.iterations, \
+    search_count = excluded.search_count, total_results = excluded.total_results, \
+    searches = excluded.searches, input_tokens = excluded.input_tokens, \
+    cached_input_tokens = excluded.cached_input_tokens, \
+    cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
+    reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
+    success = excluded.success, error = excluded.error, logs = excluded.logs, \
+    last_event_at = excluded.last_event_at, event_ids = excluded.event_ids";
+
+/// A span may also move a span-built session's start and name its model.
+const SPAN_SESSION_UPDATE: &str = ", model = excluded.model, start_time = excluded.start_time, \
+    metadata = excluded.metadata, otlp_received_at = excluded.otlp_received_at, \
+    otlp_root_end = excluded.otlp_root_end, otlp_failure = excluded.otlp_failure";
+
 async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {
+    // Span-built sessions update more columns; the rest keep the narrower (faster) update.
+    let (from_spans, others): (Vec<&Session>, Vec<&Session>) = sessions.iter().partition(|s| s.otlp.is_some());
+    for (group, wider) in [(others, false), (from_spans, true)] {
+        for chunk in group.chunks(CHUNK) {
+            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+            q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
+            q.push(SESSION_UPDATE);
+            if wider {
+                q.push(SPAN_SESSION_UPDATE);
+            }
+            q.build().execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes only the end of sessions that changed in nothing else: a fraction of a full
+/// upsert's binds, for span-built sessions that settle in bulk.
+async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
     for chunk in sessions.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
-        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
-        q.push(
-            " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
-             duration_ms = excluded.duration_ms, iterations = excluded.iterations, \
-             search_count = excluded.search_count, total_results = excluded.total_results, \
-             searches = excluded.searches, input_tokens = excluded.input_tokens, \
-             cached_input_tokens = excluded.cached_input_tokens, \
-             cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
-             reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
-             success = excluded.success, error = excluded.error, logs = excluded.logs, \
-             last_event_at = excluded.last_event_at, event_ids = excluded.event_ids, \
-             model = excluded.model, start_time = excluded.start_time, metadata = excluded.metadata, \
-             otlp_received_at = excluded.otlp_received_at, otlp_root_end = excluded.otlp_root_end, \
-             otlp_failure = excluded.otlp_failure",
-        );
+        let mut q = QueryBuilder::<DB>::new("UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \
+            success = v.column4, error = v.column5 FROM (");
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s.session_id.clone())
+                .push_bind(s.end_time)
+                .push_bind(s.duration_ms())
+                .push_bind(s.success)
+                .push_bind(s.error.clone());
+        });
+        q.push(") AS v WHERE chat_telemetry.session_id = v.column1");
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
@@ -298,11 +327,13 @@ pub async fn apply_batch(
     // ended before its conversation arrived) and those of sessions that found nothing.
     let mut found_nothing_candidates: HashSet<String> =
         plan.conversations.keys().filter(|id| !plan.conversations_before.contains_key(*id)).cloned().collect();
-    let Plan { sessions, backfills, ended, rejections, conversations, messages, mut failed_searches, extractions, pages, scrape_jobs, shop, .. } =
+    let Plan { sessions, backfills, ended, settled, rejections, conversations, messages, mut failed_searches, extractions, pages, scrape_jobs, shop, .. } =
         plan;
 
-    let dirty: Vec<&Session> = sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).collect();
+    let (closed, dirty): (Vec<&Session>, Vec<&Session>) =
+        sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).partition(|s| settled.contains(&s.session_id));
     upsert_sessions(&mut tx, &dirty, now).await?;
+    write_session_ends(&mut tx, &closed).await?;
     let inserted = insert_backfills(&mut tx, &backfills, now).await?;
     let changed: Vec<&Conversation> = conversations.values().filter(|(_, d)| *d).map(|(c, _)| c).collect();
     upsert_conversations(&mut tx, &changed).await?;

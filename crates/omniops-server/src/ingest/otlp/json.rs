@@ -177,7 +177,10 @@ pub fn decode(body: &[u8]) -> Result<Vec<ResourceBlock>, String> {
             spans.push(SpanRecord {
                 trace_id: hex_id("traceId", &span.trace_id)?,
                 span_id: hex_id("spanId", &span.span_id)?,
-                parent_span_id: hex_id("parentSpanId", span.parent_span_id.as_deref().unwrap_or(""))?,
+                parent_span_id: hex_id(
+                    "parentSpanId",
+                    span.parent_span_id.as_deref().unwrap_or(""),
+                )?,
                 name: span.name,
                 start_nanos: span.start_time_unix_nano,
                 end_nanos: span.end_time_unix_nano,

@@ -4,7 +4,7 @@
 
 use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
 use omniops_core::clock::Micros;
-use omniops_core::events::{check_domain, check_id, check_text, IngestEvent, EventKind};
+use omniops_core::events::{check_domain, check_id, check_text, EventKind, IngestEvent};
 use omniops_core::span::{SpanFacts, SpanOperation};
 use omniops_core::usage::TokenUsage;
 use std::collections::HashMap;
@@ -110,7 +110,10 @@ fn map_span(
     if span.span_id.len() != 8 || span.span_id.iter().all(|b| *b == 0) {
         return Err("spanId must be 8 bytes, not all zero".into());
     }
-    check_id("session id (gen_ai.conversation.id or session.id)", &session_id)?;
+    check_id(
+        "session id (gen_ai.conversation.id or session.id)",
+        &session_id,
+    )?;
     let domain = span
         .attributes
         .text("omniops.domain")
@@ -235,8 +238,14 @@ fn usage(attrs: &Attributes) -> Result<TokenUsage, String> {
             .unwrap_or(0)
     };
     let mut usage = TokenUsage {
-        input: count("gen_ai.usage.input_tokens", Some("gen_ai.usage.prompt_tokens")),
-        output: count("gen_ai.usage.output_tokens", Some("gen_ai.usage.completion_tokens")),
+        input: count(
+            "gen_ai.usage.input_tokens",
+            Some("gen_ai.usage.prompt_tokens"),
+        ),
+        output: count(
+            "gen_ai.usage.output_tokens",
+            Some("gen_ai.usage.completion_tokens"),
+        ),
         cached_input: count("gen_ai.usage.cache_read.input_tokens", None),
         cache_write: count("gen_ai.usage.cache_creation.input_tokens", None),
         reasoning: count("gen_ai.usage.reasoning.output_tokens", None),

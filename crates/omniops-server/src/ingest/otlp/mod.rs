@@ -140,7 +140,7 @@ fn error(encoding: Encoding, status: StatusCode, code: i32, message: String) -> 
     }
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
