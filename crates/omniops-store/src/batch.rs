@@ -369,29 +369,49 @@ pub struct RollupDelta {
 }
 
 impl RollupDelta {
-    pub fn add(&mut self, session: &Session) {
-        let c = Counters::of(session);
-        let (domain, model) = (session.domain.as_str(), session.model.as_str());
-        for (table, bucket) in [
-            (&mut self.hourly, floor_hour(session.start_time)),
-            (&mut self.daily, floor_day(session.start_time)),
-        ] {
-            for (d, m) in [(domain, model), (domain, ALL), (ALL, model), (ALL, ALL)] {
-                table
-                    .entry((bucket, d.to_string(), m.to_string()))
-                    .or_default()
-                    .add(&c);
+    /// The increments of these sessions. Sessions are first summed per (hour, domain,
+    /// model) under borrowed keys, so a batch of thousands allocates per group, not per
+    /// session and row.
+    pub fn of_sessions<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> Self {
+        let mut groups: HashMap<(Micros, &str, &str), Counters> = HashMap::new();
+        let mut durations: HashMap<(Micros, &str, i64), i64> = HashMap::new();
+        for session in sessions {
+            let c = Counters::of(session);
+            let hour = floor_hour(session.start_time);
+            let le_index = duration_bucket(c.duration_ms) as i64;
+            groups
+                .entry((hour, session.domain.as_str(), session.model.as_str()))
+                .or_default()
+                .add(&c);
+            *durations
+                .entry((hour, session.domain.as_str(), le_index))
+                .or_default() += 1;
+        }
+        let mut delta = RollupDelta::default();
+        for ((hour, domain, model), c) in groups {
+            for (table, bucket) in [
+                (&mut delta.hourly, hour),
+                (&mut delta.daily, floor_day(hour)),
+            ] {
+                for (d, m) in [(domain, model), (domain, ALL), (ALL, model), (ALL, ALL)] {
+                    table
+                        .entry((bucket, d.to_string(), m.to_string()))
+                        .or_default()
+                        .add(&c);
+                }
             }
         }
-        let le_index = duration_bucket(c.duration_ms) as i64;
-        for (table, bucket) in [
-            (&mut self.durations_hourly, floor_hour(session.start_time)),
-            (&mut self.durations_daily, floor_day(session.start_time)),
-        ] {
-            for d in [domain, ALL] {
-                *table.entry((bucket, d.to_string(), le_index)).or_default() += 1;
+        for ((hour, domain, le_index), count) in durations {
+            for (table, bucket) in [
+                (&mut delta.durations_hourly, hour),
+                (&mut delta.durations_daily, floor_day(hour)),
+            ] {
+                for d in [domain, ALL] {
+                    *table.entry((bucket, d.to_string(), le_index)).or_default() += count;
+                }
             }
         }
+        delta
     }
 }
 

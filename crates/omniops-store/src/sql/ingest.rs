@@ -340,11 +340,10 @@ pub async fn apply_batch(
     insert_messages(&mut tx, &messages).await?;
 
     // Ended live sessions and newly inserted backfills count in the rollups.
-    let mut delta = RollupDelta::default();
     let finished = ended.iter().filter_map(|id| sessions.get(id).map(|(s, _)| s));
-    let finished = finished.chain(backfills.iter().filter(|s| inserted.contains(&s.session_id)));
+    let finished: Vec<&Session> = finished.chain(backfills.iter().filter(|s| inserted.contains(&s.session_id))).collect();
+    let delta = RollupDelta::of_sessions(finished.iter().copied());
     for session in finished {
-        delta.add(session);
         if found_nothing(session) {
             found_nothing_candidates.extend(session.conversation_id.clone());
         }

@@ -148,7 +148,7 @@ fn any_value(value: &Value) -> AttrValue {
 }
 
 fn attributes(list: Vec<KeyValue>) -> Attributes {
-    Attributes(
+    Attributes::new(
         list.into_iter()
             .map(|kv| {
                 let value = kv.value.as_ref().map_or(AttrValue::Other, any_value);

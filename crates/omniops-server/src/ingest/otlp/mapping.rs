@@ -17,10 +17,6 @@ const AGGREGATE_OPERATIONS: [&str; 3] = ["invoke_agent", "create_agent", "invoke
 const MODEL_CALLS: [&str; 3] = ["chat", "text_completion", "generate_content"];
 
 impl Attributes {
-    fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
     fn text(&self, key: &str) -> Option<&str> {
         match self.get(key)? {
             AttrValue::Str(s) if !s.is_empty() => Some(s),

@@ -42,8 +42,23 @@ pub enum AttrValue {
     Other,
 }
 
+/// Key-value attributes, sorted by key: a span is asked for some twenty keys.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes(pub Vec<(String, AttrValue)>);
+pub struct Attributes(Vec<(String, AttrValue)>);
+
+impl Attributes {
+    pub fn new(mut pairs: Vec<(String, AttrValue)>) -> Self {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Attributes(pairs)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+}
 
 /// One decoded span, whichever encoding it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,7 +221,7 @@ fn proto_value(value: Option<proto::AnyValue>) -> AttrValue {
 }
 
 fn proto_attributes(list: Vec<proto::KeyValue>) -> Attributes {
-    Attributes(
+    Attributes::new(
         list.into_iter()
             .map(|kv| (kv.key, proto_value(kv.value)))
             .collect(),
