@@ -646,10 +646,7 @@ mod tests {
             r#"{"type":"session","session_id":"b","model":"gpt-4","domain":"d","start_time":"2026-01-01T10:55:00Z","duration_ms":5,"success":false,"input_tokens":1000,"output_tokens":500}"#,
         ]);
         let plan = run(&[request], vec![]);
-        let mut delta = RollupDelta::default();
-        for s in &plan.backfills {
-            delta.add(s);
-        }
+        let delta = RollupDelta::of_sessions(&plan.backfills);
         // One hour, one domain, one model: the pair row plus three total rows.
         assert_eq!(delta.hourly.len(), 4);
         assert_eq!(delta.daily.len(), 4);
