@@ -258,3 +258,99 @@ fn usage(attrs: &Attributes) -> Result<TokenUsage, String> {
     usage.validate().map_err(|e| format!("gen_ai.usage: {e}"))?;
     Ok(usage)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(attributes: Vec<(&str, AttrValue)>) -> SpanRecord {
+        SpanRecord {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            parent_span_id: vec![3; 8],
+            name: "span".into(),
+            start_nanos: 1_764_000_000_000_000_000,
+            end_nanos: 1_764_000_001_000_000_000,
+            attributes: Attributes::new(
+                attributes
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            status_code: 0,
+            status_message: String::new(),
+        }
+    }
+
+    fn facts(span: SpanRecord) -> Result<SpanFacts, String> {
+        let resource = Attributes::new(vec![(
+            "service.name".into(),
+            AttrValue::Str("shop.example".into()),
+        )]);
+        let block = ResourceBlock {
+            attributes: resource,
+            spans: vec![span],
+        };
+        let mut traces = TraceSessions::default();
+        let event = map_request(&[block], &mut traces, 0).remove(0)?;
+        match event.kind {
+            EventKind::Span(facts) => Ok(*facts),
+            other => Err(format!("not a span: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn anthropic_counts_are_added_up_and_agent_totals_are_not_counted() {
+        let anthropic = span(vec![
+            ("gen_ai.operation.name", AttrValue::Str("chat".into())),
+            ("gen_ai.usage.input_tokens", AttrValue::Int(100)),
+            ("gen_ai.usage.cache_read.input_tokens", AttrValue::Int(900)),
+            ("gen_ai.usage.output_tokens", AttrValue::Int(50)),
+        ]);
+        let usage = facts(anthropic).expect("maps").usage;
+        assert_eq!((usage.input, usage.cached_input), (1_000, 900));
+        let agent = span(vec![
+            (
+                "gen_ai.operation.name",
+                AttrValue::Str("invoke_agent".into()),
+            ),
+            ("gen_ai.usage.input_tokens", AttrValue::Int(1_000)),
+        ]);
+        let agent = facts(agent).expect("maps");
+        assert_eq!(
+            (agent.usage.input, agent.operation),
+            (0, SpanOperation::Other)
+        );
+    }
+
+    #[test]
+    fn retrieval_counts_its_documents_and_operation_falls_back_to_the_span_name() {
+        let mut retrieval = span(vec![
+            (
+                "gen_ai.retrieval.query.text",
+                AttrValue::Str("hydraulic pump".into()),
+            ),
+            (
+                "gen_ai.retrieval.documents",
+                AttrValue::Str(r#"[{"id":"a","score":0.9},{"id":"b","score":0.5}]"#.into()),
+            ),
+        ]);
+        retrieval.name = "retrieval products".into();
+        assert_eq!(
+            facts(retrieval).expect("maps").operation,
+            SpanOperation::Search {
+                query: "hydraulic pump".into(),
+                source: None,
+                results: Some(2)
+            }
+        );
+        let negative = span(vec![
+            ("gen_ai.operation.name", AttrValue::Str("chat".into())),
+            ("gen_ai.usage.input_tokens", AttrValue::Int(-5)),
+        ]);
+        assert_eq!(
+            facts(negative),
+            Err("gen_ai.usage: input_tokens must not be negative".into())
+        );
+    }
+}
