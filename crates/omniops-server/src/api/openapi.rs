@@ -35,7 +35,7 @@ fn reference(name: &str) -> Value {
 fn array(items: Value) -> Value {
     json!({"type": "array", "items": items})
 }
-fn one_of(values: &[&str]) -> Value {
+fn enumeration(values: &[&str]) -> Value {
     json!({"type": "string", "enum": values})
 }
 /// The schema, or null.
@@ -90,7 +90,10 @@ fn schemas() -> Value {
         ("projectedDaily", money()),
         ("projectedMonthly", money()),
         ("perHour", money()),
-        ("trend", one_of(&["increasing", "decreasing", "stable"])),
+        (
+            "trend",
+            enumeration(&["increasing", "decreasing", "stable"]),
+        ),
     ]);
     let tokens = object(&[
         ("totalInput", integer()),
@@ -154,7 +157,7 @@ fn schemas() -> Value {
     ]});
     let mut monitoring = telemetry.to_vec();
     monitoring.extend([
-        ("period", one_of(&["hour", "day", "week", "month"])),
+        ("period", enumeration(&["hour", "day", "week", "month"])),
         (
             "filters",
             object(&[
@@ -214,7 +217,7 @@ fn schemas() -> Value {
             array(object(&[
                 (
                     "type",
-                    one_of(&[
+                    enumeration(&[
                         "input",
                         "cached input",
                         "cache write",
@@ -252,7 +255,7 @@ fn schemas() -> Value {
         ("id", string()),
         ("name", nullable(string())),
         ("prefix", string()),
-        ("scope", one_of(&["ingest", "read", "admin"])),
+        ("scope", enumeration(&["ingest", "read", "admin"])),
         ("domain", nullable(string())),
         ("createdAt", integer()),
         ("revokedAt", nullable(integer())),
@@ -317,9 +320,9 @@ fn schemas() -> Value {
             ("settings", object(&[("retentionDays", integer()), ("rollupRetentionDays", integer())])),
         ]),
         "Health": object(&[
-            ("status", one_of(&["ok", "unavailable"])),
+            ("status", enumeration(&["ok", "unavailable"])),
             ("version", string()),
-            ("backend", one_of(&["sqlite", "postgres"])),
+            ("backend", enumeration(&["sqlite", "postgres"])),
         ]),
     })
 }
@@ -450,7 +453,7 @@ fn paths() -> Value {
     );
     monitoring_post["requestBody"] = json_body(object(&[(
         "action",
-        one_of(&[
+        enumeration(&[
             "set-alert",
             "check-alerts",
             "delete-alert",
@@ -513,7 +516,7 @@ fn paths() -> Value {
         "/api/dashboard/telemetry": {"get": get("Cost and performance telemetry", vec![days(), domain()], reference("Telemetry"))},
         "/api/monitoring/chat": {
             "get": get("Telemetry for a period, with response-time percentiles",
-                vec![query("period", one_of(&["hour", "day", "week", "month"]), "window"), domain(), query("model", string(), "one model")],
+                vec![query("period", enumeration(&["hour", "day", "week", "month"]), "window"), domain(), query("model", string(), "one model")],
                 reference("Monitoring")),
             "post": monitoring_post
         },
@@ -537,7 +540,7 @@ fn paths() -> Value {
             "put": prices_put
         },
         "/api/sessions": {"get": get("Session history",
-            vec![days(), domain(), query("model", string(), "one model"), query("outcome", one_of(&["success", "failure"]), "outcome"),
+            vec![days(), domain(), query("model", string(), "one model"), query("outcome", enumeration(&["success", "failure"]), "outcome"),
                  query("page", integer(), "page from 1"), query("limit", integer(), "rows per page")],
             object(&[("sessions", array(reference("SessionRow"))), ("pagination", reference("Pagination"))]))},
         "/api/sessions/{id}": {"get": {
@@ -549,7 +552,7 @@ fn paths() -> Value {
         "/api/export/{dataset}": {"get": {
             "summary": "A table or chart as CSV or JSON",
             "parameters": [{"name": "dataset", "in": "path", "required": true, "schema": string()},
-                           query("format", one_of(&["csv", "json"]), "default csv"), days(), domain()],
+                           query("format", enumeration(&["csv", "json"]), "default csv"), days(), domain()],
             "responses": {"200": {"description": "The rows", "content": {"text/csv": {}, "application/json": {"schema": array(any_object())}}},
                           "404": json_response("No such dataset", error.clone())}
         }},

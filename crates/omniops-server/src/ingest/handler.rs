@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use omniops_core::events::{parse, Event, EventKind};
+use omniops_store::batch::Rejections;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -45,6 +46,7 @@ fn event_domain(event: &Event) -> Option<&str> {
         Event::Session(e) => match &e.kind {
             EventKind::Start { domain, .. } => Some(domain),
             EventKind::Backfill(b) => Some(&b.domain),
+            EventKind::Span(span) => Some(&span.domain),
             _ => None,
         },
         Event::Conversation(c) => Some(&c.domain),
@@ -54,6 +56,42 @@ fn event_domain(event: &Event) -> Option<&str> {
         Event::Shop(x) => Some(&x.domain),
         Event::Message(_) => None,
     }
+}
+
+/// A domain-scoped key may only send data for its own domain.
+pub fn check_key_domain(principal: &Principal, event: Event) -> Result<Event, String> {
+    match (&principal.domain, event_domain(&event)) {
+        (Some(own), Some(domain)) if own != domain => {
+            Err(format!("this key may only send data for domain {own}"))
+        }
+        _ => Ok(event),
+    }
+}
+
+/// Queues valid events for the writer and waits for their commit; returns the events the
+/// writer rejected. A full queue or a failed batch is a 503 the client should retry.
+pub async fn store_events(state: &AppState, events: Vec<Event>) -> Result<Rejections, ApiError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    state.ingest.submit(events).await.map_err(|e| match e {
+        SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
+        SubmitError::Failed => ApiError::Unavailable(
+            "storage is unavailable; nothing of this request was stored, retry",
+        ),
+    })
+}
+
+/// Counts a request's accepted and rejected events (or spans) for `/metrics`.
+pub fn count_outcome(state: &AppState, accepted: usize, rejected: usize) {
+    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let metrics = &state.metrics;
+    metrics
+        .events_accepted
+        .fetch_add(counted(accepted), std::sync::atomic::Ordering::Relaxed);
+    metrics
+        .events_rejected
+        .fetch_add(counted(rejected), std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `POST /api/v1/ingest`: `{"events":[…]}` → `{"accepted":N,"rejected":[{"index","error"}]}`.
@@ -83,14 +121,8 @@ pub async fn ingest(
     let mut valid = Vec::with_capacity(body.events.len());
     let mut positions = Vec::with_capacity(body.events.len());
     for (index, raw) in body.events.iter().enumerate() {
-        let parsed = parse(raw.get(), received_at).and_then(|event| {
-            match (&principal.domain, event_domain(&event)) {
-                (Some(own), Some(domain)) if own != domain => {
-                    Err(format!("this key may only send data for domain {own}"))
-                }
-                _ => Ok(event),
-            }
-        });
+        let parsed =
+            parse(raw.get(), received_at).and_then(|event| check_key_domain(&principal, event));
         match parsed {
             Ok(event) => {
                 valid.push(event);
@@ -100,16 +132,7 @@ pub async fn ingest(
         }
     }
     let accepted_valid = valid.len();
-    let stored_rejections = if valid.is_empty() {
-        Vec::new()
-    } else {
-        state.ingest.submit(valid).await.map_err(|e| match e {
-            SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
-            SubmitError::Failed => ApiError::Unavailable(
-                "storage is unavailable; nothing of this request was stored, retry",
-            ),
-        })?
-    };
+    let stored_rejections = store_events(&state, valid).await?;
     let accepted = accepted_valid - stored_rejections.len();
     rejected.extend(
         stored_rejections
@@ -120,14 +143,6 @@ pub async fn ingest(
             }),
     );
     rejected.sort_by_key(|r| r.index);
-    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let metrics = &state.metrics;
-    metrics
-        .events_accepted
-        .fetch_add(counted(accepted), std::sync::atomic::Ordering::Relaxed);
-    metrics.events_rejected.fetch_add(
-        counted(rejected.len()),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    count_outcome(&state, accepted, rejected.len());
     Ok(Json(IngestAnswer { accepted, rejected }))
 }

@@ -6,5 +6,8 @@ mod handler;
 pub mod otlp;
 mod writer;
 
-pub use handler::{ingest, read_body, IngestAnswer, RejectedEvent, MAX_BODY_BYTES, MAX_EVENTS};
+pub use handler::{
+    check_key_domain, count_outcome, ingest, read_body, store_events, IngestAnswer, RejectedEvent,
+    MAX_BODY_BYTES, MAX_EVENTS,
+};
 pub use writer::{spawn_writer, IngestQueue, Job, SubmitError};

@@ -12,8 +12,7 @@ use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Request {
-    #[serde(default, alias = "resource_spans")]
-    #[serde(rename = "resourceSpans")]
+    #[serde(default, rename = "resourceSpans", alias = "resource_spans")]
     resource_spans: Vec<ResourceSpans>,
 }
 

@@ -16,25 +16,6 @@ const STATUS_ERROR: i32 = 2;
 const AGGREGATE_OPERATIONS: [&str; 3] = ["invoke_agent", "create_agent", "invoke_workflow"];
 const MODEL_CALLS: [&str; 3] = ["chat", "text_completion", "generate_content"];
 
-impl Attributes {
-    fn text(&self, key: &str) -> Option<&str> {
-        match self.get(key)? {
-            AttrValue::Str(s) if !s.is_empty() => Some(s),
-            _ => None,
-        }
-    }
-
-    /// An integer attribute; SDKs that only have doubles or strings are read too.
-    fn int(&self, key: &str) -> Option<i64> {
-        match self.get(key)? {
-            AttrValue::Int(i) => Some(*i),
-            AttrValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Some(*d as i64),
-            AttrValue::Str(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-}
-
 /// The session id a span names itself: `gen_ai.conversation.id`, else `session.id`, on the
 /// span or its resource.
 fn named_session(span: &SpanRecord, resource: &Attributes) -> Option<String> {
@@ -75,18 +56,20 @@ pub fn map_request(
     traces: &mut TraceSessions,
     received_at: Micros,
 ) -> Vec<Mapped> {
-    for block in blocks {
-        for span in &block.spans {
-            if let Some(session) = named_session(span, &block.attributes) {
-                traces.remember(&span.trace_id, &session);
-            }
-        }
-    }
-    blocks
+    let spans: Vec<(&ResourceBlock, &SpanRecord, Option<String>)> = blocks
         .iter()
         .flat_map(|block| block.spans.iter().map(move |span| (block, span)))
-        .map(|(block, span)| {
-            let session_id = named_session(span, &block.attributes)
+        .map(|(block, span)| (block, span, named_session(span, &block.attributes)))
+        .collect();
+    for (_, span, named) in &spans {
+        if let Some(session) = named {
+            traces.remember(&span.trace_id, session);
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(block, span, named)| {
+            let session_id = named
                 .or_else(|| traces.sessions.get(&span.trace_id).cloned())
                 .unwrap_or_else(|| hex::encode(&span.trace_id));
             map_span(span, &block.attributes, session_id, received_at)

@@ -10,18 +10,18 @@ pub mod proto;
 
 pub use mapping::TraceSessions;
 
-use super::{read_body, SubmitError};
+use super::{check_key_domain, count_outcome, read_body, store_events};
 use crate::auth::Principal;
 use crate::state::AppState;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use omniops_core::events::{Event, EventKind};
+use omniops_core::events::Event;
 use prost::Message;
 use std::io::Read;
-use std::sync::atomic::Ordering;
 
 /// OTLP's limit for one request, compressed or not.
 pub const MAX_OTLP_BYTES: usize = 20 * 1024 * 1024;
@@ -57,6 +57,23 @@ impl Attributes {
             .binary_search_by(|(k, _)| k.as_str().cmp(key))
             .ok()
             .map(|i| &self.0[i].1)
+    }
+
+    pub fn text(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            AttrValue::Str(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An integer attribute; SDKs that only have doubles or strings are read too.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        match self.get(key)? {
+            AttrValue::Int(i) => Some(*i),
+            AttrValue::Double(d) if d.fract() == 0.0 && d.abs() < 9.0e15 => Some(*d as i64),
+            AttrValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
     }
 }
 
@@ -261,14 +278,16 @@ async fn decode_body(
         .await
         .map_err(|_| too_large(format!("body larger than {MAX_OTLP_BYTES} bytes")))?;
     let bytes = match header_text(headers, header::CONTENT_ENCODING).trim() {
-        "" | "identity" => raw.to_vec(),
-        e if e.eq_ignore_ascii_case("gzip") => gunzip(&raw, MAX_OTLP_BYTES).map_err(|message| {
-            if message.starts_with("decompressed") {
-                too_large(message)
-            } else {
-                error(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message)
-            }
-        })?,
+        "" | "identity" => raw,
+        e if e.eq_ignore_ascii_case("gzip") => {
+            Bytes::from(gunzip(&raw, MAX_OTLP_BYTES).map_err(|message| {
+                if message.starts_with("decompressed") {
+                    too_large(message)
+                } else {
+                    error(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message)
+                }
+            })?)
+        }
         other => {
             return Err(error(
                 encoding,
@@ -310,44 +329,26 @@ pub async fn traces(
     let mut events = Vec::with_capacity(spans);
     let mut reasons = Vec::new();
     for span in mapped {
-        let span = span.and_then(|event| match (&principal.domain, &event.kind) {
-            (Some(own), EventKind::Span(facts)) if *own != facts.domain => {
-                Err(format!("this key may only send data for domain {own}"))
-            }
-            _ => Ok(event),
-        });
-        match span {
-            Ok(event) => events.push(Event::Session(event)),
+        match span.and_then(|event| check_key_domain(&principal, Event::Session(event))) {
+            Ok(event) => events.push(event),
             Err(reason) => reasons.push(reason),
         }
     }
-    if !events.is_empty() {
-        match state.ingest.submit(events).await {
-            Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason)),
-            Err(e) => {
-                let message = match e {
-                    SubmitError::Full => "ingest queue is full; retry shortly",
-                    SubmitError::Failed => "storage is unavailable; nothing was stored, retry",
-                };
-                return error(
-                    encoding,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    UNAVAILABLE,
-                    message.to_string(),
-                )
-                .into_response();
-            }
+    match store_events(&state, events).await {
+        Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason)),
+        Err(unavailable) => {
+            let message = unavailable.to_string();
+            return error(
+                encoding,
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                message,
+            )
+            .into_response();
         }
     }
     let rejected = reasons.len();
-    let metrics = &state.metrics;
-    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    metrics
-        .events_accepted
-        .fetch_add(counted(spans - rejected), Ordering::Relaxed);
-    metrics
-        .events_rejected
-        .fetch_add(counted(rejected), Ordering::Relaxed);
+    count_outcome(&state, spans - rejected, rejected);
     let message = summarise(&reasons);
     OtlpAnswer {
         encoding,
