@@ -145,7 +145,7 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
     let now = SystemClock.now();
     let bodies = backfill_bodies(args, now);
     let started = Instant::now();
-    send_all(&client, &base, bodies, args.concurrency).await?;
+    send_all(&client, &base, Endpoint::Ingest, bodies, args.concurrency).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "backfill   {:>9} sessions in {:>6.2} s = {:>8.0} sessions/s ({} per request, {} clients)",
@@ -166,7 +166,7 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
                 let base = base.clone();
                 tokio::spawn(async move {
                     for body in bodies {
-                        post(&client, &base, body).await?;
+                        post(&client, &base, Endpoint::Ingest, body).await?;
                     }
                     anyhow::Ok(())
                 })
@@ -201,7 +201,7 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         let bodies = conversation_bodies(args, now);
         let events = args.conversations * 11 + args.conversations.div_ceil(5);
         let started = Instant::now();
-        send_all(&client, &base, bodies, args.concurrency).await?;
+        send_all(&client, &base, Endpoint::Ingest, bodies, args.concurrency).await?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "conversations {:>6} conversations, {} messages, {} sessions with a failed search in {:>6.2} s = {:>8.0} events/s",
@@ -506,11 +506,64 @@ fn print_latency_with(label: &str, samples: &mut [Duration], tail: &str) {
     );
 }
 
-async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Result<()> {
+/// Where the bench posts its bodies, and how it checks that nothing was rejected.
+#[derive(Clone, Copy)]
+pub enum Endpoint {
+    /// `POST /api/v1/ingest` with JSON events.
+    Ingest,
+    /// `POST /v1/traces` with an OTLP protobuf export.
+    Traces,
+}
+
+impl Endpoint {
+    fn path_and_type(self) -> (&'static str, &'static str) {
+        match self {
+            Endpoint::Ingest => ("/api/v1/ingest", "application/json"),
+            Endpoint::Traces => ("/v1/traces", "application/x-protobuf"),
+        }
+    }
+
+    /// Fails unless the answer says every event (or span) was stored.
+    async fn check(self, response: reqwest::Response) -> anyhow::Result<()> {
+        match self {
+            Endpoint::Ingest => {
+                let answer: serde_json::Value = response.json().await?;
+                let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
+                anyhow::ensure!(
+                    rejected == 0,
+                    "ingest rejected {rejected} events: {}",
+                    answer["rejected"][0]
+                );
+            }
+            Endpoint::Traces => {
+                use prost::Message;
+                let answer =
+                    omniops_server::ingest::otlp::proto::ExportTraceServiceResponse::decode(
+                        response.bytes().await?,
+                    )?;
+                anyhow::ensure!(
+                    answer.partial_success.is_none(),
+                    "OTLP rejected spans: {:?}",
+                    answer.partial_success
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Posts one body, waiting and retrying while the server answers 503 (queue full).
+pub async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    endpoint: Endpoint,
+    body: Vec<u8>,
+) -> anyhow::Result<()> {
+    let (path, content_type) = endpoint.path_and_type();
     loop {
         let response = client
-            .post(format!("{base}/api/v1/ingest"))
-            .header("content-type", "application/json")
+            .post(format!("{base}{path}"))
+            .header("content-type", content_type)
             .body(body.clone())
             .send()
             .await?;
@@ -520,28 +573,23 @@ async fn post(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Re
         }
         anyhow::ensure!(
             response.status().is_success(),
-            "ingest answered {}",
+            "{path} answered {}",
             response.status()
         );
-        let answer: serde_json::Value = response.json().await?;
-        let rejected = answer["rejected"].as_array().map_or(0, Vec::len);
-        anyhow::ensure!(
-            rejected == 0,
-            "ingest rejected {rejected} events: {}",
-            answer["rejected"][0]
-        );
-        return Ok(());
+        return endpoint.check(response).await;
     }
 }
 
-async fn send_all(
+/// Posts every body over `concurrency` clients.
+pub async fn send_all(
     client: &reqwest::Client,
     base: &str,
+    endpoint: Endpoint,
     bodies: Vec<Vec<u8>>,
     concurrency: usize,
 ) -> anyhow::Result<()> {
     let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter()));
-    let tasks: Vec<_> = (0..concurrency)
+    let tasks: Vec<_> = (0..concurrency.max(1))
         .map(|_| {
             let queue = queue.clone();
             let client = client.clone();
@@ -552,7 +600,7 @@ async fn send_all(
                     let Some(body) = next else {
                         return anyhow::Ok(());
                     };
-                    post(&client, &base, body).await?;
+                    post(&client, &base, endpoint, body).await?;
                 }
             })
         })

@@ -3,6 +3,7 @@
 //! SDK's batch processor sends at most 512), timed until every one of them has been stored
 //! and then until every session has settled (root ended, quiet period over).
 
+use crate::bench::{send_all, Endpoint};
 use omniops_core::clock::{Clock, SystemClock};
 use omniops_server::ingest::otlp::proto;
 use prost::Message;
@@ -111,33 +112,6 @@ fn exports(sessions: usize, domains: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn export(client: &reqwest::Client, base: &str, body: Vec<u8>) -> anyhow::Result<()> {
-    loop {
-        let response = client
-            .post(format!("{base}/v1/traces"))
-            .header("content-type", "application/x-protobuf")
-            .body(body.clone())
-            .send()
-            .await?;
-        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        anyhow::ensure!(
-            response.status().is_success(),
-            "OTLP answered {}",
-            response.status()
-        );
-        let answer = proto::ExportTraceServiceResponse::decode(response.bytes().await?)?;
-        anyhow::ensure!(
-            answer.partial_success.is_none(),
-            "OTLP rejected spans: {:?}",
-            answer.partial_success
-        );
-        return Ok(());
-    }
-}
-
 async fn live_sessions(client: &reqwest::Client, base: &str) -> anyhow::Result<i64> {
     let report: serde_json::Value = client
         .get(format!("{base}/api/dashboard/telemetry?days=1"))
@@ -160,27 +134,8 @@ pub async fn run(
     quiet_ms: u64,
 ) -> anyhow::Result<()> {
     let bodies = exports(sessions, domains);
-    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(bodies.into_iter()));
     let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let queue = queue.clone();
-            let client = client.clone();
-            let base = base.to_string();
-            tokio::spawn(async move {
-                loop {
-                    let next = queue.lock().await.next();
-                    let Some(body) = next else {
-                        return anyhow::Ok(());
-                    };
-                    export(&client, &base, body).await?;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await??;
-    }
+    send_all(client, base, Endpoint::Traces, bodies, concurrency).await?;
     let stored = started.elapsed().as_secs_f64();
     println!(
         "otlp path  {:>9} sessions in {:>6.2} s = {:>8.0} sessions/s (3 spans each, protobuf, {} clients)",
