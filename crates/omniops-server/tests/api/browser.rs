@@ -88,6 +88,36 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// Waits for an input, empties it and types `text` into it.
+    pub async fn replace_text(&self, css: &str, text: &str) {
+        let input = self.element(css).await;
+        input
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        input
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Waits for an input and returns its current value.
+    pub async fn value(&self, css: &str) -> String {
+        self.element(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap_or_else(|e| panic!("value of {css}: {e}"))
+            .unwrap_or_default()
+    }
+
     /// Waits for an input and types `text` into it.
     pub async fn type_into(&self, css: &str, text: &str) {
         self.element(css)

@@ -47,7 +47,7 @@ async fn dashboard_pages_show_the_api_numbers() {
     let b = &browser;
 
     // Overview, 7 days (the default): s1 $0.0600 + s2 $0.1200; one of two failed.
-    b.client.goto(&app.url("/")).await.expect("open");
+    b.goto(&app.url("/")).await;
     assert!(b
         .client
         .current_url()
@@ -135,10 +135,7 @@ async fn dashboard_pages_show_the_api_numbers() {
     assert_no_console_errors(b, "overview with filters").await;
 
     // Costs: the four cards, the model table, the domain table sorted and searched.
-    b.client
-        .goto(&app.url("/dashboard/costs?days=7"))
-        .await
-        .expect("costs");
+    b.goto(&app.url("/dashboard/costs?days=7")).await;
     assert_eq!(
         b.text("[data-testid=total-spend] .stat-value").await,
         "$0.1800"
@@ -209,10 +206,7 @@ async fn dashboard_pages_show_the_api_numbers() {
     assert_no_console_errors(b, "costs").await;
 
     // Analytics: the overview tab against the API, then the customers tab.
-    b.client
-        .goto(&app.url("/dashboard/analytics?days=7"))
-        .await
-        .expect("analytics");
+    b.goto(&app.url("/dashboard/analytics?days=7")).await;
     let (_, api) = app.get_json("/api/dashboard/analytics?days=7", None).await;
     assert_eq!(api["responseTime"], json!(4.0));
     assert_eq!(
@@ -251,7 +245,7 @@ async fn dashboard_pages_show_the_api_numbers() {
         "/dashboard/costs?days=7",
         "/dashboard/analytics?days=7&tab=customers",
     ] {
-        b.client.goto(&app.url(page)).await.expect("open");
+        b.goto(&app.url(page)).await;
         // Every section has replaced its skeleton (they carry aria-busy).
         b.wait_until("document.querySelector('[aria-busy=true]') === null")
             .await;
@@ -285,10 +279,7 @@ async fn dashboard_pages_show_the_api_numbers() {
         .execute(&pool)
         .await
         .expect("drop");
-    b.client
-        .goto(&app.url("/dashboard?days=7"))
-        .await
-        .expect("overview");
+    b.goto(&app.url("/dashboard?days=7")).await;
     assert!(b
         .text("#insights-body [data-testid=section-error]")
         .await

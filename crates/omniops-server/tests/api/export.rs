@@ -109,10 +109,8 @@ async fn a_page_export_link_downloads_its_rows() {
     ]);
     assert_eq!(app.ingest(events).await.0, 200);
     let b = &browser;
-    b.client
-        .goto(&app.url("/dashboard/costs?days=1&domain=shop.example"))
-        .await
-        .expect("costs");
+    b.goto(&app.url("/dashboard/costs?days=1&domain=shop.example"))
+        .await;
     let href = b.attr("[data-export='domains.csv']", "href").await;
     assert!(
         href.contains("domain=shop.example") && href.contains("format=csv"),

@@ -163,10 +163,7 @@ async fn the_dashboard_updates_from_the_live_stream() {
         .await
         .expect("sqlite");
     let b = &browser;
-    b.client
-        .goto(&app.url("/dashboard/costs?days=1"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard/costs?days=1")).await;
     b.wait_until("document.getElementById('live-indicator').dataset.state === 'live'")
         .await;
     assert_eq!(b.text("#live-indicator .label").await, "Live");
@@ -219,10 +216,8 @@ async fn the_page_reconnects_and_says_so() {
     let addr = listener.local_addr().expect("address");
     let (stop, server) = start(listener, db.store.clone());
     let b = &browser;
-    b.client
-        .goto(&format!("http://{addr}/dashboard/costs?days=1"))
-        .await
-        .expect("open");
+    b.goto(&format!("http://{addr}/dashboard/costs?days=1"))
+        .await;
     b.wait_until("document.getElementById('live-indicator').dataset.state === 'live'")
         .await;
 

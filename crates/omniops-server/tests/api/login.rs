@@ -186,10 +186,7 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
     let b = &browser;
 
     // The domain-scoped key: only shop.example ($0.0600 of $0.1800), no domain picker.
-    b.client
-        .goto(&app.url("/dashboard?days=1"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard?days=1")).await;
     b.wait_until("location.pathname === '/login'").await;
     b.type_into("#key", "omk_wrong").await;
     b.click("button[type=submit]").await;
@@ -208,10 +205,8 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
         b.client.find(Locator::Css("#domain-filter")).await.is_err(),
         "a scoped key gets no domain picker"
     );
-    b.client
-        .goto(&app.url("/dashboard?days=1&domain=parts.example"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard?days=1&domain=parts.example"))
+        .await;
     assert!(b
         .text("body")
         .await
@@ -227,16 +222,10 @@ async fn browser_login_logout_and_a_domain_scoped_key() {
     );
 
     // Log out, then in as admin: everything, with the picker.
-    b.client
-        .goto(&app.url("/dashboard?days=1"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard?days=1")).await;
     b.click("#logout").await;
     b.wait_until("location.pathname === '/login'").await;
-    b.client
-        .goto(&app.url("/dashboard/costs?days=1"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard/costs?days=1")).await;
     b.wait_until("location.pathname === '/login'").await;
     b.type_into("#key", &admin).await;
     b.click("button[type=submit]").await;

@@ -199,10 +199,7 @@ async fn the_products_page_lists_and_forecasts() {
     ]);
     assert_eq!(app.ingest(events).await.0, 200);
     let b = &browser;
-    b.client
-        .goto(&app.url("/dashboard/products?days=7"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard/products?days=7")).await;
     assert_eq!(
         b.texts("[data-testid=missing-products] tbody td:first-child")
             .await,

@@ -103,10 +103,7 @@ async fn the_sessions_page_lists_filters_and_opens_details() {
     let app = TestApp::spawn(Engine::Sqlite).await.expect("sqlite");
     fixture(&app).await;
     let b = &browser;
-    b.client
-        .goto(&app.url("/dashboard/sessions?days=1"))
-        .await
-        .expect("open");
+    b.goto(&app.url("/dashboard/sessions?days=1")).await;
     assert_eq!(b.text("[data-testid=live-count]").await, "1");
     // l1: 2,000 gpt-4 input tokens × $30 per million = $0.06 so far.
     assert_eq!(

@@ -3,7 +3,6 @@
 
 use crate::browser::Browser;
 use crate::common::TestApp;
-use fantoccini::Locator;
 use omniops_testkit::Engine;
 use serde_json::json;
 
@@ -21,10 +20,7 @@ async fn settings_change_prices_domains_retention_and_keys() {
     ]);
     assert_eq!(app.ingest(events).await.0, 200);
     let b = &browser;
-    b.client
-        .goto(&app.url("/dashboard/costs?days=1"))
-        .await
-        .expect("costs");
+    b.goto(&app.url("/dashboard/costs?days=1")).await;
     assert_eq!(
         b.text("[data-testid=total-spend] .stat-value").await,
         "$0.0600"
@@ -33,57 +29,15 @@ async fn settings_change_prices_domains_retention_and_keys() {
         .await;
 
     // Price acme-llm at $1 / $3 per million from today: its session costs $0.004.
-    b.client
-        .goto(&app.url("/dashboard/settings"))
-        .await
-        .expect("settings");
-    b.client
-        .find(Locator::Css(
-            "[data-testid=unpriced-models] [data-price-model='acme-llm']",
-        ))
-        .await
-        .expect("price it")
-        .click()
-        .await
-        .expect("click");
-    let form = b
-        .client
-        .find(Locator::Css("#price-form"))
-        .await
-        .expect("form");
-    assert_eq!(
-        form.find(Locator::Css("input[name=model]"))
-            .await
-            .expect("model")
-            .prop("value")
-            .await
-            .expect("value")
-            .as_deref(),
-        Some("acme-llm")
-    );
-    form.find(Locator::Css("input[name=input]"))
-        .await
-        .expect("input")
-        .send_keys("1.00")
-        .await
-        .expect("type");
-    form.find(Locator::Css("input[name=output]"))
-        .await
-        .expect("output")
-        .send_keys("3.00")
-        .await
-        .expect("type");
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.goto(&app.url("/dashboard/settings")).await;
+    b.click("[data-testid=unpriced-models] [data-price-model='acme-llm']")
+        .await;
+    assert_eq!(b.value("#price-form input[name=model]").await, "acme-llm");
+    b.type_into("#price-form input[name=input]", "1.00").await;
+    b.type_into("#price-form input[name=output]", "3.00").await;
+    b.click("#price-form button[type=submit]").await;
     b.wait_until("document.querySelector('[data-testid=price-table] tr[data-model=acme-llm]') && !document.querySelector('[data-testid=unpriced-models]')").await;
-    b.client
-        .goto(&app.url("/dashboard/costs?days=1"))
-        .await
-        .expect("costs");
+    b.goto(&app.url("/dashboard/costs?days=1")).await;
     assert_eq!(
         b.text("[data-testid=total-spend] .stat-value").await,
         "$0.0640"
@@ -95,43 +49,21 @@ async fn settings_change_prices_domains_retention_and_keys() {
     );
 
     // A domain with its store (the secret is write-only) and the retention.
-    b.client
-        .goto(&app.url("/dashboard/settings"))
-        .await
-        .expect("settings");
-    let domain_form = b
-        .client
-        .find(Locator::Css("form[aria-label='Customer domain']"))
-        .await
-        .expect("domain form");
-    domain_form
-        .find(Locator::Css("input[name=domain]"))
-        .await
-        .expect("domain")
-        .send_keys("shop.example")
-        .await
-        .expect("type");
-    domain_form
-        .find(Locator::Css("input[name='woocommerce.url']"))
-        .await
-        .expect("url")
-        .send_keys("https://shop.example")
-        .await
-        .expect("type");
-    domain_form
-        .find(Locator::Css("input[name='woocommerce.consumerSecret']"))
-        .await
-        .expect("secret")
-        .send_keys("cs_secret")
-        .await
-        .expect("type");
-    domain_form
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("save")
-        .click()
-        .await
-        .expect("click");
+    b.goto(&app.url("/dashboard/settings")).await;
+    let domain_form = "form[aria-label='Customer domain']";
+    b.type_into(&format!("{domain_form} input[name=domain]"), "shop.example")
+        .await;
+    b.type_into(
+        &format!("{domain_form} input[name='woocommerce.url']"),
+        "https://shop.example",
+    )
+    .await;
+    b.type_into(
+        &format!("{domain_form} input[name='woocommerce.consumerSecret']"),
+        "cs_secret",
+    )
+    .await;
+    b.click(&format!("{domain_form} button[type=submit]")).await;
     b.wait_until("document.querySelector('[data-testid=domain-configs]')")
         .await;
     let listed = b.text("[data-testid=domain-configs]").await;
@@ -141,30 +73,15 @@ async fn settings_change_prices_domains_retention_and_keys() {
             && !listed.contains("cs_secret"),
         "{listed}"
     );
-    let retention = b
-        .client
-        .find(Locator::Css(
-            "form[aria-label=Retention] input[name=retentionDays]",
-        ))
-        .await
-        .expect("retention");
-    retention.clear().await.expect("clear");
-    retention.send_keys("45").await.expect("type");
+    let retention = "form[aria-label=Retention] input[name=retentionDays]";
+    b.replace_text(retention, "45").await;
     b.click("form[aria-label=Retention] button").await;
     b.wait_until("document.querySelector('[data-testid=retention-days]').textContent === '45'")
         .await;
     let (_, config) = app.get_json("/api/dashboard/config", None).await;
     assert_eq!(config["settings"]["retentionDays"], 45);
     // A bad value is refused with the field named.
-    let retention = b
-        .client
-        .find(Locator::Css(
-            "form[aria-label=Retention] input[name=retentionDays]",
-        ))
-        .await
-        .expect("retention");
-    retention.clear().await.expect("clear");
-    retention.send_keys("0").await.expect("type");
+    b.replace_text(retention, "0").await;
     b.click("form[aria-label=Retention] button").await;
     b.wait_until("document.querySelector('form[aria-label=Retention] .form-result.error')")
         .await;
@@ -184,10 +101,7 @@ async fn settings_change_prices_domains_retention_and_keys() {
     assert_eq!(status, 401);
     let (status, _) = app.get_json("/api/dashboard/config", Some(&key)).await;
     assert_eq!(status, 200, "a read key reads");
-    b.client
-        .goto(&app.url("/dashboard/settings"))
-        .await
-        .expect("settings");
+    b.goto(&app.url("/dashboard/settings")).await;
     b.wait_until("location.pathname === '/login'").await;
     browser.close().await;
 }
