@@ -209,6 +209,16 @@ mod tests {
             Settings::resolve(&[bad]).err(),
             Some(SettingsError::DatabaseUrl)
         );
+        for quiet in [0, 3_600_001] {
+            let bad = SettingsLayer {
+                otlp_quiet_ms: Some(quiet),
+                ..Default::default()
+            };
+            assert_eq!(
+                Settings::resolve(&[bad]).err(),
+                Some(SettingsError::OtlpQuiet)
+            );
+        }
     }
 
     #[test]

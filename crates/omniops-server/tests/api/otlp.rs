@@ -287,6 +287,7 @@ async fn spans_become_sessions(engine: Engine) {
         (&ended["success"], &ended["error"], &ended["durationMs"]),
         (&json!(true), &Value::Null, &json!(2_100))
     );
+    // gpt-4: 1,000 × $30 + 500 × $60 per million = $0.060000.
     let failed = wait_until_ended(&app, FAILED_TRACE).await;
     assert_eq!(
         (&failed["success"], &failed["error"], &failed["costUsd"]),
@@ -298,15 +299,13 @@ async fn spans_become_sessions(engine: Engine) {
     );
 
     // A span after its session ended is rejected, and said so.
-    let (status, answer) = post_json(&app, &js_sdk_request()).await;
-    assert_eq!(status, 200);
-    let mut late = js_sdk_request();
-    late["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = json!("d1b2c3d4e5f60718");
     assert_eq!(
-        answer,
-        json!({}),
+        post_json(&app, &js_sdk_request()).await,
+        (200, json!({})),
         "a repeat of applied spans is still accepted"
     );
+    let mut late = js_sdk_request();
+    late["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = json!("d1b2c3d4e5f60718");
     let (_, answer) = post_json(&app, &late).await;
     assert_eq!(
         answer,
@@ -397,6 +396,45 @@ async fn bad_requests_get_otlp_answers(app: &TestApp) {
     assert_eq!((status, answer), (200, b"{}".to_vec()));
     let (_, r) = app.get_json("/api/dashboard/telemetry?days=1", None).await;
     assert_eq!(r["overview"]["activeSessions"], json!(1));
+
+    // Spans that decode but cannot be stored are counted and named, one reason each.
+    let mut unusable = js_sdk_request();
+    let spans = &mut unusable["resourceSpans"][0]["scopeSpans"][0]["spans"];
+    spans[0]["traceId"] = json!("00000000000000000000000000000000");
+    spans[1]["startTimeUnixNano"] = json!("0");
+    assert_eq!(
+        post_json(app, &unusable).await,
+        (
+            200,
+            json!({"partialSuccess": {"rejectedSpans": "2", "errorMessage":
+                "1 span: traceId must be 16 bytes, not all zero; 1 span: startTimeUnixNano is missing"}})
+        )
+    );
+
+    // A key scoped to another domain may send none of these spans.
+    let (_, other) = app
+        .db
+        .store
+        .create_key("ingest", Some("other.example"), None, t(crate::common::NOW))
+        .await
+        .expect("key");
+    // The server caches "no keys" for up to two seconds.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let response = app
+        .client
+        .post(app.url("/v1/traces"))
+        .bearer_auth(&other)
+        .json(&js_sdk_request())
+        .send()
+        .await
+        .expect("POST /v1/traces");
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.expect("JSON answer");
+    assert_eq!(
+        answer,
+        json!({"partialSuccess": {"rejectedSpans": "2", "errorMessage":
+            "2 spans: this key may only send data for domain other.example"}})
+    );
 }
 
 crate::http_test!(otlp_bad_requests, bad_requests_get_otlp_answers);
