@@ -322,6 +322,8 @@ impl Store {
                 };
                 let mut listener = match listener.await {
                     Ok(l) => l,
+                    // The store was closed (the server is stopping): nothing to listen for.
+                    Err(_) if pool.is_closed() => return,
                     Err(error) => {
                         tracing::warn!(%error, channel, "listening for notifications; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -344,6 +346,7 @@ impl Store {
                                 return;
                             }
                         }
+                        Err(_) if pool.is_closed() => return,
                         Err(error) => {
                             tracing::warn!(%error, channel, "notification listener lost; reconnecting");
                             break;
