@@ -3,7 +3,7 @@
 
 use crate::clock::{parse_rfc3339, Micros};
 use crate::span::SpanFacts;
-use crate::usage::{ProviderUsage, TokenUsage};
+use crate::usage::{CallUsage, ProviderUsage, ServiceTier, TokenUsage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -37,7 +37,8 @@ pub enum EventKind {
         source: Option<String>,
         duration_ms: Option<i64>,
     },
-    Usage(TokenUsage),
+    /// One model call.
+    Usage(CallUsage),
     Log {
         level: String,
         message: String,
@@ -129,6 +130,54 @@ struct UsageBody {
     cache_write_tokens: Option<i64>,
     reasoning_tokens: Option<i64>,
     usage: Option<ProviderUsage>,
+}
+
+/// A `usage` event: the counts (flat or a provider's `usage` object), and the call's
+/// service tier and one-hour cache writes.
+#[derive(Deserialize)]
+struct CallBody {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cached_input_tokens: Option<i64>,
+    cache_write_tokens: Option<i64>,
+    /// Of `cache_write_tokens`, those kept for one hour.
+    cache_write_1h_tokens: Option<i64>,
+    reasoning_tokens: Option<i64>,
+    service_tier: Option<String>,
+    usage: Option<ProviderUsage>,
+}
+
+impl CallBody {
+    fn call(self) -> Result<CallUsage, String> {
+        let tier = match self.service_tier.as_deref() {
+            None => None,
+            Some(text) => Some(ServiceTier::parse(text).ok_or_else(|| {
+                "service_tier must be one of default, flex, priority, batch".to_string()
+            })?),
+        };
+        let mut call = match &self.usage {
+            Some(provider) => provider.call().map_err(|e| e.to_string())?,
+            None => CallUsage {
+                tokens: UsageBody {
+                    input_tokens: self.input_tokens,
+                    output_tokens: self.output_tokens,
+                    cached_input_tokens: self.cached_input_tokens,
+                    cache_write_tokens: self.cache_write_tokens,
+                    reasoning_tokens: self.reasoning_tokens,
+                    usage: None,
+                }
+                .tokens()?,
+                cache_write_1h: self.cache_write_1h_tokens.unwrap_or(0),
+                service_tier: ServiceTier::Default,
+            },
+        };
+        // OpenAI reports the tier beside `usage`: the event's field wins.
+        if let Some(tier) = tier {
+            call.service_tier = tier;
+        }
+        call.validate().map_err(|e| e.to_string())?;
+        Ok(call)
+    }
 }
 
 #[derive(Deserialize)]
@@ -305,7 +354,7 @@ fn session_event(raw: &str, header: Header, received_at: Micros) -> Result<Inges
                 duration_ms: b.duration_ms.map(|d| non_negative("duration_ms", d)).transpose()?,
             }
         }
-        "usage" => EventKind::Usage(field::<UsageBody>(raw)?.tokens()?),
+        "usage" => EventKind::Usage(field::<CallBody>(raw)?.call()?),
         "log" => {
             let b: LogBody = field(raw)?;
             if !matches!(b.level.as_str(), "debug" | "info" | "warn" | "error") {
@@ -451,10 +500,13 @@ mod tests {
             .expect("valid");
         assert_eq!(
             flat.kind,
-            EventKind::Usage(TokenUsage {
-                input: 10,
-                cached_input: 4,
-                output: 5,
+            EventKind::Usage(CallUsage {
+                tokens: TokenUsage {
+                    input: 10,
+                    cached_input: 4,
+                    output: 5,
+                    ..Default::default()
+                },
                 ..Default::default()
             })
         );
@@ -462,14 +514,43 @@ mod tests {
             .expect("valid");
         assert_eq!(
             nested.kind,
-            EventKind::Usage(TokenUsage {
-                input: 3600,
-                cached_input: 3000,
-                cache_write: 500,
-                output: 250,
-                reasoning: 0
+            EventKind::Usage(CallUsage {
+                tokens: TokenUsage {
+                    input: 3600,
+                    cached_input: 3000,
+                    cache_write: 500,
+                    output: 250,
+                    reasoning: 0
+                },
+                ..Default::default()
             })
         );
+    }
+
+    #[test]
+    fn usage_names_its_service_tier_and_one_hour_cache_writes() {
+        // OpenAI: the tier beside `usage`.
+        let openai = parse(r#"{"type":"usage","session_id":"s","service_tier":"flex","usage":{"prompt_tokens":10,"completion_tokens":5}}"#)
+            .expect("valid");
+        let EventKind::Usage(call) = openai.kind else { panic!("usage") };
+        assert_eq!(call.service_tier, ServiceTier::Flex);
+        // Anthropic: the tier and the cache-write split inside `usage`.
+        let anthropic = parse(r#"{"type":"usage","session_id":"s","usage":{"input_tokens":100,"cache_creation_input_tokens":1000,
+            "cache_creation":{"ephemeral_5m_input_tokens":400,"ephemeral_1h_input_tokens":600},"output_tokens":5,"service_tier":"batch"}}"#)
+            .expect("valid");
+        let EventKind::Usage(call) = anthropic.kind else { panic!("usage") };
+        assert_eq!((call.tokens.input, call.tokens.cache_write, call.cache_write_1h), (1_100, 1_000, 600));
+        assert_eq!(call.service_tier, ServiceTier::Batch);
+        let flat = parse(r#"{"type":"usage","session_id":"s","input_tokens":10,"output_tokens":1,"cache_write_tokens":4,"cache_write_1h_tokens":3,"service_tier":"priority"}"#)
+            .expect("valid");
+        let EventKind::Usage(call) = flat.kind else { panic!("usage") };
+        assert_eq!((call.cache_write_1h, call.service_tier), (3, ServiceTier::Priority));
+        let err = parse(r#"{"type":"usage","session_id":"s","input_tokens":1,"output_tokens":1,"service_tier":"gold"}"#)
+            .expect_err("invalid");
+        assert_eq!(err, "service_tier must be one of default, flex, priority, batch");
+        let err = parse(r#"{"type":"usage","session_id":"s","input_tokens":10,"output_tokens":1,"cache_write_tokens":2,"cache_write_1h_tokens":3}"#)
+            .expect_err("invalid");
+        assert_eq!(err, "one-hour cache writes exceed cache_write_tokens");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::clock::Micros;
 use crate::pricing::PriceTable;
 use crate::session::{Rejection, Session, MAX_DETAIL_ENTRIES};
-use crate::usage::TokenUsage;
+use crate::usage::{CallUsage, ServiceTier, TokenUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -26,6 +26,8 @@ pub struct SpanFacts {
     pub operation: SpanOperation,
     /// Counted only for model calls: agent spans repeat their children's totals.
     pub usage: TokenUsage,
+    /// `openai.response.service_tier`, for model calls.
+    pub service_tier: ServiceTier,
     /// `error.type`, or the status message of a span whose status is an error.
     pub failure: Option<String>,
 }
@@ -96,13 +98,23 @@ impl Session {
         if !self.is_active() {
             return Err(Rejection::SessionEnded);
         }
+        if self.otlp.is_none() {
+            return Err(Rejection::NotFromSpans);
+        }
+        // A model call, or any other span that reports usage, is one call of the session.
+        let is_call = matches!(span.operation, SpanOperation::ModelCall)
+            || span.usage != TokenUsage::default();
+        if is_call {
+            let usage = CallUsage {
+                tokens: span.usage,
+                cache_write_1h: 0,
+                service_tier: span.service_tier,
+            };
+            self.push_call(usage, span.start)?;
+        }
         let Some(state) = self.otlp.as_mut() else {
             return Err(Rejection::NotFromSpans);
         };
-        let usage = self
-            .usage
-            .checked_add(&span.usage)
-            .map_err(|_| Rejection::Overflow)?;
         state.received_at = state.received_at.max(received_at);
         if span.is_root {
             state.root_end = Some(span.end);
@@ -131,18 +143,27 @@ impl Session {
             }
             SpanOperation::Other => {}
         }
+        let mut repriced = false;
         if let (UNKNOWN_MODEL, Some(model)) = (self.model.as_str(), &span.model) {
             self.model.clone_from(model);
+            repriced = true;
             if let Some(metadata) = self.metadata.as_mut() {
                 if metadata["provider"].is_null() {
                     metadata["provider"] = json!(span.provider);
                 }
             }
         }
-        self.usage = usage;
-        self.start_time = self.start_time.min(span.start);
+        if span.start < self.start_time {
+            self.start_time = span.start;
+            repriced = true;
+        }
         self.last_event_at = self.last_event_at.max(span.end);
-        self.reprice(prices);
+        // A new model or start may change the entry in force: price every call again.
+        if repriced {
+            self.reprice(prices);
+        } else if is_call {
+            self.price_last_call(prices);
+        }
         Ok(())
     }
 
@@ -186,6 +207,7 @@ mod tests {
             is_root: false,
             operation,
             usage: TokenUsage::default(),
+            service_tier: ServiceTier::Default,
             failure: None,
         }
     }

@@ -3,6 +3,71 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The service tier a call ran at; priced at that tier's rates where the price has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTier {
+    #[default]
+    Default,
+    Flex,
+    Priority,
+    Batch,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 4] = [
+        ServiceTier::Default,
+        ServiceTier::Flex,
+        ServiceTier::Priority,
+        ServiceTier::Batch,
+    ];
+
+    /// A provider's name for it: OpenAI's `service_tier` (`default`, `flex`, `priority`,
+    /// and `auto`/`scale`, billed at the default rates), Anthropic's (`standard`,
+    /// `priority`, `batch`), or ours.
+    pub fn parse(text: &str) -> Option<ServiceTier> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "default" | "standard" | "auto" | "scale" | "" => Some(ServiceTier::Default),
+            "flex" => Some(ServiceTier::Flex),
+            "priority" => Some(ServiceTier::Priority),
+            "batch" | "batches" => Some(ServiceTier::Batch),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Default => "default",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+            ServiceTier::Batch => "batch",
+        }
+    }
+}
+
+/// What one model call used: its tokens, the part of its cache writes kept for an hour
+/// (Anthropic prices them apart), and its service tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallUsage {
+    pub tokens: TokenUsage,
+    /// Of `tokens.cache_write`, those written for one hour.
+    pub cache_write_1h: i64,
+    pub service_tier: ServiceTier,
+}
+
+impl CallUsage {
+    pub fn validate(&self) -> Result<(), UsageError> {
+        self.tokens.validate()?;
+        if self.cache_write_1h < 0 {
+            return Err(UsageError::Negative("cache_write_1h_tokens"));
+        }
+        if self.cache_write_1h > self.tokens.cache_write {
+            return Err(UsageError::OneHourExceedsCacheWrite);
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
     pub input: i64,
@@ -20,8 +85,12 @@ pub enum UsageError {
     CachedExceedsInput,
     #[error("reasoning_tokens exceed output_tokens")]
     ReasoningExceedsOutput,
+    #[error("one-hour cache writes exceed cache_write_tokens")]
+    OneHourExceedsCacheWrite,
     #[error("token counts too large")]
     Overflow,
+    #[error("service_tier must be one of default, flex, priority, batch")]
+    ServiceTier,
 }
 
 impl TokenUsage {
@@ -79,6 +148,16 @@ pub struct ProviderUsage {
     // Anthropic
     cache_read_input_tokens: Option<i64>,
     cache_creation_input_tokens: Option<i64>,
+    /// Anthropic's split of cache writes by lifetime.
+    cache_creation: Option<AnthropicCacheCreation>,
+    /// Anthropic reports the tier inside `usage`; OpenAI beside it (the event's field).
+    service_tier: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct AnthropicCacheCreation {
+    ephemeral_5m_input_tokens: Option<i64>,
+    ephemeral_1h_input_tokens: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -107,7 +186,15 @@ impl ProviderUsage {
             || self.cache_creation_input_tokens.is_some()
         {
             let read = self.cache_read_input_tokens.unwrap_or(0);
-            let write = self.cache_creation_input_tokens.unwrap_or(0);
+            let write = match (self.cache_creation_input_tokens, &self.cache_creation) {
+                (Some(total), _) => total,
+                (None, Some(c)) => c
+                    .ephemeral_5m_input_tokens
+                    .unwrap_or(0)
+                    .checked_add(c.ephemeral_1h_input_tokens.unwrap_or(0))
+                    .ok_or(UsageError::Overflow)?,
+                (None, None) => 0,
+            };
             TokenUsage {
                 input: self
                     .input_tokens
@@ -131,6 +218,25 @@ impl ProviderUsage {
         };
         usage.validate()?;
         Ok(usage)
+    }
+
+    /// The call's usage: [`ProviderUsage::normalise`] plus one-hour cache writes and the
+    /// service tier Anthropic reports inside `usage` (`None` when it names an unknown one).
+    pub fn call(&self) -> Result<CallUsage, UsageError> {
+        let call = CallUsage {
+            tokens: self.normalise()?,
+            cache_write_1h: self
+                .cache_creation
+                .as_ref()
+                .and_then(|c| c.ephemeral_1h_input_tokens)
+                .unwrap_or(0),
+            service_tier: match self.service_tier.as_deref() {
+                None => ServiceTier::Default,
+                Some(text) => ServiceTier::parse(text).ok_or(UsageError::ServiceTier)?,
+            },
+        };
+        call.validate()?;
+        Ok(call)
     }
 }
 
