@@ -16,7 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let effective_from = chrono::NaiveDate::parse_from_str(DEFAULT_EFFECTIVE_FROM, "%Y-%m-%d")?;
     let catalogue: Value = serde_json::from_str(&std::fs::read_to_string(litellm)?)?;
-    let converted = convert(&catalogue, effective_from, source, omniops_core::pricing::Origin::Default)?;
+    let converted = convert(
+        &catalogue,
+        effective_from,
+        source,
+        omniops_core::pricing::Origin::Default,
+    )?;
     let mut entries = converted.entries;
     let names: HashSet<String> = entries.iter().map(|e| e.model.clone()).collect();
     let extras: Vec<PriceEntry> = serde_json::from_str(&std::fs::read_to_string(extras)?)?;
@@ -24,7 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for extra in extras {
         extra.validate()?;
         if names.contains(&extra.model) {
-            eprintln!("extras: {} is in the catalogue now; the catalogue's entry is kept", extra.model);
+            eprintln!(
+                "extras: {} is in the catalogue now; the catalogue's entry is kept",
+                extra.model
+            );
             continue;
         }
         entries.push(extra);
@@ -32,7 +40,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     entries.sort_by(|a, b| a.model.cmp(&b.model));
     let mut text = String::from("{\n");
-    text.push_str(&format!("  \"source\": {},\n", Value::from(source.as_str())));
+    text.push_str(&format!(
+        "  \"source\": {},\n",
+        Value::from(source.as_str())
+    ));
     text.push_str("  \"unit\": \"USD per 1,000,000 tokens\",\n");
     text.push_str("  \"generatedBy\": \"scripts/update-prices\",\n");
     text.push_str("  \"entries\": [\n");

@@ -532,22 +532,41 @@ mod tests {
         // OpenAI: the tier beside `usage`.
         let openai = parse(r#"{"type":"usage","session_id":"s","service_tier":"flex","usage":{"prompt_tokens":10,"completion_tokens":5}}"#)
             .expect("valid");
-        let EventKind::Usage(call) = openai.kind else { panic!("usage") };
+        let EventKind::Usage(call) = openai.kind else {
+            panic!("usage")
+        };
         assert_eq!(call.service_tier, ServiceTier::Flex);
         // Anthropic: the tier and the cache-write split inside `usage`.
         let anthropic = parse(r#"{"type":"usage","session_id":"s","usage":{"input_tokens":100,"cache_creation_input_tokens":1000,
             "cache_creation":{"ephemeral_5m_input_tokens":400,"ephemeral_1h_input_tokens":600},"output_tokens":5,"service_tier":"batch"}}"#)
             .expect("valid");
-        let EventKind::Usage(call) = anthropic.kind else { panic!("usage") };
-        assert_eq!((call.tokens.input, call.tokens.cache_write, call.cache_write_1h), (1_100, 1_000, 600));
+        let EventKind::Usage(call) = anthropic.kind else {
+            panic!("usage")
+        };
+        assert_eq!(
+            (
+                call.tokens.input,
+                call.tokens.cache_write,
+                call.cache_write_1h
+            ),
+            (1_100, 1_000, 600)
+        );
         assert_eq!(call.service_tier, ServiceTier::Batch);
         let flat = parse(r#"{"type":"usage","session_id":"s","input_tokens":10,"output_tokens":1,"cache_write_tokens":4,"cache_write_1h_tokens":3,"service_tier":"priority"}"#)
             .expect("valid");
-        let EventKind::Usage(call) = flat.kind else { panic!("usage") };
-        assert_eq!((call.cache_write_1h, call.service_tier), (3, ServiceTier::Priority));
+        let EventKind::Usage(call) = flat.kind else {
+            panic!("usage")
+        };
+        assert_eq!(
+            (call.cache_write_1h, call.service_tier),
+            (3, ServiceTier::Priority)
+        );
         let err = parse(r#"{"type":"usage","session_id":"s","input_tokens":1,"output_tokens":1,"service_tier":"gold"}"#)
             .expect_err("invalid");
-        assert_eq!(err, "service_tier must be one of default, flex, priority, batch");
+        assert_eq!(
+            err,
+            "service_tier must be one of default, flex, priority, batch"
+        );
         let err = parse(r#"{"type":"usage","session_id":"s","input_tokens":10,"output_tokens":1,"cache_write_tokens":2,"cache_write_1h_tokens":3}"#)
             .expect_err("invalid");
         assert_eq!(err, "one-hour cache writes exceed cache_write_tokens");

@@ -426,8 +426,10 @@ mod tests {
         // gemini-2.5-pro: 250,000 in (above 200k: 2.50 / 15.00) → $0.640;
         // 100,000 in (base: 1.25 / 10.00) → $0.135; the session $0.775.
         let (mut s, prices) = started("gemini-2.5-pro");
-        s.apply(&call(250_000, 1_000), T0 + 1, &prices).expect("applies");
-        s.apply(&call(100_000, 1_000), T0 + 2, &prices).expect("applies");
+        s.apply(&call(250_000, 1_000), T0 + 1, &prices)
+            .expect("applies");
+        s.apply(&call(100_000, 1_000), T0 + 2, &prices)
+            .expect("applies");
         assert_eq!(s.cost_nanos, Some(775_000_000));
         assert_eq!(s.calls[0].above_input_tokens, Some(200_000));
         assert_eq!(s.calls[1].above_input_tokens, None);
@@ -454,7 +456,11 @@ mod tests {
         s.apply(&call(1_000, 0), T0 + 1, &prices).expect("applies");
         assert_eq!(s.cost_nanos, Some(30_000_000));
         let mut entries = crate::pricing::default_prices();
-        let mut cheaper = entries.iter().find(|e| e.model == "gpt-4").expect("gpt-4").clone();
+        let mut cheaper = entries
+            .iter()
+            .find(|e| e.model == "gpt-4")
+            .expect("gpt-4")
+            .clone();
         cheaper.input = rust_decimal::Decimal::ONE;
         cheaper.effective_from = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).expect("date");
         entries.push(cheaper);

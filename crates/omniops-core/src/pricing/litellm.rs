@@ -21,7 +21,10 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Rate keys by prefix; longer prefixes first where one starts another.
 const KEY_PREFIXES: [(&str, TokenKind); 6] = [
-    ("cache_creation_input_token_cost_above_1hr", TokenKind::CacheWrite1h),
+    (
+        "cache_creation_input_token_cost_above_1hr",
+        TokenKind::CacheWrite1h,
+    ),
     ("cache_creation_input_token_cost", TokenKind::CacheWrite),
     ("cache_read_input_token_cost", TokenKind::CacheRead),
     ("output_cost_per_reasoning_token", TokenKind::Reasoning),
@@ -138,16 +141,19 @@ pub fn convert(
         };
         let mode = spec.get("mode").and_then(Value::as_str);
         if mode.is_some_and(|m| !MODES.contains(&m)) {
-            out.skipped.push((name.clone(), format!("mode {}", mode.unwrap_or_default())));
+            out.skipped
+                .push((name.clone(), format!("mode {}", mode.unwrap_or_default())));
             continue;
         }
         let lower = name.trim().to_lowercase();
         if lower.is_empty() || lower.len() > 200 {
-            out.skipped.push((name.clone(), "name must be 1 to 200 characters".into()));
+            out.skipped
+                .push((name.clone(), "name must be 1 to 200 characters".into()));
             continue;
         }
         if let Some(first) = seen.get(&lower) {
-            out.skipped.push((name.clone(), format!("same name as {first}")));
+            out.skipped
+                .push((name.clone(), format!("same name as {first}")));
             continue;
         }
         match entry_of(&lower, spec, &mut out.rounded) {
@@ -199,7 +205,11 @@ fn entry_of(
         let (rate, was_rounded) =
             rate_of(value).ok_or_else(|| format!("{name}: {key} is not a price"))?;
         *rounded += usize::from(was_rounded);
-        let target = if cache_hit { &mut cache_hits } else { &mut grid };
+        let target = if cache_hit {
+            &mut cache_hits
+        } else {
+            &mut grid
+        };
         target
             .entry((rk.above_input_tokens, rk.service_tier))
             .or_default()
@@ -211,7 +221,9 @@ fn entry_of(
             slot.cached_input = rates.cached_input;
         }
     }
-    let base = grid.remove(&(None, ServiceTier::Default)).unwrap_or_default();
+    let base = grid
+        .remove(&(None, ServiceTier::Default))
+        .unwrap_or_default();
     if base.input.is_none() || base.output.is_none() {
         return Err("no per-token input and output price".into());
     }
@@ -253,7 +265,10 @@ pub fn plan_import(stored: &[PriceEntry], incoming: Vec<PriceEntry>) -> ImportPl
     }
     let mut plan = ImportPlan::default();
     for entry in incoming {
-        let existing = by_model.get(entry.model.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let existing = by_model
+            .get(entry.model.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         if existing.iter().any(|e| e.origin == Origin::User) {
             plan.kept_user_prices.push(entry.model.clone());
             continue;
@@ -289,14 +304,26 @@ mod tests {
 
     #[test]
     fn keys_name_their_kind_size_and_service_tier() {
-        let key = |k| parse_key(k).map(|(rk, hit)| (rk.kind, rk.above_input_tokens, rk.service_tier, hit));
+        let key = |k| {
+            parse_key(k).map(|(rk, hit)| (rk.kind, rk.above_input_tokens, rk.service_tier, hit))
+        };
         assert_eq!(
             key("input_cost_per_token_above_200k_tokens_priority"),
-            Some((TokenKind::Input, Some(200_000), ServiceTier::Priority, false))
+            Some((
+                TokenKind::Input,
+                Some(200_000),
+                ServiceTier::Priority,
+                false
+            ))
         );
         assert_eq!(
             key("cache_creation_input_token_cost_above_1hr_above_200k_tokens"),
-            Some((TokenKind::CacheWrite1h, Some(200_000), ServiceTier::Default, false))
+            Some((
+                TokenKind::CacheWrite1h,
+                Some(200_000),
+                ServiceTier::Default,
+                false
+            ))
         );
         assert_eq!(
             key("cache_read_input_token_cost_batches"),
@@ -309,14 +336,28 @@ mod tests {
         assert_eq!(key("cache_creation_input_token_cost_above_12hr"), None);
         assert_eq!(key("input_cost_per_token_ultrafast"), None);
         assert_eq!(key("input_cost_per_audio_token"), None);
-        assert_eq!(key("output_cost_per_token_above_128k_tokens"), Some((TokenKind::Output, Some(128_000), ServiceTier::Default, false)));
+        assert_eq!(
+            key("output_cost_per_token_above_128k_tokens"),
+            Some((
+                TokenKind::Output,
+                Some(128_000),
+                ServiceTier::Default,
+                false
+            ))
+        );
     }
 
     #[test]
     fn float_artefacts_are_rounded_to_six_decimals() {
-        assert_eq!(per_million(&json!(3.0000000000000004e-7)), Some("0.3".parse().expect("d")));
+        assert_eq!(
+            per_million(&json!(3.0000000000000004e-7)),
+            Some("0.3".parse().expect("d"))
+        );
         assert_eq!(per_million(&json!(2.5e-6)), Some("2.5".parse().expect("d")));
-        assert_eq!(per_million(&json!(1.25e-7)), Some("0.125".parse().expect("d")));
+        assert_eq!(
+            per_million(&json!(1.25e-7)),
+            Some("0.125".parse().expect("d"))
+        );
         assert_eq!(per_million(&json!(-1e-6)), None);
     }
 
@@ -335,7 +376,10 @@ mod tests {
         assert_eq!(out.entries.len(), 1);
         let e = &out.entries[0];
         assert_eq!(e.model, "gemini-2.5-pro");
-        assert_eq!((e.input.to_string(), e.output.to_string()), ("1.25".into(), "10".into()));
+        assert_eq!(
+            (e.input.to_string(), e.output.to_string()),
+            ("1.25".into(), "10".into())
+        );
         assert_eq!(e.tiers.len(), 3);
         assert_eq!(out.skipped.len(), 2);
     }
@@ -349,20 +393,35 @@ mod tests {
             "d": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
         });
         let old = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
-        let stored = convert(&json!({
-            "b": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
-            "c": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
-            "d": {"input_cost_per_token": 9e-6, "output_cost_per_token": 9e-6}
-        }), old, "old", Origin::Default).expect("converts").entries;
+        let stored = convert(
+            &json!({
+                "b": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+                "c": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+                "d": {"input_cost_per_token": 9e-6, "output_cost_per_token": 9e-6}
+            }),
+            old,
+            "old",
+            Origin::Default,
+        )
+        .expect("converts")
+        .entries;
         let mut stored = stored;
         stored[2].origin = Origin::User;
-        let incoming = convert(&file, date(), "new", Origin::Import).expect("converts").entries;
+        let incoming = convert(&file, date(), "new", Origin::Import)
+            .expect("converts")
+            .entries;
         let plan = plan_import(&stored, incoming);
         assert_eq!(plan.added, vec!["a".to_string()]);
         assert_eq!(plan.unchanged, 1);
         assert_eq!(plan.changed.len(), 1);
         assert_eq!(plan.changed[0].0, "c");
         assert_eq!(plan.kept_user_prices, vec!["d".to_string()]);
-        assert_eq!(plan.writes.iter().map(|e| e.model.as_str()).collect::<Vec<_>>(), vec!["a", "c"]);
+        assert_eq!(
+            plan.writes
+                .iter()
+                .map(|e| e.model.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a", "c"]
+        );
     }
 }

@@ -11,8 +11,8 @@ pub mod litellm;
 mod table;
 
 pub use table::{
-    default_effective_from, default_prices, PriceTable, DEFAULT_EFFECTIVE_FROM, DEFAULT_PRICES_JSON,
-    PROVIDER_PREFIXES,
+    default_effective_from, default_prices, PriceTable, DEFAULT_EFFECTIVE_FROM,
+    DEFAULT_PRICES_JSON, PROVIDER_PREFIXES,
 };
 
 use crate::clock::Micros;
@@ -122,7 +122,11 @@ pub struct Rates {
     pub cached_input: Option<Decimal>,
     #[serde(default, with = "rust_decimal::serde::str_option")]
     pub cache_write: Option<Decimal>,
-    #[serde(default, rename = "cacheWrite1h", with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        rename = "cacheWrite1h",
+        with = "rust_decimal::serde::str_option"
+    )]
     pub cache_write_1h: Option<Decimal>,
     #[serde(default, with = "rust_decimal::serde::str_option")]
     pub output: Option<Decimal>,
@@ -190,7 +194,11 @@ pub struct PriceEntry {
     pub cached_input: Option<Decimal>,
     #[serde(default, with = "rust_decimal::serde::str_option")]
     pub cache_write: Option<Decimal>,
-    #[serde(default, rename = "cacheWrite1h", with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        rename = "cacheWrite1h",
+        with = "rust_decimal::serde::str_option"
+    )]
     pub cache_write_1h: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::str")]
     pub output: Decimal,
@@ -268,7 +276,8 @@ impl PriceEntry {
         }
         let mut seen = std::collections::HashSet::new();
         for tier in &self.tiers {
-            let base = tier.above_input_tokens.is_none() && tier.service_tier == ServiceTier::Default;
+            let base =
+                tier.above_input_tokens.is_none() && tier.service_tier == ServiceTier::Default;
             if base
                 || tier.above_input_tokens.is_some_and(|n| n <= 0)
                 || tier.rates.is_empty()
@@ -292,7 +301,12 @@ impl PriceEntry {
     }
 
     /// The rate set exactly for (kind, context size, service tier), if any.
-    fn rate_at(&self, kind: TokenKind, above: Option<i64>, service: ServiceTier) -> Option<Decimal> {
+    fn rate_at(
+        &self,
+        kind: TokenKind,
+        above: Option<i64>,
+        service: ServiceTier,
+    ) -> Option<Decimal> {
         if above.is_none() && service == ServiceTier::Default {
             return self.base().get(kind);
         }
@@ -315,7 +329,10 @@ impl PriceEntry {
                 (above, ServiceTier::Default),
                 (None, ServiceTier::Default),
             ];
-            if let Some(rate) = candidates.iter().find_map(|(a, s)| self.rate_at(kind, *a, *s)) {
+            if let Some(rate) = candidates
+                .iter()
+                .find_map(|(a, s)| self.rate_at(kind, *a, *s))
+            {
                 return rate;
             }
             match kind.fallback() {

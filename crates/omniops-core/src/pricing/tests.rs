@@ -10,7 +10,13 @@ fn table() -> PriceTable {
     PriceTable::new(default_prices())
 }
 
-fn tokens(input: i64, cached_input: i64, cache_write: i64, output: i64, reasoning: i64) -> CallUsage {
+fn tokens(
+    input: i64,
+    cached_input: i64,
+    cache_write: i64,
+    output: i64,
+    reasoning: i64,
+) -> CallUsage {
     CallUsage {
         tokens: TokenUsage {
             input,
@@ -26,7 +32,9 @@ fn tokens(input: i64, cached_input: i64, cache_write: i64, output: i64, reasonin
 /// One call's cost in USD with 9 decimals, as `model` is sent.
 fn cost(model: &str, usage: CallUsage) -> String {
     let table = table();
-    let entry = table.lookup(model, now()).unwrap_or_else(|| panic!("{model} is priced"));
+    let entry = table
+        .lookup(model, now())
+        .unwrap_or_else(|| panic!("{model} is priced"));
     format_nanos(i128::from(entry.price_call(&usage).0), 9)
 }
 
@@ -77,19 +85,28 @@ fn gpt4_thousand_in_five_hundred_out_costs_six_cents() {
 #[test]
 fn gpt5_mini_large_session_is_exact() {
     // 1,234,567 × 0.25 + 89,012 × 2.00 = 486,665.75 per million
-    assert_eq!(cost("gpt-5-mini", tokens(1_234_567, 0, 0, 89_012, 0)), "0.486665750");
+    assert_eq!(
+        cost("gpt-5-mini", tokens(1_234_567, 0, 0, 89_012, 0)),
+        "0.486665750"
+    );
 }
 
 #[test]
 fn openai_cached_tokens_use_the_cached_price() {
     // 500 × 2.50 + 1,500 × 1.25 + 100 × 10.00 = 4,125 per 1M = $0.004125
-    assert_eq!(cost("gpt-4o", tokens(2_000, 1_500, 0, 100, 0)), "0.004125000");
+    assert_eq!(
+        cost("gpt-4o", tokens(2_000, 1_500, 0, 100, 0)),
+        "0.004125000"
+    );
 }
 
 #[test]
 fn anthropic_cache_reads_and_writes_have_their_own_prices() {
     // 100 × 3.00 + 3,000 × 0.30 + 500 × 3.75 + 250 × 15.00 = 6,825 per 1M
-    assert_eq!(cost("claude-sonnet-4-5", tokens(3_600, 3_000, 500, 250, 0)), "0.006825000");
+    assert_eq!(
+        cost("claude-sonnet-4-5", tokens(3_600, 3_000, 500, 250, 0)),
+        "0.006825000"
+    );
 }
 
 #[test]
@@ -104,37 +121,86 @@ fn anthropic_one_hour_cache_writes_cost_the_one_hour_rate() {
 #[test]
 fn missing_cache_and_reasoning_prices_fall_back() {
     // gpt-4 has no cached price: cached tokens cost the input price; reasoning the output price.
-    assert_eq!(cost("gpt-4", tokens(1_000, 400, 0, 500, 200)), "0.060000000");
+    assert_eq!(
+        cost("gpt-4", tokens(1_000, 400, 0, 500, 200)),
+        "0.060000000"
+    );
 }
 
 #[test]
 fn names_match_as_providers_send_them() {
     // Dated snapshots price as their own entry; capitals and gateway prefixes match.
-    assert_eq!(cost("gpt-4o-2024-08-06", tokens(1_000_000, 0, 0, 1_000_000, 0)), "12.500000000");
-    assert_eq!(cost("gpt-4o-mini-2024-07-18", tokens(1_000_000, 0, 0, 1_000_000, 0)), "0.750000000");
-    assert_eq!(cost("gpt-5-mini-2025-08-07", tokens(1_000_000, 0, 0, 1_000_000, 0)), "2.250000000");
-    assert_eq!(cost("gpt-4-0613", tokens(1_000_000, 0, 0, 1_000_000, 0)), "90.000000000");
-    assert_eq!(cost("gpt-3.5-turbo-0125", tokens(1_000_000, 0, 0, 1_000_000, 0)), "2.000000000");
-    assert_eq!(cost("gpt-5", tokens(1_000_000, 0, 0, 1_000_000, 0)), "11.250000000");
-    assert_eq!(cost("o3-mini", tokens(1_000_000, 0, 0, 1_000_000, 0)), "5.500000000");
+    assert_eq!(
+        cost("gpt-4o-2024-08-06", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "12.500000000"
+    );
+    assert_eq!(
+        cost(
+            "gpt-4o-mini-2024-07-18",
+            tokens(1_000_000, 0, 0, 1_000_000, 0)
+        ),
+        "0.750000000"
+    );
+    assert_eq!(
+        cost(
+            "gpt-5-mini-2025-08-07",
+            tokens(1_000_000, 0, 0, 1_000_000, 0)
+        ),
+        "2.250000000"
+    );
+    assert_eq!(
+        cost("gpt-4-0613", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "90.000000000"
+    );
+    assert_eq!(
+        cost("gpt-3.5-turbo-0125", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "2.000000000"
+    );
+    assert_eq!(
+        cost("gpt-5", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "11.250000000"
+    );
+    assert_eq!(
+        cost("o3-mini", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "5.500000000"
+    );
     assert_eq!(cost("GPT-4", tokens(1_000, 0, 0, 500, 0)), "0.060000000");
-    assert_eq!(cost("azure/gpt-4o", tokens(1_000_000, 0, 0, 1_000_000, 0)), "12.500000000");
+    assert_eq!(
+        cost("azure/gpt-4o", tokens(1_000_000, 0, 0, 1_000_000, 0)),
+        "12.500000000"
+    );
     // No entry has the whole name: the prefix goes, one at a time.
-    assert_eq!(cost("openrouter/openai/gpt-4o", tokens(1_000_000, 0, 0, 0, 0)), "2.500000000");
-    assert_eq!(cost("OpenAI/gpt-4o-2024-05-13", tokens(1_000_000, 0, 0, 0, 0)), "5.000000000");
+    assert_eq!(
+        cost("openrouter/openai/gpt-4o", tokens(1_000_000, 0, 0, 0, 0)),
+        "2.500000000"
+    );
+    assert_eq!(
+        cost("OpenAI/gpt-4o-2024-05-13", tokens(1_000_000, 0, 0, 0, 0)),
+        "5.000000000"
+    );
     let t = table();
     assert_eq!(t.chain("azure/gpt-4o"), vec!["azure/gpt-4o".to_string()]);
     assert_eq!(
         t.chain("openrouter/openai/gpt-4o"),
-        vec!["openrouter/openai/gpt-4o".to_string(), "openai/gpt-4o".to_string(), "gpt-4o".to_string()]
+        vec![
+            "openrouter/openai/gpt-4o".to_string(),
+            "openai/gpt-4o".to_string(),
+            "gpt-4o".to_string()
+        ]
     );
 }
 
 #[test]
 fn never_matches_by_prefix_or_a_stripped_date() {
     let t = table();
-    assert_eq!(t.lookup("gpt-4o-2024-05-13", now()).map(|e| e.input), Some(d("5")));
-    assert_eq!(t.lookup("gpt-3.5-turbo-16k", now()).map(|e| e.input), Some(d("3")));
+    assert_eq!(
+        t.lookup("gpt-4o-2024-05-13", now()).map(|e| e.input),
+        Some(d("5"))
+    );
+    assert_eq!(
+        t.lookup("gpt-3.5-turbo-16k", now()).map(|e| e.input),
+        Some(d("3"))
+    );
     assert!(t.lookup("gpt-4o-2099-01-01", now()).is_none());
     assert!(t.lookup("my-private-model", now()).is_none());
     // A bare name never falls back to a prefixed entry.
@@ -146,14 +212,26 @@ fn never_matches_by_prefix_or_a_stripped_date() {
 fn a_call_above_a_context_size_pays_that_tier_for_the_whole_call() {
     // gemini-2.5-pro: 1.25 / 10.00 per million, above 200k input tokens 2.50 / 15.00.
     // 250,000 × 2.50 + 1,000 × 15.00 = 640,000 per 1M = $0.64
-    assert_eq!(cost("gemini-2.5-pro", tokens(250_000, 0, 0, 1_000, 0)), "0.640000000");
+    assert_eq!(
+        cost("gemini-2.5-pro", tokens(250_000, 0, 0, 1_000, 0)),
+        "0.640000000"
+    );
     // 100,000 × 1.25 + 1,000 × 10.00 = 135,000 per 1M = $0.135; the two: $0.775
-    assert_eq!(cost("gemini-2.5-pro", tokens(100_000, 0, 0, 1_000, 0)), "0.135000000");
+    assert_eq!(
+        cost("gemini-2.5-pro", tokens(100_000, 0, 0, 1_000, 0)),
+        "0.135000000"
+    );
     // Exactly 200,000 is not above 200k.
-    assert_eq!(cost("gemini-2.5-pro", tokens(200_000, 0, 0, 0, 0)), "0.250000000");
+    assert_eq!(
+        cost("gemini-2.5-pro", tokens(200_000, 0, 0, 0, 0)),
+        "0.250000000"
+    );
     // Cache reads count towards the size and pay the tier's cache-read rate (0.25).
     // 1 × 2.50 + 200,000 × 0.25 = 50,002.5 per 1M
-    assert_eq!(cost("gemini-2.5-pro", tokens(200_001, 200_000, 0, 0, 0)), "0.050002500");
+    assert_eq!(
+        cost("gemini-2.5-pro", tokens(200_001, 200_000, 0, 0, 0)),
+        "0.050002500"
+    );
     let t = table();
     let e = t.lookup("gemini-2.5-pro", now()).expect("priced");
     let (_, tier) = e.price_call(&tokens(250_000, 0, 0, 0, 0));
@@ -226,7 +304,11 @@ fn each_call_rounds_half_away_from_zero() {
 #[test]
 fn the_entry_in_force_at_session_start_applies_and_user_entries_win() {
     let mut entries = default_prices();
-    let gpt4 = entries.iter().find(|e| e.model == "gpt-4").expect("gpt-4").clone();
+    let gpt4 = entries
+        .iter()
+        .find(|e| e.model == "gpt-4")
+        .expect("gpt-4")
+        .clone();
     let mut newer = gpt4.clone();
     newer.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
     newer.input = Decimal::from(10);
@@ -235,8 +317,14 @@ fn the_entry_in_force_at_session_start_applies_and_user_entries_win() {
     let table = PriceTable::new(entries.clone());
     let before = parse_rfc3339("2026-10-31T23:59:59Z").expect("time");
     let after = parse_rfc3339("2026-11-01T00:00:00Z").expect("time");
-    assert_eq!(table.lookup("gpt-4", before).map(|e| e.input), Some(Decimal::from(30)));
-    assert_eq!(table.lookup("gpt-4", after).map(|e| e.input), Some(Decimal::from(10)));
+    assert_eq!(
+        table.lookup("gpt-4", before).map(|e| e.input),
+        Some(Decimal::from(30))
+    );
+    assert_eq!(
+        table.lookup("gpt-4", after).map(|e| e.input),
+        Some(Decimal::from(10))
+    );
     // A user's price in force wins over a later default or import.
     let mut mine = gpt4;
     mine.effective_from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
@@ -244,7 +332,10 @@ fn the_entry_in_force_at_session_start_applies_and_user_entries_win() {
     mine.origin = Origin::User;
     entries.push(mine);
     let table = PriceTable::new(entries);
-    assert_eq!(table.lookup("GPT-4", after).map(|e| e.input), Some(Decimal::from(7)));
+    assert_eq!(
+        table.lookup("GPT-4", after).map(|e| e.input),
+        Some(Decimal::from(7))
+    );
 }
 
 #[test]
@@ -257,9 +348,17 @@ fn patterns_are_anchored_case_blind_and_names_win() {
     custom.origin = Origin::User;
     entries.push(custom);
     let table = PriceTable::new(entries);
-    assert_eq!(table.lookup("Llama-3.1-70b", now()).map(|e| e.model.as_str()), Some("llama-family"));
+    assert_eq!(
+        table
+            .lookup("Llama-3.1-70b", now())
+            .map(|e| e.model.as_str()),
+        Some("llama-family")
+    );
     assert!(table.lookup("x-llama-3.1-70b", now()).is_none());
-    assert_eq!(table.lookup("gpt-4", now()).map(|e| e.model.as_str()), Some("gpt-4"));
+    assert_eq!(
+        table.lookup("gpt-4", now()).map(|e| e.model.as_str()),
+        Some("gpt-4")
+    );
 }
 
 #[test]
@@ -278,14 +377,20 @@ fn rejects_bad_entries() {
     e.tiers = vec![Tier {
         above_input_tokens: None,
         service_tier: ServiceTier::Default,
-        rates: Rates { input: Some(Decimal::ONE), ..Rates::default() },
+        rates: Rates {
+            input: Some(Decimal::ONE),
+            ..Rates::default()
+        },
     }];
     assert_eq!(e.validate(), Err(PriceError::Tiers));
     let mut e = base;
     e.tiers = vec![Tier {
         above_input_tokens: Some(10),
         service_tier: ServiceTier::Default,
-        rates: Rates { output: Some(Decimal::NEGATIVE_ONE), ..Rates::default() },
+        rates: Rates {
+            output: Some(Decimal::NEGATIVE_ONE),
+            ..Rates::default()
+        },
     }];
     assert_eq!(e.validate(), Err(PriceError::Price("tiers.output")));
 }
