@@ -163,8 +163,19 @@ impl ChatTelemetry {
 
     /// Token usage as the provider reported it: OpenAI's `usage` (Chat or Responses) or
     /// Anthropic's, passed through; the server normalises and prices it.
+    /// One model call: the provider's `usage` object as it came (OpenAI Chat or
+    /// Responses, Anthropic). Each call is priced on its own, at its context tier.
     pub fn track_token_usage(&self, usage: Value) {
         self.client.send(json!({"type": "usage", "session_id": self.session_id, "usage": usage, "timestamp": now()}));
+    }
+
+    /// One model call that ran at a service tier (OpenAI's response `service_tier`:
+    /// `default`, `flex`, `priority`; or `batch`), priced at that tier's rates.
+    pub fn track_token_usage_at_tier(&self, usage: Value, service_tier: &str) {
+        self.client.send(
+            json!({"type": "usage", "session_id": self.session_id, "usage": usage,
+                                "service_tier": service_tier, "timestamp": now()}),
+        );
     }
 
     pub fn log(&self, level: &str, message: &str) {

@@ -3,9 +3,10 @@
 use crate::clock::Micros;
 use crate::events::{BackfillSession, EventKind};
 use crate::money::Nanos;
-use crate::pricing::{PriceEntry, PriceTable};
+use crate::pricing::{CallTier, PriceEntry, PriceTable, TokenKind};
 use crate::span::OtlpState;
 use crate::usage::{CallUsage, ServiceTier, TokenUsage};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -135,6 +136,17 @@ pub struct Session {
     pub otlp: Option<OtlpState>,
 }
 
+/// A session's cost for one kind of token at one tier, over all its calls: the rate, the
+/// tokens and their exact USD (the calls round to nano-dollars after these add up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostLine {
+    pub kind: TokenKind,
+    pub tier: CallTier,
+    pub tokens: i64,
+    pub usd_per_million: Decimal,
+    pub usd: Decimal,
+}
+
 /// Why an event could not apply to its session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -260,6 +272,50 @@ impl Session {
             total = total.saturating_add(cost);
         }
         self.cost_nanos = Some(total);
+    }
+
+    /// The cost by kind of token and tier at `entry`: one line per kind and tier the calls
+    /// used (a session without calls is one call at the base rates).
+    pub fn cost_lines(&self, entry: &PriceEntry) -> Vec<CostLine> {
+        let totals = [Call {
+            at: self.start_time,
+            usage: CallUsage {
+                tokens: self.usage,
+                ..CallUsage::default()
+            },
+            above_input_tokens: None,
+            cost_nanos: None,
+        }];
+        let calls: &[Call] = if self.calls.is_empty() {
+            &totals
+        } else {
+            &self.calls
+        };
+        let mut lines: Vec<CostLine> = Vec::new();
+        for kind in TokenKind::ALL {
+            let first = lines.len();
+            for call in calls {
+                let tier = CallTier {
+                    above_input_tokens: call.above_input_tokens,
+                    service_tier: call.usage.service_tier,
+                };
+                let line = entry.lines(&call.usage, tier)[kind as usize];
+                match lines[first..].iter_mut().find(|l| l.tier == tier) {
+                    Some(existing) => {
+                        existing.tokens += line.tokens;
+                        existing.usd += line.usd;
+                    }
+                    None => lines.push(CostLine {
+                        kind,
+                        tier,
+                        tokens: line.tokens,
+                        usd_per_million: line.usd_per_million,
+                        usd: line.usd,
+                    }),
+                }
+            }
+        }
+        lines
     }
 
     /// Records one model call (not priced yet): its tokens join the session's totals.

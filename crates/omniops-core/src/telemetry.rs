@@ -113,7 +113,11 @@ pub struct ModelUsage {
 pub struct DomainCost {
     pub domain: String,
     pub requests: i64,
+    /// The priced requests' cost.
     pub cost: String,
+    /// Requests of models without a price: not in `cost`.
+    pub unpriced_requests: i64,
+    pub unpriced: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -231,6 +235,8 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
             domain,
             requests: c.requests,
             cost: format_nanos(i128::from(c.cost_nanos), 4),
+            unpriced_requests: c.unpriced,
+            unpriced: c.unpriced > 0,
         })
         .collect();
 
@@ -407,7 +413,11 @@ mod tests {
         assert_eq!(json["modelUsage"][1]["cost"], serde_json::Value::Null);
         assert_eq!(json["modelUsage"][1]["unpriced"], true);
         assert_eq!(json["domainBreakdown"][0]["domain"], "a.example");
+        // b.example's only request is unpriced: its cost is $0 and it says so.
         assert_eq!(json["domainBreakdown"][1]["cost"], "0.0000");
+        assert_eq!(json["domainBreakdown"][1]["unpricedRequests"], 1);
+        assert_eq!(json["domainBreakdown"][1]["unpriced"], true);
+        assert_eq!(json["domainBreakdown"][0]["unpriced"], false);
         assert_eq!(json["hourlyTrend"].as_array().map(Vec::len), Some(24));
         assert_eq!(json["hourlyTrend"][13]["hour"], "2026-11-26T02:00:00Z");
         assert_eq!(json["hourlyTrend"][13]["cost"].to_string(), "0.18");

@@ -136,6 +136,14 @@
       } catch (e) { toast("A budget alert fired.", true); }
       changed();
     });
+    source.addEventListener("unpriced.model", function (event) {
+      try {
+        var u = JSON.parse(event.data);
+        toast("New model without a price: " + u.model + " on " + u.domain +
+          ". Its sessions are counted as unpriced; set a price on the costs page or in Settings.", true);
+      } catch (e) { toast("A model without a price was seen.", true); }
+      changed();
+    });
     window.addEventListener("beforeunload", function () { source.close(); });
   }
 
@@ -209,6 +217,59 @@
       });
     }).catch(function () {
       if (result) { result.className = "form-result error"; result.textContent = "The server is unreachable."; }
+    });
+  });
+
+  // The price import form sends the chosen file to the API as it is, with its options in
+  // the query string, and shows what the import did (or would do).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var url = form.getAttribute && form.getAttribute("data-import-url");
+    if (!url) return;
+    event.preventDefault();
+    var result = form.querySelector(".form-result");
+    var report = form.querySelector("[data-testid=import-report]");
+    var file = form.elements.file.files[0];
+    if (!file) return;
+    var query = "?dryRun=" + form.elements.dryRun.checked + "&recompute=" + form.elements.recompute.checked +
+      "&source=" + encodeURIComponent(file.name) +
+      (form.elements.effectiveFrom.value ? "&effectiveFrom=" + form.elements.effectiveFrom.value : "");
+    file.text().then(function (text) {
+      return fetch(url + query, { method: "POST", credentials: "same-origin", body: text,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() } });
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (!response.ok) {
+          result.className = "form-result error";
+          result.textContent = answer.error || ("The server answered " + response.status);
+          return;
+        }
+        result.className = "form-result";
+        result.textContent = (answer.dryRun ? "Dry run: nothing was stored. " : "Imported. ") +
+          answer.added.length + " added, " + answer.changed.length + " changed, " + answer.unchanged +
+          " unchanged, " + answer.keptUserPrices.length + " kept (your prices), " + answer.skipped + " left out." +
+          (answer.recomputed ? " " + answer.recomputed.sessions + " sessions repriced." : "");
+        report.textContent = "";
+        var list = document.createElement("ul");
+        list.className = "list";
+        answer.added.slice(0, 20).forEach(function (m) {
+          var li = document.createElement("li"); li.textContent = "added " + m; list.appendChild(li);
+        });
+        answer.changed.slice(0, 20).forEach(function (c) {
+          var li = document.createElement("li");
+          li.textContent = "changed " + c.model + ": input $" + c.before.input + " → $" + c.after.input +
+            ", output $" + c.before.output + " → $" + c.after.output;
+          list.appendChild(li);
+        });
+        report.appendChild(list);
+        if (!answer.dryRun && typeof htmx !== "undefined") {
+          htmx.trigger(document.body, "omniops:settings");
+          htmx.trigger(document.body, "omniops:changed");
+        }
+      });
+    }).catch(function () {
+      result.className = "form-result error";
+      result.textContent = "The file could not be read or the server is unreachable.";
     });
   });
 

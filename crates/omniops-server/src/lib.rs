@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod commands;
 pub mod error;
 pub mod ingest;
 pub mod jobs;
@@ -49,6 +50,8 @@ pub async fn launch_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<()> {
+    // On SQLite, commands that write directly can tell that this server uses the database.
+    let _lock = commands::lock_data_dir(&settings, "another omniops server is running")?;
     let store = Store::open(
         settings.database_url.as_ref().map(Secret::expose),
         &settings.data_dir,
@@ -92,6 +95,7 @@ pub async fn serve(
     let reaper = tokio::spawn(jobs::reaper::run(state.clone(), stop.clone()));
     let alerts = tokio::spawn(jobs::alerts::run(state.clone(), stop.clone()));
     let webhooks = tokio::spawn(jobs::webhooks::run(state.clone(), stop.clone()));
+    let prices = tokio::spawn(jobs::prices::run(state.clone(), stop.clone()));
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state
@@ -123,7 +127,7 @@ pub async fn serve(
         .context("serving HTTP")?;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks);
+    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks, prices);
     if let Some(task) = remote_live {
         task.abort();
     }
@@ -195,6 +199,10 @@ pub fn router(state: AppState) -> Router {
             get(api::prices::list)
                 .layer(read_auth.clone())
                 .merge(put(api::prices::put).layer(admin_auth.clone())),
+        )
+        .route(
+            "/api/v1/prices/import",
+            post(api::prices::import).layer(admin_auth.clone()),
         )
         .route("/", get(pages::root))
         .route(

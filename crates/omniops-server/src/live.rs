@@ -1,6 +1,7 @@
 //! The live stream: `GET /api/live`, Server-Sent Events. The writer publishes each
 //! committed batch's live-session changes on a broadcast channel; each connection filters
-//! them by its domain, adds a periodic summary and fired budget alerts, and gets a `resync`
+//! them by its domain, adds a periodic summary, fired budget alerts and models seen
+//! without a price (`unpriced.model`), and gets a `resync`
 //! (a fresh summary) when it fell behind.
 
 use crate::auth::Principal;
@@ -61,6 +62,7 @@ fn event_name(name: &str) -> Option<&'static str> {
         "session.updated",
         "session.ended",
         "alert.fired",
+        "unpriced.model",
     ]
     .into_iter()
     .find(|n| *n == name)
@@ -87,6 +89,21 @@ fn messages(changes: &[LiveChange]) -> Vec<LiveMessage> {
                 domain: c.domain.clone(),
                 data: data.to_string(),
             }
+        })
+        .collect()
+}
+
+/// `unpriced.model`: a model's first session without a price in a domain.
+pub fn unpriced_messages(
+    pairs: &[(String, String)],
+    at: omniops_core::clock::Micros,
+) -> Vec<LiveMessage> {
+    pairs
+        .iter()
+        .map(|(model, domain)| LiveMessage {
+            event: "unpriced.model",
+            domain: domain.clone(),
+            data: json!({"model": model, "domain": domain, "at": to_rfc3339(at)}).to_string(),
         })
         .collect()
 }

@@ -35,6 +35,22 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Where a request was sent (`http://host:port`), for the commands a page shows: the
+/// `Host` header when it is a plain host and port, else the default address.
+pub fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 261
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
 /// The raw query string as a map; unknown parameters are ignored.
 pub type Params = HashMap<String, String>;
 
@@ -72,6 +88,11 @@ pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
 
 /// `page` (≥ 1, default 1) and `limit` (1–100, default 20).
 pub fn pagination(params: &Params) -> Result<(i64, i64), ApiError> {
+    pagination_up_to(params, 20, 100)
+}
+
+/// `page` (≥ 1, default 1) and `limit` (1 to `max`, default `default`).
+pub fn pagination_up_to(params: &Params, default: i64, max: i64) -> Result<(i64, i64), ApiError> {
     let number = |name: &'static str, default: i64, max: i64| -> Result<i64, ApiError> {
         match params.get(name) {
             None => Ok(default),
@@ -88,5 +109,8 @@ pub fn pagination(params: &Params) -> Result<(i64, i64), ApiError> {
                 }),
         }
     };
-    Ok((number("page", 1, 1_000_000)?, number("limit", 20, 100)?))
+    Ok((
+        number("page", 1, 1_000_000)?,
+        number("limit", default, max)?,
+    ))
 }

@@ -79,4 +79,16 @@ impl Inner {
             self.now() - i64::from(self.retention_days()) * omniops_core::clock::MICROS_PER_DAY,
         )
     }
+
+    /// After this instance changed prices: the other instances on the same PostgreSQL
+    /// reload theirs.
+    pub async fn prices_changed(&self) {
+        if let Err(error) = self
+            .store
+            .notify(crate::jobs::prices::PRICES_CHANNEL, "reload")
+            .await
+        {
+            tracing::warn!(?error, "announcing a price change");
+        }
+    }
 }

@@ -11,7 +11,8 @@ use omniops_core::analytics::AnalyticsInputs;
 use omniops_core::clock::Micros;
 use omniops_core::events::Event;
 use omniops_core::missing::ProductTally;
-use omniops_core::pricing::{default_prices, PriceEntry, PriceTable};
+use omniops_core::pricing::litellm::ImportPlan;
+use omniops_core::pricing::{default_prices, Origin, PriceEntry, PriceTable, DEFAULT_PRICES_JSON};
 use omniops_core::rollup::{WindowSums, DURATION_BUCKETS};
 use omniops_core::session::Session;
 use omniops_core::telemetry::TelemetryInputs;
@@ -121,6 +122,8 @@ pub struct BatchOutcome {
     pub backfilled: usize,
     /// Live sessions this batch started, changed or ended, as they are now.
     pub live: Vec<LiveChange>,
+    /// (model, domain) pairs whose first unpriced session this batch stored.
+    pub unpriced: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +192,11 @@ pub struct LiveChange {
     pub success: Option<bool>,
 }
 
+/// The `app_settings` key holding the fingerprint of the default prices last stored.
+pub const DEFAULT_PRICES_SETTING: &str = "default_prices_sha256";
+/// The `app_settings` key listing models to reprice after new default prices.
+const PENDING_REPRICE_SETTING: &str = "pending_reprice_models";
+
 #[derive(Debug, Default, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecomputeReport {
@@ -237,6 +245,34 @@ impl std::fmt::Debug for DomainConfig {
             .field("consumer_key_set", &self.consumer_key.is_some())
             .field("consumer_secret_set", &self.consumer_secret.is_some())
             .finish()
+    }
+}
+
+/// An exclusive hold on a SQLite data directory (`omniops.lock`, an OS file lock that ends
+/// with the process): a running server keeps one, so a command that would write to the
+/// database directly can tell that a server is using it.
+#[derive(Debug)]
+pub struct DataDirLock(#[allow(dead_code)] std::fs::File);
+
+impl DataDirLock {
+    /// Takes the lock; `None` when another process holds it.
+    pub fn acquire(data_dir: &Path) -> anyhow::Result<Option<DataDirLock>> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let path = data_dir.join("omniops.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DataDirLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(anyhow::Error::new(e).context(format!("locking {}", path.display())))
+            }
+        }
     }
 }
 
@@ -369,17 +405,95 @@ impl Store {
                 cache,
             })),
         };
-        store
-            .seed_prices(&default_prices(), chrono::Utc::now().timestamp_micros())
-            .await?;
         store.reload_prices().await?;
+        store
+            .sync_default_prices(chrono::Utc::now().timestamp_micros())
+            .await?;
         Ok(store)
+    }
+
+    /// Stores the shipped default prices when they differ from those stored at the last
+    /// start (a new release): default rows are replaced, models a user priced are left
+    /// alone. The stored models whose price changed are recorded for repricing
+    /// ([`Store::pending_reprice`]), which a server does in the background.
+    async fn sync_default_prices(&self, now: Micros) -> anyhow::Result<()> {
+        let changed = self.default_price_changes(now).await?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut pending = self.pending_reprice().await?.unwrap_or_default();
+        pending.extend(changed);
+        pending.sort();
+        pending.dedup();
+        self.put_setting(PENDING_REPRICE_SETTING, &serde_json::to_string(&pending)?)
+            .await
+    }
+
+    /// Models whose history must be repriced from the defaults' date on since the
+    /// shipped prices changed, if any.
+    pub async fn pending_reprice(&self) -> anyhow::Result<Option<Vec<String>>> {
+        match self.setting(PENDING_REPRICE_SETTING).await? {
+            None => Ok(None),
+            Some(text) => Ok(Some(serde_json::from_str(&text).unwrap_or_default())),
+        }
+    }
+
+    /// Reprices the models [`Store::pending_reprice`] names and clears the record.
+    pub async fn run_pending_reprice(&self, raw_since: Micros) -> anyhow::Result<RecomputeReport> {
+        let Some(models) = self.pending_reprice().await? else {
+            return Ok(RecomputeReport::default());
+        };
+        let from = omniops_core::pricing::default_effective_from()
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros());
+        let report = self.reprice(&models, from, raw_since).await?;
+        on_pool!(self, delete_setting(PENDING_REPRICE_SETTING))?;
+        Ok(report)
+    }
+
+    /// Replaces the default rows when the shipped file changed; returns the stored models
+    /// whose price in force changed.
+    async fn default_price_changes(&self, now: Micros) -> anyhow::Result<Vec<String>> {
+        let fingerprint = hex::encode(Sha256::digest(DEFAULT_PRICES_JSON.as_bytes()));
+        if self.setting(DEFAULT_PRICES_SETTING).await?.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(Vec::new());
+        }
+        let mut writer = self.writer.lock().await;
+        let before = writer.prices.clone();
+        on_pool!(
+            self,
+            replace_default_prices(&default_prices(), &fingerprint, now)
+        )?;
+        let after = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = after.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        drop(writer);
+        let models = on_pool!(self, stored_models())?;
+        let start = omniops_core::pricing::default_effective_from()
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros());
+        let same = |m: &String, at| {
+            let (a, b) = (before.lookup(m, at), after.lookup(m, at));
+            match (a, b) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.key() == b.key() && a.same_rates(b),
+                _ => false,
+            }
+        };
+        Ok(models
+            .into_iter()
+            .filter(|m| !(same(m, start) && same(m, now)))
+            .collect())
     }
 
     /// Re-reads the price table (after a change made elsewhere).
     pub async fn reload_prices(&self) -> anyhow::Result<()> {
-        let table = Arc::new(PriceTable::new(self.prices().await?));
-        self.writer.lock().await.prices = table;
+        // Read under the writer's lock: a reload that read before a price change committed
+        // must not install its older table after the change's.
+        let mut writer = self.writer.lock().await;
+        writer.prices = Arc::new(PriceTable::new(self.prices().await?));
         Ok(())
     }
 
@@ -934,26 +1048,96 @@ impl Store {
         on_pool!(self, load_prices())
     }
 
-    /// Stores the shipped default prices where no entry of the same model and date exists.
-    pub async fn seed_prices(&self, entries: &[PriceEntry], now: Micros) -> anyhow::Result<()> {
-        Ok(on_pool!(self, seed_prices(entries, now))?)
-    }
-
-    /// Stores a price entry and recomputes history; batches wait meanwhile and price with
-    /// the new table afterwards.
+    /// Stores a user's price entry and reprices the history it decides from its date on;
+    /// batches wait meanwhile and price with the new table afterwards.
     pub async fn put_price(
         &self,
         entry: &PriceEntry,
         raw_since: Micros,
         now: Micros,
     ) -> anyhow::Result<RecomputeReport> {
+        let mut entry = entry.clone();
+        entry.model = entry.model.trim().to_lowercase();
+        entry.aliases = entry
+            .aliases
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .collect();
+        entry.origin = Origin::User;
         let mut writer = self.writer.lock().await;
-        let report = on_pool!(self, put_price(entry, raw_since, now))?;
-        writer.prices = Arc::new(PriceTable::new(self.prices().await?));
+        on_pool!(self, put_user_price(&entry, now))?;
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = table.clone();
         if let Some(cache) = writer.cache.as_mut() {
             cache.clear();
         }
+        let models: Vec<String> = on_pool!(self, stored_models())?
+            .into_iter()
+            .filter(|m| table.decides(&entry, m))
+            .collect();
+        let from = entry.effective_from_micros();
+        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
         Ok(report)
+    }
+
+    /// Imports price entries (of origin `import`): what changes, and with `apply`, stores
+    /// it; with `recompute` too, reprices the history of the models it added or changed
+    /// from the entries' date on. A model a user priced is never changed.
+    pub async fn import_prices(
+        &self,
+        entries: Vec<PriceEntry>,
+        apply: bool,
+        recompute: bool,
+        raw_since: Micros,
+        now: Micros,
+    ) -> anyhow::Result<(ImportPlan, Option<RecomputeReport>)> {
+        let mut writer = self.writer.lock().await;
+        let stored = self.prices().await?;
+        let plan = omniops_core::pricing::litellm::plan_import(&stored, entries);
+        if !apply || plan.writes.is_empty() {
+            return Ok((plan, None));
+        }
+        on_pool!(self, put_imported_prices(&plan.writes, now))?;
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = table.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        if !recompute {
+            return Ok((plan, None));
+        }
+        let models: Vec<String> = on_pool!(self, stored_models())?
+            .into_iter()
+            .filter(|m| plan.writes.iter().any(|e| table.decides(e, m)))
+            .collect();
+        let from = plan
+            .writes
+            .iter()
+            .map(PriceEntry::effective_from_micros)
+            .min()
+            .unwrap_or(now);
+        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
+        Ok((plan, Some(report)))
+    }
+
+    /// Prices the history of `models` from `from` on again with the current table (after
+    /// new defaults); batches wait meanwhile.
+    pub async fn reprice(
+        &self,
+        models: &[String],
+        from: Micros,
+        raw_since: Micros,
+    ) -> anyhow::Result<RecomputeReport> {
+        let writer = self.writer.lock().await;
+        let table = writer.prices.clone();
+        let report = on_pool!(self, reprice_history(&table, models, from, raw_since))?;
+        drop(writer);
+        Ok(report)
+    }
+
+    /// Models of stored sessions and rollups, as sent.
+    pub async fn stored_models(&self) -> anyhow::Result<Vec<String>> {
+        Ok(on_pool!(self, stored_models())?)
     }
 
     pub async fn unpriced_models(&self) -> anyhow::Result<Vec<UnpricedModel>> {

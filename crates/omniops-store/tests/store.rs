@@ -32,13 +32,12 @@ fn backfill(
     )
 }
 
-async fn prepared(db: &TestDb, now: Micros) {
-    // Opening a store seeds the defaults; seeding again changes nothing.
-    db.store
-        .seed_prices(&default_prices(), now)
-        .await
-        .expect("seed prices");
-    assert_eq!(db.store.price_table().await.entries().count(), 17);
+async fn prepared(db: &TestDb, _now: Micros) {
+    // Opening a store stores the shipped defaults.
+    assert_eq!(
+        db.store.price_table().await.entries().count(),
+        default_prices().len()
+    );
 }
 
 async fn live_path_costs_are_exact(db: &TestDb) {
@@ -272,10 +271,13 @@ async fn price_change_recomputes_history(db: &TestDb) {
         input: Decimal::ONE,
         cached_input: None,
         cache_write: None,
+        cache_write_1h: None,
         output: Decimal::TWO,
         reasoning: None,
+        tiers: vec![],
         effective_from: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
         source: "test".into(),
+        origin: omniops_core::pricing::Origin::User,
     };
     let raw_since = now - 30 * MICROS_PER_DAY;
     let report = db

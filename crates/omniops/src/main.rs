@@ -44,6 +44,45 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write a dataset as CSV or JSON, as the dashboard's export does.
     Export(ExportArgs),
+    /// Model prices.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PricesCommand {
+    /// Load a LiteLLM-format price file (model_prices_and_context_window.json). Reports what
+    /// was added and what changed; prices set by hand are never changed.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The price file.
+    file: PathBuf,
+    /// Only report what would change.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also reprice stored history of the models added or changed, from --effective-from on.
+    #[arg(long)]
+    recompute: bool,
+    /// The day the imported prices take effect (YYYY-MM-DD; default today, UTC).
+    #[arg(long)]
+    effective_from: Option<chrono::NaiveDate>,
+    /// A running server to import through (its admin API), e.g. http://127.0.0.1:8080.
+    /// Without it the database is written directly, which SQLite refuses while a server runs.
+    #[arg(long, env = "OMNIOPS_URL")]
+    url: Option<String>,
+    /// An admin API key for --url.
+    #[arg(long, env = "OMNIOPS_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Print the whole report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Args)]
@@ -253,12 +292,77 @@ async fn keys(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn import_prices(args: ImportArgs, settings: Settings) -> anyhow::Result<()> {
+    let file =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let options = omniops_server::queries::prices::ImportOptions {
+        dry_run: args.dry_run,
+        recompute: args.recompute,
+        effective_from: args
+            .effective_from
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        source: args.file.file_name().map_or_else(
+            || "import".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    };
+    let remote = args
+        .url
+        .map(|url| omniops_server::commands::Remote { url, key: args.key });
+    let report =
+        omniops_server::commands::import_prices(&settings, &file, &options, remote.as_ref())
+            .await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+    let (added, changed, kept) = (list("added"), list("changed"), list("keptUserPrices"));
+    println!(
+        "{}{} entries read: {} added, {} changed, {} unchanged, {} kept (set by hand), {} left out; in force from {}",
+        if options.dry_run { "dry run, nothing stored. " } else { "" },
+        report["entries"],
+        added.len(),
+        changed.len(),
+        report["unchanged"],
+        kept.len(),
+        report["skipped"],
+        report["effectiveFrom"].as_str().unwrap_or_default()
+    );
+    for model in &added {
+        println!("  added    {}", model.as_str().unwrap_or_default());
+    }
+    for c in &changed {
+        println!(
+            "  changed  {}: input ${} → ${}, output ${} → ${}",
+            c["model"].as_str().unwrap_or_default(),
+            c["before"]["input"].as_str().unwrap_or_default(),
+            c["after"]["input"].as_str().unwrap_or_default(),
+            c["before"]["output"].as_str().unwrap_or_default(),
+            c["after"]["output"].as_str().unwrap_or_default()
+        );
+    }
+    for model in &kept {
+        println!(
+            "  kept     {} (your price)",
+            model.as_str().unwrap_or_default()
+        );
+    }
+    if let Some(r) = report["recomputed"].as_object() {
+        println!(
+            "repriced {} sessions and {} rollup hours",
+            r["sessions"], r["buckets"]
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The bench's reference queries are slow on purpose; keep its output to the numbers.
     let default_filter = match cli.command {
-        Command::Bench(_) | Command::Export(_) => "warn,sqlx=error",
+        Command::Bench(_) | Command::Export(_) | Command::Prices { .. } => "warn,sqlx=error",
         _ => "info,sqlx=warn,tower_http=warn",
     };
     tracing_subscriber::fmt()
@@ -280,6 +384,12 @@ async fn main() -> anyhow::Result<()> {
             keys(command, settings(cli.config.as_ref(), None, &storage)?).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Prices {
+            command: PricesCommand::Import(args),
+        } => {
+            let settings = settings(cli.config.as_ref(), None, &args.storage)?;
+            import_prices(args, settings).await
+        }
         Command::Export(args) => {
             let settings = settings(cli.config.as_ref(), None, &args.storage)?;
             let params: std::collections::HashMap<String, String> = [

@@ -116,21 +116,42 @@ impl TokenKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Rates {
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub input: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub cached_input: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub cache_write: Option<Decimal>,
     #[serde(
         default,
         rename = "cacheWrite1h",
-        with = "rust_decimal::serde::str_option"
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
     )]
     pub cache_write_1h: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub output: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub reasoning: Option<Decimal>,
 }
 
@@ -190,19 +211,32 @@ pub struct PriceEntry {
     pub pattern: Option<String>,
     #[serde(with = "rust_decimal::serde::str")]
     pub input: Decimal,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub cached_input: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub cache_write: Option<Decimal>,
     #[serde(
         default,
         rename = "cacheWrite1h",
-        with = "rust_decimal::serde::str_option"
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
     )]
     pub cache_write_1h: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::str")]
     pub output: Decimal,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        serialize_with = "rust_decimal::serde::str_option::serialize",
+        deserialize_with = "crate::money::lenient::option"
+    )]
     pub reasoning: Option<Decimal>,
     #[serde(default)]
     pub tiers: Vec<Tier>,

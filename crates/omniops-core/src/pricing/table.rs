@@ -138,6 +138,16 @@ impl PriceTable {
             })
     }
 
+    /// The entry named by its key (`model@YYYY-MM-DD`, see [`PriceEntry::key`]).
+    pub fn by_key(&self, key: &str) -> Option<&PriceEntry> {
+        let (model, _) = key.rsplit_once('@')?;
+        self.by_name
+            .get(model)?
+            .iter()
+            .map(|i| &self.entries[*i])
+            .find(|e| e.key() == key)
+    }
+
     /// Whether `entry` can decide the price of `model`: one of its names is on the
     /// model's lookup chain, or its pattern matches.
     pub fn decides(&self, entry: &PriceEntry, model: &str) -> bool {

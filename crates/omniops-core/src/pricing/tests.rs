@@ -407,3 +407,20 @@ fn the_lines_sum_to_the_call_before_rounding() {
     let sum: Decimal = lines.iter().map(|l| l.usd).sum();
     assert_eq!(crate::money::usd_to_nanos(sum), entry.price_call(&usage).0);
 }
+
+#[test]
+fn entries_read_back_what_they_write() {
+    // Tiers carry nulls for the rates they leave out; they must read back.
+    let table = table();
+    let entry = table
+        .lookup("gemini-2.5-pro", now())
+        .expect("priced")
+        .clone();
+    assert!(!entry.tiers.is_empty());
+    let text = serde_json::to_string(&entry).expect("json");
+    let back: PriceEntry = serde_json::from_str(&text).expect("reads back");
+    assert_eq!(back, entry);
+    let tiers: Vec<Tier> =
+        serde_json::from_str(&serde_json::to_string(&entry.tiers).expect("json")).expect("tiers");
+    assert_eq!(tiers, entry.tiers);
+}

@@ -64,6 +64,14 @@ fn any_object() -> Value {
     typed("object")
 }
 
+fn origin() -> Value {
+    enumeration(&["default", "import", "user"])
+}
+
+fn service_tier() -> Value {
+    enumeration(&["default", "flex", "priority", "batch"])
+}
+
 fn pagination() -> Value {
     object(&[
         ("page", integer()),
@@ -119,6 +127,8 @@ fn schemas() -> Value {
         ("domain", string()),
         ("requests", integer()),
         ("cost", money()),
+        ("unpricedRequests", integer()),
+        ("unpriced", boolean()),
     ]);
     let hour = object(&[
         ("hour", time()),
@@ -210,7 +220,12 @@ fn schemas() -> Value {
         ),
         (
             "price",
-            nullable(object(&[("model", string()), ("effectiveFrom", string())])),
+            nullable(object(&[
+                ("model", string()),
+                ("effectiveFrom", string()),
+                ("origin", origin()),
+                ("source", string()),
+            ])),
         ),
         (
             "costBreakdown",
@@ -221,13 +236,37 @@ fn schemas() -> Value {
                         "input",
                         "cached input",
                         "cache write",
+                        "cache write (1 h)",
                         "output",
                         "reasoning",
                     ]),
                 ),
+                ("aboveInputTokens", nullable(integer())),
+                ("serviceTier", service_tier()),
                 ("tokens", integer()),
                 ("usdPerMillion", money()),
                 ("cost", money()),
+            ])),
+        ),
+        ("callCount", integer()),
+        (
+            "calls",
+            array(object(&[
+                ("at", time()),
+                (
+                    "tokens",
+                    object(&[
+                        ("input", integer()),
+                        ("cachedInput", integer()),
+                        ("cacheWrite", integer()),
+                        ("cacheWrite1h", integer()),
+                        ("output", integer()),
+                        ("reasoning", integer()),
+                    ]),
+                ),
+                ("serviceTier", service_tier()),
+                ("aboveInputTokens", nullable(integer())),
+                ("cost", nullable(money())),
             ])),
         ),
         (
@@ -239,17 +278,33 @@ fn schemas() -> Value {
             ])),
         ),
     ]);
+    let rates = [
+        ("input", nullable(money())),
+        ("cachedInput", nullable(money())),
+        ("cacheWrite", nullable(money())),
+        ("cacheWrite1h", nullable(money())),
+        ("output", nullable(money())),
+        ("reasoning", nullable(money())),
+    ];
+    let mut tier = vec![
+        ("aboveInputTokens", nullable(integer())),
+        ("serviceTier", service_tier()),
+    ];
+    tier.extend(rates.iter().cloned());
     let price = object(&[
         ("model", string()),
         ("input", money()),
         ("cachedInput", nullable(money())),
         ("cacheWrite", nullable(money())),
+        ("cacheWrite1h", nullable(money())),
         ("output", money()),
         ("reasoning", nullable(money())),
+        ("tiers", array(object(&tier))),
         ("effectiveFrom", string()),
         ("aliases", array(string())),
         ("pattern", nullable(string())),
         ("source", string()),
+        ("origin", origin()),
     ]);
     let key_record = object(&[
         ("id", string()),
@@ -277,6 +332,18 @@ fn schemas() -> Value {
         "SessionDetails": object(&session_details),
         "Pagination": pagination(),
         "Price": price,
+        "PriceImport": object(&[
+            ("dryRun", boolean()),
+            ("effectiveFrom", string()),
+            ("entries", integer()),
+            ("added", array(string())),
+            ("changed", array(object(&[("model", string()), ("before", reference("Price")), ("after", reference("Price"))]))),
+            ("unchanged", integer()),
+            ("keptUserPrices", array(string())),
+            ("skipped", integer()),
+            ("skippedExamples", array(object(&[("model", string()), ("reason", string())]))),
+            ("recomputed", nullable(object(&[("models", array(string())), ("sessions", integer()), ("buckets", integer())]))),
+        ]),
         "ApiKey": key_record,
         "IngestAnswer": object(&[
             ("accepted", integer()),
@@ -534,11 +601,24 @@ fn paths() -> Value {
         },
         "/api/dashboard/test-connection": {"get": get("Checks the database and each WooCommerce store", vec![], any_object())},
         "/api/v1/prices": {
-            "get": get("Model prices and models seen without one", vec![],
-                object(&[("prices", array(reference("Price"))),
+            "get": get("Model prices (a page; q searches names) and models seen without one",
+                vec![query("q", string(), "part of a model name or alias"), query("origin", origin(), "where entries came from"),
+                     query("inUse", boolean(), "only entries of models in stored sessions, and user or imported ones"),
+                     query("page", integer(), "page from 1"), query("limit", integer(), "entries per page, up to 1000 (default 100)")],
+                object(&[("prices", array(reference("Price"))), ("pagination", reference("Pagination")),
                          ("unpriced", array(object(&[("model", string()), ("sessions", integer()), ("lastSeen", time())])))])),
             "put": prices_put
         },
+        "/api/v1/prices/import": {"post": {
+            "summary": "Imports a LiteLLM-format price catalogue (admin): prices set by hand are never changed",
+            "parameters": [query("dryRun", boolean(), "only report what would change"),
+                           query("recompute", boolean(), "reprice stored history of the models added or changed"),
+                           query("effectiveFrom", string(), "YYYY-MM-DD the prices take effect (default today)"),
+                           query("source", string(), "a label kept with each entry")],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": any_object()}}},
+            "responses": {"200": json_response("What the import did", reference("PriceImport")),
+                          "400": {"$ref": "#/components/responses/BadRequest"}}
+        }},
         "/api/sessions": {"get": get("Session history",
             vec![days(), domain(), query("model", string(), "one model"), query("outcome", enumeration(&["success", "failure"]), "outcome"),
                  query("page", integer(), "page from 1"), query("limit", integer(), "rows per page")],
@@ -567,7 +647,7 @@ fn paths() -> Value {
                           "404": json_response("No such key", error)}
         }},
         "/api/live": {"get": {
-            "summary": "Server-sent events: summary, session.started/updated/ended, alert.fired, resync",
+            "summary": "Server-sent events: summary, session.started/updated/ended, alert.fired, unpriced.model, resync",
             "parameters": [domain()],
             "responses": {"200": {"description": "An event stream", "content": {"text/event-stream": {}}}}
         }},

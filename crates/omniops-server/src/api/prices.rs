@@ -1,27 +1,92 @@
 use crate::error::ApiError;
 use crate::ingest::read_body;
-use crate::request::parse_json;
+use crate::queries::prices::{self, ImportError, ImportOptions, PriceQuery};
+use crate::request::{parse_json, Params};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use chrono::NaiveDate;
-use omniops_core::clock::to_rfc3339;
-use omniops_core::pricing::{PriceEntry, PriceError};
+use omniops_core::money::lenient;
+use omniops_core::pricing::{Origin, PriceEntry, PriceError, Rates, Tier};
+use omniops_core::usage::ServiceTier;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// `GET /api/v1/prices`: every price entry and the models seen without a price.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let prices = state.store.prices().await?;
-    let unpriced = state.store.unpriced_models().await?;
-    let unpriced: Vec<Value> = unpriced
-        .into_iter()
-        .map(|m| json!({"model": m.model, "sessions": m.sessions, "lastSeen": to_rfc3339(m.last_seen)}))
-        .collect();
-    Ok(Json(json!({"prices": prices, "unpriced": unpriced})))
+/// The largest catalogue `POST /api/v1/prices/import` takes (LiteLLM's is about 3.5 MB).
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+/// `GET /api/v1/prices`: price entries (`q` searches names, `origin` filters, 100 a page by
+/// default) and the models seen without a price.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let params = super::params(query)?;
+    let (page, limit) = crate::request::pagination_up_to(&params, 100, 1_000)?;
+    let origin = match params.get("origin").map(|o| o.trim()) {
+        None | Some("") => None,
+        Some(text) => Some(Origin::parse(text).ok_or_else(|| {
+            ApiError::field("origin", "origin must be one of default, import, user")
+        })?),
+    };
+    let query = PriceQuery {
+        search: params
+            .get("q")
+            .map(|q| q.trim().to_string())
+            .filter(|q| !q.is_empty()),
+        origin,
+        in_use: params.get("inUse").is_some_and(|v| v == "true" || v == "1"),
+        page,
+        limit,
+    };
+    let listing = prices::listing(&state.store, &query).await?;
+    Ok(Json(
+        serde_json::to_value(listing).map_err(anyhow::Error::from)?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RatesInput {
+    #[serde(default, deserialize_with = "lenient::option")]
+    input: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::option")]
+    cached_input: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::option")]
+    cache_write: Option<Decimal>,
+    #[serde(default, rename = "cacheWrite1h", deserialize_with = "lenient::option")]
+    cache_write_1h: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::option")]
+    output: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::option")]
+    reasoning: Option<Decimal>,
+}
+
+impl From<RatesInput> for Rates {
+    fn from(r: RatesInput) -> Self {
+        Rates {
+            input: r.input,
+            cached_input: r.cached_input,
+            cache_write: r.cache_write,
+            cache_write_1h: r.cache_write_1h,
+            output: r.output,
+            reasoning: r.reasoning,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TierInput {
+    above_input_tokens: Option<i64>,
+    #[serde(default)]
+    service_tier: ServiceTier,
+    #[serde(flatten)]
+    rates: RatesInput,
 }
 
 #[derive(Deserialize)]
@@ -31,16 +96,20 @@ struct PriceInput {
     #[serde(default)]
     aliases: Vec<String>,
     pattern: Option<String>,
-    #[serde(deserialize_with = "omniops_core::money::lenient::decimal")]
+    #[serde(deserialize_with = "lenient::decimal")]
     input: Decimal,
-    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
+    #[serde(default, deserialize_with = "lenient::option")]
     cached_input: Option<Decimal>,
-    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
+    #[serde(default, deserialize_with = "lenient::option")]
     cache_write: Option<Decimal>,
-    #[serde(deserialize_with = "omniops_core::money::lenient::decimal")]
+    #[serde(default, rename = "cacheWrite1h", deserialize_with = "lenient::option")]
+    cache_write_1h: Option<Decimal>,
+    #[serde(deserialize_with = "lenient::decimal")]
     output: Decimal,
-    #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
+    #[serde(default, deserialize_with = "lenient::option")]
     reasoning: Option<Decimal>,
+    #[serde(default)]
+    tiers: Vec<TierInput>,
     effective_from: Option<String>,
     source: Option<String>,
 }
@@ -50,11 +119,28 @@ fn price_field(error: &PriceError) -> &'static str {
         PriceError::Model => "model",
         PriceError::Price(field) => field,
         PriceError::Pattern(_) => "pattern",
+        PriceError::Aliases => "aliases",
+        PriceError::Tiers => "tiers",
     }
 }
 
-/// `PUT /api/v1/prices` (admin): adds or replaces the entry for (model, effectiveFrom) and
-/// recomputes stored costs and rollups from that date in one transaction.
+/// A `YYYY-MM-DD` parameter, or today.
+fn date_or_today(
+    state: &AppState,
+    text: Option<&str>,
+    field: &'static str,
+) -> Result<NaiveDate, ApiError> {
+    match text {
+        None => Ok(chrono::DateTime::from_timestamp_micros(state.now())
+            .unwrap_or_default()
+            .date_naive()),
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| ApiError::field(field, format!("{field} must be a date, YYYY-MM-DD"))),
+    }
+}
+
+/// `PUT /api/v1/prices` (admin): adds or replaces the user's entry for (model,
+/// effectiveFrom) and reprices the stored history it decides from that date.
 pub async fn put(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -62,25 +148,33 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, 64 * 1024).await?;
     let input: PriceInput = parse_json(&headers, &bytes)?;
-    let effective_from = match input.effective_from.as_deref() {
-        None => chrono::DateTime::from_timestamp_micros(state.now())
-            .unwrap_or_default()
-            .date_naive(),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            ApiError::field("effectiveFrom", "effectiveFrom must be a date, YYYY-MM-DD")
-        })?,
-    };
+    let effective_from = date_or_today(&state, input.effective_from.as_deref(), "effectiveFrom")?;
     let entry = PriceEntry {
-        model: input.model.trim().to_string(),
-        aliases: input.aliases,
+        model: input.model.trim().to_lowercase(),
+        aliases: input
+            .aliases
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .collect(),
         pattern: input.pattern.filter(|p| !p.is_empty()),
         input: input.input,
         cached_input: input.cached_input,
         cache_write: input.cache_write,
+        cache_write_1h: input.cache_write_1h,
         output: input.output,
         reasoning: input.reasoning,
+        tiers: input
+            .tiers
+            .into_iter()
+            .map(|t| Tier {
+                above_input_tokens: t.above_input_tokens,
+                service_tier: t.service_tier,
+                rates: t.rates.into(),
+            })
+            .collect(),
         effective_from,
         source: input.source.unwrap_or_else(|| "user".to_string()),
+        origin: Origin::User,
     };
     entry
         .validate()
@@ -89,6 +183,69 @@ pub async fn put(
         .store
         .put_price(&entry, state.raw_retention_cutoff(), state.now())
         .await?;
-    tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = report.sessions, buckets = report.buckets, "price changed; history recomputed");
+    state.prices_changed().await;
+    tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = report.sessions, buckets = report.buckets, "price changed; history repriced");
     Ok(Json(json!({"price": entry, "recomputed": report})))
+}
+
+/// `POST /api/v1/prices/import` (admin): a LiteLLM-format catalogue as the body.
+/// `dryRun=true` reports without storing; `recompute=true` reprices history of the models
+/// added or changed; `effectiveFrom` (default today) and `source` label the entries.
+pub async fn import(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let params = super::params(query)?;
+    let flag = |name: &'static str| -> Result<bool, ApiError> {
+        match params.get(name).map(|v| v.trim()) {
+            None | Some("" | "false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(ApiError::field(
+                name,
+                format!("{name} must be true or false"),
+            )),
+        }
+    };
+    let options = ImportOptions {
+        dry_run: flag("dryRun")?,
+        recompute: flag("recompute")?,
+        effective_from: date_or_today(
+            &state,
+            params.get("effectiveFrom").map(String::as_str),
+            "effectiveFrom",
+        )?,
+        source: params
+            .get("source")
+            .map(|s| s.trim().chars().take(200).collect())
+            .filter(|s: &String| !s.is_empty())
+            .unwrap_or_else(|| "import".to_string()),
+    };
+    let bytes = read_body(body, MAX_IMPORT_BYTES).await?;
+    let catalogue: Value = parse_json(&headers, &bytes)?;
+    let report = prices::import(
+        &state.store,
+        &catalogue,
+        &options,
+        state.raw_retention_cutoff(),
+        state.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        ImportError::File(message) => ApiError::bad_request(message),
+        ImportError::Store(cause) => ApiError::Internal(cause),
+    })?;
+    if !options.dry_run {
+        state.prices_changed().await;
+    }
+    tracing::info!(
+        added = report.added.len(),
+        changed = report.changed.len(),
+        dry_run = options.dry_run,
+        "prices imported"
+    );
+    Ok(Json(
+        serde_json::to_value(report).map_err(anyhow::Error::from)?,
+    ))
 }

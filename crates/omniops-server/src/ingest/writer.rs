@@ -1,7 +1,6 @@
 use crate::state::AppState;
-use omniops_core::events::{Event, EventKind};
+use omniops_core::events::Event;
 use omniops_store::batch::Rejections;
-use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +56,6 @@ pub fn spawn_writer(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let max_events = state.settings.max_batch_events;
-        let mut unpriced_logged: HashSet<String> = HashSet::new();
         loop {
             let next = tokio::select! {
                 job = receiver.recv() => job,
@@ -78,12 +76,10 @@ pub fn spawn_writer(
                     Err(_) => break,
                 }
             }
-            let prices = state.store.price_table().await;
             let requests: Vec<Vec<Event>> = jobs
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.events))
                 .collect();
-            log_unpriced_once(&requests, &prices, &mut unpriced_logged);
             let started = std::time::Instant::now();
             match state.store.apply_batch(&requests, state.now()).await {
                 Ok(outcome) => {
@@ -96,6 +92,9 @@ pub fn spawn_writer(
                     );
                     state.live.publish(&outcome.live);
                     state.live.announce(&state.store, &outcome.live).await;
+                    if !outcome.unpriced.is_empty() {
+                        announce_unpriced(&state, &outcome.unpriced).await;
+                    }
                     if outcome.ended > 0 || outcome.backfilled > 0 {
                         state.alert_wakeup.notify_one();
                     }
@@ -123,25 +122,15 @@ pub fn spawn_writer(
     })
 }
 
-fn log_unpriced_once(
-    requests: &[Vec<Event>],
-    prices: &omniops_core::pricing::PriceTable,
-    logged: &mut HashSet<String>,
-) {
-    for event in requests.iter().flatten() {
-        let Event::Session(event) = event else {
-            continue;
-        };
-        let (model, at) = match &event.kind {
-            EventKind::Start { model, .. } => (model, event.at),
-            EventKind::Backfill(b) => (&b.model, b.start_time),
-            _ => continue,
-        };
-        if !logged.contains(model) && prices.lookup(model, at).is_none() {
-            tracing::warn!(model = %model, "model has no price: its sessions are counted as unpriced until one is added (PUT /api/v1/prices)");
-            logged.insert(model.clone());
-        }
+/// The first session of a model without a price, per domain: logged, and told to the
+/// live streams that may see that domain (on every instance).
+async fn announce_unpriced(state: &AppState, pairs: &[(String, String)]) {
+    for (model, domain) in pairs {
+        tracing::warn!(%model, %domain, "model has no price: its sessions are counted as unpriced until one is added (PUT /api/v1/prices)");
     }
+    let messages = crate::live::unpriced_messages(pairs, state.now());
+    state.live.publish_messages(&messages);
+    state.live.announce_messages(&state.store, &messages).await;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod demo;
+pub mod prices;
 pub mod reaper;
 pub mod retention;
 pub mod webhooks;

@@ -192,7 +192,7 @@ pub async fn customers(state: &AppState, f: &Filters) -> anyhow::Result<Markup> 
         section.card data-testid="customer-segments" {
             h2 { "Customer segments" }
             p.hint { "Each customer domain's share of requests, and its cost." }
-            @if r.domain_breakdown.is_empty() { (components::first_session_help()) }
+            @if r.domain_breakdown.is_empty() { (components::first_session_help(f)) }
             @else {
                 table {
                     thead { tr { th { "Domain" } th.num { "Requests" } th { "Share of requests" } th.num { "Cost" } } }

@@ -1,7 +1,8 @@
 //! Building blocks of every page: cards, stat cards with their change, sections that load
 //! and refresh themselves, charts, error and empty states.
 
-use maud::{html, Markup, PreEscaped};
+use super::filters::Filters;
+use maud::{html, Markup};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -89,16 +90,20 @@ pub fn empty(message: &str) -> Markup {
     html! { p.empty { (message) } }
 }
 
-/// How a new user sends a first session: shown where there is no data yet.
-pub fn first_session_help() -> Markup {
+/// The empty state: a curl command that sends a first session to this server (its own
+/// origin, with an `Authorization` header when keys are in use).
+pub fn first_session_help(f: &Filters) -> Markup {
+    let command = format!(
+        "curl -X POST {}/api/v1/ingest \\\n  -H 'Content-Type: application/json'{} \\\n  -d '{{\"events\":[{{\"type\":\"session\",\"session_id\":\"s1\",\"model\":\"gpt-4o\",\"domain\":\"shop.example\",\n        \"start_time\":\"{}\",\"duration_ms\":1200,\"success\":true,\n        \"input_tokens\":1000,\"output_tokens\":200}}]}}'",
+        f.origin,
+        f.auth_header("ingest"),
+        // A time inside the period shown, so the session appears in it.
+        omniops_core::clock::to_rfc3339(f.window.start + (f.window.end - f.window.start) / 2),
+    );
     html! {
         div.empty {
             p { "No sessions in this period yet. Send a first one:" }
-            pre { code { (PreEscaped(r#"curl -X POST http://127.0.0.1:8080/api/v1/ingest \
-    -H 'Content-Type: application/json' \
-  -d '[{"type":"session","session_id":"s1","model":"gpt-4o","domain":"shop.example",
-        "start_time":"2026-11-26T12:00:00Z","duration_ms":1200,"success":true,
-        "input_tokens":1000,"output_tokens":200}]'"#)) } }
+            pre { code data-testid="first-session-command" { (command) } }
             p { "or start with demo data: " code { "cargo run --release -- serve --demo" } }
         }
     }

@@ -67,7 +67,7 @@ pub async fn metrics(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
     if r.overview.total_requests == 0 {
-        return Ok(components::first_session_help());
+        return Ok(components::first_session_help(f));
     }
     let x = components::trend_hours(&r);
     let cost: Vec<&serde_json::Number> = r.hourly_trend.iter().map(|p| &p.cost).collect();
@@ -106,7 +106,7 @@ pub async fn ticker(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let r = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
     if r.model_usage.is_empty() {
-        return Ok(components::first_session_help());
+        return Ok(components::first_session_help(f));
     }
     let labels: Vec<&str> = r.model_usage.iter().map(|m| m.model.as_str()).collect();
     let costs: Vec<Option<String>> = r.model_usage.iter().map(|m| m.cost.clone()).collect();
@@ -140,7 +140,8 @@ pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                                     " " span.badge.warn data-testid="unpriced" { "unpriced" }
                                     details {
                                         summary { "Set a price" }
-                                        pre { code { "curl -X PUT http://127.0.0.1:8080/api/v1/prices -H 'Content-Type: application/json' \\\n  -d '{\"model\":\"" (m.model) "\",\"input_per_million\":\"1.00\",\"output_per_million\":\"2.00\"}'" } }
+                                        p.muted { "Your prices in USD per million tokens, in force from the first day shown here (the sessions since then are repriced):" }
+                                        pre { code data-testid="set-price-command" { (set_price_command(f, &m.model)) } }
                                     }
                                 }
                             }
@@ -150,6 +151,24 @@ pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             }
         }
     })
+}
+
+/// The `PUT /api/v1/prices` call that prices `model`, sent to this server: placeholder
+/// prices to replace, in force from the window's first day.
+pub fn set_price_command(f: &Filters, model: &str) -> String {
+    let body = json!({
+        "model": model,
+        "input": "1.00",
+        "output": "2.00",
+        "effectiveFrom": f.range_dates().0,
+    });
+    // The body goes inside single quotes: a quote in a model name closes and reopens them.
+    let body = body.to_string().replace('\'', "'\\''");
+    format!(
+        "curl -X PUT {}/api/v1/prices \\\n  -H 'Content-Type: application/json'{} \\\n  -d '{body}'",
+        f.origin,
+        f.auth_header("admin")
+    )
 }
 
 pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
@@ -305,7 +324,11 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
                             tr data-domain=(d.domain) {
                                 td { (d.domain) }
                                 td.num data-value=(d.requests) { (count(d.requests)) }
-                                td.num data-value=(d.cost) { (usd(&d.cost)) }
+                                td.num data-value=(d.cost) { (usd(&d.cost))
+                                    @if d.unpriced {
+                                        " " span.badge.warn data-testid="unpriced" title=(format!("{} requests of models without a price are not in this cost", d.unpriced_requests)) {
+                                            (count(d.unpriced_requests)) " unpriced" }
+                                    } }
                                 td.num { (share) "%" }
                             }
                         }

@@ -20,6 +20,10 @@ pub struct Filters {
     window_params: Vec<(&'static str, String)>,
     /// Extra parameters a page keeps (tab, sort, search).
     pub extra: Params,
+    /// Where the page was requested (`http://host:port`): commands it shows use it.
+    pub origin: String,
+    /// Whether API keys are in use: commands it shows then carry an `Authorization` header.
+    pub keyed: bool,
 }
 
 /// A bare date (`2026-11-01`, as a date input sends it) as an RFC 3339 time: the start of
@@ -70,7 +74,19 @@ impl Filters {
             domain,
             window_params,
             extra,
+            origin: "http://127.0.0.1:8080".to_string(),
+            keyed: principal.key_id.is_some(),
         })
+    }
+
+    /// An `Authorization` header for a shown curl command when keys are in use (the key
+    /// itself is a placeholder for the reader's own), with its line continuation.
+    pub fn auth_header(&self, scope: &str) -> String {
+        if self.keyed {
+            format!(" \\\n  -H 'Authorization: Bearer <your {scope} key>'")
+        } else {
+            String::new()
+        }
     }
 
     /// The period in days, when the window is one of the last N days.

@@ -20,7 +20,7 @@ use crate::request::Params;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 pub use filters::encode;
@@ -40,9 +40,12 @@ fn parse_filters(
     state: &AppState,
     principal: &Principal,
     query: Result<Query<Params>, QueryRejection>,
+    headers: &HeaderMap,
 ) -> Result<Filters, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    Filters::parse(&params, principal, DEFAULT_DAYS, state.now())
+    let mut filters = Filters::parse(&params, principal, DEFAULT_DAYS, state.now())?;
+    filters.origin = crate::request::origin(headers);
+    Ok(filters)
 }
 
 /// A page that could not be built at all (bad filters): the shell's place for an error.
@@ -121,9 +124,10 @@ async fn render_page(
     state: &AppState,
     principal: &Principal,
     query: Result<Query<Params>, QueryRejection>,
+    headers: &HeaderMap,
     spec: &PageSpec,
 ) -> Response {
-    let filters = match parse_filters(state, principal, query) {
+    let filters = match parse_filters(state, principal, query, headers) {
         Ok(f) => f,
         Err(e) => return error_page(e),
     };
@@ -158,49 +162,55 @@ async fn render_page(
 pub async fn overview_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &OVERVIEW).await
+    render_page(&state, &principal, query, &headers, &OVERVIEW).await
 }
 
 pub async fn analytics_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &ANALYTICS).await
+    render_page(&state, &principal, query, &headers, &ANALYTICS).await
 }
 
 pub async fn sessions_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &SESSIONS).await
+    render_page(&state, &principal, query, &headers, &SESSIONS).await
 }
 
 pub async fn settings_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &SETTINGS).await
+    render_page(&state, &principal, query, &headers, &SETTINGS).await
 }
 
 pub async fn products_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &PRODUCTS).await
+    render_page(&state, &principal, query, &headers, &PRODUCTS).await
 }
 
 pub async fn costs_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    render_page(&state, &principal, query, &COSTS).await
+    render_page(&state, &principal, query, &headers, &COSTS).await
 }
 
 /// `GET /dashboard/partials/{name}`: one section's body. A failed query becomes an error
@@ -209,9 +219,10 @@ pub async fn partial(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let filters = match parse_filters(&state, &principal, query) {
+    let filters = match parse_filters(&state, &principal, query, &headers) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };

@@ -80,9 +80,9 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 }
 
 /// The per-hour trend of a report as a two-axis chart.
-pub fn trend_chart(report: &TelemetryReport, testid: &str) -> Markup {
+pub fn trend_chart(report: &TelemetryReport, testid: &str, f: &Filters) -> Markup {
     if report.overview.total_requests == 0 {
-        return components::first_session_help();
+        return components::first_session_help(f);
     }
     let x = components::trend_hours(report);
     let cost: Vec<&serde_json::Number> = report.hourly_trend.iter().map(|p| &p.cost).collect();
@@ -102,7 +102,7 @@ pub fn trend_chart(report: &TelemetryReport, testid: &str) -> Markup {
 
 pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let report = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
-    Ok(trend_chart(&report, "trend-chart"))
+    Ok(trend_chart(&report, "trend-chart", f))
 }
 
 pub async fn status(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {

@@ -152,6 +152,27 @@ pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     })
 }
 
+/// "base", "above 200k", "priority", "above 200k, priority".
+fn tier_text(above: &Value, service: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = above.as_i64() {
+        parts.push(if n % 1_000 == 0 {
+            format!("above {}k", n / 1_000)
+        } else {
+            format!("above {n}")
+        });
+    }
+    match service.as_str() {
+        None | Some("default") => {}
+        Some(tier) => parts.push(tier.to_string()),
+    }
+    if parts.is_empty() {
+        "base".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// The modal's body for `?id=`; a domain-scoped viewer sees only its domain's sessions.
 pub async fn details(
     state: &AppState,
@@ -191,11 +212,12 @@ pub async fn details(
                 None => { p.error { "No price for this model: its cost is not counted." } }
             }
             table data-testid="cost-breakdown" {
-                thead { tr { th { "Tokens" } th.num { "Count" } th.num { "USD per million" } th.num { "Cost" } } }
+                thead { tr { th { "Tokens" } th { "Tier" } th.num { "Count" } th.num { "USD per million" } th.num { "Cost" } } }
                 tbody {
                     @for line in d["costBreakdown"].as_array().into_iter().flatten() {
                         tr data-type=(line["type"].as_str().unwrap_or_default()) {
                             td { (line["type"].as_str().unwrap_or_default()) }
+                            td { (tier_text(&line["aboveInputTokens"], &line["serviceTier"])) }
                             td.num { (count(line["tokens"].as_i64().unwrap_or(0))) }
                             td.num { "$" (line["usdPerMillion"].as_str().unwrap_or_default()) }
                             td.num { "$" (line["cost"].as_str().unwrap_or_default()) }
@@ -204,7 +226,26 @@ pub async fn details(
                 }
             }
             p.muted { "Tokens: " (tokens["input"]) " input (" (tokens["cachedInput"]) " cached, " (tokens["cacheWrite"]) " cache writes), "
-                (tokens["output"]) " output (" (tokens["reasoning"]) " reasoning)." }
+                (tokens["output"]) " output (" (tokens["reasoning"]) " reasoning). Each model call is priced on its own and rounded to a billionth of a dollar; a session sent as totals is one call at the base rates." }
+            @if let Some(calls) = d["calls"].as_array().filter(|c| !c.is_empty()) {
+                h2 { "Model calls " span.muted { "(" (d["callCount"]) ")" } }
+                table data-testid="detail-calls" {
+                    thead { tr { th { "At" } th.num { "Input" } th.num { "Cached" } th.num { "Cache writes" } th.num { "Output" } th { "Tier" } th.num { "Cost" } } }
+                    tbody {
+                        @for c in calls {
+                            tr {
+                                td.muted { (short_time(c["at"].as_str().unwrap_or_default())) }
+                                td.num { (count(c["tokens"]["input"].as_i64().unwrap_or(0))) }
+                                td.num { (count(c["tokens"]["cachedInput"].as_i64().unwrap_or(0))) }
+                                td.num { (count(c["tokens"]["cacheWrite"].as_i64().unwrap_or(0))) }
+                                td.num { (count(c["tokens"]["output"].as_i64().unwrap_or(0))) }
+                                td { (tier_text(&c["aboveInputTokens"], &c["serviceTier"])) }
+                                td.num { @match c["cost"].as_str() { Some(cost) => { "$" (cost) } None => { "unpriced" } } }
+                            }
+                        }
+                    }
+                }
+            }
             @if let Some(searches) = d["searches"].as_array().filter(|s| !s.is_empty()) {
                 h2 { "Searches" }
                 table data-testid="detail-search-list" {

@@ -5,6 +5,7 @@
 use super::components::{self, count, short_time};
 use super::filters::Filters;
 use crate::auth::Principal;
+use crate::queries::prices::PriceQuery;
 use crate::state::AppState;
 use maud::{html, Markup};
 use omniops_core::clock::to_rfc3339;
@@ -37,51 +38,78 @@ fn result_slot() -> Markup {
     html! { p.form-result role="status" aria-live="polite" {} }
 }
 
-pub async fn prices(state: &AppState, _f: &Filters) -> anyhow::Result<Markup> {
-    let mut prices = state.store.prices().await?;
-    prices.sort_by(|a, b| {
-        a.model
-            .cmp(&b.model)
-            .then(b.effective_from.cmp(&a.effective_from))
-    });
-    let unpriced = state.store.unpriced_models().await?;
+/// Entries a page of the price table shows.
+const PRICE_PAGE: i64 = 25;
+
+pub async fn prices(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let search = f.extra("q").unwrap_or("").trim().to_string();
+    let query = PriceQuery {
+        search: (!search.is_empty()).then(|| search.clone()),
+        origin: None,
+        // Without a search: the models in use and every price set by hand or imported.
+        in_use: search.is_empty(),
+        page: f.page(),
+        limit: PRICE_PAGE,
+    };
+    let listing = crate::queries::prices::listing(&state.store, &query).await?;
+    let p = &listing.pagination;
     let money = |d: Option<rust_decimal::Decimal>| {
         d.map_or("–".to_string(), |d| format!("${}", d.normalize()))
     };
+    let link = |to: i64| {
+        f.href_plain(
+            "/dashboard/partials/settings-prices",
+            &[("q", &search), ("page", &to.to_string())],
+        )
+    };
     Ok(html! {
-        @if !unpriced.is_empty() {
+        @if !listing.unpriced.is_empty() {
             div.error data-testid="unpriced-models" {
                 p { "Models seen without a price (their sessions count as unpriced):" }
                 ul.list {
-                    @for m in &unpriced {
-                        li { span { strong { (m.model) } " · " (count(m.sessions)) " sessions, last " (short_time(&to_rfc3339(m.last_seen))) }
+                    @for m in &listing.unpriced {
+                        li { span { strong { (m.model) } " · " (count(m.sessions)) " sessions, last " (short_time(&m.last_seen)) }
                              button type="button" data-price-model=(m.model) { "Price it" } }
                     }
                 }
             }
         }
+        form.actions hx-get=(f.href_plain("/dashboard/partials/settings-prices", &[])) hx-target="#settings-prices-body" aria-label="Search prices" {
+            input type="search" name="q" value=(search) placeholder="Search the catalogue (e.g. gpt-4o, claude, azure/)" aria-label="Model name";
+            button type="submit" { "Search" }
+        }
+        p.muted data-testid="price-scope" {
+            @if search.is_empty() { "Prices of the models in use, and every price set by hand or imported. " (count(p.total)) " entries." }
+            @else { (count(p.total)) " catalogue entries match." }
+        }
         div.table-wrap {
             table data-testid="price-table" {
-                thead { tr { th { "Model" } th.num { "Input" } th.num { "Cached input" } th.num { "Cache write" } th.num { "Output" } th.num { "Reasoning" } th { "From" } th { "Source" } th {} } }
+                thead { tr { th { "Model" } th.num { "Input" } th.num { "Cached input" } th.num { "Cache write" } th.num { "Output" } th.num { "Reasoning" } th { "Tiers" } th { "From" } th { "Origin" } th {} } }
                 tbody {
-                    @for p in &prices {
-                        tr data-model=(p.model) {
-                            td { (p.model) @if !p.aliases.is_empty() { br; span.muted { (p.aliases.join(", ")) } } }
-                            td.num { (money(Some(p.input))) }
-                            td.num { (money(p.cached_input)) }
-                            td.num { (money(p.cache_write)) }
-                            td.num { (money(Some(p.output))) }
-                            td.num { (money(p.reasoning)) }
-                            td { (p.effective_from) }
-                            td.muted { (p.source) }
-                            td { button type="button" data-price-model=(p.model) data-input=(p.input.normalize())
-                                    data-output=(p.output.normalize()) { "Edit" } }
+                    @for e in &listing.prices {
+                        tr data-model=(e.model) {
+                            td { (e.model) @if !e.aliases.is_empty() { br; span.muted { (e.aliases.join(", ")) } } }
+                            td.num { (money(Some(e.input))) }
+                            td.num { (money(e.cached_input)) }
+                            td.num { (money(e.cache_write)) @if let Some(hour) = e.cache_write_1h { br; span.muted { "1 h: " (money(Some(hour))) } } }
+                            td.num { (money(Some(e.output))) }
+                            td.num { (money(e.reasoning)) }
+                            td.muted { @for t in &e.tiers { span.tier { (tier_label(t)) } br; } }
+                            td { (e.effective_from) }
+                            td { span.badge { (e.origin.as_str()) } br; span.muted { (e.source) } }
+                            td { button type="button" data-price-model=(e.model) data-input=(e.input.normalize())
+                                    data-output=(e.output.normalize()) { "Edit" } }
                         }
                     }
                 }
             }
         }
-        h2 style="margin-top:14px" { "Add or change a price" }
+        nav.actions aria-label="Price pages" {
+            @if p.page > 1 { a href="#settings-prices" hx-get=(link(p.page - 1)) hx-target="#settings-prices-body" data-page="prev" { "← Previous" } }
+            span.muted { "Page " (p.page) " of " (p.total_pages.max(1)) }
+            @if p.page < p.total_pages { a href="#settings-prices" hx-get=(link(p.page + 1)) hx-target="#settings-prices-body" data-page="next" { "Next →" } }
+        }
+        h2.spaced { "Add or change a price" }
         form id="price-form" data-api-method="PUT" data-api-url="/api/v1/prices" aria-label="Price" {
             div.actions {
                 input type="text" name="model" placeholder="Model" aria-label="Model" required;
@@ -95,7 +123,46 @@ pub async fn prices(state: &AppState, _f: &Filters) -> anyhow::Result<Markup> {
             }
             (result_slot())
         }
+        h2.spaced { "Import a price catalogue" }
+        p.hint { "A file in LiteLLM's format (model_prices_and_context_window.json). Prices you set by hand are never changed; the others take effect from the date given (today by default)." }
+        form id="price-import" data-import-url="/api/v1/prices/import" aria-label="Import prices" {
+            div.actions {
+                input type="file" name="file" accept=".json,application/json" aria-label="Price file" required;
+                input type="date" name="effectiveFrom" aria-label="In force from";
+                label { input type="checkbox" name="dryRun" checked; " dry run: only report" }
+                label { input type="checkbox" name="recompute"; " reprice stored history" }
+                button.primary type="submit" { "Import" }
+            }
+            (result_slot())
+            div data-testid="import-report" {}
+        }
     })
+}
+
+/// "above 200k, priority: in $2.5 · out $15" for a tier.
+fn tier_label(t: &omniops_core::pricing::Tier) -> String {
+    let mut scope = Vec::new();
+    if let Some(n) = t.above_input_tokens {
+        scope.push(if n % 1_000 == 0 {
+            format!("above {}k", n / 1_000)
+        } else {
+            format!("above {n}")
+        });
+    }
+    if t.service_tier != omniops_core::usage::ServiceTier::Default {
+        scope.push(t.service_tier.as_str().to_string());
+    }
+    let rates: Vec<String> = [
+        ("in", t.rates.input),
+        ("cached", t.rates.cached_input),
+        ("write", t.rates.cache_write),
+        ("out", t.rates.output),
+        ("reasoning", t.rates.reasoning),
+    ]
+    .iter()
+    .filter_map(|(label, rate)| rate.map(|r| format!("{label} ${}", r.normalize())))
+    .collect();
+    format!("{}: {}", scope.join(", "), rates.join(" · "))
 }
 
 pub async fn domains(

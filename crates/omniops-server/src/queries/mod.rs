@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod export;
 pub mod missing;
 pub mod monitoring;
+pub mod prices;
 pub mod sessions;
 pub mod shop;
 pub mod telemetry;

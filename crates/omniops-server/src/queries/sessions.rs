@@ -67,24 +67,47 @@ pub async fn session_history(
     })
 }
 
+/// Calls a session's details list at most (a session may record 10,000).
+pub const MAX_CALLS_SHOWN: usize = 1_000;
+
 /// Everything about one session: the SessionDetailsModal and `GET /api/sessions/{id}`.
 pub async fn session_details(state: &AppState, session_id: &str) -> anyhow::Result<Option<Value>> {
     let Some(s) = state.store.session(session_id).await? else {
         return Ok(None);
     };
     let prices = state.store.price_table().await;
-    let entry = prices.lookup(&s.model, s.start_time);
+    // The entry the calls were priced with; the one in force if it is gone.
+    let entry = s
+        .price
+        .as_deref()
+        .and_then(|key| prices.by_key(key))
+        .or_else(|| prices.lookup(&s.model, s.start_time));
     let breakdown: Vec<Value> = entry
         .map(|e| {
-            e.breakdown(&s.usage)
+            s.cost_lines(e)
                 .iter()
-                .map(|(kind, tokens, per_million, usd)| {
-                    json!({"type": kind, "tokens": tokens, "usdPerMillion": per_million.normalize().to_string(),
-                           "cost": format_usd(*usd, 8)})
+                .map(|l| {
+                    json!({"type": l.kind.label(), "aboveInputTokens": l.tier.above_input_tokens,
+                           "serviceTier": l.tier.service_tier.as_str(), "tokens": l.tokens,
+                           "usdPerMillion": l.usd_per_million.normalize().to_string(),
+                           "cost": format_usd(l.usd, 8)})
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let calls: Vec<Value> = s
+        .calls
+        .iter()
+        .take(MAX_CALLS_SHOWN)
+        .map(|c| {
+            let t = &c.usage.tokens;
+            json!({"at": to_rfc3339(c.at), "tokens": {"input": t.input, "cachedInput": t.cached_input,
+                   "cacheWrite": t.cache_write, "cacheWrite1h": c.usage.cache_write_1h, "output": t.output,
+                   "reasoning": t.reasoning},
+                   "serviceTier": c.usage.service_tier.as_str(), "aboveInputTokens": c.above_input_tokens,
+                   "cost": c.cost_nanos.map(|n| format_nanos(i128::from(n), 9))})
+        })
+        .collect();
     let messages = match &s.conversation_id {
         Some(id) => state.store.conversation_messages(id, 20).await?,
         None => Vec::new(),
@@ -101,10 +124,13 @@ pub async fn session_details(state: &AppState, session_id: &str) -> anyhow::Resu
         "output": s.usage.output, "reasoning": s.usage.reasoning
     });
     details["price"] = match entry {
-        Some(e) => json!({"model": e.model, "effectiveFrom": e.effective_from.to_string()}),
+        Some(e) => json!({"model": e.model, "effectiveFrom": e.effective_from.to_string(),
+                          "origin": e.origin.as_str(), "source": e.source}),
         None => Value::Null,
     };
     details["costBreakdown"] = json!(breakdown);
+    details["calls"] = json!(calls);
+    details["callCount"] = json!(s.calls.len());
     details["conversation"] = json!(messages
         .iter()
         .map(|(role, content, at)| json!({"role": role, "content": content, "timestamp": to_rfc3339(*at)}))

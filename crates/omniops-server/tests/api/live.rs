@@ -7,13 +7,13 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Reads events from a live stream.
-struct Events {
+pub(crate) struct Events {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Events {
-    async fn open(app: &TestApp, query: &str) -> Events {
+    pub(crate) async fn open(app: &TestApp, query: &str) -> Events {
         let response = app
             .client
             .get(app.url(&format!("/api/live{query}")))
@@ -38,7 +38,7 @@ impl Events {
     }
 
     /// The next event other than `skip`: (name, data).
-    async fn next_except(&mut self, skip: &[&str]) -> (String, Value) {
+    pub(crate) async fn next_except(&mut self, skip: &[&str]) -> (String, Value) {
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();

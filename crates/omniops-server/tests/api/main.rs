@@ -19,6 +19,7 @@ mod monitoring;
 mod openapi;
 mod otlp;
 mod prices;
+mod pricing;
 mod reaper;
 mod sessions;
 mod settings;

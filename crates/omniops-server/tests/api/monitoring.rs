@@ -47,7 +47,7 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
     assert_eq!(r["responseTimePercentiles"], Value::Null);
     assert_eq!(
         r["domainBreakdown"],
-        json!([{"domain": "shop.example", "requests": 2, "cost": "0.1200"}])
+        json!([{"domain": "shop.example", "requests": 2, "cost": "0.1200", "unpricedRequests": 0, "unpriced": false}])
     );
     assert_eq!(r["live"]["activeSessions"], 1);
     // The current hour (12:00–13:00) holds session e only.

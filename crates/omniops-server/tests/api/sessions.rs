@@ -78,11 +78,12 @@ async fn history_and_details_match_the_fixture(app: &TestApp) {
     assert_eq!(
         d["costBreakdown"],
         json!([
-            {"type": "input", "tokens": 500, "usdPerMillion": "2.5", "cost": "0.00125000"},
-            {"type": "cached input", "tokens": 1500, "usdPerMillion": "1.25", "cost": "0.00187500"},
-            {"type": "cache write", "tokens": 0, "usdPerMillion": "2.5", "cost": "0.00000000"},
-            {"type": "output", "tokens": 100, "usdPerMillion": "10", "cost": "0.00100000"},
-            {"type": "reasoning", "tokens": 0, "usdPerMillion": "10", "cost": "0.00000000"}
+            {"type": "input", "aboveInputTokens": null, "serviceTier": "default", "tokens": 500, "usdPerMillion": "2.5", "cost": "0.00125000"},
+            {"type": "cached input", "aboveInputTokens": null, "serviceTier": "default", "tokens": 1500, "usdPerMillion": "1.25", "cost": "0.00187500"},
+            {"type": "cache write", "aboveInputTokens": null, "serviceTier": "default", "tokens": 0, "usdPerMillion": "2.5", "cost": "0.00000000"},
+            {"type": "cache write (1 h)", "aboveInputTokens": null, "serviceTier": "default", "tokens": 0, "usdPerMillion": "2.5", "cost": "0.00000000"},
+            {"type": "output", "aboveInputTokens": null, "serviceTier": "default", "tokens": 100, "usdPerMillion": "10", "cost": "0.00100000"},
+            {"type": "reasoning", "aboveInputTokens": null, "serviceTier": "default", "tokens": 0, "usdPerMillion": "10", "cost": "0.00000000"}
         ])
     );
     assert_eq!(
@@ -131,7 +132,7 @@ async fn the_sessions_page_lists_filters_and_opens_details() {
         "$0.00187500"
     );
     assert_eq!(
-        b.text("[data-testid=cost-breakdown] tr[data-type='input'] td:nth-child(3)")
+        b.text("[data-testid=cost-breakdown] tr[data-type='input'] td:nth-child(4)")
             .await,
         "$2.5"
     );

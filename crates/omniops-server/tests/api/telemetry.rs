@@ -104,8 +104,9 @@ async fn report_matches_hand_computed_values(app: &TestApp) {
     assert_eq!(
         r["domainBreakdown"],
         json!([
-            {"domain": "shop.example", "requests": 2, "cost": "0.5467"},
-            {"domain": "parts.example", "requests": 3, "cost": "0.0110"}
+            {"domain": "shop.example", "requests": 2, "cost": "0.5467", "unpricedRequests": 0, "unpriced": false},
+            // parts.example's third request used a model without a price.
+            {"domain": "parts.example", "requests": 3, "cost": "0.0110", "unpricedRequests": 1, "unpriced": true}
         ])
     );
     let trend = r["hourlyTrend"].as_array().expect("trend");

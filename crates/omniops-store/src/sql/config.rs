@@ -48,10 +48,20 @@ pub async fn get_setting(pool: &Pool<DB>, key: &str) -> sqlx::Result<Option<Stri
 }
 
 pub async fn put_setting(pool: &Pool<DB>, key: &str, value: &str) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    put_setting_in(&mut tx, key, value).await?;
+    tx.commit().await
+}
+
+pub async fn delete_setting(pool: &Pool<DB>, key: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM app_settings WHERE key = $1").bind(key).execute(pool).await.map(drop)
+}
+
+async fn put_setting_in(tx: &mut Tx<'_>, key: &str, value: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO app_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)
-        .execute(pool)
+        .execute(&mut **tx)
         .await
         .map(drop)
 }

@@ -10,11 +10,11 @@ use omniops_core::conversation::Conversation;
 use omniops_core::missing::ProductTally;
 use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
 use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
-use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel, WebhookDelivery};
-use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
-use omniops_core::pricing::{PriceEntry, PriceTable};
+use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel, WebhookDelivery, DEFAULT_PRICES_SETTING};
+use omniops_core::clock::{floor_day, floor_hour, Micros};
+use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
 use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
-use omniops_core::session::Session;
+use omniops_core::session::{calls_from_json, calls_to_json, Session};
 use omniops_core::span::OtlpState;
 use omniops_core::telemetry::LiveSession;
 use omniops_core::usage::TokenUsage;
@@ -36,14 +36,14 @@ async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
     }
 }
 
-/// Rows per multi-row statement: 28 columns × 1,000 stays under both engines' bind limits.
+/// Rows per multi-row statement: 30 columns × 1,000 stays under both engines' bind limits.
 const CHUNK: usize = 1_000;
 
 const SESSION_COLUMNS: &str = "id, session_id, model, domain, conversation_id, start_time, \
     end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
     success, error, logs, metadata, last_event_at, event_ids, created_at, otlp_received_at, \
-    otlp_root_end, otlp_failure";
+    otlp_root_end, otlp_failure, calls, price_ref";
 
 const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
@@ -58,6 +58,7 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
     let logs: String = row.try_get("logs")?;
     let metadata: Option<String> = row.try_get("metadata")?;
     let event_ids: String = row.try_get("event_ids")?;
+    let calls: String = row.try_get("calls")?;
     Ok(Session {
         id: row.try_get("id")?,
         session_id: row.try_get("session_id")?,
@@ -77,7 +78,9 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
             output: row.try_get("output_tokens")?,
             reasoning: row.try_get("reasoning_tokens")?,
         },
+        calls: calls_from_json(&calls).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         cost_nanos: row.try_get("cost_nanos")?,
+        price: row.try_get("price_ref")?,
         success: row.try_get("success")?,
         error: row.try_get("error")?,
         logs: json_list(&logs),
@@ -142,7 +145,9 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
         .push_bind(now)
         .push_bind(s.otlp.as_ref().map(|o| o.received_at))
         .push_bind(s.otlp.as_ref().and_then(|o| o.root_end))
-        .push_bind(s.otlp.as_ref().and_then(|o| o.failure.clone()));
+        .push_bind(s.otlp.as_ref().and_then(|o| o.failure.clone()))
+        .push_bind(calls_to_json(&s.calls))
+        .push_bind(s.price.clone());
 }
 
 /// Rows of `select` (ending in `… IN (`) for every id, a chunk of ids per statement.
@@ -189,7 +194,7 @@ const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time =
     cached_input_tokens = excluded.cached_input_tokens, \
     cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
     reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
-    success = excluded.success, error = excluded.error, logs = excluded.logs, \
+    calls = excluded.calls, price_ref = excluded.price_ref, success = excluded.success, error = excluded.error, logs = excluded.logs, \
     last_event_at = excluded.last_event_at, event_ids = excluded.event_ids";
 
 /// A span may also move a span-built session's start and name its model.
@@ -372,6 +377,16 @@ pub async fn apply_batch(
     upsert_shop(&mut tx, &shop).await?;
     add_rollups(&mut tx, &delta).await?;
     add_content_rollups(&mut tx, &content_delta).await?;
+    // New sessions of a model without a price: the first per (model, domain) is announced.
+    let new_unpriced: HashSet<(String, String)> = sessions
+        .values()
+        .filter(|(s, dirty)| *dirty && !known.contains(&s.session_id))
+        .map(|(s, _)| s)
+        .chain(backfills.iter().filter(|s| inserted.contains(&s.session_id)))
+        .filter(|s| s.cost_nanos.is_none() && s.model != omniops_core::span::UNKNOWN_MODEL)
+        .map(|s| (s.model.clone(), s.domain.clone()))
+        .collect();
+    let unpriced = first_unpriced(&mut tx, &new_unpriced, now).await?;
     tx.commit().await?;
 
     let ended_ids: HashSet<&String> = ended.iter().collect();
@@ -401,5 +416,5 @@ pub async fn apply_batch(
     if let Some(cache) = cache {
         cache.keep(sessions.into_values().map(|(s, _)| s));
     }
-    Ok(BatchOutcome { rejections, ended, backfilled, live })
+    Ok(BatchOutcome { rejections, ended, backfilled, live, unpriced })
 }

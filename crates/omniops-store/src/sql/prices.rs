@@ -1,4 +1,4 @@
-// Prices, and recomputing stored costs and rollups when one changes.
+// Prices, and repricing stored sessions and rollups when they change.
 
 fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, String> {
     let get = |name: &str| -> Result<Option<String>, String> { row.try_get(name).map_err(|e| e.to_string()) };
@@ -7,6 +7,7 @@ fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, Strin
     };
     let required = |v: Option<rust_decimal::Decimal>, name: &str| v.ok_or_else(|| format!("{name} missing"));
     let effective = get("effective_from")?.unwrap_or_default();
+    let origin = get("origin")?.unwrap_or_default();
     Ok(PriceEntry {
         model: get("model")?.unwrap_or_default(),
         aliases: serde_json::from_str(&get("aliases")?.unwrap_or_default()).unwrap_or_default(),
@@ -14,15 +15,25 @@ fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, Strin
         input: required(dec("input")?, "input")?,
         cached_input: dec("cached_input")?,
         cache_write: dec("cache_write")?,
+        cache_write_1h: dec("cache_write_1h")?,
         output: required(dec("output")?, "output")?,
         reasoning: dec("reasoning")?,
+        tiers: serde_json::from_str(&get("tiers")?.unwrap_or_else(|| "[]".into())).map_err(|e| format!("tiers: {e}"))?,
         effective_from: chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d").map_err(|e| e.to_string())?,
         source: get("source")?.unwrap_or_default(),
+        origin: Origin::parse(&origin).ok_or_else(|| format!("origin `{origin}`"))?,
     })
 }
 
-const PRICE_COLUMNS: &str =
-    "model, effective_from, aliases, pattern, input, cached_input, cache_write, output, reasoning, source, updated_at";
+const PRICE_COLUMNS: &str = "model, effective_from, aliases, pattern, input, cached_input, cache_write, \
+    cache_write_1h, output, reasoning, tiers, source, origin, updated_at";
+
+/// What an upsert of a price row may change.
+const PRICE_UPDATE: &str = " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
+    pattern = excluded.pattern, input = excluded.input, cached_input = excluded.cached_input, \
+    cache_write = excluded.cache_write, cache_write_1h = excluded.cache_write_1h, output = excluded.output, \
+    reasoning = excluded.reasoning, tiers = excluded.tiers, source = excluded.source, origin = excluded.origin, \
+    updated_at = excluded.updated_at";
 
 async fn load_prices_with<'e, E>(executor: E) -> anyhow::Result<Vec<PriceEntry>>
 where
@@ -40,132 +51,186 @@ pub async fn load_prices(pool: &Pool<DB>) -> anyhow::Result<Vec<PriceEntry>> {
     load_prices_with(pool).await
 }
 
-fn price_insert(entry: &PriceEntry, now: Micros) -> QueryBuilder<'static, DB> {
-    let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO model_prices ({PRICE_COLUMNS}) "));
+/// Rows per price insert: 14 columns × 500.
+const PRICE_CHUNK: usize = 500;
+
+async fn insert_prices(tx: &mut Tx<'_>, entries: &[PriceEntry], conflict: &str, now: Micros) -> sqlx::Result<()> {
     let text = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
-    let entry = entry.clone();
-    q.push_values([entry], |mut b, e| {
-        b.push_bind(e.model.clone())
-            .push_bind(e.effective_from.format("%Y-%m-%d").to_string())
-            .push_bind(serde_json::to_string(&e.aliases).unwrap_or_else(|_| "[]".into()))
-            .push_bind(e.pattern.clone())
-            .push_bind(e.input.to_string())
-            .push_bind(text(e.cached_input))
-            .push_bind(text(e.cache_write))
-            .push_bind(e.output.to_string())
-            .push_bind(text(e.reasoning))
-            .push_bind(e.source.clone())
-            .push_bind(now);
-    });
-    q
+    for chunk in entries.chunks(PRICE_CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO model_prices ({PRICE_COLUMNS}) "));
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(e.model.clone())
+                .push_bind(e.effective_from.format("%Y-%m-%d").to_string())
+                .push_bind(serde_json::to_string(&e.aliases).unwrap_or_else(|_| "[]".into()))
+                .push_bind(e.pattern.clone())
+                .push_bind(e.input.to_string())
+                .push_bind(text(e.cached_input))
+                .push_bind(text(e.cache_write))
+                .push_bind(text(e.cache_write_1h))
+                .push_bind(e.output.to_string())
+                .push_bind(text(e.reasoning))
+                .push_bind(serde_json::to_string(&e.tiers).unwrap_or_else(|_| "[]".into()))
+                .push_bind(e.source.clone())
+                .push_bind(e.origin.as_str())
+                .push_bind(now);
+        });
+        q.push(conflict);
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
-pub async fn seed_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -> sqlx::Result<()> {
+/// Replaces the shipped default rows with `entries` (skipping models a user priced) and
+/// records `fingerprint`, in one transaction.
+pub async fn replace_default_prices(pool: &Pool<DB>, entries: &[PriceEntry], fingerprint: &str, now: Micros) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    for entry in entries {
-        let mut q = price_insert(entry, now);
-        q.push(" ON CONFLICT (model, effective_from) DO NOTHING");
-        q.build().execute(&mut *tx).await?;
-    }
+    let user: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT DISTINCT lower(model) FROM model_prices WHERE origin = 'user'")
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    sqlx::query("DELETE FROM model_prices WHERE origin = 'default'").execute(&mut *tx).await?;
+    let shipped: Vec<PriceEntry> = entries.iter().filter(|e| !user.contains(&e.model)).cloned().collect();
+    // An imported row for the same model and date stays.
+    insert_prices(&mut tx, &shipped, " ON CONFLICT (model, effective_from) DO NOTHING", now).await?;
+    put_setting_in(&mut tx, DEFAULT_PRICES_SETTING, fingerprint).await?;
     tx.commit().await
 }
 
-/// Adds or replaces a price entry and, in the same transaction, recomputes the cost of
-/// every stored session and rollup bucket it prices from its effective date on. Buckets
-/// whose raw sessions are still kept (start at or after `raw_since`) are rebuilt from the
-/// sessions; older ones are priced from their token sums.
-pub async fn put_price(pool: &Pool<DB>, entry: &PriceEntry, raw_since: Micros, now: Micros) -> anyhow::Result<RecomputeReport> {
+/// Stores a user's entry (replacing one of the same model and date).
+pub async fn put_user_price(pool: &Pool<DB>, entry: &PriceEntry, now: Micros) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    let mut q = price_insert(entry, now);
-    q.push(
-        " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
-         pattern = excluded.pattern, input = excluded.input, cached_input = excluded.cached_input, \
-         cache_write = excluded.cache_write, output = excluded.output, reasoning = excluded.reasoning, \
-         source = excluded.source, updated_at = excluded.updated_at",
-    );
-    q.build().execute(&mut *tx).await?;
-    let table = PriceTable::new(load_prices_with(&mut *tx).await?);
-    let from = entry.effective_from_micros();
-    let raw_since = floor_hour(raw_since);
+    insert_prices(&mut tx, std::slice::from_ref(entry), PRICE_UPDATE, now).await?;
+    tx.commit().await
+}
 
-    let models: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT model FROM rollup_hourly WHERE bucket >= $1 AND model <> '' \
-         UNION SELECT DISTINCT model FROM chat_telemetry WHERE start_time >= $1",
+/// Stores imported entries; a row a user set is never replaced.
+pub async fn put_imported_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let conflict = format!("{PRICE_UPDATE} WHERE model_prices.origin <> 'user'");
+    insert_prices(&mut tx, entries, &conflict, now).await?;
+    tx.commit().await
+}
+
+/// Distinct models of stored sessions and rollups (as sent).
+pub async fn stored_models(pool: &Pool<DB>) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT model FROM rollup_daily WHERE domain = '' AND model <> '' \
+         UNION SELECT DISTINCT model FROM chat_telemetry WHERE end_time IS NULL",
     )
-    .bind(from)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut report = RecomputeReport::default();
-    for model in models.iter().filter(|m| PriceTable::entry_matches(entry, m)) {
-        report.models.push(model.clone());
-        recompute_model(&mut tx, &table, model, from, raw_since, &mut report).await?;
+    .fetch_all(pool)
+    .await
+}
+
+/// Sessions read per slice when repricing.
+const REPRICE_SLICE: i64 = 5_000;
+
+/// Prices the stored sessions of `models` that started at or after `from` again with
+/// `table`, and applies each ended session's change of cost to its rollup rows, so the
+/// rollups stay the exact sum of their sessions. Rollup hours before `raw_since` have no
+/// sessions left: they are priced from their token sums at the base rates.
+pub async fn reprice_history(
+    pool: &Pool<DB>,
+    table: &PriceTable,
+    models: &[String],
+    from: Micros,
+    raw_since: Micros,
+) -> anyhow::Result<RecomputeReport> {
+    let mut report = RecomputeReport { models: models.to_vec(), ..RecomputeReport::default() };
+    if models.is_empty() {
+        return Ok(report);
+    }
+    let mut tx = begin_write(pool).await?;
+    let raw_since = floor_hour(raw_since);
+    let mut cursor = (from.max(raw_since), String::new());
+    loop {
+        let (sessions, next) = reprice_slice(&mut tx, table, models, &cursor).await?;
+        report.sessions += sessions;
+        match next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    if floor_hour(from) < raw_since {
+        report.buckets += reprice_buckets(&mut tx, table, models, floor_hour(from), raw_since).await?;
     }
     tx.commit().await?;
     Ok(report)
 }
 
-async fn recompute_model(
+/// Cost and unpriced-count changes per (hour, domain, model) pair row.
+type CostDeltas = HashMap<(Micros, String, String), (i64, i64)>;
+
+/// One slice of sessions after `cursor` (start time, id): returns how many changed and the
+/// cursor of the next slice (`None` when this was the last).
+async fn reprice_slice(
     tx: &mut Tx<'_>,
     table: &PriceTable,
-    model: &str,
-    from: Micros,
-    raw_since: Micros,
-    report: &mut RecomputeReport,
-) -> anyhow::Result<()> {
-    // 1. Raw sessions, and the rebuilt (cost, unpriced) of each kept hour bucket.
-    let rows = sqlx::query(
-        "SELECT id, domain, start_time, end_time, cost_nanos, input_tokens, cached_input_tokens, \
-         cache_write_tokens, output_tokens, reasoning_tokens FROM chat_telemetry \
-         WHERE model = $1 AND start_time >= $2",
-    )
-    .bind(model)
-    .bind(from)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut rebuilt: HashMap<(Micros, String), (i64, i64)> = HashMap::new();
-    for row in &rows {
-        let start: Micros = row.try_get(2)?;
-        let usage = TokenUsage {
-            input: row.try_get(5)?,
-            cached_input: row.try_get(6)?,
-            cache_write: row.try_get(7)?,
-            output: row.try_get(8)?,
-            reasoning: row.try_get(9)?,
-        };
-        let cost = table.lookup(model, start).map(|e| e.cost_nanos(&usage));
-        let old: Option<i64> = row.try_get(4)?;
-        if cost != old {
-            let id: String = row.try_get(0)?;
-            sqlx::query("UPDATE chat_telemetry SET cost_nanos = $1 WHERE id = $2")
-                .bind(cost)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            report.sessions += 1;
-        }
-        let ended: Option<Micros> = row.try_get(3)?;
-        if ended.is_some() {
-            let bucket = rebuilt.entry((floor_hour(start), row.try_get(1)?)).or_default();
-            bucket.0 += cost.unwrap_or(0);
-            bucket.1 += i64::from(cost.is_none());
-        }
+    models: &[String],
+    cursor: &(Micros, String),
+) -> anyhow::Result<(u64, Option<(Micros, String)>)> {
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE (start_time > "));
+    q.push_bind(cursor.0).push(" OR (start_time = ").push_bind(cursor.0).push(" AND id > ").push_bind(cursor.1.clone());
+    q.push(")) AND model IN (");
+    let mut list = q.separated(", ");
+    for m in models {
+        list.push_bind(m.clone());
     }
+    q.push(") ORDER BY start_time, id LIMIT ").push_bind(REPRICE_SLICE);
+    let rows = q.build().fetch_all(&mut **tx).await?;
+    let mut changed: Vec<Session> = Vec::new();
+    let mut deltas = CostDeltas::new();
+    let mut last = None;
+    for row in &rows {
+        let mut session = session_from_row(row)?;
+        last = Some((session.start_time, session.id.clone()));
+        let before = (session.cost_nanos, session.price.clone(), session.calls.clone());
+        session.reprice(table);
+        if (session.cost_nanos, session.price.clone(), session.calls.clone()) == before {
+            continue;
+        }
+        if session.end_time.is_some() {
+            let delta = deltas.entry((floor_hour(session.start_time), session.domain.clone(), session.model.clone())).or_default();
+            delta.0 += session.cost_nanos.unwrap_or(0) - before.0.unwrap_or(0);
+            delta.1 += i64::from(session.cost_nanos.is_none()) - i64::from(before.0.is_none());
+        }
+        changed.push(session);
+    }
+    for chunk in changed.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("UPDATE chat_telemetry SET cost_nanos = v.column2, calls = v.column3, price_ref = v.column4 FROM (");
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s.id.clone()).push_bind(s.cost_nanos).push_bind(calls_to_json(&s.calls)).push_bind(s.price.clone());
+        });
+        q.push(") AS v WHERE chat_telemetry.id = v.column1");
+        q.build().execute(&mut **tx).await?;
+    }
+    add_cost_deltas(tx, &deltas).await?;
+    let next = if rows.len() as i64 == REPRICE_SLICE { last } else { None };
+    Ok((changed.len() as u64, next))
+}
 
-    // 2. Hourly buckets: rebuilt where raw rows are kept, priced from token sums before.
-    let buckets = sqlx::query(&format!(
-        "SELECT bucket, domain, {COUNTER_COLUMNS} FROM rollup_hourly WHERE model = $1 AND domain <> '' AND bucket >= $2"
-    ))
-    .bind(model)
-    .bind(floor_hour(from))
-    .fetch_all(&mut **tx)
-    .await?;
-    for row in &buckets {
-        let bucket: Micros = row.try_get(0)?;
-        let domain: String = row.try_get(1)?;
-        let c = counters_from_row(row, 2)?;
-        let (cost, unpriced) = if bucket >= raw_since {
-            rebuilt.get(&(bucket, domain.clone())).copied().unwrap_or((0, 0))
-        } else {
+/// Rollup hours in [from, until) of `models` priced from their token sums at the base rates.
+async fn reprice_buckets(
+    tx: &mut Tx<'_>,
+    table: &PriceTable,
+    models: &[String],
+    from: Micros,
+    until: Micros,
+) -> anyhow::Result<u64> {
+    let mut deltas = CostDeltas::new();
+    for model in models {
+        let rows = sqlx::query(&format!(
+            "SELECT bucket, domain, {COUNTER_COLUMNS} FROM rollup_hourly \
+             WHERE model = $1 AND domain <> '' AND bucket >= $2 AND bucket < $3"
+        ))
+        .bind(model)
+        .bind(from)
+        .bind(until)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in &rows {
+            let bucket: Micros = row.try_get(0)?;
+            let c = counters_from_row(row, 2)?;
             let usage = TokenUsage {
                 input: c.input_tokens,
                 cached_input: c.cached_input_tokens,
@@ -173,64 +238,45 @@ async fn recompute_model(
                 output: c.output_tokens,
                 reasoning: c.reasoning_tokens,
             };
-            match table.lookup(model, bucket) {
-                Some(e) => (e.cost_nanos(&usage), 0),
+            let (cost, unpriced) = match table.lookup(model, bucket) {
+                Some(e) => (e.base_cost(&usage), 0),
                 None => (0, c.requests),
+            };
+            if (cost, unpriced) != (c.cost_nanos, c.unpriced) {
+                deltas.insert((bucket, row.try_get(1)?, model.clone()), (cost - c.cost_nanos, unpriced - c.unpriced));
             }
-        };
-        if (cost, unpriced) != (c.cost_nanos, c.unpriced) {
-            sqlx::query(
-                "UPDATE rollup_hourly SET cost_nanos = $1, unpriced = $2 \
-                 WHERE bucket = $3 AND domain = $4 AND model = $5",
-            )
-            .bind(cost)
-            .bind(unpriced)
-            .bind(bucket)
-            .bind(&domain)
-            .bind(model)
-            .execute(&mut **tx)
-            .await?;
-            report.buckets += 1;
         }
     }
+    let changed = deltas.len() as u64;
+    add_cost_deltas(tx, &deltas).await?;
+    Ok(changed)
+}
 
-    // 3. Daily rollups are sums of hourly ones: rebuild the model's days from its hours.
-    sqlx::query(
-        "UPDATE rollup_daily SET \
-         cost_nanos = (SELECT COALESCE(CAST(SUM(h.cost_nanos) AS BIGINT), 0) FROM rollup_hourly h \
-           WHERE h.model = rollup_daily.model AND h.domain = rollup_daily.domain \
-           AND h.bucket >= rollup_daily.bucket AND h.bucket < rollup_daily.bucket + $3), \
-         unpriced = (SELECT COALESCE(CAST(SUM(h.unpriced) AS BIGINT), 0) FROM rollup_hourly h \
-           WHERE h.model = rollup_daily.model AND h.domain = rollup_daily.domain \
-           AND h.bucket >= rollup_daily.bucket AND h.bucket < rollup_daily.bucket + $3) \
-         WHERE model = $1 AND domain <> '' AND bucket >= $2",
-    )
-    .bind(model)
-    .bind(floor_day(from))
-    .bind(MICROS_PER_DAY)
-    .execute(&mut **tx)
-    .await?;
-    // 4. The all-domains and all-models rows of the touched buckets, from the pair rows.
-    for (table, start) in [("rollup_hourly", floor_hour(from)), ("rollup_daily", floor_day(from))] {
-        let pair_sum = |column: &str| {
-            format!(
-                "(SELECT COALESCE(CAST(SUM(p.{column}) AS BIGINT), 0) FROM {table} p \
-                 WHERE p.bucket = {table}.bucket AND p.domain <> '' AND p.model <> '' \
-                 AND ({table}.domain = '' OR p.domain = {table}.domain) \
-                 AND ({table}.model = '' OR p.model = {table}.model))"
-            )
-        };
-        sqlx::query(&format!(
-            "UPDATE {table} SET cost_nanos = {}, unpriced = {} \
-             WHERE (domain = '' OR model = '') AND bucket >= $2 \
-             AND bucket IN (SELECT bucket FROM {table} WHERE model = $1 AND domain = '' AND bucket >= $2)",
-            pair_sum("cost_nanos"),
-            pair_sum("unpriced")
-        ))
-        .bind(model)
-        .bind(start)
-        .execute(&mut **tx)
-        .await?;
+/// Adds cost and unpriced-count changes of pair rows to them, to their all-domains and
+/// all-models rows, hourly and daily.
+async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<()> {
+    let mut rows: HashMap<(&str, Micros, &str, &str), (i64, i64)> = HashMap::new();
+    for ((hour, domain, model), (cost, unpriced)) in deltas {
+        for (table, bucket) in [("rollup_hourly", *hour), ("rollup_daily", floor_day(*hour))] {
+            for (d, m) in [(domain.as_str(), model.as_str()), (domain.as_str(), ""), ("", model.as_str()), ("", "")] {
+                let row = rows.entry((table, bucket, d, m)).or_default();
+                row.0 += cost;
+                row.1 += unpriced;
+            }
+        }
+    }
+    for table in ["rollup_hourly", "rollup_daily"] {
+        let of_table: Vec<_> = rows.iter().filter(|((t, ..), _)| *t == table).collect();
+        for chunk in of_table.chunks(CHUNK) {
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "UPDATE {table} SET cost_nanos = {table}.cost_nanos + v.column4, unpriced = {table}.unpriced + v.column5 FROM ("
+            ));
+            q.push_values(chunk, |mut b, ((_, bucket, domain, model), (cost, unpriced))| {
+                b.push_bind(*bucket).push_bind(domain.to_string()).push_bind(model.to_string()).push_bind(*cost).push_bind(*unpriced);
+            });
+            q.push(format!(") AS v WHERE {table}.bucket = v.column1 AND {table}.domain = v.column2 AND {table}.model = v.column3"));
+            q.build().execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
@@ -256,4 +302,22 @@ pub async fn unpriced_models(pool: &Pool<DB>) -> sqlx::Result<Vec<UnpricedModel>
     let mut models: Vec<_> = by_model.into_values().collect();
     models.sort_by(|a, b| b.sessions.cmp(&a.sessions).then_with(|| a.model.cmp(&b.model)));
     Ok(models)
+}
+
+/// Records the (model, domain) pairs of new unpriced sessions; returns those seen for the
+/// first time, which the live stream announces.
+async fn first_unpriced(tx: &mut Tx<'_>, pairs: &HashSet<(String, String)>, now: Micros) -> sqlx::Result<Vec<(String, String)>> {
+    let mut first = Vec::new();
+    let pairs: Vec<_> = pairs.iter().collect();
+    for chunk in pairs.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new("INSERT INTO unpriced_seen (model, domain, first_seen) ");
+        q.push_values(chunk, |mut b, (model, domain)| {
+            b.push_bind(model.clone()).push_bind(domain.clone()).push_bind(now);
+        });
+        q.push(" ON CONFLICT (model, domain) DO NOTHING RETURNING model, domain");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            first.push((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(first)
 }

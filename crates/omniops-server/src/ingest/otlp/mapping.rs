@@ -6,7 +6,7 @@ use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
 use omniops_core::clock::Micros;
 use omniops_core::events::{check_domain, check_id, check_text, EventKind, IngestEvent};
 use omniops_core::span::{SpanFacts, SpanOperation};
-use omniops_core::usage::TokenUsage;
+use omniops_core::usage::{ServiceTier, TokenUsage};
 use std::collections::HashMap;
 
 /// OTLP's `STATUS_CODE_ERROR`.
@@ -145,6 +145,11 @@ fn map_span(
         is_root: span.parent_span_id.is_empty() || span.parent_span_id.iter().all(|b| *b == 0),
         operation,
         usage,
+        // A tier OpenAI may add later is priced at the default rates, not rejected.
+        service_tier: attrs
+            .text("openai.response.service_tier")
+            .and_then(ServiceTier::parse)
+            .unwrap_or_default(),
         failure,
     };
     Ok(IngestEvent {

@@ -1,0 +1,97 @@
+//! What the command line does besides serving: work on an installation, directly or
+//! through a running server's API.
+
+use crate::queries::prices::{self, ImportOptions};
+use crate::settings::{Secret, Settings};
+use omniops_store::{DataDirLock, Store};
+use serde_json::Value;
+
+/// A running server to send a command to, with an admin key when keys are in use.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub url: String,
+    pub key: Option<String>,
+}
+
+/// On SQLite, the data directory's lock; `busy` is the error when another process (a
+/// running server) holds it. Nothing on PostgreSQL, which several processes share.
+pub fn lock_data_dir(settings: &Settings, busy: &str) -> anyhow::Result<Option<DataDirLock>> {
+    if settings.database_url.is_some() {
+        return Ok(None);
+    }
+    let lock = DataDirLock::acquire(&settings.data_dir)?;
+    lock.map(Some)
+        .ok_or_else(|| anyhow::anyhow!("{busy} (the database in {})", settings.data_dir.display()))
+}
+
+/// Opens the configured store for a command that writes to it directly, refusing on
+/// SQLite while a server uses it.
+pub async fn open_for_writing(
+    settings: &Settings,
+    what: &str,
+) -> anyhow::Result<(Store, Option<DataDirLock>)> {
+    let busy = format!("a server is using the database: {what} through it instead (--url and an admin --key), or stop it");
+    let lock = lock_data_dir(settings, &busy)?;
+    let store = Store::open(
+        settings.database_url.as_ref().map(Secret::expose),
+        &settings.data_dir,
+    )
+    .await?;
+    Ok((store, lock))
+}
+
+/// `omniops prices import`: the report as the API gives it.
+pub async fn import_prices(
+    settings: &Settings,
+    file: &[u8],
+    options: &ImportOptions,
+    remote: Option<&Remote>,
+) -> anyhow::Result<Value> {
+    if let Some(remote) = remote {
+        return import_remote(remote, file, options).await;
+    }
+    let catalogue: Value =
+        serde_json::from_slice(file).map_err(|e| anyhow::anyhow!("the file is not JSON: {e}"))?;
+    let (store, _lock) = open_for_writing(settings, "import").await?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let raw_since = omniops_core::clock::floor_hour(
+        now - i64::from(settings.retention_days) * omniops_core::clock::MICROS_PER_DAY,
+    );
+    let report = prices::import(&store, &catalogue, options, raw_since, now).await;
+    store.close().await;
+    Ok(serde_json::to_value(report?)?)
+}
+
+async fn import_remote(
+    remote: &Remote,
+    file: &[u8],
+    options: &ImportOptions,
+) -> anyhow::Result<Value> {
+    let url = format!("{}/api/v1/prices/import", remote.url.trim_end_matches('/'));
+    let mut request = reqwest::Client::new()
+        .post(&url)
+        .query(&[
+            ("dryRun", options.dry_run.to_string()),
+            ("recompute", options.recompute.to_string()),
+            ("effectiveFrom", options.effective_from.to_string()),
+            ("source", options.source.clone()),
+        ])
+        .header("content-type", "application/json")
+        .body(file.to_vec());
+    if let Some(key) = &remote.key {
+        request = request.bearer_auth(key);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        anyhow::bail!(
+            "{url} answered {status}: {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        );
+    }
+    Ok(body)
+}
