@@ -417,7 +417,24 @@ impl Store {
     /// alone. The stored models whose price changed are recorded for repricing
     /// ([`Store::pending_reprice`]), which a server does in the background.
     async fn sync_default_prices(&self, now: Micros) -> anyhow::Result<()> {
-        let changed = self.default_price_changes(now).await?;
+        let fingerprint = hex::encode(Sha256::digest(DEFAULT_PRICES_JSON.as_bytes()));
+        self.sync_defaults(&default_prices(), &fingerprint, now)
+            .await
+    }
+
+    /// [`Store::sync_default_prices`] with given defaults (a release) and their fingerprint.
+    pub async fn sync_defaults(
+        &self,
+        shipped: &[PriceEntry],
+        fingerprint: &str,
+        now: Micros,
+    ) -> anyhow::Result<()> {
+        if self.setting(DEFAULT_PRICES_SETTING).await?.as_deref() == Some(fingerprint) {
+            return Ok(());
+        }
+        let changed = self
+            .default_price_changes(shipped, fingerprint, now)
+            .await?;
         if changed.is_empty() {
             return Ok(());
         }
@@ -453,17 +470,15 @@ impl Store {
 
     /// Replaces the default rows when the shipped file changed; returns the stored models
     /// whose price in force changed.
-    async fn default_price_changes(&self, now: Micros) -> anyhow::Result<Vec<String>> {
-        let fingerprint = hex::encode(Sha256::digest(DEFAULT_PRICES_JSON.as_bytes()));
-        if self.setting(DEFAULT_PRICES_SETTING).await?.as_deref() == Some(fingerprint.as_str()) {
-            return Ok(Vec::new());
-        }
+    async fn default_price_changes(
+        &self,
+        shipped: &[PriceEntry],
+        fingerprint: &str,
+        now: Micros,
+    ) -> anyhow::Result<Vec<String>> {
         let mut writer = self.writer.lock().await;
         let before = writer.prices.clone();
-        on_pool!(
-            self,
-            replace_default_prices(&default_prices(), &fingerprint, now)
-        )?;
+        on_pool!(self, replace_default_prices(shipped, fingerprint, now))?;
         let after = Arc::new(PriceTable::new(self.prices().await?));
         writer.prices = after.clone();
         if let Some(cache) = writer.cache.as_mut() {

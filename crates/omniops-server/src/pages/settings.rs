@@ -26,11 +26,33 @@ pub fn body(filters: &Filters) -> Markup {
     html! {
         p.muted { "Changes need an admin key. Each form makes the same request as the API (see the README)." }
         (section("settings-prices", "Model prices", "USD per million tokens. A new price applies from its date and recomputes the costs stored since then."))
+        (import_form())
         div.grid-halves {
             (section("settings-domains", "Customer domains", "WooCommerce connection per domain; secrets are never shown, only whether they are set."))
             (section("settings-retention", "Retention", "How long raw sessions, conversations and messages are kept."))
         }
         (section("settings-keys", "API keys", "Keys for ingest, reading and administration. A new key is shown once."))
+    }
+}
+
+/// Outside the prices section, so its report stays when the section refreshes after an import.
+fn import_form() -> Markup {
+    html! {
+        section.card id="settings-import" {
+            h2 { "Import a price catalogue" }
+            p.hint { "A file in LiteLLM's format (model_prices_and_context_window.json). Prices you set by hand are never changed; the others take effect from the date given (today by default)." }
+            form id="price-import" data-import-url="/api/v1/prices/import" aria-label="Import prices" {
+                div.actions {
+                    input type="file" name="file" accept=".json,application/json" aria-label="Price file" required;
+                    input type="date" name="effectiveFrom" aria-label="In force from";
+                    label { input type="checkbox" name="dryRun" checked; " dry run: only report" }
+                    label { input type="checkbox" name="recompute"; " reprice stored history" }
+                    button.primary type="submit" { "Import" }
+                }
+                (result_slot())
+                div data-testid="import-report" {}
+            }
+        }
     }
 }
 
@@ -122,19 +144,6 @@ pub async fn prices(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                 button.primary type="submit" { "Save price" }
             }
             (result_slot())
-        }
-        h2.spaced { "Import a price catalogue" }
-        p.hint { "A file in LiteLLM's format (model_prices_and_context_window.json). Prices you set by hand are never changed; the others take effect from the date given (today by default)." }
-        form id="price-import" data-import-url="/api/v1/prices/import" aria-label="Import prices" {
-            div.actions {
-                input type="file" name="file" accept=".json,application/json" aria-label="Price file" required;
-                input type="date" name="effectiveFrom" aria-label="In force from";
-                label { input type="checkbox" name="dryRun" checked; " dry run: only report" }
-                label { input type="checkbox" name="recompute"; " reprice stored history" }
-                button.primary type="submit" { "Import" }
-            }
-            (result_slot())
-            div data-testid="import-report" {}
         }
     })
 }

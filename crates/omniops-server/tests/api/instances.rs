@@ -172,3 +172,51 @@ async fn two_instances_share_live_changes() {
     let _ = stop_b.send(());
     let _ = server_b.await;
 }
+
+/// A price changed through one instance prices the next session on the other at once
+/// (NOTIFY omniops_prices, then a reload), without waiting for its periodic reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_change_reaches_every_instance() {
+    let Some(db) = TestDb::open(Engine::Postgres).await else {
+        return;
+    };
+    let url = db.database_url.clone().expect("a PostgreSQL test database");
+    let a = TestApp::boot(db, Settings::default()).await;
+    let store_b = omniops_store::Store::open_postgres(&url)
+        .await
+        .expect("second store");
+    let b_store = store_b.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let (_stop_b, _server_b) = crate::common::spawn_server(
+        store_b,
+        Settings::default(),
+        listener,
+        Arc::new(a.clock.clone()),
+    );
+    // B's listener must be in place before A announces: wait until B answers.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let file = json!({"brand-new-llm": {"mode": "chat", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}});
+    let r = a
+        .client
+        .post(a.url("/api/v1/prices/import"))
+        .json(&file)
+        .send()
+        .await
+        .expect("import on A");
+    assert_eq!(r.status().as_u16(), 200);
+    let now = crate::common::t(crate::common::NOW);
+    for _ in 0..100 {
+        if b_store
+            .price_table()
+            .await
+            .lookup("brand-new-llm", now)
+            .is_some()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("instance B did not reload its prices within 2 s");
+}

@@ -467,3 +467,79 @@ http_test!(
     set_price_with_keys,
     the_command_carries_a_key_placeholder_when_keys_exist
 );
+
+/// `omniops prices import` writes directly when no server runs, refuses on SQLite while
+/// one does, and goes through a running server's admin API with `--url`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_refuses_to_write_under_a_running_server() {
+    use omniops_server::commands::{import_prices, Remote};
+    use omniops_server::queries::prices::ImportOptions;
+    let dir = tempfile::tempdir().expect("dir");
+    let settings = omniops_server::Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..omniops_server::Settings::default()
+    };
+    let file = json!({"cli-llm": {"mode": "chat", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}})
+        .to_string()
+        .into_bytes();
+    let options = ImportOptions {
+        dry_run: false,
+        recompute: false,
+        effective_from: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("date"),
+        source: "cli.json".into(),
+    };
+    // No server: written directly.
+    let report = import_prices(&settings, &file, &options, None)
+        .await
+        .expect("direct import");
+    assert_eq!(report["added"], json!(["cli-llm"]));
+
+    // A server on the same data directory holds it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server_settings = settings.clone();
+    let server = tokio::spawn(async move {
+        omniops_server::launch_with_listener(server_settings, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let refused = import_prices(&settings, &file, &options, None)
+        .await
+        .expect_err("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("a server is using the database"),
+        "{refused}"
+    );
+    // Through the server's API instead: the same report.
+    let remote = Remote {
+        url: format!("http://{addr}"),
+        key: None,
+    };
+    let report = import_prices(&settings, &file, &options, Some(&remote))
+        .await
+        .expect("through the server");
+    assert_eq!(
+        (report["added"].clone(), report["unchanged"].clone()),
+        (json!([]), json!(1))
+    );
+    let _ = stop.send(());
+    server.await.expect("server task").expect("server");
+}

@@ -48,6 +48,54 @@ async fn settings_change_prices_domains_retention_and_keys() {
         "$0.0040"
     );
 
+    // A LiteLLM-format file through the import form: a dry run reports, an import stores.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("prices.json");
+    std::fs::write(
+        &file,
+        json!({"acme-llm": {"mode": "chat", "input_cost_per_token": 5e-6, "output_cost_per_token": 5e-6},
+               "widget-llm": {"mode": "chat", "input_cost_per_token": 1e-6, "output_cost_per_token": 1e-6}})
+        .to_string(),
+    )
+    .expect("write");
+    b.goto(&app.url("/dashboard/settings")).await;
+    b.type_into(
+        "#price-import input[name=file]",
+        &file.display().to_string(),
+    )
+    .await;
+    b.click("#price-import button[type=submit]").await;
+    b.wait_until(
+        "document.querySelector('#price-import .form-result').textContent.includes('Dry run')",
+    )
+    .await;
+    let said = b.text("#price-import .form-result").await;
+    // acme-llm has the price set above by hand: kept.
+    assert!(
+        said.contains("1 added") && said.contains("1 kept"),
+        "{said}"
+    );
+    assert!(b
+        .text("[data-testid=import-report]")
+        .await
+        .contains("added widget-llm"));
+    b.click("#price-import input[name=dryRun]").await;
+    b.click("#price-import button[type=submit]").await;
+    b.wait_until(
+        "document.querySelector('#price-import .form-result').textContent.startsWith('Imported')",
+    )
+    .await;
+    b.replace_text("form[aria-label='Search prices'] input[name=q]", "widget")
+        .await;
+    b.click("form[aria-label='Search prices'] button").await;
+    b.wait_until("document.querySelector('[data-testid=price-table] tr[data-model=widget-llm]')")
+        .await;
+    assert_eq!(
+        b.text("[data-testid=price-table] tr[data-model=widget-llm] td:nth-child(2)")
+            .await,
+        "$1"
+    );
+
     // A domain with its store (the secret is write-only) and the retention.
     b.goto(&app.url("/dashboard/settings")).await;
     let domain_form = "form[aria-label='Customer domain']";

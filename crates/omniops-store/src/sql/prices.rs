@@ -89,7 +89,14 @@ pub async fn replace_default_prices(pool: &Pool<DB>, entries: &[PriceEntry], fin
         .await?
         .into_iter()
         .collect();
-    sqlx::query("DELETE FROM model_prices WHERE origin = 'default'").execute(&mut *tx).await?;
+    // A model a user priced keeps the defaults it had (they still price its sessions from
+    // before the user's date): a release changes nothing of it.
+    sqlx::query(
+        "DELETE FROM model_prices WHERE origin = 'default' \
+         AND lower(model) NOT IN (SELECT lower(model) FROM model_prices WHERE origin = 'user')",
+    )
+    .execute(&mut *tx)
+    .await?;
     let shipped: Vec<PriceEntry> = entries.iter().filter(|e| !user.contains(&e.model)).cloned().collect();
     // An imported row for the same model and date stays.
     insert_prices(&mut tx, &shipped, " ON CONFLICT (model, effective_from) DO NOTHING", now).await?;

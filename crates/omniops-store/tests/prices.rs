@@ -1,0 +1,266 @@
+//! Prices on both engines: a new release of the shipped defaults, and repricing that keeps
+//! every rollup the exact sum of its sessions, with hand-computed costs.
+
+use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY};
+use omniops_core::events::{parse, Event};
+use omniops_core::pricing::{default_prices, Origin, PriceEntry, Rates, Tier};
+use omniops_core::usage::ServiceTier;
+use omniops_core::window::Window;
+use omniops_testkit::{on_both_engines, TestDb};
+use rust_decimal::Decimal;
+
+fn t(text: &str) -> Micros {
+    parse_rfc3339(text).expect("time")
+}
+
+fn events(now: Micros, lines: &[String]) -> Vec<Event> {
+    lines
+        .iter()
+        .map(|l| parse(l, now).expect("valid event"))
+        .collect()
+}
+
+/// A finished session of `input` and `output` tokens sent as totals.
+fn totals(id: &str, model: &str, start: &str, input: i64, output: i64) -> String {
+    format!(
+        r#"{{"type":"session","session_id":"{id}","model":"{model}","domain":"a.example","start_time":"{start}","duration_ms":1000,"success":true,"input_tokens":{input},"output_tokens":{output}}}"#
+    )
+}
+
+fn entry(model: &str) -> PriceEntry {
+    default_prices()
+        .into_iter()
+        .find(|e| e.model == model)
+        .unwrap_or_else(|| panic!("{model} is shipped"))
+}
+
+async fn cost(db: &TestDb, id: &str) -> Option<i64> {
+    db.store
+        .session(id)
+        .await
+        .expect("query")
+        .expect("stored")
+        .cost_nanos
+}
+
+/// Rollups and raw rows agree on every window up to a month.
+async fn rollups_match_sessions(db: &TestDb, now: Micros) {
+    for days in [1, 7, 30] {
+        let window = Window::last_days(days, now).expect("window");
+        let rolled = db
+            .store
+            .window_sums(&window, None)
+            .await
+            .expect("rollups")
+            .totals;
+        let raw = db
+            .store
+            .naive_window_sums(&window, None)
+            .await
+            .expect("raw")
+            .totals;
+        assert_eq!(
+            (rolled.cost_nanos, rolled.unpriced),
+            (raw.cost_nanos, raw.unpriced),
+            "{days} days"
+        );
+    }
+}
+
+async fn a_new_release_of_default_prices_reaches_the_installation(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let raw_since = now - 30 * MICROS_PER_DAY;
+    // The user's own gpt-4 price from 2026-11-01: $1 in, $1 out per million.
+    let mut mine = entry("gpt-4");
+    mine.input = Decimal::ONE;
+    mine.output = Decimal::ONE;
+    mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    mine.origin = Origin::User;
+    db.store
+        .put_price(&mine, raw_since, now)
+        .await
+        .expect("put");
+    // 1,000,000 in and 100,000 out each.
+    let lines = vec![
+        totals("g4", "gpt-4", "2026-11-20T10:00:00Z", 1_000_000, 100_000),
+        totals(
+            "g4-old",
+            "gpt-4",
+            "2026-10-20T10:00:00Z",
+            1_000_000,
+            100_000,
+        ),
+        totals("o", "gpt-4o", "2026-11-20T10:00:00Z", 1_000_000, 100_000),
+        totals(
+            "n",
+            "newmodel-x",
+            "2026-11-20T10:00:00Z",
+            1_000_000,
+            100_000,
+        ),
+        totals(
+            "m",
+            "gpt-4o-mini",
+            "2026-11-20T10:00:00Z",
+            1_000_000,
+            100_000,
+        ),
+    ];
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    assert_eq!(cost(db, "g4").await, Some(1_100_000_000)); // 1 + 0.1, the user's price
+    assert_eq!(cost(db, "g4-old").await, Some(36_000_000_000)); // before it: 30 + 6
+    assert_eq!(cost(db, "o").await, Some(3_500_000_000)); // 2.50 + 1.00
+    assert_eq!(cost(db, "n").await, None);
+
+    // The next release: gpt-4 cheaper (the user's model: left alone), gpt-4o dearer, a new
+    // model, gpt-4o-mini as it was.
+    let mut release = default_prices();
+    for e in release.iter_mut() {
+        match e.model.as_str() {
+            "gpt-4" => e.input = Decimal::from(15),
+            "gpt-4o" => e.input = Decimal::from(5),
+            _ => {}
+        }
+    }
+    let mut new = entry("gpt-4o-mini");
+    new.model = "newmodel-x".into();
+    new.input = Decimal::TWO;
+    new.output = Decimal::from(4);
+    release.push(new);
+    db.store
+        .sync_defaults(&release, "release-2", now)
+        .await
+        .expect("sync");
+    assert_eq!(
+        db.store.pending_reprice().await.expect("pending"),
+        Some(vec!["gpt-4o".to_string(), "newmodel-x".to_string()])
+    );
+    let report = db
+        .store
+        .run_pending_reprice(raw_since)
+        .await
+        .expect("reprice");
+    assert_eq!(report.sessions, 2);
+    assert_eq!(cost(db, "o").await, Some(6_000_000_000)); // 5 + 1
+    assert_eq!(cost(db, "n").await, Some(2_400_000_000)); // 2 + 0.4
+    assert_eq!(cost(db, "g4").await, Some(1_100_000_000));
+    assert_eq!(
+        cost(db, "g4-old").await,
+        Some(36_000_000_000),
+        "the user's model keeps its defaults"
+    );
+    let table = db.store.price_table().await;
+    let before_mine = table
+        .lookup("gpt-4", t("2026-10-20T10:00:00Z"))
+        .map(|e| e.input);
+    assert_eq!(
+        before_mine,
+        Some(Decimal::from(30)),
+        "the release's $15 did not reach it"
+    );
+    assert_eq!(db.store.pending_reprice().await.expect("pending"), None);
+    rollups_match_sessions(db, now).await;
+    let week = Window::last_days(7, now).expect("window");
+    let c = db
+        .store
+        .window_sums(&week, None)
+        .await
+        .expect("sums")
+        .totals;
+    // 1.10 + 6.00 + 2.40 + 0.21
+    assert_eq!((c.cost_nanos, c.unpriced), (9_710_000_000, 0));
+    // The same release again changes nothing.
+    db.store
+        .sync_defaults(&release, "release-2", now)
+        .await
+        .expect("sync");
+    assert_eq!(db.store.pending_reprice().await.expect("pending"), None);
+}
+on_both_engines!(
+    new_release,
+    a_new_release_of_default_prices_reaches_the_installation
+);
+
+async fn repricing_keeps_rollups_the_sum_of_their_calls(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let call = |id: &str, input: i64, output: i64| {
+        format!(
+            r#"{{"type":"usage","session_id":"{id}","input_tokens":{input},"output_tokens":{output},"timestamp":"2026-11-26T10:00:01Z"}}"#
+        )
+    };
+    let lines = vec![
+        r#"{"type":"session.start","session_id":"s1","model":"gemini-2.5-pro","domain":"a.example","timestamp":"2026-11-26T10:00:00Z"}"#.to_string(),
+        call("s1", 250_000, 1_000),
+        call("s1", 100_000, 1_000),
+        r#"{"type":"session.end","session_id":"s1","success":true,"timestamp":"2026-11-26T10:00:05Z"}"#.to_string(),
+        r#"{"type":"session.start","session_id":"live","model":"gemini-2.5-pro","domain":"a.example","timestamp":"2026-11-26T12:00:00Z"}"#.to_string(),
+        call("live", 150_000, 0),
+        totals("b1", "gemini-2.5-pro", "2026-11-22T10:00:00Z", 350_000, 2_000),
+    ];
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    // Shipped: $0.640 + $0.135 for s1's calls; b1 as totals at the base rates,
+    // 350,000 × 1.25 + 2,000 × 10 = $0.4575.
+    assert_eq!(cost(db, "s1").await, Some(775_000_000));
+    assert_eq!(cost(db, "b1").await, Some(457_500_000));
+    rollups_match_sessions(db, now).await;
+
+    // A user's price with its own tier: $2 / $20, above 100k input tokens $4 / $30, and
+    // batch calls at half.
+    let mut mine = entry("gemini-2.5-pro");
+    mine.input = Decimal::TWO;
+    mine.output = Decimal::from(20);
+    mine.cached_input = None;
+    mine.tiers = vec![
+        Tier {
+            above_input_tokens: Some(100_000),
+            service_tier: ServiceTier::Default,
+            rates: Rates {
+                input: Some(Decimal::from(4)),
+                output: Some(Decimal::from(30)),
+                ..Rates::default()
+            },
+        },
+        Tier {
+            above_input_tokens: None,
+            service_tier: ServiceTier::Batch,
+            rates: Rates {
+                input: Some(Decimal::ONE),
+                output: Some(Decimal::TEN),
+                ..Rates::default()
+            },
+        },
+    ];
+    mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    let report = db
+        .store
+        .put_price(&mine, now - 30 * MICROS_PER_DAY, now)
+        .await
+        .expect("put");
+    assert_eq!(report.sessions, 3);
+    // s1: 250,000 × 4 + 1,000 × 30 = $1.03 (above 100k); 100,000 is not above it:
+    // 100,000 × 2 + 1,000 × 20 = $0.22; the session $1.25.
+    assert_eq!(cost(db, "s1").await, Some(1_250_000_000));
+    // The live session's one call: 150,000 × 4 = $0.60.
+    assert_eq!(cost(db, "live").await, Some(600_000_000));
+    // b1 stays at the base rates: 350,000 × 2 + 2,000 × 20 = $0.74.
+    assert_eq!(cost(db, "b1").await, Some(740_000_000));
+    rollups_match_sessions(db, now).await;
+    let month = Window::last_days(30, now).expect("window");
+    let c = db
+        .store
+        .window_sums(&month, None)
+        .await
+        .expect("sums")
+        .totals;
+    assert_eq!((c.requests, c.cost_nanos), (2, 1_990_000_000));
+}
+on_both_engines!(
+    reprice_calls,
+    repricing_keeps_rollups_the_sum_of_their_calls
+);
