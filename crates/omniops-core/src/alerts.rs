@@ -32,9 +32,10 @@ pub fn evaluate(
         .then(|| {
             // Spend grows at spend / elapsed: it reaches the threshold at
             // start + threshold × elapsed / spend.
-            start
-                + i64::try_from(i128::from(threshold) * i128::from(elapsed) / i128::from(spend))
-                    .unwrap_or(i64::MAX)
+            start.saturating_add(
+                i64::try_from(i128::from(threshold) * i128::from(elapsed) / i128::from(spend))
+                    .unwrap_or(i64::MAX),
+            )
         })
         .filter(|at| *at < end);
     Evaluation {

@@ -32,12 +32,12 @@ impl MessageStats {
     }
 
     pub fn add(&mut self, o: &MessageStats) {
-        self.messages += o.messages;
-        self.user_messages += o.user_messages;
-        self.positive += o.positive;
-        self.negative += o.negative;
-        self.response_ms_sum += o.response_ms_sum;
-        self.responses += o.responses;
+        self.messages = self.messages.saturating_add(o.messages);
+        self.user_messages = self.user_messages.saturating_add(o.user_messages);
+        self.positive = self.positive.saturating_add(o.positive);
+        self.negative = self.negative.saturating_add(o.negative);
+        self.response_ms_sum = self.response_ms_sum.saturating_add(o.response_ms_sum);
+        self.responses = self.responses.saturating_add(o.responses);
     }
 }
 
@@ -84,11 +84,11 @@ impl ConversationCounts {
     }
 
     pub fn add(&mut self, o: &ConversationCounts) {
-        self.conversations += o.conversations;
-        self.with_user_messages += o.with_user_messages;
-        self.resolved += o.resolved;
+        self.conversations = self.conversations.saturating_add(o.conversations);
+        self.with_user_messages = self.with_user_messages.saturating_add(o.with_user_messages);
+        self.resolved = self.resolved.saturating_add(o.resolved);
         for (l, a) in self.languages.iter_mut().zip(o.languages) {
-            *l += a;
+            *l = l.saturating_add(a);
         }
     }
 

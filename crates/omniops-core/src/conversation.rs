@@ -97,11 +97,11 @@ impl Conversation {
                 self.last_user_negative = sentiment == Sentiment::Negative;
                 let hits = text::language_hits(content);
                 for (total, add) in self.language_hits.iter_mut().zip(hits) {
-                    *total += add;
+                    *total = total.saturating_add(add);
                 }
                 let (non_latin, letters) = text::letter_counts(content);
-                self.non_latin_letters += non_latin;
-                self.letters += letters;
+                self.non_latin_letters = self.non_latin_letters.saturating_add(non_latin);
+                self.letters = self.letters.saturating_add(letters);
                 MessageFacts {
                     sentiment,
                     query: Some(text::normalize_query(content)),

@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod events;
 pub mod forecast;
 pub mod insights;
+pub mod limits;
 pub mod missing;
 pub mod money;
 pub mod pricing;

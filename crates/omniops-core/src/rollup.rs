@@ -42,20 +42,47 @@ impl Counters {
         }
     }
 
+    /// Adds `o`, saturating: a rollup that many clients feed never wraps.
     pub fn add(&mut self, o: &Counters) {
-        self.requests += o.requests;
-        self.successes += o.successes;
-        self.failures += o.failures;
-        self.unpriced += o.unpriced;
-        self.input_tokens += o.input_tokens;
-        self.cached_input_tokens += o.cached_input_tokens;
-        self.cache_write_tokens += o.cache_write_tokens;
-        self.output_tokens += o.output_tokens;
-        self.reasoning_tokens += o.reasoning_tokens;
-        self.cost_nanos += o.cost_nanos;
-        self.duration_ms += o.duration_ms;
-        self.searches += o.searches;
-        self.iterations += o.iterations;
+        for (a, b) in self.fields_mut().into_iter().zip(o.fields()) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    fn fields(&self) -> [i64; 13] {
+        [
+            self.requests,
+            self.successes,
+            self.failures,
+            self.unpriced,
+            self.input_tokens,
+            self.cached_input_tokens,
+            self.cache_write_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.cost_nanos,
+            self.duration_ms,
+            self.searches,
+            self.iterations,
+        ]
+    }
+
+    fn fields_mut(&mut self) -> [&mut i64; 13] {
+        [
+            &mut self.requests,
+            &mut self.successes,
+            &mut self.failures,
+            &mut self.unpriced,
+            &mut self.input_tokens,
+            &mut self.cached_input_tokens,
+            &mut self.cache_write_tokens,
+            &mut self.output_tokens,
+            &mut self.reasoning_tokens,
+            &mut self.cost_nanos,
+            &mut self.duration_ms,
+            &mut self.searches,
+            &mut self.iterations,
+        ]
     }
 
     pub fn priced_requests(&self) -> i64 {

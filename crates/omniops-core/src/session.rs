@@ -158,7 +158,7 @@ pub enum Rejection {
     AlreadyStarted,
     #[error("timestamp is before the session start")]
     BeforeStart,
-    #[error("token counts too large")]
+    #[error("the session's token totals would pass 100000000000")]
     Overflow,
     #[error("session was not started from OpenTelemetry spans")]
     NotFromSpans,
@@ -323,10 +323,17 @@ impl Session {
         if self.calls.len() >= MAX_CALLS {
             return Err(Rejection::TooManyCalls);
         }
-        self.usage = self
+        let totals = self
             .usage
             .checked_add(&usage.tokens)
             .map_err(|_| Rejection::Overflow)?;
+        if [totals.input, totals.output]
+            .iter()
+            .any(|n| *n > crate::limits::MAX_SESSION_TOKENS)
+        {
+            return Err(Rejection::Overflow);
+        }
+        self.usage = totals;
         self.calls.push(Call {
             at,
             usage,

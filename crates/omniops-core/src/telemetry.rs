@@ -160,7 +160,7 @@ fn fixed(value: Decimal, decimals: u32) -> String {
 }
 
 /// Compares the cost of the window's second half with its first: within ±10% is stable.
-pub fn cost_trend(first_half: i64, second_half: i64) -> Trend {
+pub fn cost_trend(first_half: i128, second_half: i128) -> Trend {
     if first_half == 0 {
         return if second_half > 0 {
             Trend::Increasing
@@ -168,10 +168,7 @@ pub fn cost_trend(first_half: i64, second_half: i64) -> Trend {
             Trend::Stable
         };
     }
-    let change = ratio(
-        i128::from(second_half - first_half) * 100,
-        i128::from(first_half),
-    );
+    let change = ratio((second_half - first_half) * 100, first_half);
     if change > Decimal::from(10) {
         Trend::Increasing
     } else if change < Decimal::from(-10) {
@@ -202,11 +199,11 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         inputs
             .trend
             .iter()
-            .fold((0i64, 0i64), |(a, b), (hour, _, cost)| {
+            .fold((0i128, 0i128), |(a, b), (hour, _, cost)| {
                 if *hour < midpoint {
-                    (a + cost, b)
+                    (a + i128::from(*cost), b)
                 } else {
-                    (a, b + cost)
+                    (a, b + i128::from(*cost))
                 }
             });
 
@@ -216,7 +213,7 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
             model,
             count: c.requests,
             cost: (c.priced_requests() > 0).then(|| format_nanos(i128::from(c.cost_nanos), 4)),
-            tokens: c.input_tokens + c.output_tokens,
+            tokens: c.input_tokens.saturating_add(c.output_tokens),
             percentage: percentage(i128::from(c.requests), requests),
             unpriced: c.unpriced > 0,
         })
@@ -294,9 +291,9 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         tokens: TokenSummary {
             total_input: totals.input_tokens,
             total_output: totals.output_tokens,
-            total: totals.input_tokens + totals.output_tokens,
+            total: totals.input_tokens.saturating_add(totals.output_tokens),
             avg_per_request: round_whole(ratio(
-                i128::from(totals.input_tokens + totals.output_tokens),
+                i128::from(totals.input_tokens) + i128::from(totals.output_tokens),
                 requests,
             )),
         },

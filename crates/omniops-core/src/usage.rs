@@ -63,6 +63,9 @@ impl CallUsage {
         if self.cache_write_1h < 0 {
             return Err(UsageError::Negative("cache_write_1h_tokens"));
         }
+        if self.cache_write_1h > crate::limits::MAX_TOKENS {
+            return Err(UsageError::TooLarge("cache_write_1h_tokens"));
+        }
         if self.cache_write_1h > self.tokens.cache_write {
             return Err(UsageError::OneHourExceedsCacheWrite);
         }
@@ -91,6 +94,8 @@ pub enum UsageError {
     OneHourExceedsCacheWrite,
     #[error("token counts too large")]
     Overflow,
+    #[error("{0} must be at most {max}", max = crate::limits::MAX_TOKENS)]
+    TooLarge(&'static str),
     #[error("service_tier must be one of default, flex, priority, batch")]
     ServiceTier,
 }
@@ -110,6 +115,9 @@ impl TokenUsage {
         ] {
             if value < 0 {
                 return Err(UsageError::Negative(name));
+            }
+            if value > crate::limits::MAX_TOKENS {
+                return Err(UsageError::TooLarge(name));
             }
         }
         if self.cached_input.saturating_add(self.cache_write) > self.input {

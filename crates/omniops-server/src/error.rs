@@ -11,7 +11,7 @@ use serde_json::json;
 pub enum ApiError {
     #[error("{message}")]
     BadRequest {
-        field: Option<&'static str>,
+        field: Option<String>,
         message: String,
     },
     #[error("missing or unknown API key")]
@@ -27,13 +27,34 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// A store error from a database that is briefly unreachable is a 503 to retry; any
+    /// other is a 500 (logged).
+    fn from(error: anyhow::Error) -> Self {
+        match omniops_store::StoreError::of_anyhow(error) {
+            omniops_store::StoreError::Transient(reason) => {
+                tracing::warn!(%reason, "storage unavailable");
+                ApiError::Unavailable("storage is unavailable; retry shortly")
+            }
+            omniops_store::StoreError::Fault(cause) => ApiError::Internal(cause),
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<omniops_store::StoreError> for ApiError {
+    fn from(error: omniops_store::StoreError) -> Self {
+        ApiError::from(anyhow::Error::new(error))
+    }
 }
 
 impl ApiError {
-    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
-            field: Some(field),
+            field: Some(field.into()),
             message: message.into(),
         }
     }

@@ -252,9 +252,9 @@ pub async fn stream(
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let params = match query {
-        Ok(Query(p)) => p,
-        Err(e) => return crate::error::ApiError::bad_request(e.body_text()).into_response(),
+    let params = match crate::api::params(query) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
     };
     let domain = match request::domain(&params).and_then(|d| principal.resolve_domain(d)) {
         Ok(d) => d,

@@ -54,6 +54,21 @@ pub fn origin(headers: &HeaderMap) -> String {
 /// The raw query string as a map; unknown parameters are ignored.
 pub type Params = HashMap<String, String>;
 
+/// Query parameters with a control character in a name or value (`%00`) are refused,
+/// naming the parameter: no query string reaches the store with one.
+pub fn check_params(params: &Params) -> Result<(), ApiError> {
+    for (name, value) in params {
+        if name.chars().chain(value.chars()).any(char::is_control) {
+            let field: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+            return Err(ApiError::field(
+                field.clone(),
+                format!("{field} must not contain control characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn window_field(error: &WindowError) -> &'static str {
     match error {
         WindowError::Days => "days",
@@ -78,10 +93,12 @@ pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window,
 pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
     match params.get("domain").map(|d| d.trim()) {
         None | Some("") => Ok(None),
-        Some(d) if d.len() > 253 || d.contains(char::is_whitespace) => Err(ApiError::field(
-            "domain",
-            "domain must be at most 253 characters without spaces",
-        )),
+        Some(d) if d.len() > 253 || d.contains(|c: char| c.is_whitespace() || c.is_control()) => {
+            Err(ApiError::field(
+                "domain",
+                "domain must be at most 253 characters without spaces",
+            ))
+        }
         Some(d) => Ok(Some(d)),
     }
 }
@@ -113,4 +130,29 @@ pub fn pagination_up_to(params: &Params, default: i64, max: i64) -> Result<(i64,
         number("page", 1, 1_000_000)?,
         number("limit", default, max)?,
     ))
+}
+
+/// One path parameter (`/api/sessions/{id}`): text without control characters, else a JSON
+/// 400 naming it (axum's own rejection of undecodable paths is plain text).
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::field("path", format!("invalid path: {}", e.body_text())))?;
+        if value.is_empty() || value.len() > 200 || value.chars().any(char::is_control) {
+            return Err(ApiError::field(
+                "path",
+                "the path parameter must be 1 to 200 characters without control characters",
+            ));
+        }
+        Ok(PathParam(value))
+    }
 }

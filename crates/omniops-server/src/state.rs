@@ -30,7 +30,13 @@ pub struct Inner {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Which session each recent trace belongs to, for spans that do not name theirs.
     pub otlp_traces: std::sync::Mutex<crate::ingest::otlp::TraceSessions>,
+    /// The latest storage fault (not a transient outage): when, and what. `/healthz`
+    /// reports it for [`FAULT_REPORT_MICROS`].
+    pub last_fault: std::sync::Mutex<Option<(omniops_core::clock::Micros, String)>>,
 }
+
+/// How long `/healthz` reports a storage fault: ten minutes.
+pub const FAULT_REPORT_MICROS: omniops_core::clock::Micros = 10 * 60 * 1_000_000;
 
 impl Deref for AppState {
     type Target = Inner;
@@ -54,6 +60,7 @@ impl AppState {
             live: crate::live::LiveHub::default(),
             stopping: tokio_util::sync::CancellationToken::new(),
             otlp_traces: std::sync::Mutex::default(),
+            last_fault: std::sync::Mutex::default(),
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
@@ -90,5 +97,18 @@ impl Inner {
         {
             tracing::warn!(?error, "announcing a price change");
         }
+    }
+
+    /// Remembers a storage fault for `/healthz`.
+    pub fn record_fault(&self, error: &str) {
+        if let Ok(mut fault) = self.last_fault.lock() {
+            *fault = Some((self.now(), error.chars().take(500).collect()));
+        }
+    }
+
+    /// The storage fault of the last ten minutes, if any.
+    pub fn recent_fault(&self) -> Option<(omniops_core::clock::Micros, String)> {
+        let fault = self.last_fault.lock().ok()?.clone()?;
+        (self.now() - fault.0 < FAULT_REPORT_MICROS).then_some(fault)
     }
 }

@@ -5,8 +5,8 @@ use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::conversation::{Conversation, MessageFacts};
 use omniops_core::events::{
-    ConversationEvent, Event, EventKind, ExtractionEvent, IngestEvent, MessageEvent, PageEvent,
-    ScrapeJobEvent, ShopEvent,
+    ConversationEvent, Event, EventError, EventKind, ExtractionEvent, IngestEvent, MessageEvent,
+    PageEvent, ScrapeJobEvent, ShopEvent,
 };
 use omniops_core::pricing::PriceTable;
 use omniops_core::rollup::{duration_bucket, Counters, ALL};
@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 pub const MAX_EVENT_IDS: usize = 10_000;
 
 /// Per request: the rejected events as (index, reason).
-pub type Rejections = Vec<(usize, String)>;
+pub type Rejections = Vec<(usize, EventError)>;
 
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -174,20 +174,33 @@ pub fn plan(
     plan
 }
 
+/// A rejection as the client sees it, naming the field to blame.
+fn refused(rejection: Rejection) -> EventError {
+    let field = match rejection {
+        Rejection::BeforeStart => "timestamp",
+        Rejection::Overflow | Rejection::TooManyCalls => "type",
+        Rejection::UnknownSession
+        | Rejection::SessionEnded
+        | Rejection::AlreadyStarted
+        | Rejection::NotFromSpans => "session_id",
+    };
+    EventError::new(field, rejection.to_string())
+}
+
 fn apply_session_event(
     plan: &mut Plan,
     backfill_ids: &mut HashSet<String>,
     event: &IngestEvent,
     prices: &PriceTable,
     new_id: &mut impl FnMut() -> String,
-) -> Result<(), String> {
+) -> Result<(), EventError> {
     if let Some(event_id) = &event.event_id {
         let known = plan.sessions.get(&event.session_id);
         if known.is_some_and(|(s, _)| s.event_ids.iter().any(|e| e == event_id)) {
             return Ok(()); // a repeat: accepted, changes nothing
         }
     }
-    apply_one(plan, backfill_ids, event, prices, new_id).map_err(|r| r.to_string())?;
+    apply_one(plan, backfill_ids, event, prices, new_id).map_err(refused)?;
     if let Some((session, dirty)) = plan.sessions.get_mut(&event.session_id) {
         if let EventKind::Search {
             query, results: 0, ..
@@ -223,9 +236,9 @@ fn apply_message(
     plan: &mut Plan,
     event: &MessageEvent,
     new_id: &mut impl FnMut() -> String,
-) -> Result<(), String> {
+) -> Result<(), EventError> {
     let Some((conversation, dirty)) = plan.conversations.get_mut(&event.conversation_id) else {
-        return Err("unknown conversation".to_string());
+        return Err(EventError::new("conversation_id", "unknown conversation"));
     };
     if let Some(message_id) = &event.message_id {
         if conversation.message_ids.iter().any(|m| m == message_id) {
@@ -597,8 +610,14 @@ mod tests {
             r#"{"type":"iteration","session_id":"s1","iteration":1}"#,
         ]);
         let plan = run(&[first, second], vec![]);
-        assert_eq!(plan.rejections[0], vec![(0, "unknown session".to_string())]);
-        assert_eq!(plan.rejections[1], vec![(1, "session ended".to_string())]);
+        assert_eq!(
+            plan.rejections[0],
+            vec![(0, EventError::new("session_id", "unknown session"))]
+        );
+        assert_eq!(
+            plan.rejections[1],
+            vec![(1, EventError::new("session_id", "session ended"))]
+        );
         let (session, dirty) = &plan.sessions["s1"];
         assert!(dirty);
         assert_eq!(session.cost_nanos, Some(60_000_000));
@@ -616,7 +635,10 @@ mod tests {
             r#"{"type":"usage","session_id":"b1","input_tokens":1,"output_tokens":1}"#,
         ]);
         let plan = run(&[request], vec![]);
-        assert_eq!(plan.rejections[0], vec![(5, "session ended".to_string())]);
+        assert_eq!(
+            plan.rejections[0],
+            vec![(5, EventError::new("session_id", "session ended"))]
+        );
         assert_eq!(plan.sessions["s1"].0.usage.input, 10);
         assert_eq!(plan.backfills.len(), 1);
         assert_eq!(
@@ -635,7 +657,7 @@ mod tests {
         let plan = run(&[request], vec![]);
         assert_eq!(
             plan.rejections[0],
-            vec![(2, "session already started".to_string())]
+            vec![(2, EventError::new("session_id", "session already started"))]
         );
     }
 

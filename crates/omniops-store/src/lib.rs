@@ -4,6 +4,9 @@
 //! both backends run the same statements; each engine owns its migrations.
 
 pub mod batch;
+mod error;
+
+pub use error::StoreError;
 
 use anyhow::Context;
 use batch::LiveCache;
@@ -312,7 +315,9 @@ impl Store {
     pub async fn open_postgres(url: &str) -> anyhow::Result<Store> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // During an outage a request waits at most this long for a connection, then
+            // answers 503 with Retry-After instead of hanging.
+            .acquire_timeout(Duration::from_secs(1))
             .connect(url)
             .await
             .context("connecting to PostgreSQL")?;
@@ -556,7 +561,7 @@ impl Store {
         &self,
         requests: &[Vec<Event>],
         now: Micros,
-    ) -> anyhow::Result<BatchOutcome> {
+    ) -> Result<BatchOutcome, StoreError> {
         let mut writer = self.writer.lock().await;
         let WriterState { prices, cache } = &mut *writer;
         let prices = prices.clone();

@@ -1,7 +1,7 @@
 //! Store behaviour on both engines, with hand-computed numbers.
 
 use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
-use omniops_core::events::{parse, Event};
+use omniops_core::events::{parse, Event, EventError};
 use omniops_core::pricing::{default_prices, PriceEntry};
 use omniops_core::window::Window;
 use omniops_testkit::{on_both_engines, TestDb};
@@ -60,7 +60,10 @@ async fn live_path_costs_are_exact(db: &TestDb) {
         .expect("batch");
     assert_eq!(
         outcome.rejections,
-        vec![vec![], vec![(3, "unknown session".to_string())]]
+        vec![
+            vec![],
+            vec![(3, EventError::new("session_id", "unknown session"))]
+        ]
     );
 
     // While live: in `live`, not in the window's requests.
@@ -83,7 +86,7 @@ async fn live_path_costs_are_exact(db: &TestDb) {
     let outcome = db.store.apply_batch(&[third], now).await.expect("batch");
     assert_eq!(
         outcome.rejections,
-        vec![vec![(2, "session ended".to_string())]]
+        vec![vec![(2, EventError::new("session_id", "session ended"))]]
     );
 
     let inputs = db

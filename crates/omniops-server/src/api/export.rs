@@ -9,7 +9,7 @@ use crate::request::Params;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(dataset): Path<String>,
+    crate::request::PathParam(dataset): crate::request::PathParam,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = params(query)?;

@@ -7,7 +7,7 @@ use crate::ingest::read_body;
 use crate::request::parse_json;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -90,7 +90,7 @@ pub async fn create(
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    crate::request::PathParam(id): crate::request::PathParam,
 ) -> Result<Json<Value>, ApiError> {
     unscoped(&principal)?;
     if !state.store.revoke_key(&id, state.now()).await? {

@@ -19,7 +19,9 @@ use axum::extract::Query;
 
 /// Query parameters as a map, with a JSON 400 for an undecodable query string.
 pub fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
-    query
+    let params = query
         .map(|Query(p)| p)
-        .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+        .map_err(|e| ApiError::field("query", format!("invalid query string: {e}")))?;
+    crate::request::check_params(&params)?;
+    Ok(params)
 }

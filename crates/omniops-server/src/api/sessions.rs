@@ -7,7 +7,7 @@ use crate::queries::sessions::{session_details, session_history, SessionHistory}
 use crate::request::{self, Params};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use omniops_core::window::Window;
 use omniops_store::SessionFilter;
@@ -64,7 +64,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    crate::request::PathParam(id): crate::request::PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let details = session_details(&state, &id).await?;
     // A domain-scoped key sees only its domain's sessions; others are "not found".

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use omniops_core::events::{parse, Event, EventKind};
+use omniops_core::events::{parse, Event, EventError, EventKind};
 use omniops_store::batch::Rejections;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -31,6 +31,18 @@ pub struct IngestAnswer {
 pub struct RejectedEvent {
     pub index: usize,
     pub error: String,
+    /// The field to blame (`input_tokens`, `searches[0].results`), when one is.
+    pub field: Option<String>,
+}
+
+impl RejectedEvent {
+    pub fn new(index: usize, error: EventError) -> Self {
+        RejectedEvent {
+            index,
+            error: error.message,
+            field: error.field,
+        }
+    }
 }
 
 /// Reads a body up to `limit` bytes; larger bodies get 413.
@@ -59,11 +71,12 @@ fn event_domain(event: &Event) -> Option<&str> {
 }
 
 /// A domain-scoped key may only send data for its own domain.
-pub fn check_key_domain(principal: &Principal, event: Event) -> Result<Event, String> {
+pub fn check_key_domain(principal: &Principal, event: Event) -> Result<Event, EventError> {
     match (&principal.domain, event_domain(&event)) {
-        (Some(own), Some(domain)) if own != domain => {
-            Err(format!("this key may only send data for domain {own}"))
-        }
+        (Some(own), Some(domain)) if own != domain => Err(EventError::new(
+            "domain",
+            format!("this key may only send data for domain {own}"),
+        )),
         _ => Ok(event),
     }
 }
@@ -76,9 +89,12 @@ pub async fn store_events(state: &AppState, events: Vec<Event>) -> Result<Reject
     }
     state.ingest.submit(events).await.map_err(|e| match e {
         SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
-        SubmitError::Failed => ApiError::Unavailable(
+        SubmitError::Unavailable => ApiError::Unavailable(
             "storage is unavailable; nothing of this request was stored, retry",
         ),
+        SubmitError::Fault => ApiError::Internal(anyhow::anyhow!(
+            "storage fault; nothing of this request was stored"
+        )),
     })
 }
 
@@ -128,7 +144,7 @@ pub async fn ingest(
                 valid.push(event);
                 positions.push(index);
             }
-            Err(error) => rejected.push(RejectedEvent { index, error }),
+            Err(error) => rejected.push(RejectedEvent::new(index, error)),
         }
     }
     let accepted_valid = valid.len();
@@ -137,10 +153,7 @@ pub async fn ingest(
     rejected.extend(
         stored_rejections
             .into_iter()
-            .map(|(i, error)| RejectedEvent {
-                index: positions[i],
-                error,
-            }),
+            .map(|(i, error)| RejectedEvent::new(positions[i], error)),
     );
     rejected.sort_by_key(|r| r.index);
     count_outcome(&state, accepted, rejected.len());

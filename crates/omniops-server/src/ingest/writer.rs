@@ -1,6 +1,7 @@
 use crate::state::AppState;
-use omniops_core::events::Event;
+use omniops_core::events::{Event, EventError};
 use omniops_store::batch::Rejections;
+use omniops_store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -8,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 /// One queued ingest request.
 pub struct Job {
     events: Vec<Event>,
-    reply: oneshot::Sender<Result<Rejections, ()>>,
+    reply: oneshot::Sender<Result<Rejections, SubmitError>>,
 }
 
 #[derive(Clone)]
@@ -20,8 +21,12 @@ pub struct IngestQueue {
 pub enum SubmitError {
     #[error("ingest queue is full")]
     Full,
-    #[error("the batch could not be stored")]
-    Failed,
+    /// The database is briefly unavailable: nothing was stored, retry.
+    #[error("storage is unavailable")]
+    Unavailable,
+    /// The database failed for another reason (logged): nothing was stored.
+    #[error("storage fault")]
+    Fault,
 }
 
 impl IngestQueue {
@@ -37,10 +42,7 @@ impl IngestQueue {
         self.sender
             .try_send(Job { events, reply })
             .map_err(|_| SubmitError::Full)?;
-        answer
-            .await
-            .map_err(|_| SubmitError::Failed)?
-            .map_err(|_| SubmitError::Failed)
+        answer.await.map_err(|_| SubmitError::Unavailable)?
     }
 
     pub fn depth(&self) -> usize {
@@ -80,46 +82,107 @@ pub fn spawn_writer(
                 .iter_mut()
                 .map(|j| std::mem::take(&mut j.events))
                 .collect();
-            let started = std::time::Instant::now();
-            match state.store.apply_batch(&requests, state.now()).await {
-                Ok(outcome) => {
-                    state.metrics.batches.observe(started.elapsed());
-                    tracing::debug!(
-                        requests = jobs.len(),
-                        events,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "batch committed"
-                    );
-                    state.live.publish(&outcome.live);
-                    state.live.announce(&state.store, &outcome.live).await;
-                    if !outcome.unpriced.is_empty() {
-                        announce_unpriced(&state, &outcome.unpriced).await;
-                    }
-                    if outcome.ended > 0 || outcome.backfilled > 0 {
-                        state.alert_wakeup.notify_one();
-                    }
-                    for (job, rejections) in jobs.into_iter().zip(outcome.rejections) {
-                        let _ = job.reply.send(Ok(rejections));
-                    }
-                }
-                Err(error) => {
-                    state
-                        .metrics
-                        .batches_failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::error!(
-                        ?error,
-                        requests = jobs.len(),
-                        events,
-                        "batch failed; nothing of it was stored"
-                    );
-                    for job in jobs {
-                        let _ = job.reply.send(Err(()));
-                    }
-                }
+            let replies: Vec<_> = jobs.into_iter().map(|j| j.reply).collect();
+            let answers = commit_or_split(&state, requests).await;
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(answer);
             }
         }
     })
+}
+
+/// Commits the requests as one batch. When the database refuses the batch for good (a
+/// value it cannot store, validation notwithstanding), the requests are committed one by
+/// one, and a lone request event by event, so that the event to blame is refused alone and
+/// its batch-mates are stored. A transient failure fails them all, for a retry.
+async fn commit_or_split(
+    state: &AppState,
+    requests: Vec<Vec<Event>>,
+) -> Vec<Result<Rejections, SubmitError>> {
+    match commit(state, &requests).await {
+        Ok(rejections) => rejections.into_iter().map(Ok).collect(),
+        Err(error) if error.is_transient() => {
+            tracing::warn!(%error, requests = requests.len(), "batch failed; the database is unavailable, nothing of it was stored");
+            requests
+                .iter()
+                .map(|_| Err(SubmitError::Unavailable))
+                .collect()
+        }
+        Err(error) if requests.len() > 1 => {
+            tracing::warn!(%error, requests = requests.len(), "batch refused; committing its requests one by one");
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in requests {
+                answers.push(
+                    Box::pin(commit_or_split(state, vec![request]))
+                        .await
+                        .remove(0),
+                );
+            }
+            answers
+        }
+        Err(StoreError::BadInput(reason)) if requests[0].len() > 1 => {
+            tracing::warn!(%reason, events = requests[0].len(), "request refused; committing its events one by one");
+            let mut rejections = Rejections::new();
+            for (index, event) in requests.into_iter().flatten().enumerate() {
+                match commit(state, &[vec![event]]).await {
+                    Ok(mut r) => {
+                        rejections.extend(r.remove(0).into_iter().map(|(_, e)| (index, e)))
+                    }
+                    Err(StoreError::BadInput(reason)) => rejections.push((
+                        index,
+                        EventError::general(format!("the database refused this event: {reason}")),
+                    )),
+                    Err(error) => return vec![Err(failure(state, error))],
+                }
+            }
+            vec![Ok(rejections)]
+        }
+        Err(StoreError::BadInput(reason)) => vec![Ok(vec![(
+            0,
+            EventError::general(format!("the database refused this event: {reason}")),
+        )])],
+        Err(error) => vec![Err(failure(state, error))],
+    }
+}
+
+/// A failure to report: logged, and a fault is remembered for `/healthz`.
+fn failure(state: &AppState, error: StoreError) -> SubmitError {
+    if error.is_transient() {
+        return SubmitError::Unavailable;
+    }
+    tracing::error!(%error, "batch failed; nothing of it was stored");
+    state.record_fault(&error.to_string());
+    SubmitError::Fault
+}
+
+/// One batch, and what it changes for live streams and alerts.
+async fn commit(state: &AppState, requests: &[Vec<Event>]) -> Result<Vec<Rejections>, StoreError> {
+    let started = std::time::Instant::now();
+    let outcome = state
+        .store
+        .apply_batch(requests, state.now())
+        .await
+        .inspect_err(|_| {
+            state
+                .metrics
+                .batches_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })?;
+    state.metrics.batches.observe(started.elapsed());
+    tracing::debug!(
+        requests = requests.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "batch committed"
+    );
+    state.live.publish(&outcome.live);
+    state.live.announce(&state.store, &outcome.live).await;
+    if !outcome.unpriced.is_empty() {
+        announce_unpriced(state, &outcome.unpriced).await;
+    }
+    if outcome.ended > 0 || outcome.backfilled > 0 {
+        state.alert_wakeup.notify_one();
+    }
+    Ok(outcome.rejections)
 }
 
 /// The first session of a model without a price, per domain: logged, and told to the

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::request::Params;
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -42,7 +42,8 @@ fn parse_filters(
     query: Result<Query<Params>, QueryRejection>,
     headers: &HeaderMap,
 ) -> Result<Filters, ApiError> {
-    let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(params) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    crate::request::check_params(&params)?;
     let mut filters = Filters::parse(&params, principal, DEFAULT_DAYS, state.now())?;
     filters.origin = crate::request::origin(headers);
     Ok(filters)
@@ -218,7 +219,7 @@ pub async fn costs_page(
 pub async fn partial(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(name): Path<String>,
+    crate::request::PathParam(name): crate::request::PathParam,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {

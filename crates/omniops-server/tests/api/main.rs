@@ -18,6 +18,8 @@ mod missing;
 mod monitoring;
 mod openapi;
 mod otlp;
+mod outage;
+mod poison;
 mod prices;
 mod pricing;
 mod reaper;

@@ -38,34 +38,37 @@ fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, wi
     q
 }
 
+/// [`split_sum`] of each column; column i is read with `wide_sum(row, 2 * i)`.
 fn sums(columns: &[&str]) -> String {
-    columns.iter().map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)")).collect::<Vec<_>>().join(", ")
+    columns.iter().map(|c| split_sum(c)).collect::<Vec<_>>().join(", ")
 }
 
 pub async fn message_stats(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<MessageStats> {
     let mut q = rollup_window_query("message_rollup", &MESSAGE_COUNTS.join(", "), &sums(&MESSAGE_COUNTS), "", window, scope);
     let row = q.build().fetch_one(pool).await?;
+    let at = |i: usize| wide_sum(&row, 2 * i);
     Ok(MessageStats {
-        messages: row.try_get(0)?,
-        user_messages: row.try_get(1)?,
-        positive: row.try_get(2)?,
-        negative: row.try_get(3)?,
-        response_ms_sum: row.try_get(4)?,
-        responses: row.try_get(5)?,
+        messages: at(0)?,
+        user_messages: at(1)?,
+        positive: at(2)?,
+        negative: at(3)?,
+        response_ms_sum: at(4)?,
+        responses: at(5)?,
     })
 }
 
 pub async fn conversation_counts_of_window(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ConversationCounts> {
     let mut q = rollup_window_query("conversation_rollup", &CONVERSATION_COUNTS.join(", "), &sums(&CONVERSATION_COUNTS), "", window, scope);
     let row = q.build().fetch_one(pool).await?;
+    let at = |i: usize| wide_sum(&row, 2 * i);
     let mut languages = [0; 5];
     for (i, l) in languages.iter_mut().enumerate() {
-        *l = row.try_get(3 + i)?;
+        *l = at(3 + i)?;
     }
     Ok(ConversationCounts {
-        conversations: row.try_get(0)?,
-        with_user_messages: row.try_get(1)?,
-        resolved: row.try_get(2)?,
+        conversations: at(0)?,
+        with_user_messages: at(1)?,
+        resolved: at(2)?,
         languages,
     })
 }
@@ -119,8 +122,7 @@ pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -
          CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment < 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(response_ms_sum), 0) AS BIGINT), CAST(COALESCE(SUM(responses), 0) AS BIGINT) \
-         FROM messages",
+         CAST(COALESCE(SUM(responses), 0) AS BIGINT), ".to_string() + &split_sum("response_ms_sum") + " FROM messages",
     );
     scope_filter(&mut q, window, domain, "created_at");
     let row = q.build().fetch_one(pool).await?;
@@ -129,8 +131,8 @@ pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -
         user_messages: row.try_get(1)?,
         positive: row.try_get(2)?,
         negative: row.try_get(3)?,
-        response_ms_sum: row.try_get(4)?,
-        responses: row.try_get(5)?,
+        responses: row.try_get(4)?,
+        response_ms_sum: wide_sum(&row, 5)?,
     })
 }
 

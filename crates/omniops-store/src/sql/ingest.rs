@@ -49,6 +49,60 @@ const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_to
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
     duration_ms, searches, iterations";
 
+/// `target + delta` that saturates at the BIGINT bounds instead of overflowing (an error on
+/// PostgreSQL, a float on SQLite): rollups fed by many clients must never fail or wrap.
+/// Only the branch for `delta`'s sign is evaluated, so neither bound expression overflows.
+fn saturating_add(target: &str, delta: &str) -> String {
+    format!(
+        "CASE WHEN {delta} >= 0 THEN (CASE WHEN {target} > 9223372036854775807 - {delta} \
+         THEN 9223372036854775807 ELSE {target} + {delta} END) \
+         ELSE (CASE WHEN {target} < -9223372036854775807 - {delta} THEN -9223372036854775807 \
+         ELSE {target} + {delta} END) END"
+    )
+}
+
+/// `SUM(expr)` that cannot overflow: the sums of its billions and of its remainders, as two
+/// BIGINT columns that [`wide_sum`] reads back.
+fn split_sum(expr: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM(({expr}) / 1000000000), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(({expr}) % 1000000000), 0) AS BIGINT)"
+    )
+}
+
+/// A [`split_sum`] at `index`, saturated to i64.
+fn wide_sum(row: &<DB as sqlx::Database>::Row, index: usize) -> sqlx::Result<i64> {
+    let billions: i64 = row.try_get(index)?;
+    let rest: i64 = row.try_get(index + 1)?;
+    let sum = i128::from(billions) * 1_000_000_000 + i128::from(rest);
+    Ok(i64::try_from(sum).unwrap_or(if sum > 0 { i64::MAX } else { i64::MIN }))
+}
+
+/// [`split_sum`] of every counter column.
+fn counter_sums() -> String {
+    COUNTER_COLUMNS.split(", ").map(split_sum).collect::<Vec<_>>().join(", ")
+}
+
+/// Counters from the [`counter_sums`] columns starting at `offset`.
+fn counters_from_sums(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx::Result<Counters> {
+    let at = |i: usize| wide_sum(row, offset + 2 * i);
+    Ok(Counters {
+        requests: at(0)?,
+        successes: at(1)?,
+        failures: at(2)?,
+        unpriced: at(3)?,
+        input_tokens: at(4)?,
+        cached_input_tokens: at(5)?,
+        cache_write_tokens: at(6)?,
+        output_tokens: at(7)?,
+        reasoning_tokens: at(8)?,
+        cost_nanos: at(9)?,
+        duration_ms: at(10)?,
+        searches: at(11)?,
+        iterations: at(12)?,
+    })
+}
+
 fn json_list(text: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
@@ -260,7 +314,7 @@ async fn add_counters(
     let rows: Vec<_> = rows.iter().collect();
     let updates = COUNTER_COLUMNS
         .split(", ")
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .map(|c| format!("{c} = {}", saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))))
         .collect::<Vec<_>>()
         .join(", ");
     for chunk in rows.chunks(CHUNK) {

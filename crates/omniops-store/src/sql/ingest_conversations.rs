@@ -144,7 +144,11 @@ async fn add_bucket_counts(
     columns: &[&str],
     rows: Vec<((Micros, String), Vec<i64>)>,
 ) -> sqlx::Result<()> {
-    let updates = columns.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+    let updates = columns
+        .iter()
+        .map(|c| format!("{c} = {}", saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))))
+        .collect::<Vec<_>>()
+        .join(", ");
     for chunk in rows.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, {}) ", columns.join(", ")));
         q.push_values(chunk, |mut b, ((bucket, domain), counts)| {

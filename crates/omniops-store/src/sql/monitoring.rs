@@ -28,15 +28,16 @@ pub async fn list_alerts(pool: &Pool<DB>, domain: &str, all: bool) -> sqlx::Resu
 
 /// Priced cost of ended sessions that started in [start, end), from hourly rollups.
 pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) FROM rollup_hourly \
-         WHERE domain = $1 AND model = '' AND bucket >= $2 AND bucket < $3",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM rollup_hourly WHERE domain = $1 AND model = '' AND bucket >= $2 AND bucket < $3",
+        split_sum("cost_nanos")
+    ))
     .bind(domain)
     .bind(start)
     .bind(end)
     .fetch_one(pool)
-    .await
+    .await?;
+    wide_sum(&row, 0)
 }
 
 /// Ended sessions of a window and a [`SessionFilter`]: `$1`/`$2` the window, `$3` domain,

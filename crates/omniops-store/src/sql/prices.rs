@@ -276,7 +276,9 @@ async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<(
         let of_table: Vec<_> = rows.iter().filter(|((t, ..), _)| *t == table).collect();
         for chunk in of_table.chunks(CHUNK) {
             let mut q = QueryBuilder::<DB>::new(format!(
-                "UPDATE {table} SET cost_nanos = {table}.cost_nanos + v.column4, unpriced = {table}.unpriced + v.column5 FROM ("
+                "UPDATE {table} SET cost_nanos = {}, unpriced = {} FROM (",
+                saturating_add(&format!("{table}.cost_nanos"), "v.column4"),
+                saturating_add(&format!("{table}.unpriced"), "v.column5")
             ));
             q.push_values(chunk, |mut b, ((_, bucket, domain, model), (cost, unpriced))| {
                 b.push_bind(*bucket).push_bind(domain.to_string()).push_bind(model.to_string()).push_bind(*cost).push_bind(*unpriced);

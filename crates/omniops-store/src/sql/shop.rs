@@ -45,8 +45,9 @@ pub async fn scraped_inputs(pool: &Pool<DB>, window: Option<&Window>, scope: &st
 
 async fn currency_totals(pool: &Pool<DB>, table: &str, amount: &str, window: &Window, scope: &str) -> sqlx::Result<Vec<CurrencyTotal>> {
     let rows = sqlx::query(&format!(
-        "SELECT currency, CAST(COUNT(*) AS BIGINT), CAST(SUM({amount}) AS BIGINT) FROM {table} \
-         WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) GROUP BY currency ORDER BY currency"
+        "SELECT currency, CAST(COUNT(*) AS BIGINT), {} FROM {table} \
+         WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) GROUP BY currency ORDER BY currency",
+        split_sum(amount)
     ))
     .bind(window.start)
     .bind(window.end)
@@ -54,7 +55,7 @@ async fn currency_totals(pool: &Pool<DB>, table: &str, amount: &str, window: &Wi
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok(CurrencyTotal { currency: r.try_get(0)?, count: r.try_get(1)?, nanos: r.try_get(2)? }))
+        .map(|r| Ok(CurrencyTotal { currency: r.try_get(0)?, count: r.try_get(1)?, nanos: wide_sum(r, 2)? }))
         .collect()
 }
 

@@ -18,12 +18,7 @@ pub async fn window_groups(
     domain: &str,
     model: Option<&str>,
 ) -> sqlx::Result<Vec<(String, String, Counters)>> {
-    let sums = COUNTER_COLUMNS
-        .split(", ")
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut q = QueryBuilder::<DB>::new(format!("SELECT domain, model, {sums} FROM ("));
+    let mut q = QueryBuilder::<DB>::new(format!("SELECT domain, model, {} FROM (", counter_sums()));
     let mut first = true;
     for (table, start, end) in window_ranges(window) {
         if start >= end {
@@ -54,32 +49,41 @@ pub async fn window_groups(
     q.push(") r GROUP BY domain, model");
     let rows = q.build().fetch_all(pool).await?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_row(row, 2)?)))
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_sums(row, 2)?)))
         .collect()
 }
 
 /// The spec's approach, kept as a benchmark reference: sum the raw rows of the window.
 pub async fn naive_window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
-    let rows = sqlx::query(
-        "SELECT domain, model, CAST(COUNT(*) AS BIGINT), \
-         CAST(SUM(CASE WHEN success THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN success THEN 0 ELSE 1 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
-         CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
-         CAST(SUM(reasoning_tokens) AS BIGINT), CAST(SUM(COALESCE(cost_nanos, 0)) AS BIGINT), \
-         CAST(SUM(duration_ms) AS BIGINT), CAST(SUM(search_count) AS BIGINT), \
-         CAST(SUM(iterations) AS BIGINT) \
+    let sums = [
+        "1",
+        "CASE WHEN success THEN 1 ELSE 0 END",
+        "CASE WHEN success THEN 0 ELSE 1 END",
+        "CASE WHEN cost_nanos IS NULL THEN 1 ELSE 0 END",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+        "reasoning_tokens",
+        "COALESCE(cost_nanos, 0)",
+        "duration_ms",
+        "search_count",
+        "iterations",
+    ]
+    .map(split_sum)
+    .join(", ");
+    let rows = sqlx::query(&format!(
+        "SELECT domain, model, {sums} \
          FROM chat_telemetry WHERE start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
-         AND ($3 = '' OR domain = $3) GROUP BY domain, model",
-    )
+         AND ($3 = '' OR domain = $3) GROUP BY domain, model"
+    ))
     .bind(window.start)
     .bind(window.end)
     .bind(domain)
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_row(row, 2)?)))
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_sums(row, 2)?)))
         .collect()
 }
 

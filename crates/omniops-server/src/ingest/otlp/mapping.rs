@@ -92,14 +92,15 @@ fn map_span(
     check_id(
         "session id (gen_ai.conversation.id or session.id)",
         &session_id,
-    )?;
+    )
+    .map_err(|e| e.message)?;
     let domain = span
         .attributes
         .text("omniops.domain")
         .or_else(|| resource.text("omniops.domain"))
         .or_else(|| resource.text("service.name"))
         .ok_or("no domain: set the resource attribute omniops.domain (or service.name)")?;
-    check_domain(domain)?;
+    check_domain(domain).map_err(|e| e.message)?;
     if span.start_nanos == 0 {
         return Err("startTimeUnixNano is missing".into());
     }
@@ -121,7 +122,7 @@ fn map_span(
         .text("gen_ai.response.model")
         .or_else(|| attrs.text("gen_ai.request.model"));
     if let Some(model) = model {
-        check_id("gen_ai.request.model", model)?;
+        check_id("gen_ai.request.model", model).map_err(|e| e.message)?;
     }
     let failure = attrs
         .text("error.type")
@@ -187,7 +188,7 @@ fn operation(name: &str, attrs: &Attributes) -> Result<SpanOperation, String> {
         _ => SpanOperation::Other,
     };
     if let SpanOperation::Search { query, .. } = &operation {
-        check_text("search query", query)?;
+        check_text("search query", query).map_err(|e| e.message)?;
     }
     Ok(operation)
 }

@@ -329,13 +329,15 @@ pub async fn traces(
     let mut events = Vec::with_capacity(spans);
     let mut reasons = Vec::new();
     for span in mapped {
-        match span.and_then(|event| check_key_domain(&principal, Event::Session(event))) {
+        match span.and_then(|event| {
+            check_key_domain(&principal, Event::Session(event)).map_err(|e| e.message)
+        }) {
             Ok(event) => events.push(event),
             Err(reason) => reasons.push(reason),
         }
     }
     match store_events(&state, events).await {
-        Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason)),
+        Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason.message)),
         Err(unavailable) => {
             let message = unavailable.to_string();
             return error(
