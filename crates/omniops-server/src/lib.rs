@@ -86,7 +86,7 @@ pub async fn serve(
     check_access(&store, &listener).await?;
     let backend = store.backend().name();
     let (queue, receiver) = ingest::IngestQueue::new(settings.queue_capacity);
-    let state = AppState::new(store, settings, clock, queue);
+    let state = AppState::new(store, settings, clock, queue, listener.local_addr().ok());
     api::config::load_retention_override(&state).await?;
 
     let stop = CancellationToken::new();
@@ -297,7 +297,7 @@ pub async fn export_to(
     )
     .await?;
     let (queue, _receiver) = ingest::IngestQueue::new(1);
-    let state = AppState::new(store, settings, Arc::new(SystemClock), queue);
+    let state = AppState::new(store, settings, Arc::new(SystemClock), queue, None);
     let format = match params.get("format").map(String::as_str) {
         None => queries::export::Format::Csv,
         Some(text) => queries::export::Format::parse(text)

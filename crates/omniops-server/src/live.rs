@@ -309,7 +309,13 @@ mod tests {
         let db = omniops_testkit::TestDb::sqlite().await;
         let (queue, _receiver) = IngestQueue::new(1);
         let clock = Arc::new(ManualClock::at(1_795_000_000_000_000));
-        let state = AppState::new(db.store.clone(), crate::Settings::default(), clock, queue);
+        let state = AppState::new(
+            db.store.clone(),
+            crate::Settings::default(),
+            clock,
+            queue,
+            None,
+        );
         let mut connection = Connection {
             receiver: state.live.subscribe(),
             ticker: tokio::time::interval(Duration::from_secs(3600)),

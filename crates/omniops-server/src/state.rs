@@ -13,6 +13,9 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// The address the server listens on; without API keys it answers only while this is
+    /// loopback (`None`: no listener, as for `omniops export`).
+    pub bound: Option<std::net::SocketAddr>,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub ingest: IngestQueue,
@@ -51,9 +54,11 @@ impl AppState {
         settings: Settings,
         clock: Arc<dyn Clock>,
         ingest: IngestQueue,
+        bound: Option<std::net::SocketAddr>,
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
+            bound,
             clock,
             ingest,
             keys: KeyCache::default(),

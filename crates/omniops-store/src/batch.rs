@@ -580,7 +580,7 @@ mod tests {
     use omniops_core::events::parse;
     use omniops_core::pricing::default_prices;
 
-    const NOW: Micros = 1_764_000_000_000_000;
+    const NOW: Micros = 1_795_651_200_000_000; // 2026-11-26T00:00:00Z
 
     fn events(lines: &[&str]) -> Vec<Event> {
         lines

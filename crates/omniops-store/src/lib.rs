@@ -279,6 +279,29 @@ impl DataDirLock {
     }
 }
 
+/// [`sqlite::Revocation`] and [`postgres::Revocation`] alike.
+enum RevokeOutcome {
+    Revoked,
+    Unknown,
+    LastAdmin,
+}
+
+macro_rules! revocation_from {
+    ($engine:ident) => {
+        impl From<$engine::Revocation> for RevokeOutcome {
+            fn from(r: $engine::Revocation) -> Self {
+                match r {
+                    $engine::Revocation::Revoked => RevokeOutcome::Revoked,
+                    $engine::Revocation::Unknown => RevokeOutcome::Unknown,
+                    $engine::Revocation::LastAdmin => RevokeOutcome::LastAdmin,
+                }
+            }
+        }
+    };
+}
+revocation_from!(sqlite);
+revocation_from!(postgres);
+
 /// The SHA-256 of a key, as stored. Keys are long random strings, so a plain hash is enough.
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -1194,8 +1217,20 @@ impl Store {
         Ok(on_pool!(self, list_keys())?)
     }
 
-    pub async fn revoke_key(&self, id: &str, now: Micros) -> anyhow::Result<bool> {
-        Ok(on_pool!(self, revoke_key(id, now))?)
+    /// Revokes a key: `Ok(false)` when no active key has that id, [`StoreError::Conflict`]
+    /// for the last active admin key not held to a domain.
+    pub async fn revoke_key(&self, id: &str, now: Micros) -> Result<bool, StoreError> {
+        let outcome = match &self.pool {
+            Pool::Sqlite(p) => sqlite::revoke_key(p, id, now).await?.into(),
+            Pool::Postgres(p) => postgres::revoke_key(p, id, now).await?.into(),
+        };
+        match outcome {
+            RevokeOutcome::Revoked => Ok(true),
+            RevokeOutcome::Unknown => Ok(false),
+            RevokeOutcome::LastAdmin => Err(StoreError::Conflict(
+                "this is the last admin key not held to a domain: create another one before revoking it".into(),
+            )),
+        }
     }
 
     /// The active key with this secret, if any.

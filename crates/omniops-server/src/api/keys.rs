@@ -93,8 +93,11 @@ pub async fn revoke(
     crate::request::PathParam(id): crate::request::PathParam,
 ) -> Result<Json<Value>, ApiError> {
     unscoped(&principal)?;
-    if !state.store.revoke_key(&id, state.now()).await? {
-        return Err(ApiError::NotFound(format!("no active key `{id}`")));
+    match state.store.revoke_key(&id, state.now()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::NotFound(format!("no active key `{id}`"))),
+        Err(omniops_store::StoreError::Conflict(reason)) => return Err(ApiError::Conflict(reason)),
+        Err(other) => return Err(other.into()),
     }
     state.keys.invalidate();
     tracing::info!(%id, "API key revoked");

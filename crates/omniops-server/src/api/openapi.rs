@@ -347,7 +347,7 @@ fn schemas() -> Value {
         "ApiKey": key_record,
         "IngestAnswer": object(&[
             ("accepted", integer()),
-            ("rejected", array(object(&[("index", integer()), ("error", string())]))),
+            ("rejected", array(object(&[("index", integer()), ("error", string()), ("field", nullable(string()))]))),
         ]),
         "Analytics": object(&[
             ("responseTime", number()),

@@ -135,3 +135,142 @@ async fn refuses_a_non_loopback_bind_without_keys() {
         .await
         .expect("allowed once a key exists");
 }
+
+/// The attack: on a server bound to 0.0.0.0, revoking its only key. It is refused;
+/// and should the keys vanish anyway (another instance, the database edited by hand), the
+/// server does not open: keyless answers only while bound to loopback, checked per request.
+async fn the_last_admin_key_cannot_be_revoked(engine: omniops_testkit::Engine) {
+    let Some(db) = omniops_testkit::TestDb::open(engine).await else {
+        return;
+    };
+    let now = crate::common::t(NOW);
+    let (first, admin) = db
+        .store
+        .create_key("admin", None, None, now)
+        .await
+        .expect("key");
+    // A domain's admin key manages nothing global: it does not count as a way back in.
+    db.store
+        .create_key("admin", Some("a.example"), None, now)
+        .await
+        .expect("key");
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let base = format!("http://127.0.0.1:{port}");
+    let store = db.store.clone();
+    let (_stop, _server) = crate::common::spawn_server(
+        store,
+        omniops_server::Settings::default(),
+        listener,
+        std::sync::Arc::new(omniops_core::clock::ManualClock::at(now)),
+    );
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let delete = |id: String, key: String| {
+        let request = client
+            .delete(format!("{base}/api/keys/{id}"))
+            .bearer_auth(key);
+        async move {
+            let r = request.send().await.expect("DELETE");
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, body) = delete(first.id.clone(), admin.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("last admin key"),
+        "{body}"
+    );
+    // With a second one, the first can go; the second then cannot.
+    let r = client
+        .post(format!("{base}/api/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"scope": "admin"}))
+        .send()
+        .await
+        .expect("POST");
+    let created: serde_json::Value = r.json().await.expect("json");
+    let (second_id, second) = (
+        created["record"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        created["key"].as_str().unwrap_or_default().to_string(),
+    );
+    assert_eq!(delete(first.id.clone(), second.clone()).await.0, 200);
+    assert_eq!(delete(second_id.clone(), second.clone()).await.0, 409);
+    // Keys gone behind the server's back: it stays shut.
+    let all = db.store.list_keys().await.expect("keys");
+    for k in all {
+        sqlx_revoke(&db, &k.id).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let r = client
+        .get(format!("{base}/api/dashboard/telemetry"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client
+        .post(format!("{base}/api/keys"))
+        .json(&json!({"scope": "admin"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+/// Revokes a key in the database directly, past the store's rule.
+async fn sqlx_revoke(db: &omniops_testkit::TestDb, id: &str) {
+    use sqlx::Connection;
+    let sql = "UPDATE api_keys SET revoked_at = 1 WHERE id = $1";
+    match &db.database_url {
+        Some(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query(sql)
+                .bind(id)
+                .execute(&mut c)
+                .await
+                .expect("revoke");
+        }
+        None => {
+            let path = db.data_dir.join("omniops.db");
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                .await
+                .expect("connect");
+            sqlx::query(sql)
+                .bind(id)
+                .execute(&mut c)
+                .await
+                .expect("revoke");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_admin_key_sqlite() {
+    the_last_admin_key_cannot_be_revoked(omniops_testkit::Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_admin_key_postgres() {
+    the_last_admin_key_cannot_be_revoked(omniops_testkit::Engine::Postgres).await;
+}

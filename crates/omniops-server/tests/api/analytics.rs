@@ -110,7 +110,7 @@ async fn analytics_match_hand_computed_values(app: &TestApp) {
         .await;
     assert_eq!(
         answer,
-        json!({"accepted": 3, "rejected": [{"index": 1, "error": "unknown conversation"}]})
+        json!({"accepted": 3, "rejected": [{"index": 1, "error": "unknown conversation", "field": "conversation_id"}]})
     );
     let (_, r) = app.get_json("/api/dashboard/analytics?days=7", None).await;
     assert_eq!(r["metrics"]["totalMessages"], 11);

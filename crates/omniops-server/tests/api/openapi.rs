@@ -245,7 +245,7 @@ async fn every_endpoint_answers_as_documented(engine: Engine) {
     .await;
     assert_eq!(
         answer,
-        json!({"accepted": 1, "rejected": [{"index": 1, "error": "unknown session"}]})
+        json!({"accepted": 1, "rejected": [{"index": 1, "error": "unknown session", "field": "session_id"}]})
     );
     conforms(&app, &doc, "/api/sessions/{id}", "/api/sessions/doc-live").await;
     let error = post_conforms(

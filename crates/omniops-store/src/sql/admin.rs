@@ -38,13 +38,36 @@ pub async fn list_keys(pool: &Pool<DB>) -> sqlx::Result<Vec<ApiKeyRecord>> {
     rows.iter().map(key_from_row).collect()
 }
 
-pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<bool> {
+/// What revoking a key did.
+pub enum Revocation {
+    Revoked,
+    /// No active key has that id.
+    Unknown,
+    /// It is the last active admin key not held to a domain: revoking it would leave the
+    /// server without anyone who may manage keys (and, on loopback, open).
+    LastAdmin,
+}
+
+pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<Revocation> {
+    let mut tx = begin_write(pool).await?;
+    // The unscoped admin keys, locked: two instances revoking the last two at once see
+    // each other's change (SQLite: one writer at a time).
+    let lock = if ROW_LOCKS { " ORDER BY id FOR UPDATE" } else { "" };
+    let admins: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM api_keys WHERE scope = 'admin' AND domain IS NULL AND revoked_at IS NULL{lock}"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    if admins.len() == 1 && admins[0] == id {
+        return Ok(Revocation::LastAdmin);
+    }
     let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(result.rows_affected() > 0)
+    tx.commit().await?;
+    Ok(if result.rows_affected() > 0 { Revocation::Revoked } else { Revocation::Unknown })
 }
 
 pub async fn find_key(pool: &Pool<DB>, hash: &str) -> sqlx::Result<Option<ApiKeyRecord>> {
