@@ -71,6 +71,17 @@ impl Principal {
         }
     }
 
+    /// For what is global (prices, retention, keys, the whole server's metrics): a key not
+    /// held to a domain, with admin scope when `admin`.
+    pub fn require_unscoped(&self, what: &str) -> Result<(), ApiError> {
+        match &self.domain {
+            Some(domain) => Err(ApiError::Forbidden(format!(
+                "a key held to {domain} cannot {what}: that needs a key not held to a domain"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The domain a request may see: a domain-scoped key sees its own domain (also when
     /// none is asked for) and gets 403 for any other.
     pub fn resolve_domain(&self, requested: Option<&str>) -> Result<Option<String>, ApiError> {

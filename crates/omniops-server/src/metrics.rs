@@ -117,7 +117,14 @@ fn counter(out: &mut String, name: &str, help: &str, kind: &str, lines: &[(&str,
 }
 
 /// `GET /metrics`
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<crate::auth::Principal>,
+) -> Response {
+    // The whole server's counters (live sessions of every domain): not for a key held to one.
+    if let Err(e) = principal.require_unscoped("read the whole server's metrics") {
+        return e.into_response();
+    }
     let m = &state.metrics;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let mut out = String::new();

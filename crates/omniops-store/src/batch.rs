@@ -20,6 +20,25 @@ pub const MAX_EVENT_IDS: usize = 10_000;
 /// Per request: the rejected events as (index, reason).
 pub type Rejections = Vec<(usize, EventError)>;
 
+/// One ingest request of a batch: its events, and the domain its key is held to, if any.
+/// A domain-scoped request may only touch sessions and conversations of that domain: one
+/// naming another domain's is refused as unknown, as if it did not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub events: &'a [Event],
+    pub domain: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// A request of a key not held to a domain.
+    pub fn unscoped(events: &'a [Event]) -> Self {
+        Request {
+            events,
+            domain: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
     /// Sessions touched by the batch, keyed by session id, with whether they changed.
@@ -90,31 +109,52 @@ impl FailedSearch {
     }
 }
 
-/// Session ids and conversation ids whose stored state the batch needs.
-pub fn ids_to_load(requests: &[Vec<Event>]) -> (Vec<String>, Vec<String>) {
+/// Session ids and conversation ids whose stored state the batch needs: those events name,
+/// and for domain-scoped requests the conversations new sessions link to (to refuse a link
+/// to another domain's).
+pub fn ids_to_load(requests: &[Request]) -> (Vec<String>, Vec<String>) {
     let mut sessions = HashSet::new();
     let mut conversations = HashSet::new();
-    for event in requests.iter().flatten() {
-        match event {
-            Event::Session(e) if !matches!(e.kind, EventKind::Backfill(_)) => {
-                sessions.insert(e.session_id.as_str());
+    for request in requests {
+        for event in request.events {
+            match event {
+                Event::Session(e) => {
+                    if !matches!(e.kind, EventKind::Backfill(_)) {
+                        sessions.insert(e.session_id.as_str());
+                    }
+                    if request.domain.is_some() {
+                        if let Some(c) = linked_conversation(&e.kind) {
+                            conversations.insert(c);
+                        }
+                    }
+                }
+                Event::Conversation(c) => {
+                    conversations.insert(c.conversation_id.as_str());
+                }
+                Event::Message(m) => {
+                    conversations.insert(m.conversation_id.as_str());
+                }
+                Event::Extraction(_) | Event::Page(_) | Event::ScrapeJob(_) | Event::Shop(_) => {}
             }
-            Event::Session(_) => {}
-            Event::Conversation(c) => {
-                conversations.insert(c.conversation_id.as_str());
-            }
-            Event::Message(m) => {
-                conversations.insert(m.conversation_id.as_str());
-            }
-            Event::Extraction(_) | Event::Page(_) | Event::ScrapeJob(_) | Event::Shop(_) => {}
         }
     }
     let owned = |set: HashSet<&str>| set.into_iter().map(str::to_string).collect();
     (owned(sessions), owned(conversations))
 }
 
+/// The conversation a new session links to.
+fn linked_conversation(kind: &EventKind) -> Option<&str> {
+    match kind {
+        EventKind::Start {
+            conversation_id, ..
+        } => conversation_id.as_deref(),
+        EventKind::Backfill(b) => b.conversation_id.as_deref(),
+        _ => None,
+    }
+}
+
 pub fn plan(
-    requests: &[Vec<Event>],
+    requests: &[Request],
     loaded: Vec<Session>,
     conversations: Vec<Conversation>,
     prices: &PriceTable,
@@ -136,18 +176,28 @@ pub fn plan(
         ..Plan::default()
     };
     let mut backfill_ids: HashSet<String> = HashSet::new();
-    for events in requests {
+    for request in requests {
         let mut rejected = Vec::new();
-        for (index, event) in events.iter().enumerate() {
+        for (index, event) in request.events.iter().enumerate() {
             let outcome = match event {
-                Event::Session(e) => {
+                Event::Session(e) => check_tenant(&plan, request.domain, e).and_then(|()| {
                     apply_session_event(&mut plan, &mut backfill_ids, e, prices, &mut new_id)
-                }
+                }),
                 Event::Conversation(c) => {
                     apply_conversation(&mut plan, c);
                     Ok(())
                 }
-                Event::Message(m) => apply_message(&mut plan, m, &mut new_id),
+                Event::Message(m) => match request.domain {
+                    Some(own)
+                        if plan
+                            .conversations
+                            .get(&m.conversation_id)
+                            .is_some_and(|(c, _)| c.domain != own) =>
+                    {
+                        Err(EventError::new("conversation_id", "unknown conversation"))
+                    }
+                    _ => apply_message(&mut plan, m, &mut new_id),
+                },
                 Event::Extraction(x) => {
                     plan.extractions.push(x.clone());
                     Ok(())
@@ -172,6 +222,28 @@ pub fn plan(
         plan.rejections.push(rejected);
     }
     plan
+}
+
+/// A domain-scoped request sees only its domain: an event for another domain's session,
+/// or a new session linked to another domain's conversation, is refused as unknown.
+fn check_tenant(plan: &Plan, scope: Option<&str>, event: &IngestEvent) -> Result<(), EventError> {
+    let Some(own) = scope else {
+        return Ok(());
+    };
+    if plan
+        .sessions
+        .get(&event.session_id)
+        .is_some_and(|(s, _)| s.domain != own)
+    {
+        return Err(refused(Rejection::UnknownSession));
+    }
+    let foreign_link = linked_conversation(&event.kind)
+        .and_then(|c| plan.conversations.get(c))
+        .is_some_and(|(c, _)| c.domain != own);
+    if foreign_link {
+        return Err(EventError::new("conversation_id", "unknown conversation"));
+    }
+    Ok(())
 }
 
 /// A rejection as the client sees it, naming the field to blame.
@@ -592,7 +664,8 @@ mod tests {
     fn run(requests: &[Vec<Event>], loaded: Vec<Session>) -> Plan {
         let prices = PriceTable::new(default_prices());
         let mut n = 0;
-        plan(requests, loaded, vec![], &prices, || {
+        let requests: Vec<Request> = requests.iter().map(|r| Request::unscoped(r)).collect();
+        plan(&requests, loaded, vec![], &prices, || {
             n += 1;
             format!("id-{n}")
         })

@@ -513,7 +513,7 @@ impl Store {
             cache.clear();
         }
         drop(writer);
-        let models = on_pool!(self, stored_models())?;
+        let models = on_pool!(self, stored_models(""))?;
         let start = omniops_core::pricing::default_effective_from()
             .and_hms_opt(0, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp_micros());
@@ -583,6 +583,19 @@ impl Store {
     pub async fn apply_batch(
         &self,
         requests: &[Vec<Event>],
+        now: Micros,
+    ) -> Result<BatchOutcome, StoreError> {
+        let requests: Vec<batch::Request> = requests
+            .iter()
+            .map(|r| batch::Request::unscoped(r))
+            .collect();
+        self.apply_requests(&requests, now).await
+    }
+
+    /// As [`Store::apply_batch`], each request held to its key's domain, if any.
+    pub async fn apply_requests(
+        &self,
+        requests: &[batch::Request<'_>],
         now: Micros,
     ) -> Result<BatchOutcome, StoreError> {
         let mut writer = self.writer.lock().await;
@@ -871,15 +884,16 @@ impl Store {
         )?)
     }
 
-    /// The first `limit` messages of a conversation: (role, content, time).
+    /// The first `limit` messages of a conversation of `domain`: (role, content, time).
     pub async fn conversation_messages(
         &self,
         conversation_id: &str,
+        domain: &str,
         limit: i64,
     ) -> anyhow::Result<Vec<(String, String, Micros)>> {
         Ok(on_pool!(
             self,
-            conversation_messages(conversation_id, limit)
+            conversation_messages(conversation_id, domain, limit)
         )?)
     }
 
@@ -1114,7 +1128,7 @@ impl Store {
         if let Some(cache) = writer.cache.as_mut() {
             cache.clear();
         }
-        let models: Vec<String> = on_pool!(self, stored_models())?
+        let models: Vec<String> = on_pool!(self, stored_models(""))?
             .into_iter()
             .filter(|m| table.decides(&entry, m))
             .collect();
@@ -1149,7 +1163,7 @@ impl Store {
         if !recompute {
             return Ok((plan, None));
         }
-        let models: Vec<String> = on_pool!(self, stored_models())?
+        let models: Vec<String> = on_pool!(self, stored_models(""))?
             .into_iter()
             .filter(|m| plan.writes.iter().any(|e| table.decides(e, m)))
             .collect();
@@ -1178,13 +1192,17 @@ impl Store {
         Ok(report)
     }
 
-    /// Models of stored sessions and rollups, as sent.
-    pub async fn stored_models(&self) -> anyhow::Result<Vec<String>> {
-        Ok(on_pool!(self, stored_models())?)
+    /// Models of stored sessions and rollups, as sent: of one domain, or all.
+    pub async fn stored_models(&self, domain: Option<&str>) -> anyhow::Result<Vec<String>> {
+        Ok(on_pool!(self, stored_models(domain.unwrap_or("")))?)
     }
 
-    pub async fn unpriced_models(&self) -> anyhow::Result<Vec<UnpricedModel>> {
-        Ok(on_pool!(self, unpriced_models())?)
+    /// Models seen without a price: of one domain, or all.
+    pub async fn unpriced_models(
+        &self,
+        domain: Option<&str>,
+    ) -> anyhow::Result<Vec<UnpricedModel>> {
+        Ok(on_pool!(self, unpriced_models(domain.unwrap_or("")))?)
     }
 
     /// Creates a key; returns its record and the secret, which is shown once and stored

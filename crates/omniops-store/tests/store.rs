@@ -217,7 +217,7 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
         .await
         .expect("histogram");
     assert_eq!(histogram, [1, 1, 1, 1 + 5, 1, 1, 1, 1, 0, 0, 0, 0]);
-    let unpriced = db.store.unpriced_models().await.expect("unpriced");
+    let unpriced = db.store.unpriced_models(None).await.expect("unpriced");
     assert_eq!(unpriced.len(), 1);
     assert_eq!(
         (unpriced[0].model.as_str(), unpriced[0].sessions),
@@ -358,7 +358,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
     );
     assert!(db
         .store
-        .unpriced_models()
+        .unpriced_models(None)
         .await
         .expect("unpriced")
         .iter()

@@ -123,6 +123,9 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, 256 * 1024).await?;
     let change: ConfigChange = parse_json(&headers, &bytes)?;
+    if change.retention_days.is_some() {
+        principal.require_unscoped("set the retention, which every domain shares")?;
+    }
     let existing = state.store.domain_configs().await?;
     let mut upserts = Vec::new();
     let mut removed = Vec::new();

@@ -14,12 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn unscoped(principal: &Principal) -> Result<(), ApiError> {
-    match &principal.domain {
-        Some(domain) => Err(ApiError::Forbidden(format!(
-            "a key held to {domain} cannot manage keys"
-        ))),
-        None => Ok(()),
-    }
+    principal.require_unscoped("manage keys")
 }
 
 pub async fn list(

@@ -282,6 +282,7 @@ pub async fn post(
         }
         "cleanup-old-data" => {
             principal.require_admin()?;
+            principal.require_unscoped("run the retention job for every domain")?;
             let report = retention::cleanup(&state).await?;
             Ok(Json(json!({"success": true, "cleanup": report})))
         }

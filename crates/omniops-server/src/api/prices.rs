@@ -1,3 +1,4 @@
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::ingest::read_body;
 use crate::queries::prices::{self, ImportError, ImportOptions, PriceQuery};
@@ -7,6 +8,7 @@ use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::Extension;
 use axum::Json;
 use chrono::NaiveDate;
 use omniops_core::money::lenient;
@@ -23,6 +25,7 @@ pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 /// default) and the models seen without a price.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let params = super::params(query)?;
@@ -40,6 +43,8 @@ pub async fn list(
             .filter(|q| !q.is_empty()),
         origin,
         in_use: params.get("inUse").is_some_and(|v| v == "true" || v == "1"),
+        // A key held to a domain sees the models of its domain only.
+        domain: principal.domain.clone(),
         page,
         limit,
     };
@@ -143,9 +148,11 @@ fn date_or_today(
 /// effectiveFrom) and reprices the stored history it decides from that date.
 pub async fn put(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    principal.require_unscoped("change prices, which every domain shares")?;
     let bytes = read_body(body, 64 * 1024).await?;
     let input: PriceInput = parse_json(&headers, &bytes)?;
     let effective_from = date_or_today(&state, input.effective_from.as_deref(), "effectiveFrom")?;
@@ -193,10 +200,12 @@ pub async fn put(
 /// added or changed; `effectiveFrom` (default today) and `source` label the entries.
 pub async fn import(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    principal.require_unscoped("import prices, which every domain shares")?;
     let params = super::params(query)?;
     let flag = |name: &'static str| -> Result<bool, ApiError> {
         match params.get(name).map(|v| v.trim()) {

@@ -83,19 +83,28 @@ pub fn check_key_domain(principal: &Principal, event: Event) -> Result<Event, Ev
 
 /// Queues valid events for the writer and waits for their commit; returns the events the
 /// writer rejected. A full queue or a failed batch is a 503 the client should retry.
-pub async fn store_events(state: &AppState, events: Vec<Event>) -> Result<Rejections, ApiError> {
+pub async fn store_events(
+    state: &AppState,
+    principal: &Principal,
+    events: Vec<Event>,
+) -> Result<Rejections, ApiError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    state.ingest.submit(events).await.map_err(|e| match e {
-        SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
-        SubmitError::Unavailable => ApiError::Unavailable(
-            "storage is unavailable; nothing of this request was stored, retry",
-        ),
-        SubmitError::Fault => ApiError::Internal(anyhow::anyhow!(
-            "storage fault; nothing of this request was stored"
-        )),
-    })
+    let domain = principal.domain.clone();
+    state
+        .ingest
+        .submit(events, domain)
+        .await
+        .map_err(|e| match e {
+            SubmitError::Full => ApiError::Unavailable("ingest queue is full; retry shortly"),
+            SubmitError::Unavailable => ApiError::Unavailable(
+                "storage is unavailable; nothing of this request was stored, retry",
+            ),
+            SubmitError::Fault => ApiError::Internal(anyhow::anyhow!(
+                "storage fault; nothing of this request was stored"
+            )),
+        })
 }
 
 /// Counts a request's accepted and rejected events (or spans) for `/metrics`.
@@ -148,7 +157,7 @@ pub async fn ingest(
         }
     }
     let accepted_valid = valid.len();
-    let stored_rejections = store_events(&state, valid).await?;
+    let stored_rejections = store_events(&state, &principal, valid).await?;
     let accepted = accepted_valid - stored_rejections.len();
     rejected.extend(
         stored_rejections

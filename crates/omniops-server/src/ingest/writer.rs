@@ -1,6 +1,6 @@
 use crate::state::AppState;
 use omniops_core::events::{Event, EventError};
-use omniops_store::batch::Rejections;
+use omniops_store::batch::{Rejections, Request};
 use omniops_store::StoreError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 /// One queued ingest request.
 pub struct Job {
     events: Vec<Event>,
+    /// The domain the request's key is held to, if any.
+    domain: Option<String>,
     reply: oneshot::Sender<Result<Rejections, SubmitError>>,
 }
 
@@ -35,12 +37,21 @@ impl IngestQueue {
         (IngestQueue { sender }, receiver)
     }
 
-    /// Queues the events and waits until their batch has committed. Returns the
-    /// rejected events as (index into `events`, reason).
-    pub async fn submit(&self, events: Vec<Event>) -> Result<Rejections, SubmitError> {
+    /// Queues the events of a request whose key is held to `domain` (if any) and waits
+    /// until their batch has committed. Returns the rejected events as (index into
+    /// `events`, reason).
+    pub async fn submit(
+        &self,
+        events: Vec<Event>,
+        domain: Option<String>,
+    ) -> Result<Rejections, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .try_send(Job { events, reply })
+            .try_send(Job {
+                events,
+                domain,
+                reply,
+            })
             .map_err(|_| SubmitError::Full)?;
         answer.await.map_err(|_| SubmitError::Unavailable)?
     }
@@ -78,9 +89,9 @@ pub fn spawn_writer(
                     Err(_) => break,
                 }
             }
-            let requests: Vec<Vec<Event>> = jobs
+            let requests: Vec<(Vec<Event>, Option<String>)> = jobs
                 .iter_mut()
-                .map(|j| std::mem::take(&mut j.events))
+                .map(|j| (std::mem::take(&mut j.events), j.domain.take()))
                 .collect();
             let replies: Vec<_> = jobs.into_iter().map(|j| j.reply).collect();
             let answers = commit_or_split(&state, requests).await;
@@ -97,7 +108,7 @@ pub fn spawn_writer(
 /// its batch-mates are stored. A transient failure fails them all, for a retry.
 async fn commit_or_split(
     state: &AppState,
-    requests: Vec<Vec<Event>>,
+    requests: Vec<(Vec<Event>, Option<String>)>,
 ) -> Vec<Result<Rejections, SubmitError>> {
     match commit(state, &requests).await {
         Ok(rejections) => rejections.into_iter().map(Ok).collect(),
@@ -120,11 +131,14 @@ async fn commit_or_split(
             }
             answers
         }
-        Err(StoreError::BadInput(reason)) if requests[0].len() > 1 => {
-            tracing::warn!(%reason, events = requests[0].len(), "request refused; committing its events one by one");
+        Err(StoreError::BadInput(reason)) if requests[0].0.len() > 1 => {
+            tracing::warn!(%reason, events = requests[0].0.len(), "request refused; committing its events one by one");
             let mut rejections = Rejections::new();
-            for (index, event) in requests.into_iter().flatten().enumerate() {
-                match commit(state, &[vec![event]]).await {
+            let Some((events, domain)) = requests.into_iter().next() else {
+                return Vec::new();
+            };
+            for (index, event) in events.into_iter().enumerate() {
+                match commit(state, &[(vec![event], domain.clone())]).await {
                     Ok(mut r) => {
                         rejections.extend(r.remove(0).into_iter().map(|(_, e)| (index, e)))
                     }
@@ -156,11 +170,21 @@ fn failure(state: &AppState, error: StoreError) -> SubmitError {
 }
 
 /// One batch, and what it changes for live streams and alerts.
-async fn commit(state: &AppState, requests: &[Vec<Event>]) -> Result<Vec<Rejections>, StoreError> {
+async fn commit(
+    state: &AppState,
+    requests: &[(Vec<Event>, Option<String>)],
+) -> Result<Vec<Rejections>, StoreError> {
     let started = std::time::Instant::now();
+    let batch: Vec<Request> = requests
+        .iter()
+        .map(|(events, domain)| Request {
+            events,
+            domain: domain.as_deref(),
+        })
+        .collect();
     let outcome = state
         .store
-        .apply_batch(requests, state.now())
+        .apply_requests(&batch, state.now())
         .await
         .inspect_err(|_| {
             state
@@ -205,11 +229,11 @@ mod tests {
         let (queue, _receiver) = IngestQueue::new(1);
         let waiting = queue.clone();
         // Nobody drains the queue: the first request takes the only slot and waits.
-        let first = tokio::spawn(async move { waiting.submit(Vec::new()).await });
+        let first = tokio::spawn(async move { waiting.submit(Vec::new(), None).await });
         while queue.depth() == 0 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(queue.submit(Vec::new()).await, Err(SubmitError::Full));
+        assert_eq!(queue.submit(Vec::new(), None).await, Err(SubmitError::Full));
         first.abort();
     }
 
@@ -217,6 +241,6 @@ mod tests {
     async fn a_lost_writer_fails_the_request() {
         let (queue, receiver) = IngestQueue::new(4);
         drop(receiver);
-        assert_eq!(queue.submit(Vec::new()).await, Err(SubmitError::Full));
+        assert_eq!(queue.submit(Vec::new(), None).await, Err(SubmitError::Full));
     }
 }

@@ -74,7 +74,7 @@ async fn submit(state: &AppState, events: Vec<Event>) -> anyhow::Result<usize> {
     if count > 0 {
         state
             .ingest
-            .submit(events)
+            .submit(events, None)
             .await
             .map_err(|e| anyhow::anyhow!("closing sessions: {e}"))?;
     }

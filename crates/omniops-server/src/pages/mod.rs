@@ -254,7 +254,7 @@ pub async fn partial(
         "sessions-live" => sessions::live(s, f).await,
         "sessions-history" => sessions::history(s, f).await,
         "session" => sessions::details(s, f, &principal).await,
-        "settings-prices" => settings::prices(s, f).await,
+        "settings-prices" => settings::prices(s, f, &principal).await,
         "settings-domains" => settings::domains(s, f, &principal).await,
         "settings-retention" => settings::retention(s, f).await,
         "settings-keys" => settings::keys(s, f, &principal).await,

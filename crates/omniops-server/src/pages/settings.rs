@@ -63,13 +63,18 @@ fn result_slot() -> Markup {
 /// Entries a page of the price table shows.
 const PRICE_PAGE: i64 = 25;
 
-pub async fn prices(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+pub async fn prices(
+    state: &AppState,
+    f: &Filters,
+    principal: &Principal,
+) -> anyhow::Result<Markup> {
     let search = f.extra("q").unwrap_or("").trim().to_string();
     let query = PriceQuery {
         search: (!search.is_empty()).then(|| search.clone()),
         origin: None,
         // Without a search: the models in use and every price set by hand or imported.
         in_use: search.is_empty(),
+        domain: principal.domain.clone(),
         page: f.page(),
         limit: PRICE_PAGE,
     };

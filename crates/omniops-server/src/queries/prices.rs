@@ -18,6 +18,8 @@ pub struct PriceQuery {
     pub origin: Option<Origin>,
     /// Only entries that price a model of stored sessions, and any an import or a user set.
     pub in_use: bool,
+    /// Whose stored sessions count (models in use, unpriced models): one domain's, or all.
+    pub domain: Option<String>,
     pub page: i64,
     pub limit: i64,
 }
@@ -54,7 +56,7 @@ pub async fn listing(store: &Store, query: &PriceQuery) -> anyhow::Result<PriceL
     let in_use = if query.in_use {
         let now = chrono::Utc::now().timestamp_micros();
         let keys: std::collections::HashSet<String> = store
-            .stored_models()
+            .stored_models(query.domain.as_deref())
             .await?
             .iter()
             .filter_map(|m| table.lookup(m, now).map(PriceEntry::key))
@@ -75,7 +77,7 @@ pub async fn listing(store: &Store, query: &PriceQuery) -> anyhow::Result<PriceL
         .cloned()
         .collect();
     let unpriced = store
-        .unpriced_models()
+        .unpriced_models(query.domain.as_deref())
         .await?
         .into_iter()
         .map(UnpricedRow::from)

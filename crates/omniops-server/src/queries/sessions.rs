@@ -109,7 +109,7 @@ pub async fn session_details(state: &AppState, session_id: &str) -> anyhow::Resu
         })
         .collect();
     let messages = match &s.conversation_id {
-        Some(id) => state.store.conversation_messages(id, 20).await?,
+        Some(id) => state.store.conversation_messages(id, &s.domain, 20).await?,
         None => Vec::new(),
     };
     let mut details = session_row(&s);

@@ -27,4 +27,5 @@ mod sessions;
 mod settings;
 mod shop;
 mod telemetry;
+mod tenants;
 mod webhooks;

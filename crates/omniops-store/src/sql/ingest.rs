@@ -9,7 +9,7 @@ use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStat
 use omniops_core::conversation::Conversation;
 use omniops_core::missing::ProductTally;
 use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
-use omniops_core::events::{Event, ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
+use omniops_core::events::{ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
 use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel, WebhookDelivery, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
@@ -364,7 +364,7 @@ async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
 /// rollups commit together or not at all.
 pub async fn apply_batch(
     pool: &Pool<DB>,
-    requests: &[Vec<Event>],
+    requests: &[batch::Request<'_>],
     prices: &PriceTable,
     now: Micros,
     cache: Option<&mut LiveCache>,

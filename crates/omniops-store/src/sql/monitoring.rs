@@ -89,12 +89,15 @@ pub async fn sessions_in_window(
 }
 
 /// The first `limit` messages of a conversation: (role, content, time).
-pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, limit: i64) -> sqlx::Result<Vec<(String, String, Micros)>> {
+/// The first messages of a conversation of `domain`: a session links to a conversation by
+/// id, and an id of another domain's shows nothing.
+pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, String, Micros)>> {
     let rows = sqlx::query(
-        "SELECT role, content, created_at FROM messages WHERE conversation_id = $1 ORDER BY created_at, id LIMIT $2",
+        "SELECT role, content, created_at FROM messages WHERE conversation_id = $1 AND domain = $3 ORDER BY created_at, id LIMIT $2",
     )
     .bind(conversation_id)
     .bind(limit)
+    .bind(domain)
     .fetch_all(pool)
     .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()

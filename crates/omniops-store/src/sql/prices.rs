@@ -119,12 +119,13 @@ pub async fn put_imported_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: M
     tx.commit().await
 }
 
-/// Distinct models of stored sessions and rollups (as sent).
-pub async fn stored_models(pool: &Pool<DB>) -> sqlx::Result<Vec<String>> {
+/// Distinct models of stored sessions and rollups (as sent), of one domain or all (`''`).
+pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT DISTINCT model FROM rollup_daily WHERE domain = '' AND model <> '' \
-         UNION SELECT DISTINCT model FROM chat_telemetry WHERE end_time IS NULL",
+        "SELECT DISTINCT model FROM rollup_daily WHERE domain = $1 AND model <> '' \
+         UNION SELECT DISTINCT model FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1)",
     )
+    .bind(scope)
     .fetch_all(pool)
     .await
 }
@@ -290,13 +291,16 @@ async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<(
     Ok(())
 }
 
-pub async fn unpriced_models(pool: &Pool<DB>) -> sqlx::Result<Vec<UnpricedModel>> {
+/// Models seen without a price, of one domain or all (`''`): ended sessions from the daily
+/// rollups, and live ones.
+pub async fn unpriced_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<UnpricedModel>> {
     let rows = sqlx::query(
         "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
-         WHERE unpriced > 0 AND domain = '' AND model <> '' GROUP BY model \
+         WHERE unpriced > 0 AND domain = $1 AND model <> '' GROUP BY model \
          UNION ALL SELECT model, CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
-         WHERE end_time IS NULL AND cost_nanos IS NULL GROUP BY model",
+         WHERE end_time IS NULL AND cost_nanos IS NULL AND ($1 = '' OR domain = $1) GROUP BY model",
     )
+    .bind(scope)
     .fetch_all(pool)
     .await?;
     let mut by_model: HashMap<String, UnpricedModel> = HashMap::new();

@@ -336,7 +336,7 @@ pub async fn traces(
             Err(reason) => reasons.push(reason),
         }
     }
-    match store_events(&state, events).await {
+    match store_events(&state, &principal, events).await {
         Ok(stored) => reasons.extend(stored.into_iter().map(|(_, reason)| reason.message)),
         Err(unavailable) => {
             let message = unavailable.to_string();
