@@ -18,10 +18,10 @@ pub mod queries;
 pub mod request;
 pub mod settings;
 pub mod state;
+pub mod transport;
 
 pub use settings::{Secret, Settings, SettingsLayer};
 
-use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -115,16 +115,18 @@ pub async fn serve(
         .then(|| tokio::spawn(jobs::demo::run(state.clone(), stop.clone())));
 
     let local = listener.local_addr()?;
-    tracing::info!(%local, backend, "omniops listening on http://{local}");
+    let fd_limit = transport::raise_fd_limit();
+    let max_connections = transport::connection_cap(&state.settings, fd_limit);
+    tracing::info!(%local, backend, max_connections, "omniops listening on http://{local}");
     let stopping = state.stopping.clone();
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live streams never end by themselves: end them so shutdown can finish.
-            stopping.cancel();
-        })
-        .await
-        .context("serving HTTP")?;
+    let app = router(state.clone());
+    let settings = state.settings.clone();
+    transport::serve(listener, app, &settings, max_connections, async move {
+        shutdown.await;
+        // Live streams never end by themselves: end them so shutdown can finish.
+        stopping.cancel();
+    })
+    .await;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
     let _ = tokio::join!(writer, retention, reaper, alerts, webhooks, prices);
@@ -267,6 +269,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_millis(state.settings.body_timeout_ms),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            transport::BodyBudget::new(state.settings.body_bytes_in_flight),
+            transport::limit_bodies,
         ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(

@@ -50,12 +50,29 @@ pub struct Settings {
     /// How often the reaper looks for silent sessions (tests shorten it).
     pub reaper_interval_ms: u64,
     /// Let alert webhooks call loopback and private addresses (off: only public ones).
-    pub allow_private_webhooks: bool,
+    pub allow_private_outbound: bool,
     /// How often due webhook deliveries are sent (tests shorten it).
     pub delivery_interval_ms: u64,
     /// A session built from OpenTelemetry spans ends this long after its last span arrived,
     /// once its root span has ended.
     pub otlp_quiet_ms: u64,
+    /// Open connections at most (also kept below the open-file limit); more are closed.
+    pub max_connections: usize,
+    /// Request-body bytes held at once across all connections; more get 503.
+    pub body_bytes_in_flight: usize,
+    /// A client must send a request's headers within this time.
+    pub header_timeout_ms: u64,
+    /// A connection with no request for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A request body that sends nothing for this long is dropped.
+    pub body_timeout_ms: u64,
+    /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy that sets them).
+    pub trust_proxy_headers: bool,
+    /// Failed logins (or wrong keys) from one client address or for one key prefix before
+    /// further failures are refused with 429 for a while.
+    pub login_failures_allowed: u32,
+    /// The longest such wait, in seconds; it doubles with each failure past the allowance.
+    pub login_lockout_max_secs: u64,
 }
 
 impl Default for Settings {
@@ -71,9 +88,17 @@ impl Default for Settings {
             demo: false,
             live_timeout_minutes: 10,
             reaper_interval_ms: 60_000,
-            allow_private_webhooks: false,
+            allow_private_outbound: false,
             delivery_interval_ms: 1_000,
             otlp_quiet_ms: 5_000,
+            max_connections: 4_096,
+            body_bytes_in_flight: 64 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: 30_000,
+            trust_proxy_headers: false,
+            login_failures_allowed: 10,
+            login_lockout_max_secs: 900,
         }
     }
 }
@@ -93,8 +118,18 @@ pub struct SettingsLayer {
     pub live_timeout_minutes: Option<u32>,
     pub reaper_interval_ms: Option<u64>,
     pub allow_private_webhooks: Option<bool>,
+    /// The same as `allow_private_webhooks`, for every outbound call (webhooks and stores).
+    pub allow_private_outbound: Option<bool>,
     pub delivery_interval_ms: Option<u64>,
     pub otlp_quiet_ms: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub body_bytes_in_flight: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
+    pub trust_proxy_headers: Option<bool>,
+    pub login_failures_allowed: Option<u32>,
+    pub login_lockout_max_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -111,6 +146,10 @@ pub enum SettingsError {
     DatabaseUrl,
     #[error("otlp_quiet_ms must be from 1 to 3600000")]
     OtlpQuiet,
+    #[error("max_connections must be at least 16, body_bytes_in_flight at least 1048576, and the timeouts from 100 ms to 1 hour")]
+    Transport,
+    #[error("login_failures_allowed must be at least 1 and login_lockout_max_secs from 1 to 86400")]
+    Login,
 }
 
 impl Settings {
@@ -133,9 +172,20 @@ impl Settings {
             s.demo = l.demo.unwrap_or(s.demo);
             s.live_timeout_minutes = l.live_timeout_minutes.unwrap_or(s.live_timeout_minutes);
             s.reaper_interval_ms = l.reaper_interval_ms.unwrap_or(s.reaper_interval_ms);
-            s.allow_private_webhooks = l.allow_private_webhooks.unwrap_or(s.allow_private_webhooks);
+            s.allow_private_outbound = l
+                .allow_private_outbound
+                .or(l.allow_private_webhooks)
+                .unwrap_or(s.allow_private_outbound);
             s.delivery_interval_ms = l.delivery_interval_ms.unwrap_or(s.delivery_interval_ms);
             s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
+            s.max_connections = l.max_connections.unwrap_or(s.max_connections);
+            s.body_bytes_in_flight = l.body_bytes_in_flight.unwrap_or(s.body_bytes_in_flight);
+            s.header_timeout_ms = l.header_timeout_ms.unwrap_or(s.header_timeout_ms);
+            s.idle_timeout_ms = l.idle_timeout_ms.unwrap_or(s.idle_timeout_ms);
+            s.body_timeout_ms = l.body_timeout_ms.unwrap_or(s.body_timeout_ms);
+            s.trust_proxy_headers = l.trust_proxy_headers.unwrap_or(s.trust_proxy_headers);
+            s.login_failures_allowed = l.login_failures_allowed.unwrap_or(s.login_failures_allowed);
+            s.login_lockout_max_secs = l.login_lockout_max_secs.unwrap_or(s.login_lockout_max_secs);
         }
         s.validate()?;
         Ok(s)
@@ -159,6 +209,18 @@ impl Settings {
         }
         if !(1..=3_600_000).contains(&self.otlp_quiet_ms) {
             return Err(SettingsError::OtlpQuiet);
+        }
+        let timeout_ok = |ms: u64| (100..=3_600_000).contains(&ms);
+        if self.max_connections < 16
+            || self.body_bytes_in_flight < 1024 * 1024
+            || !timeout_ok(self.header_timeout_ms)
+            || !timeout_ok(self.idle_timeout_ms)
+            || !timeout_ok(self.body_timeout_ms)
+        {
+            return Err(SettingsError::Transport);
+        }
+        if self.login_failures_allowed == 0 || !(1..=86_400).contains(&self.login_lockout_max_secs) {
+            return Err(SettingsError::Login);
         }
         if let Some(url) = &self.database_url {
             let url = url.expose();

@@ -154,9 +154,19 @@ struct ServeArgs {
     /// Minutes without an event after which a live session is closed as timed out.
     #[arg(long, env = "OMNIOPS_LIVE_TIMEOUT_MINUTES")]
     live_timeout_minutes: Option<u32>,
-    /// Let alert webhooks call loopback and private network addresses.
-    #[arg(long, env = "OMNIOPS_ALLOW_PRIVATE_WEBHOOKS")]
-    allow_private_webhooks: bool,
+    /// Let outbound calls (alert webhooks, WooCommerce stores) reach loopback and private
+    /// network addresses.
+    #[arg(long, env = "OMNIOPS_ALLOW_PRIVATE_OUTBOUND", alias = "allow-private-webhooks")]
+    allow_private_outbound: bool,
+    /// Trust X-Forwarded-For and X-Forwarded-Proto (only behind a proxy that sets them).
+    #[arg(long, env = "OMNIOPS_TRUST_PROXY_HEADERS")]
+    trust_proxy_headers: bool,
+    /// Open connections at most (kept below the open-file limit).
+    #[arg(long, env = "OMNIOPS_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Request-body bytes held at once across all connections; more get 503.
+    #[arg(long, env = "OMNIOPS_BODY_BYTES_IN_FLIGHT")]
+    body_bytes_in_flight: Option<usize>,
     /// Milliseconds without a new span after which an OpenTelemetry session whose root span
     /// has ended is closed.
     #[arg(long, env = "OMNIOPS_OTLP_QUIET_MS")]
@@ -207,7 +217,16 @@ fn settings(
         demo: args.and_then(|a| a.demo.then_some(true)),
         live_timeout_minutes: args.and_then(|a| a.live_timeout_minutes),
         reaper_interval_ms: None,
-        allow_private_webhooks: args.and_then(|a| a.allow_private_webhooks.then_some(true)),
+        allow_private_webhooks: None,
+        allow_private_outbound: args.and_then(|a| a.allow_private_outbound.then_some(true)),
+        trust_proxy_headers: args.and_then(|a| a.trust_proxy_headers.then_some(true)),
+        max_connections: args.and_then(|a| a.max_connections),
+        body_bytes_in_flight: args.and_then(|a| a.body_bytes_in_flight),
+        header_timeout_ms: None,
+        idle_timeout_ms: None,
+        body_timeout_ms: None,
+        login_failures_allowed: None,
+        login_lockout_max_secs: None,
         delivery_interval_ms: None,
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
     };

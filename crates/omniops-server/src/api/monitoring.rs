@@ -190,7 +190,7 @@ pub async fn post(
                 if url.is_empty() {
                     state.store.set_alert_webhook(domain.as_deref(), alert_type, None, false, None).await?;
                 } else {
-                    crate::jobs::webhooks::check_target(url, state.settings.allow_private_webhooks)
+                    crate::jobs::webhooks::check_target(url, state.settings.allow_private_outbound)
                         .await
                         .map_err(|message| ApiError::field("webhook_url", message))?;
                     let existing = state.store.alert_webhook(domain.as_deref(), alert_type).await?;

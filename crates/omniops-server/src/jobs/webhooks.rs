@@ -160,7 +160,7 @@ async fn attempt(
     client: &reqwest::Client,
     d: &WebhookDelivery,
 ) -> Result<(), String> {
-    check_target(&d.url, state.settings.allow_private_webhooks).await?;
+    check_target(&d.url, state.settings.allow_private_outbound).await?;
     let timestamp = state.now() / 1_000_000;
     let signature =
         signature(&d.secret, &d.id, timestamp, &d.body).ok_or("the alert's secret is unusable")?;

@@ -69,7 +69,7 @@ async fn wait_for(app: &TestApp, what: impl Fn(&[Value]) -> bool) -> Vec<Value> 
 
 async fn webhooks_are_signed_retried_and_logged(engine: Engine) {
     let settings = Settings {
-        allow_private_webhooks: true,
+        allow_private_outbound: true,
         delivery_interval_ms: 20,
         ..Settings::default()
     };
