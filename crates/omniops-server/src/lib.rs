@@ -274,7 +274,10 @@ pub fn router(state: AppState) -> Router {
             std::time::Duration::from_millis(state.settings.body_timeout_ms),
         ))
         .layer(axum::middleware::from_fn_with_state(
-            transport::BodyBudget::new(state.settings.body_bytes_in_flight),
+            transport::BodyBudget::new(
+                state.settings.body_bytes_in_flight,
+                std::time::Duration::from_millis(state.settings.body_timeout_ms),
+            ),
             transport::limit_bodies,
         ))
         .layer(tower_http::compression::CompressionLayer::new())

@@ -148,7 +148,9 @@ pub enum SettingsError {
     OtlpQuiet,
     #[error("max_connections must be at least 16, body_bytes_in_flight at least 1048576, and the timeouts from 100 ms to 1 hour")]
     Transport,
-    #[error("login_failures_allowed must be at least 1 and login_lockout_max_secs from 1 to 86400")]
+    #[error(
+        "login_failures_allowed must be at least 1 and login_lockout_max_secs from 1 to 86400"
+    )]
     Login,
 }
 
@@ -219,7 +221,8 @@ impl Settings {
         {
             return Err(SettingsError::Transport);
         }
-        if self.login_failures_allowed == 0 || !(1..=86_400).contains(&self.login_lockout_max_secs) {
+        if self.login_failures_allowed == 0 || !(1..=86_400).contains(&self.login_lockout_max_secs)
+        {
             return Err(SettingsError::Login);
         }
         if let Some(url) = &self.database_url {

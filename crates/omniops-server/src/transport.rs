@@ -122,21 +122,27 @@ async fn serve_connection(
     let origin = Instant::now();
     let activity = Arc::new(Activity::default());
     let seen = activity.clone();
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        seen.in_flight.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight {
-            activity: seen.clone(),
-            origin,
-        };
-        let app = app.clone();
-        async move {
-            let response = app.oneshot(request.map(Body::new)).await?;
-            // The request counts as in flight until its body (an SSE stream, a download)
-            // is done.
-            Ok::<_, std::convert::Infallible>(response.map(|body| Body::new(Guarded { body, _guard: guard })))
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            seen.in_flight.fetch_add(1, Ordering::Relaxed);
+            let guard = InFlight {
+                activity: seen.clone(),
+                origin,
+            };
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request.map(Body::new)).await?;
+                // The request counts as in flight until its body (an SSE stream, a download)
+                // is done.
+                Ok::<_, std::convert::Infallible>(response.map(|body| {
+                    Body::new(Guarded {
+                        body,
+                        _guard: guard,
+                    })
+                }))
+            }
+        });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -214,13 +220,18 @@ impl http_body::Body for Guarded {
 /// `Content-Length` reserves this much.
 pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
 
-/// The budget of request-body bytes held at once, across all connections.
+/// The budget of request-body bytes held at once, across all connections, and how long a
+/// refused body is read (to be dropped) before the answer.
 #[derive(Clone)]
-pub struct BodyBudget(Arc<Semaphore>, usize);
+pub struct BodyBudget(Arc<Semaphore>, usize, Duration);
 
 impl BodyBudget {
-    pub fn new(bytes: usize) -> Self {
-        BodyBudget(Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))), bytes)
+    pub fn new(bytes: usize, drain_for: Duration) -> Self {
+        BodyBudget(
+            Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS))),
+            bytes,
+            drain_for,
+        )
     }
 }
 
@@ -241,12 +252,18 @@ pub async fn limit_bodies(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let wanted = declared.unwrap_or(MAX_REQUEST_BODY).min(MAX_REQUEST_BODY).min(budget.1);
+    let wanted = declared
+        .unwrap_or(MAX_REQUEST_BODY)
+        .min(MAX_REQUEST_BODY)
+        .min(budget.1);
     if wanted == 0 {
         return next.run(request).await;
     }
     let permits = u32::try_from(wanted).unwrap_or(u32::MAX);
     let Ok(_reserved) = budget.0.clone().try_acquire_many_owned(permits) else {
+        // Read and drop the body first, chunk by chunk (nothing is kept): a client still
+        // sending when the connection closed would not see the answer.
+        drain(request.into_body(), budget.2).await;
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "1")],
@@ -258,4 +275,14 @@ pub async fn limit_bodies(
             .into_response();
     };
     next.run(request).await
+}
+
+/// Reads and discards a body, for at most `limit`.
+async fn drain(body: Body, limit: Duration) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(limit, async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
 }

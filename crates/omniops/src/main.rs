@@ -156,7 +156,11 @@ struct ServeArgs {
     live_timeout_minutes: Option<u32>,
     /// Let outbound calls (alert webhooks, WooCommerce stores) reach loopback and private
     /// network addresses.
-    #[arg(long, env = "OMNIOPS_ALLOW_PRIVATE_OUTBOUND", alias = "allow-private-webhooks")]
+    #[arg(
+        long,
+        env = "OMNIOPS_ALLOW_PRIVATE_OUTBOUND",
+        alias = "allow-private-webhooks"
+    )]
     allow_private_outbound: bool,
     /// Trust X-Forwarded-For and X-Forwarded-Proto (only behind a proxy that sets them).
     #[arg(long, env = "OMNIOPS_TRUST_PROXY_HEADERS")]

@@ -28,4 +28,5 @@ mod settings;
 mod shop;
 mod telemetry;
 mod tenants;
+mod transport;
 mod webhooks;
