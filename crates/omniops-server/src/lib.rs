@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod live;
 pub mod metrics;
+pub mod outbound;
 pub mod pages;
 pub mod queries;
 pub mod request;
@@ -168,7 +169,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/dashboard/test-connection",
-            get(api::config::test_connection).layer(read_auth.clone()),
+            get(api::config::test_connection).layer(admin_auth.clone()),
         )
         .route(
             "/api/monitoring/chat",

@@ -33,6 +33,8 @@ pub struct Inner {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Which session each recent trace belongs to, for spans that do not name theirs.
     pub otlp_traces: std::sync::Mutex<crate::ingest::otlp::TraceSessions>,
+    /// The one client for calls to the outside (webhooks, stores).
+    pub outbound: crate::outbound::Outbound,
     /// The latest storage fault (not a transient outage): when, and what. `/healthz`
     /// reports it for [`FAULT_REPORT_MICROS`].
     pub last_fault: std::sync::Mutex<Option<(omniops_core::clock::Micros, String)>>,
@@ -66,6 +68,10 @@ impl AppState {
             stopping: tokio_util::sync::CancellationToken::new(),
             otlp_traces: std::sync::Mutex::default(),
             last_fault: std::sync::Mutex::default(),
+            outbound: crate::outbound::Outbound::new(
+                settings.allow_private_outbound,
+                std::time::Duration::from_secs(10),
+            ),
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),

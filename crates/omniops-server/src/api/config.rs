@@ -102,18 +102,6 @@ struct WooChange {
     consumer_secret: Option<String>,
 }
 
-fn check_store_url(url: &str) -> Result<(), ApiError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|_| ApiError::field("woocommerce.url", "url must be an http or https URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::field(
-            "woocommerce.url",
-            "url must be an http or https URL",
-        ));
-    }
-    Ok(())
-}
-
 /// `PUT /api/dashboard/config` (admin, checked by the route's layer): upserts or removes domains, sets the retention.
 pub async fn put(
     State(state): State<AppState>,
@@ -160,7 +148,11 @@ pub async fn put(
         if let Some(w) = d.woocommerce {
             if let Some(url) = w.url {
                 let url = url.trim().trim_end_matches('/').to_string();
-                check_store_url(&url)?;
+                // A store on this machine or the LAN needs --allow-private-outbound: a key
+                // could otherwise make the server call any internal address.
+                state.outbound.check_resolving(&url).await.map_err(|e| {
+                    ApiError::field("woocommerce.url", format!("woocommerce.url: {e}"))
+                })?;
                 config.woocommerce_url = Some(url);
             }
             if let Some(key) = w.consumer_key {
@@ -223,10 +215,6 @@ pub async fn test_connection(
             json!({"ok": false, "backend": state.store.backend().name(), "latencyMs": elapsed_ms(started), "error": "database unreachable"})
         }
     };
-    let client = reqwest::Client::builder()
-        .timeout(STORE_TIMEOUT)
-        .build()
-        .map_err(anyhow::Error::from)?;
     let stores: Vec<DomainConfig> = state
         .store
         .domain_configs()
@@ -237,8 +225,8 @@ pub async fn test_connection(
     // All stores at once, answers in domain order.
     let mut checks = tokio::task::JoinSet::new();
     for (i, config) in stores.into_iter().enumerate() {
-        let client = client.clone();
-        checks.spawn(async move { (i, check_store(&client, &config).await) });
+        let outbound = state.outbound.clone();
+        checks.spawn(async move { (i, check_store(&outbound, &config).await) });
     }
     let mut woocommerce: Vec<(usize, Value)> = checks.join_all().await;
     woocommerce.sort_by_key(|(i, _)| *i);
@@ -257,14 +245,21 @@ fn elapsed_ms(started: Instant) -> serde_json::Number {
     )
 }
 
-async fn check_store(client: &reqwest::Client, c: &DomainConfig) -> Value {
+async fn check_store(outbound: &crate::outbound::Outbound, c: &DomainConfig) -> Value {
     let url = format!(
         "{}/wp-json/wc/v3/system_status",
         c.woocommerce_url.as_deref().unwrap_or_default()
     );
     let started = Instant::now();
-    let response = client
-        .get(&url)
+    let request = match outbound.get(&url) {
+        Ok(r) => r,
+        Err(e) => {
+            return json!({"domain": c.domain, "url": url, "ok": false, "status": null,
+                          "latencyMs": elapsed_ms(started), "error": e.to_string()})
+        }
+    };
+    let response = request
+        .timeout(STORE_TIMEOUT)
         .basic_auth(
             c.consumer_key.as_deref().unwrap_or_default(),
             c.consumer_secret.as_deref(),

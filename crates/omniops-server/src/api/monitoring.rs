@@ -190,9 +190,11 @@ pub async fn post(
                 if url.is_empty() {
                     state.store.set_alert_webhook(domain.as_deref(), alert_type, None, false, None).await?;
                 } else {
-                    crate::jobs::webhooks::check_target(url, state.settings.allow_private_outbound)
+                    state
+                        .outbound
+                        .check_resolving(url)
                         .await
-                        .map_err(|message| ApiError::field("webhook_url", message))?;
+                        .map_err(|e| ApiError::field("webhook_url", format!("webhook_url: {e}")))?;
                     let existing = state.store.alert_webhook(domain.as_deref(), alert_type).await?;
                     if existing.is_none() {
                         new_secret = Some(crate::jobs::webhooks::new_secret());

@@ -1,8 +1,8 @@
 //! Alert webhooks: a fired alert becomes a delivery row; this job sends due deliveries,
 //! signed as Standard Webhooks do, and retries failures with backoff (rows survive a
-//! restart). Targets on loopback or private networks are refused unless
-//! `allow_private_webhooks` is set — checked when the URL is saved and again before each
-//! call, since a name may resolve elsewhere later.
+//! restart). Calls go through the outbound client (`outbound`): targets on loopback,
+//! private or reserved addresses are refused unless `allow_private_outbound` is set,
+//! when the URL is saved and at every connection.
 
 use crate::state::AppState;
 use base64::Engine as _;
@@ -11,7 +11,6 @@ use omniops_core::clock::Micros;
 use omniops_store::{AlertEvent, WebhookDelivery};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::net::IpAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -43,61 +42,6 @@ pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<S
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     ))
-}
-
-fn private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| private(IpAddr::V4(v4)))
-        }
-    }
-}
-
-/// Whether `url` may be called: http or https, and (unless allowed) every address its host
-/// resolves to is public.
-pub async fn check_target(url: &str, allow_private: bool) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|_| "webhook_url must be an http or https URL".to_string())?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err("webhook_url must be an http or https URL".into());
-    }
-    let host = parsed
-        .host_str()
-        .ok_or("webhook_url has no host")?
-        .trim_matches(['[', ']'])
-        .to_string();
-    if allow_private {
-        return Ok(());
-    }
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|_| format!("webhook host {host} does not resolve"))?
-            .map(|a| a.ip())
-            .collect(),
-    };
-    if addresses.is_empty() || addresses.into_iter().any(private) {
-        return Err(format!(
-            "webhook_url points to a loopback or private address ({host}); start with --allow-private-webhooks to allow it"
-        ));
-    }
-    Ok(())
 }
 
 /// The request body for a fired alert: our JSON, or Slack's `{"text": …}`.
@@ -155,17 +99,14 @@ pub async fn queue_for(state: &AppState, event: &AlertEvent, kind: &str) -> anyh
     Ok(true)
 }
 
-async fn attempt(
-    state: &AppState,
-    client: &reqwest::Client,
-    d: &WebhookDelivery,
-) -> Result<(), String> {
-    check_target(&d.url, state.settings.allow_private_outbound).await?;
+async fn attempt(state: &AppState, d: &WebhookDelivery) -> Result<(), String> {
     let timestamp = state.now() / 1_000_000;
     let signature =
         signature(&d.secret, &d.id, timestamp, &d.body).ok_or("the alert's secret is unusable")?;
-    let response = client
+    let response = state
+        .outbound
         .post(&d.url)
+        .map_err(|e| e.to_string())?
         .header("content-type", "application/json")
         .header("webhook-id", &d.id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -173,7 +114,7 @@ async fn attempt(
         .body(d.body.clone())
         .send()
         .await
-        .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        .map_err(|e| format!("request failed: {}", outbound_reason(&e)))?;
     if response.status().is_success() {
         Ok(())
     } else {
@@ -181,13 +122,25 @@ async fn attempt(
     }
 }
 
+/// Why a call failed, including a refusal by the outbound client's resolver.
+fn outbound_reason(error: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<crate::outbound::OutboundError>() {
+            return refused.to_string();
+        }
+        source = e.source();
+    }
+    error.to_string()
+}
+
 /// Sends every due delivery once; returns how many went out.
-pub async fn send_due(state: &AppState, client: &reqwest::Client) -> anyhow::Result<usize> {
+pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let now = state.now();
     let due = state.store.claim_deliveries(now, LEASE, 50).await?;
     let mut delivered = 0;
     for d in &due {
-        match attempt(state, client, d).await {
+        match attempt(state, d).await {
             Ok(()) => {
                 state
                     .store
@@ -223,17 +176,6 @@ pub async fn send_due(state: &AppState, client: &reqwest::Client) -> anyhow::Res
 }
 
 pub async fn run(state: AppState, stop: CancellationToken) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(c) => c,
-        Err(error) => {
-            tracing::error!(?error, "webhook client");
-            return;
-        }
-    };
     let mut ticker =
         tokio::time::interval(Duration::from_millis(state.settings.delivery_interval_ms));
     loop {
@@ -242,7 +184,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = ticker.tick() => {}
             () = state.delivery_wakeup.notified() => {}
         }
-        if let Err(error) = send_due(&state, &client).await {
+        if let Err(error) = send_due(&state).await {
             tracing::error!(?error, "webhook deliveries");
         }
     }
@@ -261,19 +203,5 @@ mod tests {
             signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).as_deref(),
             Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         );
-    }
-
-    #[tokio::test]
-    async fn private_targets_need_the_setting() {
-        assert!(check_target("http://127.0.0.1:9/hook", false)
-            .await
-            .is_err());
-        assert!(check_target("http://10.1.2.3/hook", false).await.is_err());
-        assert!(check_target("http://[::1]/hook", false).await.is_err());
-        assert!(check_target("http://127.0.0.1:9/hook", true).await.is_ok());
-        assert!(check_target("ftp://example.com/", true).await.is_err());
-        assert!(check_target("http://93.184.215.14/hook", false)
-            .await
-            .is_ok());
     }
 }

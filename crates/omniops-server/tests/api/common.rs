@@ -158,3 +158,33 @@ macro_rules! http_test {
         }
     };
 }
+
+/// As [`http_test!`], the server booted with `$settings`.
+#[macro_export]
+macro_rules! http_test_with {
+    ($name:ident, $body:ident, $settings:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::common::TestApp::spawn_with(omniops_testkit::Engine::Sqlite, $settings)
+                        .await
+                        .expect("sqlite");
+                super::$body(&app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::common::TestApp::spawn_with(
+                    omniops_testkit::Engine::Postgres,
+                    $settings,
+                )
+                .await
+                else {
+                    return;
+                };
+                super::$body(&app).await;
+            }
+        }
+    };
+}

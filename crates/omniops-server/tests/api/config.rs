@@ -1,7 +1,7 @@
 //! `/api/dashboard/config` and `/api/dashboard/test-connection`, against a store on loopback.
 
 use crate::common::TestApp;
-use crate::http_test;
+use crate::{http_test, http_test_with};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use serde_json::{json, Value};
@@ -164,4 +164,35 @@ async fn config_and_store_connections(app: &TestApp) {
     let (status, _) = put(app, json!({"unknown": 1})).await;
     assert_eq!(status, 400);
 }
-http_test!(config, config_and_store_connections);
+// The stand-in store listens on loopback: the tests allow private outbound calls.
+http_test_with!(
+    config,
+    config_and_store_connections,
+    omniops_server::Settings {
+        allow_private_outbound: true,
+        ..omniops_server::Settings::default()
+    }
+);
+
+/// Without --allow-private-outbound, a store on this machine is refused when saved: a key
+/// could otherwise make the server call any internal address with its credentials.
+async fn a_loopback_store_is_refused_by_default(app: &TestApp) {
+    let r = app
+        .client
+        .put(app.url("/api/dashboard/config"))
+        .json(&json!({"domains": [{"domain": "shop.example", "woocommerce": {"url": "http://127.0.0.1:9", "enabled": false}}]}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["field"], "woocommerce.url");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--allow-private-outbound"),
+        "{body}"
+    );
+}
+http_test!(loopback_store, a_loopback_store_is_refused_by_default);

@@ -236,5 +236,5 @@ async fn private_webhook_targets_need_the_setting() {
     assert!(body["error"]
         .as_str()
         .unwrap_or_default()
-        .contains("--allow-private-webhooks"));
+        .contains("--allow-private-outbound"));
 }
