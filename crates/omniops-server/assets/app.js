@@ -286,14 +286,29 @@
     form.elements.input.focus();
   });
 
+  // Bars carry their width as data (inline styles are not allowed by the page's policy).
+  function applyWidths(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("[data-width]"), function (el) {
+      el.style.width = el.getAttribute("data-width") + "%";
+    });
+  }
+
+  // A select marked data-autosubmit submits its form when changed (the domain picker).
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el && el.matches && el.matches("[data-autosubmit]") && el.form) el.form.submit();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.getElementById("theme-toggle");
     if (button) button.addEventListener("click", toggleTheme);
     drawCharts(document);
+    applyWidths(document);
     connectLive();
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     drawCharts(event.target);
+    applyWidths(event.target);
     // A session's details arrived: show them in the modal.
     if (event.target && event.target.id === "session-modal-body") {
       var dialog = document.getElementById("session-modal");

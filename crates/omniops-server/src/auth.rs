@@ -177,7 +177,8 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// How a request proves who it is.
 enum Credential {
-    Bearer(String),
+    /// A key, and who sent it (for the guard against guessing).
+    Bearer(String, crate::guard::Attempt),
     /// A dashboard session cookie, and whether the request changes state.
     Session {
         token: String,
@@ -187,10 +188,18 @@ enum Credential {
     None,
 }
 
-fn credential(request: &Request) -> Credential {
+fn credential(state: &AppState, request: &Request) -> Credential {
     let headers = request.headers();
     if let Some(secret) = bearer(headers) {
-        return Credential::Bearer(secret);
+        let client = crate::guard::client_address(
+            &state.settings,
+            headers,
+            request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>(),
+        );
+        let attempt = crate::guard::Attempt::new(&client, &secret);
+        return Credential::Bearer(secret, attempt);
     }
     match cookie(headers, SESSION_COOKIE) {
         Some(token) => Credential::Session {
@@ -223,12 +232,11 @@ async fn principal(
         return Err(ApiError::Unauthorized);
     }
     let (record, csrf) = match credential {
-        Credential::Bearer(secret) => (
-            lookup(state, &secret)
-                .await?
-                .ok_or(ApiError::Unauthorized)?,
-            None,
-        ),
+        Credential::Bearer(secret, attempt) => match lookup(state, &secret).await? {
+            // A correct key is never refused, whatever came before it.
+            Some(record) => (record, None),
+            None => return Err(refuse_guess(state, &attempt)),
+        },
         Credential::Session {
             token,
             changes_state,
@@ -264,10 +272,22 @@ async fn principal(
     })
 }
 
+/// A wrong key: 429 while its address or prefix is locked out (or now becomes so), else 401.
+pub fn refuse_guess(state: &AppState, attempt: &crate::guard::Attempt) -> ApiError {
+    let wait = state
+        .guard
+        .wait(attempt)
+        .or_else(|| state.guard.fail(attempt, &state.settings));
+    match wait {
+        Some(wait) => ApiError::TooManyAttempts(wait),
+        None => ApiError::Unauthorized,
+    }
+}
+
 /// Middleware: admits the request when its key has `required` scope (or admin) and hands
 /// the handler a [`Principal`].
 async fn require(state: AppState, required: Scope, mut request: Request, next: Next) -> Response {
-    let credential = credential(&request);
+    let credential = credential(&state, &request);
     match principal(&state, credential, required).await {
         Ok(p) => {
             request.extensions_mut().insert(p);
@@ -280,7 +300,7 @@ async fn require(state: AppState, required: Scope, mut request: Request, next: N
 /// Middleware for dashboard pages: as a read, but a visitor without a valid key or session
 /// is sent to the login form (and back here after it).
 pub async fn require_page(State(s): State<AppState>, mut request: Request, next: Next) -> Response {
-    let credential = credential(&request);
+    let credential = credential(&s, &request);
     match principal(&s, credential, Scope::Read).await {
         Ok(p) => {
             request.extensions_mut().insert(p);

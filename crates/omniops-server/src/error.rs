@@ -25,10 +25,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Too many failed attempts: try again after this long.
+    #[error("too many failed attempts; retry after {} s", .0.as_secs().max(1))]
+    TooManyAttempts(std::time::Duration),
     #[error("internal error")]
     Internal(anyhow::Error),
 }
@@ -62,13 +67,6 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            field: None,
-            message: message.into(),
-        }
-    }
-
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -77,8 +75,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +95,8 @@ impl IntoResponse for ApiError {
                 field: Some(field),
                 message,
             } => json!({"error": message, "field": field}),
+            ApiError::MethodNotAllowed => json!({"error": self.to_string(), "field": "method"}),
+            ApiError::PayloadTooLarge(message) => json!({"error": message, "field": "body"}),
             other => json!({"error": other.to_string()}),
         };
         let mut response = (status, Json(body)).into_response();
@@ -108,6 +110,12 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyAttempts(wait) => {
+                let secs = wait.as_secs().max(1).to_string();
+                if let Ok(value) = HeaderValue::from_str(&secs) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
             }
             _ => {}
         }

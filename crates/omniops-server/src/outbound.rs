@@ -158,20 +158,17 @@ impl Outbound {
     }
 
     /// Checks a URL and also resolves its host now (when it is saved), so that a host that
-    /// only points inside is refused at once rather than at the first call.
+    /// only points inside is refused at once rather than at the first call. A name that
+    /// does not resolve yet is accepted: every call checks again when it connects.
     pub async fn check_resolving(&self, url: &str) -> Result<Url, OutboundError> {
         let parsed = self.check(url)?;
         if let (Some(url::Host::Domain(host)), false) = (parsed.host(), self.allow_private) {
             let port = parsed.port_or_known_default().unwrap_or(443);
-            let found: Vec<IpAddr> = tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|_| OutboundError::Unresolved(host.to_string()))?
-                .map(|a| a.ip())
-                .collect();
-            if found.is_empty() {
-                return Err(OutboundError::Unresolved(host.to_string()));
-            }
-            if found.iter().all(|ip| special(*ip)) {
+            let found: Vec<IpAddr> = match tokio::net::lookup_host((host, port)).await {
+                Ok(addresses) => addresses.map(|a| a.ip()).collect(),
+                Err(_) => Vec::new(),
+            };
+            if !found.is_empty() && found.iter().all(|ip| special(*ip)) {
                 return Err(OutboundError::Private(host.to_string()));
             }
         }

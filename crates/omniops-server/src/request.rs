@@ -31,7 +31,20 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
         let text = text.split(" at line ").next().unwrap_or(&text).to_string();
-        ApiError::bad_request(format!("invalid body: {text}"))
+        // The field to blame: serde's missing field, else the path of the bad value.
+        let field = text
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
+            .or_else(|| {
+                let mut de = serde_json::Deserializer::from_slice(body);
+                serde_path_to_error::deserialize::<_, T>(&mut de)
+                    .err()
+                    .map(|e| e.path().to_string())
+                    .filter(|p| p != ".")
+            })
+            .unwrap_or_else(|| "body".to_string());
+        ApiError::field(field, format!("invalid body: {text}"))
     })
 }
 

@@ -33,6 +33,8 @@ pub struct Inner {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Which session each recent trace belongs to, for spans that do not name theirs.
     pub otlp_traces: std::sync::Mutex<crate::ingest::otlp::TraceSessions>,
+    /// Failed logins and wrong keys, per client address and key prefix.
+    pub guard: crate::guard::Guard,
     /// The one client for calls to the outside (webhooks, stores).
     pub outbound: crate::outbound::Outbound,
     /// The latest storage fault (not a transient outage): when, and what. `/healthz`
@@ -68,6 +70,7 @@ impl AppState {
             stopping: tokio_util::sync::CancellationToken::new(),
             otlp_traces: std::sync::Mutex::default(),
             last_fault: std::sync::Mutex::default(),
+            guard: crate::guard::Guard::default(),
             outbound: crate::outbound::Outbound::new(
                 settings.allow_private_outbound,
                 std::time::Duration::from_secs(10),

@@ -242,7 +242,7 @@ pub async fn import(
     )
     .await
     .map_err(|e| match e {
-        ImportError::File(message) => ApiError::bad_request(message),
+        ImportError::File(message) => ApiError::field("body", message),
         ImportError::Store(cause) => ApiError::Internal(cause),
     })?;
     if !options.dry_run {

@@ -130,7 +130,7 @@ pub async fn ingest(
     let bytes = read_body(body, MAX_BODY_BYTES).await?;
     let body: IngestBody = serde_json::from_slice(&bytes).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
-            ApiError::bad_request(format!("body is not valid JSON: {e}"))
+            ApiError::field("body", format!("body is not valid JSON: {e}"))
         } else {
             ApiError::field("events", format!("body must be {{\"events\": [...]}}: {e}"))
         }

@@ -202,7 +202,7 @@ pub async fn customers(state: &AppState, f: &Filters) -> anyhow::Result<Markup> 
                             tr data-domain=(d.domain) {
                                 td { (d.domain) }
                                 td.num { (count(d.requests)) }
-                                td { div style="display:flex;gap:8px;align-items:center" { span style="flex:1" { (share_bar(&share.to_string(), false)) } span { (share) "%" } } }
+                                td { div.share-row { span.grow { (share_bar(&share.to_string(), false)) } span { (share) "%" } } }
                                 td.num { (components::usd(&d.cost)) }
                             }
                         }

@@ -64,7 +64,7 @@ pub fn bare_section(
 pub fn skeleton(tall: bool) -> Markup {
     html! {
         div.skeleton-group aria-busy="true" aria-label="Loading" {
-            @if tall { div.skeleton.tall {} } @else { div.skeleton {} div.skeleton {} div.skeleton style="width:60%" {} }
+            @if tall { div.skeleton.tall {} } @else { div.skeleton {} div.skeleton {} div.skeleton.w60 {} }
         }
     }
 }
@@ -72,7 +72,7 @@ pub fn skeleton(tall: bool) -> Markup {
 pub fn stat_skeletons(count: usize) -> Markup {
     html! {
         div.grid {
-            @for _ in 0..count { div.card aria-busy="true" { div.skeleton style="width:50%" {} div.skeleton style="height:28px" {} div.skeleton style="width:70%" {} } }
+            @for _ in 0..count { div.card aria-busy="true" { div.skeleton.w50 {} div.skeleton.tall28 {} div.skeleton.w70 {} } }
         }
     }
 }
@@ -278,7 +278,7 @@ pub fn export_bar(filters: &super::filters::Filters, datasets: &[&str]) -> Marku
 pub fn share_bar(percent: &str, bad: bool) -> Markup {
     let width = dec(percent).clamp(Decimal::ZERO, Decimal::from(100));
     html! {
-        div class=(if bad { "bar bad" } else { "bar" }) role="presentation" { span style=(format!("width:{width}%")) {} }
+        div class=(if bad { "bar bad" } else { "bar" }) role="presentation" { span data-width=(width) {} }
     }
 }
 

@@ -181,11 +181,11 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             ul.list data-testid="alerts" {
                 @for a in &statuses {
                     li {
-                        span style="min-width:150px" {
+                        span.label150 {
                             strong { (a.domain.as_deref().unwrap_or("All domains")) } br;
                             span.muted { (a.alert_type) " limit " (usd(&a.threshold_usd)) }
                         }
-                        span style="flex:1" { (share_bar(&a.percentage.to_string(), a.triggered)) }
+                        span.grow { (share_bar(&a.percentage.to_string(), a.triggered)) }
                         span {
                             (usd(&a.current_spend)) " "
                             @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }
@@ -212,7 +212,7 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             }
         }
         @if !fired.is_empty() {
-            h2 style="margin-top:12px" { "Recently fired" }
+            h2.spaced { "Recently fired" }
             ul.list data-testid="fired-alerts" {
                 @for e in &fired {
                     li {
@@ -228,7 +228,7 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         form data-api-method="POST" data-api-url="/api/monitoring/chat" data-show-key="webhookSecret" aria-label="Add a budget alert" {
             input type="hidden" name="action" value="set-alert";
             @if let Some(domain) = &f.domain { input type="hidden" name="domain" value=(domain); }
-            div.actions style="margin-top:12px" {
+            div.actions.spaced {
                 select name="alert_type" aria-label="Period" { option value="daily" { "Daily" } option value="monthly" { "Monthly" } }
                 input type="text" inputmode="decimal" name="threshold_usd" placeholder="Limit in USD" aria-label="Limit in USD" required;
                 input type="url" name="webhook_url" placeholder="Webhook URL (optional)" aria-label="Webhook URL";

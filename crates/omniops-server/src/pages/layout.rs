@@ -31,6 +31,8 @@ pub fn head_common(title: &str) -> Markup {
     html! {
         meta charset="utf-8";
         meta name="viewport" content="width=device-width, initial-scale=1";
+        // The content security policy allows no inline styles: htmx must not inject its own.
+        meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
         title { (title) " · Omniops" }
         link rel="icon" href=(FAVICON);
         link rel="stylesheet" href=(assets::url("app.css"));
@@ -108,7 +110,7 @@ pub fn page(shell: &Shell<'_>, body: Markup) -> Markup {
                             @for (k, v) in window_fields(filters) { input type="hidden" name=(k) value=(v); }
                             @for (k, v) in sorted_extra(filters) { input type="hidden" name=(k) value=(v); }
                             label { span.muted { "Domain " }
-                                select name="domain" id="domain-filter" onchange="this.form.submit()" {
+                                select name="domain" id="domain-filter" data-autosubmit {
                                     option value="" selected[filters.domain.is_none()] { "All domains" }
                                     @for d in domains {
                                         option value=(d) selected[filters.domain.as_deref() == Some(d.as_str())] { (d) }

@@ -45,7 +45,7 @@ fn form(next: &str, problem: Option<&str>) -> Markup {
         html lang="en" {
             head { (super::layout::head_common("Log in")) }
             body {
-                main style="max-width:420px;margin-top:10vh" {
+                main.login {
                     section.card {
                         h1 { "Omniops" }
                         p.subtitle { "This server has API keys: log in with a read or admin key." }
@@ -53,7 +53,7 @@ fn form(next: &str, problem: Option<&str>) -> Markup {
                         form method="post" action="/login" {
                             input type="hidden" name="next" value=(next);
                             label { span.stat-label { "API key" } br;
-                                input type="password" name="key" id="key" autocomplete="current-password" required autofocus style="width:100%"; }
+                                input type="password" name="key" id="key" autocomplete="current-password" required autofocus; }
                             p { button.primary type="submit" { "Log in" } }
                         }
                         p.muted { "Create a key with " code { "omniops keys create --scope read" } "." }
@@ -79,22 +79,64 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(data)
 }
 
+/// Whether a form post comes from this server's own pages: its `Origin`, when the browser
+/// sends one, names the host it was sent to. A login form on another site cannot log a
+/// visitor in (login CSRF).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
 /// `POST /login` (form): checks the key, starts a session, returns to `next`.
-pub async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
+    if !same_origin(&headers) {
+        return ApiError::Forbidden("a login must come from this server's own page".into())
+            .into_response();
+    }
+    let client = crate::guard::client_address(
+        &state.settings,
+        &headers,
+        extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>(),
+    );
+    let attempt = crate::guard::Attempt::new(&client, f.key.trim());
     let record = match state.store.find_key(f.key.trim()).await {
         Ok(record) => record,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    // A correct key is never refused; a wrong one counts, and may have to wait.
     let Some(record) =
         record.filter(|r| Scope::parse(&r.scope).is_some_and(|s| s != Scope::Ingest))
     else {
-        tracing::warn!("dashboard login refused");
-        return (
-            StatusCode::UNAUTHORIZED,
-            form(&next, Some("Unknown key, or a key that may only ingest.")),
-        )
-            .into_response();
+        tracing::warn!(%client, "dashboard login refused");
+        return match crate::auth::refuse_guess(&state, &attempt) {
+            ApiError::TooManyAttempts(wait) => {
+                let secs = wait.as_secs().max(1);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    form(
+                        &next,
+                        Some(&format!("Too many failed attempts: try again in {secs} s.")),
+                    ),
+                )
+                    .into_response()
+            }
+            _ => (
+                StatusCode::UNAUTHORIZED,
+                form(&next, Some("Unknown key, or a key that may only ingest.")),
+            )
+                .into_response(),
+        };
     };
     let token = random_hex(32);
     let csrf = random_hex(16);
@@ -112,8 +154,15 @@ pub async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> R
     {
         return ApiError::from(e).into_response();
     }
+    // `Secure` when the visitor came over HTTPS (as a trusted proxy says): the browser then
+    // never sends the cookie over plain HTTP.
+    let secure = if crate::guard::is_https(&state.settings, &headers) {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         SESSION_HOURS * 3600
     );
     (
@@ -158,6 +207,22 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_posted_from_another_site_is_not_ours() {
+        let headers = |origin: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, "omniops.internal:8080".parse().expect("host"));
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, o.parse().expect("origin"));
+            }
+            h
+        };
+        assert!(same_origin(&headers(Some("http://omniops.internal:8080"))));
+        assert!(same_origin(&headers(None)), "curl sends no Origin");
+        assert!(!same_origin(&headers(Some("https://evil.example"))));
+        assert!(!same_origin(&headers(Some("null"))));
+    }
 
     #[test]
     fn next_stays_on_this_server() {

@@ -182,8 +182,8 @@ pub fn language_list(report: &omniops_core::analytics::AnalyticsReport) -> Marku
         ul.list data-testid="languages" {
             @for l in &report.language_distribution {
                 li {
-                    span style="min-width:90px" { (l.language) }
-                    span style="flex:1" { (share_bar(&l.percentage.to_string(), false)) }
+                    span.label90 { (l.language) }
+                    span.grow { (share_bar(&l.percentage.to_string(), false)) }
                     strong data-value=(l.percentage) { (l.percentage) "%" }
                 }
             }

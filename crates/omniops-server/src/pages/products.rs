@@ -69,7 +69,7 @@ pub async fn list(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     }
                 }
             }
-            nav.actions aria-label="Pages" style="margin-top:10px;align-items:center" {
+            nav.actions.pager aria-label="Pages" {
                 @if p.page > 1 {
                     a href=(page_url(p.page - 1)) hx-get=(link(p.page - 1)) hx-target="#product-list-body" hx-push-url=(page_url(p.page - 1)) data-page="prev" { "← Previous" }
                 }
@@ -91,7 +91,7 @@ pub async fn advice(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         } @else {
             ul.list data-testid="recommendations" { @for rec in &r.recommendations { li { span { (rec) } } } }
         }
-        h2 style="margin-top:14px" { "Categories" }
+        h2.spaced { "Categories" }
         ul.list data-testid="categories" {
             @for (label, names) in [("Tools", &c.tools), ("Parts", &c.parts), ("Equipment", &c.equipment), ("Other", &c.other)] {
                 li { span { strong { (label) } } span.muted { @if names.is_empty() { "–" } @else { (names.join(", ")) } } }

@@ -143,7 +143,7 @@ pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     }
                 }
             }
-            nav.actions aria-label="Pages" style="margin-top:10px;align-items:center" {
+            nav.actions.pager aria-label="Pages" {
                 @if p.page > 1 { a href="#history" hx-get=(link(p.page - 1)) hx-target="#sessions-history" data-page="prev" { "← Newer" } }
                 span.muted data-testid="session-page" { "Page " (p.page) " of " (p.total_pages.max(1)) " · " (count(p.total)) " sessions" }
                 @if p.page < p.total_pages { a href="#history" hx-get=(link(p.page + 1)) hx-target="#sessions-history" data-page="next" { "Older →" } }

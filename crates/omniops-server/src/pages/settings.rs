@@ -210,7 +210,7 @@ pub async fn domains(
             }
         }
         form data-api-method="PUT" data-api-url="/api/dashboard/config" data-api-wrap="domains" aria-label="Customer domain" {
-            div.actions style="margin-top:10px" {
+            div.actions.spaced {
                 input type="text" name="domain" placeholder="shop.example" aria-label="Domain" required;
                 input type="url" name="woocommerce.url" placeholder="https://shop.example" aria-label="Store URL";
                 label { input type="checkbox" name="woocommerce.enabled"; " enabled" }
@@ -272,7 +272,7 @@ pub async fn keys(state: &AppState, _f: &Filters, principal: &Principal) -> anyh
             }
         }
         form data-api-method="POST" data-api-url="/api/keys" data-show-key="true" aria-label="New key" {
-            div.actions style="margin-top:10px" {
+            div.actions.spaced {
                 input type="text" name="name" placeholder="Name" aria-label="Name";
                 select name="scope" aria-label="Scope" { option value="read" { "read" } option value="ingest" { "ingest" } option value="admin" { "admin" } }
                 input type="text" name="domain" placeholder="Domain (blank: all)" aria-label="Domain";

@@ -9,6 +9,7 @@ mod config;
 mod dashboard;
 mod demo;
 mod export;
+mod hardening;
 mod ingest;
 mod instances;
 mod live;
