@@ -18,6 +18,7 @@ pub mod outbound;
 pub mod pages;
 pub mod queries;
 pub mod request;
+pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod transport;
@@ -25,7 +26,6 @@ pub mod transport;
 pub use settings::{Secret, Settings, SettingsLayer};
 
 use axum::extract::{MatchedPath, Request};
-use axum::routing::{get, post, put};
 use axum::Router;
 use omniops_core::clock::{Clock, SystemClock};
 use omniops_store::Store;
@@ -144,129 +144,7 @@ pub async fn serve(
 }
 
 pub fn router(state: AppState) -> Router {
-    use axum::middleware::from_fn_with_state;
-    let ingest_auth = from_fn_with_state(state.clone(), auth::require_ingest);
-    let read_auth = from_fn_with_state(state.clone(), auth::require_read);
-    let admin_auth = from_fn_with_state(state.clone(), auth::require_admin);
-    let page_auth = from_fn_with_state(state.clone(), auth::require_page);
-
-    Router::new()
-        .route("/healthz", get(api::health::get))
-        .route("/api/openapi.json", get(api::openapi::get))
-        .route(
-            "/api/v1/ingest",
-            post(ingest::ingest).layer(ingest_auth.clone()),
-        )
-        .route("/v1/traces", post(ingest::otlp::traces).layer(ingest_auth))
-        .route(
-            "/api/dashboard/analytics",
-            get(api::analytics::analytics).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/config",
-            get(api::config::get)
-                .layer(read_auth.clone())
-                .merge(put(api::config::put).layer(admin_auth.clone())),
-        )
-        .route(
-            "/api/dashboard/test-connection",
-            get(api::config::test_connection).layer(admin_auth.clone()),
-        )
-        .route(
-            "/api/monitoring/chat",
-            get(api::monitoring::get)
-                .post(api::monitoring::post)
-                .layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/scraped",
-            get(api::shop::scraped).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/woocommerce",
-            get(api::shop::woocommerce).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/missing-products",
-            get(api::analytics::missing_products).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/conversations",
-            get(api::analytics::conversations).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/dashboard/telemetry",
-            get(api::telemetry::get).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/v1/prices",
-            get(api::prices::list)
-                .layer(read_auth.clone())
-                .merge(put(api::prices::put).layer(admin_auth.clone())),
-        )
-        .route(
-            "/api/v1/prices/import",
-            post(api::prices::import).layer(admin_auth.clone()),
-        )
-        .route("/", get(pages::root))
-        .route(
-            "/login",
-            get(pages::login::login_form).post(pages::login::login),
-        )
-        .route("/logout", post(pages::login::logout))
-        .route("/api/live", get(live::stream).layer(read_auth.clone()))
-        .route(
-            "/api/sessions",
-            get(api::sessions::list).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/sessions/{id}",
-            get(api::sessions::get).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/export/{dataset}",
-            get(api::export::get).layer(read_auth.clone()),
-        )
-        .route(
-            "/api/keys",
-            get(api::keys::list)
-                .post(api::keys::create)
-                .layer(admin_auth.clone()),
-        )
-        .route(
-            "/api/keys/{id}",
-            axum::routing::delete(api::keys::revoke).layer(admin_auth.clone()),
-        )
-        .route("/assets/{name}", get(pages::assets::serve))
-        .route(
-            "/dashboard",
-            get(pages::overview_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/analytics",
-            get(pages::analytics_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/costs",
-            get(pages::costs_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/sessions",
-            get(pages::sessions_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/settings",
-            get(pages::settings_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/products",
-            get(pages::products_page).layer(page_auth.clone()),
-        )
-        .route(
-            "/dashboard/partials/{name}",
-            get(pages::partial).layer(read_auth.clone()),
-        )
-        .route("/metrics", get(metrics::render).layer(read_auth.clone()))
+    routes::build(&state)
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,7 @@ mod ingest;
 mod instances;
 mod live;
 mod login;
+mod matrix;
 mod metrics;
 mod missing;
 mod monitoring;
