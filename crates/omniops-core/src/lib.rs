@@ -11,6 +11,8 @@ pub mod insights;
 pub mod limits;
 pub mod missing;
 pub mod money;
+pub mod otlp;
+pub mod params;
 pub mod pricing;
 pub mod rollup;
 pub mod session;

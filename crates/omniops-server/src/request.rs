@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use axum::http::{header, HeaderMap};
 use omniops_core::clock::Micros;
-use omniops_core::window::{Window, WindowError};
-use std::collections::HashMap;
+use omniops_core::params::{self, ParamError};
+use omniops_core::window::Window;
 
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = headers
@@ -64,56 +64,26 @@ pub fn origin(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// The raw query string as a map; unknown parameters are ignored.
-pub type Params = HashMap<String, String>;
+pub use omniops_core::params::Params;
 
-/// Query parameters with a control character in a name or value (`%00`) are refused,
-/// naming the parameter: no query string reaches the store with one.
-pub fn check_params(params: &Params) -> Result<(), ApiError> {
-    for (name, value) in params {
-        if name.chars().chain(value.chars()).any(char::is_control) {
-            let field: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
-            return Err(ApiError::field(
-                field.clone(),
-                format!("{field} must not contain control characters"),
-            ));
-        }
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::field(e.field, e.message)
     }
-    Ok(())
 }
 
-pub fn window_field(error: &WindowError) -> &'static str {
-    match error {
-        WindowError::Days => "days",
-        WindowError::Timestamp(field) => field,
-        WindowError::FromToPair | WindowError::Order | WindowError::Span => "from",
-        WindowError::Both => "days",
-    }
+/// See `omniops_core::params::check`.
+pub fn check_params(params: &Params) -> Result<(), ApiError> {
+    Ok(params::check(params)?)
 }
 
 pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window, ApiError> {
-    Window::from_params(
-        params.get("days").map(String::as_str),
-        params.get("from").map(String::as_str),
-        params.get("to").map(String::as_str),
-        default_days,
-        now,
-    )
-    .map_err(|e| ApiError::field(window_field(&e), e.to_string()))
+    Ok(params::window(params, default_days, now)?)
 }
 
 /// The optional `domain` parameter; empty means none.
 pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
-    match params.get("domain").map(|d| d.trim()) {
-        None | Some("") => Ok(None),
-        Some(d) if d.len() > 253 || d.contains(|c: char| c.is_whitespace() || c.is_control()) => {
-            Err(ApiError::field(
-                "domain",
-                "domain must be at most 253 characters without spaces",
-            ))
-        }
-        Some(d) => Ok(Some(d)),
-    }
+    Ok(params::domain(params)?)
 }
 
 /// `page` (≥ 1, default 1) and `limit` (1–100, default 20).
@@ -123,26 +93,7 @@ pub fn pagination(params: &Params) -> Result<(i64, i64), ApiError> {
 
 /// `page` (≥ 1, default 1) and `limit` (1 to `max`, default `default`).
 pub fn pagination_up_to(params: &Params, default: i64, max: i64) -> Result<(i64, i64), ApiError> {
-    let number = |name: &'static str, default: i64, max: i64| -> Result<i64, ApiError> {
-        match params.get(name) {
-            None => Ok(default),
-            Some(text) => text
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::field(
-                        name,
-                        format!("{name} must be a whole number from 1 to {max}"),
-                    )
-                }),
-        }
-    };
-    Ok((
-        number("page", 1, 1_000_000)?,
-        number("limit", default, max)?,
-    ))
+    Ok(params::pagination(params, default, max)?)
 }
 
 /// One path parameter (`/api/sessions/{id}`): text without control characters, else a JSON

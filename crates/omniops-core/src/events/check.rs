@@ -54,8 +54,10 @@ pub fn field<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, EventError>
         let text = e.to_string();
         // The position inside one event adds nothing for the client.
         let message = text.split(" at line ").next().unwrap_or(&text).to_string();
-        let missing = message
-            .strip_prefix("missing field `")
+        // serde names a missing or repeated key only in its message.
+        let missing = ["missing field `", "duplicate field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
             .and_then(|rest| rest.strip_suffix('`'))
             .map(str::to_string);
         let field = missing.or_else(|| {
@@ -74,6 +76,18 @@ pub fn check_id(name: &str, value: &str) -> Result<(), EventError> {
         return Err(EventError::new(
             name,
             format!("{name} must be 1 to {MAX_ID_LEN} characters"),
+        ));
+    }
+    check_nul(name, value)
+}
+
+/// PostgreSQL cannot store a NUL character. JSON events are refused whole before this (see
+/// `nul_path`); text decoded from protobuf reaches here.
+pub fn check_nul(name: &str, value: &str) -> Result<(), EventError> {
+    if value.contains('\0') {
+        return Err(EventError::new(
+            name,
+            format!("{name} must not contain a NUL character"),
         ));
     }
     Ok(())
@@ -99,7 +113,7 @@ pub fn check_text(name: &str, value: &str) -> Result<(), EventError> {
             format!("{name} must be at most {MAX_TEXT_LEN} characters"),
         ));
     }
-    Ok(())
+    check_nul(name, value)
 }
 
 /// A count from 0 to `max`.

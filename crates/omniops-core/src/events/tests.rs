@@ -393,3 +393,11 @@ fn shop_and_page_events_validate_their_fields() {
         "status must be one of queued, running, done, failed"
     );
 }
+
+/// Found by the `event` fuzz target: a repeated key was refused without naming it.
+#[test]
+fn a_repeated_key_is_named() {
+    let (message, field) = refused(r#"{"type":"log","session_id":"a","session_id":"b"}"#);
+    assert_eq!(field, "session_id");
+    assert!(message.contains("duplicate"), "{message}");
+}

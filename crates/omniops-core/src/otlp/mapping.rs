@@ -3,10 +3,10 @@
 //! failure.
 
 use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
-use omniops_core::clock::Micros;
-use omniops_core::events::{check_domain, check_id, check_text, EventKind, IngestEvent};
-use omniops_core::span::{SpanFacts, SpanOperation};
-use omniops_core::usage::{ServiceTier, TokenUsage};
+use crate::clock::Micros;
+use crate::events::{check_domain, check_id, check_nul, check_text, EventKind, IngestEvent};
+use crate::span::{SpanFacts, SpanOperation};
+use crate::usage::{ServiceTier, TokenUsage};
 use std::collections::HashMap;
 
 /// OTLP's `STATUS_CODE_ERROR`.
@@ -133,14 +133,20 @@ fn map_span(
                 message => message.to_string(),
             })
         })
-        .map(|f| f.chars().take(1_000).collect());
+        .map(|f| f.chars().take(1_000).collect::<String>());
+    let provider = attrs
+        .text("gen_ai.provider.name")
+        .or_else(|| attrs.text("gen_ai.system"));
+    for (name, text) in [
+        ("error.type", failure.as_deref()),
+        ("gen_ai.provider.name", provider),
+    ] {
+        check_nul(name, text.unwrap_or_default()).map_err(|e| e.message)?;
+    }
     let facts = SpanFacts {
         domain: domain.to_string(),
         model: model.map(str::to_string),
-        provider: attrs
-            .text("gen_ai.provider.name")
-            .or_else(|| attrs.text("gen_ai.system"))
-            .map(str::to_string),
+        provider: provider.map(str::to_string),
         start,
         end,
         is_root: span.parent_span_id.is_empty() || span.parent_span_id.iter().all(|b| *b == 0),
@@ -187,8 +193,13 @@ fn operation(name: &str, attrs: &Attributes) -> Result<SpanOperation, String> {
         },
         _ => SpanOperation::Other,
     };
-    if let SpanOperation::Search { query, .. } = &operation {
+    if let SpanOperation::Search { query, source, .. } = &operation {
         check_text("search query", query).map_err(|e| e.message)?;
+        check_nul(
+            "gen_ai.data_source.id",
+            source.as_deref().unwrap_or_default(),
+        )
+        .map_err(|e| e.message)?;
     }
     Ok(operation)
 }
@@ -341,5 +352,32 @@ mod tests {
             facts(negative),
             Err("gen_ai.usage: input_tokens must not be negative".into())
         );
+    }
+
+    /// Found by the `otlp_protobuf` fuzz target: protobuf strings may hold NUL, which
+    /// PostgreSQL cannot store; each text a span carries refuses it.
+    #[test]
+    fn a_nul_in_any_stored_text_refuses_the_span() {
+        for key in [
+            "gen_ai.request.model",
+            "gen_ai.provider.name",
+            "error.type",
+            "gen_ai.conversation.id",
+            "omniops.domain",
+        ] {
+            let mut nul = span(vec![
+                ("gen_ai.operation.name", AttrValue::Str("chat".into())),
+                (key, AttrValue::Str("a\0b".into())),
+            ]);
+            let refused = facts(nul.clone()).expect_err(key);
+            assert!(
+                refused.contains("NUL") || refused.contains("domain"),
+                "{key}: {refused}"
+            );
+            nul.attributes = Attributes::new(vec![]);
+            nul.status_code = STATUS_ERROR;
+            nul.status_message = "bad\0".into();
+            assert!(facts(nul).expect_err("status").contains("NUL"));
+        }
     }
 }
