@@ -25,6 +25,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body stalled past `body_timeout_ms`.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +101,7 @@ impl IntoResponse for ApiError {
             } => json!({"error": message, "field": field}),
             ApiError::MethodNotAllowed => json!({"error": self.to_string(), "field": "method"}),
             ApiError::PayloadTooLarge(message) => json!({"error": message, "field": "body"}),
+            ApiError::BodyTimeout => json!({"error": self.to_string(), "field": "body"}),
             other => json!({"error": other.to_string()}),
         };
         let mut response = (status, Json(body)).into_response();
@@ -105,6 +110,12 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::BodyTimeout => {
+                // The rest of the body may still come; the connection cannot be reused.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::Unauthorized => {
                 response

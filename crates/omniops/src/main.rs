@@ -171,6 +171,21 @@ struct ServeArgs {
     /// Request-body bytes held at once across all connections; more get 503.
     #[arg(long, env = "OMNIOPS_BODY_BYTES_IN_FLIGHT")]
     body_bytes_in_flight: Option<usize>,
+    /// Milliseconds a client has to send a request's headers.
+    #[arg(long, env = "OMNIOPS_HEADER_TIMEOUT_MS")]
+    header_timeout_ms: Option<u64>,
+    /// Milliseconds a connection may stay idle (no request in flight) before it is closed.
+    #[arg(long, env = "OMNIOPS_IDLE_TIMEOUT_MS")]
+    idle_timeout_ms: Option<u64>,
+    /// Milliseconds a client has to send a request's body.
+    #[arg(long, env = "OMNIOPS_BODY_TIMEOUT_MS")]
+    body_timeout_ms: Option<u64>,
+    /// Failed key checks a client address or key prefix may make before it is slowed down.
+    #[arg(long, env = "OMNIOPS_LOGIN_FAILURES_ALLOWED")]
+    login_failures_allowed: Option<u32>,
+    /// The longest wait imposed on a client that keeps failing, in seconds.
+    #[arg(long, env = "OMNIOPS_LOGIN_LOCKOUT_MAX_SECS")]
+    login_lockout_max_secs: Option<u64>,
     /// Milliseconds without a new span after which an OpenTelemetry session whose root span
     /// has ended is closed.
     #[arg(long, env = "OMNIOPS_OTLP_QUIET_MS")]
@@ -226,11 +241,11 @@ fn settings(
         trust_proxy_headers: args.and_then(|a| a.trust_proxy_headers.then_some(true)),
         max_connections: args.and_then(|a| a.max_connections),
         body_bytes_in_flight: args.and_then(|a| a.body_bytes_in_flight),
-        header_timeout_ms: None,
-        idle_timeout_ms: None,
-        body_timeout_ms: None,
-        login_failures_allowed: None,
-        login_lockout_max_secs: None,
+        header_timeout_ms: args.and_then(|a| a.header_timeout_ms),
+        idle_timeout_ms: args.and_then(|a| a.idle_timeout_ms),
+        body_timeout_ms: args.and_then(|a| a.body_timeout_ms),
+        login_failures_allowed: args.and_then(|a| a.login_failures_allowed),
+        login_lockout_max_secs: args.and_then(|a| a.login_lockout_max_secs),
         delivery_interval_ms: None,
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
     };

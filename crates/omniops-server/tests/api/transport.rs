@@ -153,3 +153,36 @@ async fn bodies_past_the_budget_get_503_at_once() {
         .expect("POST");
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// A body that stalls past `body_timeout_ms` is answered 408 naming the body, not 413
+/// "body larger than …" as it was, and the connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_gets_408() {
+    let settings = Settings {
+        body_timeout_ms: 500,
+        ..Settings::default()
+    };
+    let app = TestApp::spawn_with(Engine::Sqlite, settings)
+        .await
+        .expect("sqlite");
+    for path in ["/api/v1/ingest", "/v1/traces", "/api/v1/prices"] {
+        let mut stalled = TcpStream::connect(app.addr).await.expect("connect");
+        let method = if path == "/api/v1/prices" {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"events\":["
+        );
+        stalled.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut answer))
+            .await
+            .expect("answered in time")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("body"), "{path}: {answer}");
+    }
+}

@@ -8,6 +8,7 @@ pub use omniops_core::otlp::{proto, TraceSessions};
 
 use super::{check_key_domain, count_outcome, read_body, store_events};
 use crate::auth::Principal;
+use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::body::Bytes;
@@ -25,6 +26,7 @@ pub const MAX_OTLP_BYTES: usize = 20 * 1024 * 1024;
 
 /// gRPC status codes used in `google.rpc.Status` bodies.
 const INVALID_ARGUMENT: i32 = 3;
+const DEADLINE_EXCEEDED: i32 = 4;
 const RESOURCE_EXHAUSTED: i32 = 8;
 const UNAVAILABLE: i32 = 14;
 
@@ -151,9 +153,21 @@ async fn decode_body(
             message,
         )
     };
-    let raw = read_body(body, MAX_OTLP_BYTES)
-        .await
-        .map_err(|_| too_large(format!("body larger than {MAX_OTLP_BYTES} bytes")))?;
+    let raw = read_body(body, MAX_OTLP_BYTES).await.map_err(|e| match e {
+        ApiError::PayloadTooLarge(message) => too_large(message),
+        ApiError::BodyTimeout => error(
+            encoding,
+            StatusCode::REQUEST_TIMEOUT,
+            DEADLINE_EXCEEDED,
+            e.to_string(),
+        ),
+        other => error(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            INVALID_ARGUMENT,
+            other.to_string(),
+        ),
+    })?;
     let bytes = match header_text(headers, header::CONTENT_ENCODING).trim() {
         "" | "identity" => raw,
         e if e.eq_ignore_ascii_case("gzip") => {
