@@ -1,14 +1,13 @@
 //! Budget alert evaluation: after committed batches that end sessions (at most once a
-//! second) and every minute. Spend is the period's priced cost from the rollups plus the
-//! running cost of live sessions. Each level of an alert fires once per period — the store
-//! enforces it, so several instances evaluating at once still fire it once — and fired
-//! alerts go to the live stream of every instance.
+//! second) and every minute, against `queries::monitoring::Spend`. Each level of an alert
+//! fires once per period — the store enforces it, so several instances evaluating at once
+//! still fire it once — and fired alerts go to the live stream of every instance.
 
 use crate::live::LiveMessage;
-use crate::queries::monitoring::alert_period;
+use crate::queries::monitoring::{alert_period, Spend};
 use crate::state::AppState;
 use omniops_core::alerts::evaluate as evaluate_levels;
-use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
+use omniops_core::clock::to_rfc3339;
 use omniops_core::money::{format_nanos, percentage};
 use omniops_store::AlertEvent;
 use serde_json::{json, Value};
@@ -39,25 +38,17 @@ pub fn event_json(e: &AlertEvent) -> Value {
 /// Checks every alert now; returns the ones that fired (for the first time this period).
 pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
     let now = state.now();
-    let end = floor_hour(now) + MICROS_PER_HOUR;
     let mut fired = Vec::new();
     let rules = state.store.alert_rules().await?;
     if rules.is_empty() {
         return Ok(fired);
     }
-    // Read once for all alerts: each takes the live sessions of its domain and period.
-    let live_sessions = state.store.live_sessions(None).await?;
+    let spend_of = Spend::read(state).await?;
     for (domain, alert_type, threshold, notify_at) in rules {
         let scope = (!domain.is_empty()).then_some(domain.as_str());
         let monthly = alert_type == "monthly";
         let period = alert_period(&alert_type, now);
-        let ended = state.store.cost_between(period.0, end, scope).await?;
-        let live: i64 = live_sessions
-            .iter()
-            .filter(|s| scope.is_none_or(|d| s.domain == d) && s.start_time >= period.0)
-            .filter_map(|s| s.cost_nanos)
-            .sum();
-        let spend = ended + live;
+        let spend = spend_of.of(state, &alert_type, scope).await?;
         let levels: Vec<u32> =
             serde_json::from_str(&notify_at).unwrap_or_else(|_| DEFAULT_NOTIFY_AT.to_vec());
         let evaluation = evaluate_levels(spend, threshold, &levels, monthly, period, now);

@@ -4,7 +4,7 @@
 use crate::state::AppState;
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, percentage};
-use omniops_core::telemetry::{build_report, TelemetryReport};
+use omniops_core::telemetry::{build_report, LiveSession, TelemetryReport};
 use omniops_core::window::Window;
 use serde::Serialize;
 use serde_json::Number;
@@ -54,19 +54,54 @@ pub fn alert_period(alert_type: &str, now: Micros) -> (Micros, Micros) {
     }
 }
 
-/// Each alert against the spend of its period so far (today, or this month, UTC), from
-/// the rollups of ended sessions.
+/// Spend, the one definition (README: Budget alerts): a budget period's ended sessions from
+/// the rollups, plus the running cost of the live sessions that started in it. The
+/// evaluator, `check-alerts`, the budget panel and the notifications all read it here.
+pub struct Spend {
+    live: Vec<LiveSession>,
+    now: Micros,
+}
+
+impl Spend {
+    /// Reads the live sessions once, for every alert to be measured.
+    pub async fn read(state: &AppState) -> anyhow::Result<Spend> {
+        Ok(Spend {
+            live: state.store.live_sessions(None).await?,
+            now: state.now(),
+        })
+    }
+
+    /// The spend so far of the period an alert of `alert_type` watches, for one domain or
+    /// (`None`) all of them, in nano-dollars.
+    pub async fn of(
+        &self,
+        state: &AppState,
+        alert_type: &str,
+        domain: Option<&str>,
+    ) -> anyhow::Result<i64> {
+        let (start, _) = alert_period(alert_type, self.now);
+        let end = floor_hour(self.now) + MICROS_PER_HOUR;
+        let ended = state.store.cost_between(start, end, domain).await?;
+        let live: i64 = self
+            .live
+            .iter()
+            .filter(|s| domain.is_none_or(|d| s.domain == d) && s.start_time >= start)
+            .filter_map(|s| s.cost_nanos)
+            .fold(0, i64::saturating_add);
+        Ok(ended.saturating_add(live))
+    }
+}
+
+/// Each alert against the spend of its period so far (today, or this month, UTC).
 pub async fn check_alerts(
     state: &AppState,
     domain: Option<&str>,
 ) -> anyhow::Result<Vec<AlertStatus>> {
-    let now = state.now();
-    let end = floor_hour(now) + MICROS_PER_HOUR;
+    let spend_of = Spend::read(state).await?;
     let mut statuses = Vec::new();
     for (alert_domain, alert_type, threshold) in state.store.list_alerts(domain).await? {
         let scope = (!alert_domain.is_empty()).then_some(alert_domain.as_str());
-        let (start, _) = alert_period(&alert_type, now);
-        let spend = state.store.cost_between(start, end, scope).await?;
+        let spend = spend_of.of(state, &alert_type, scope).await?;
         statuses.push(AlertStatus {
             domain: scope.map(str::to_string),
             alert_type,

@@ -96,3 +96,54 @@ async fn alerts_fire_once_per_level_and_look_ahead(app: &TestApp) {
     );
 }
 http_test!(budget_alerts, alerts_fire_once_per_level_and_look_ahead);
+
+/// One definition of spend: a live session's running cost counts in `check-alerts`, the
+/// budget panel and the notifications alike. Before, the evaluator counted it and the
+/// other two did not, so a "50 % reached" notification sat beside a panel saying 0 %.
+async fn live_running_cost_counts_everywhere(app: &TestApp) {
+    let (status, _) = app
+        .monitoring(
+            json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily",
+                           "threshold_usd": "1.00", "notify_at": [50]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // A live gpt-4 session (now, by the test clock) with 20,000 input tokens at $30 per
+    // million: $0.60 running, not ended.
+    let live = json!([
+        {"type": "session.start", "session_id": "live", "model": "gpt-4", "domain": "shop.example"},
+        {"type": "usage", "session_id": "live", "input_tokens": 20_000, "output_tokens": 0}
+    ]);
+    assert_eq!(app.ingest(live).await.1["accepted"], 2);
+    let history = history_with(app, 1).await;
+    assert_eq!(
+        (
+            history[0]["level"].clone(),
+            history[0]["currentSpend"].clone()
+        ),
+        (json!("50"), json!("0.6000"))
+    );
+    let (_, r) = app
+        .monitoring(json!({"action": "check-alerts", "domain": "shop.example"}))
+        .await;
+    let alert = &r["alerts"][0];
+    assert_eq!(
+        (
+            alert["currentSpend"].clone(),
+            alert["percentage"].clone(),
+            alert["triggered"].clone()
+        ),
+        (json!("0.6000"), json!(60.0), json!(false))
+    );
+    let panel = app
+        .client
+        .get(app.url("/dashboard/partials/alerts?domain=shop.example"))
+        .send()
+        .await
+        .expect("panel")
+        .text()
+        .await
+        .expect("html");
+    assert!(panel.contains("$0.60"), "{panel}");
+}
+http_test!(live_spend, live_running_cost_counts_everywhere);
