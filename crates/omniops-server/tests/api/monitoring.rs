@@ -121,12 +121,13 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
         .as_object_mut()
         .and_then(|o| o.remove("history"))
         .is_some_and(|h| h.is_array()));
-    // Today shop.example spent $0.48666575 (session b); November so far $0.61761575.
+    // Today shop.example spent $0.48666575 (session b) plus the live session's running
+    // $0.06: $0.54666575; November so far $0.61761575 + $0.06 = $0.67761575.
     assert_eq!(
         r,
-        json!({"triggered": 0, "alerts": [
-            {"domain": null, "alertType": "monthly", "thresholdUsd": "10.0000", "currentSpend": "0.6176", "percentage": 6.2, "triggered": false},
-            {"domain": "shop.example", "alertType": "daily", "thresholdUsd": "0.5000", "currentSpend": "0.4867", "percentage": 97.3, "triggered": false}
+        json!({"triggered": 1, "alerts": [
+            {"domain": null, "alertType": "monthly", "thresholdUsd": "10.0000", "currentSpend": "0.6776", "percentage": 6.8, "triggered": false},
+            {"domain": "shop.example", "alertType": "daily", "thresholdUsd": "0.5000", "currentSpend": "0.5467", "percentage": 109.3, "triggered": true}
         ]})
     );
     app.monitoring(json!({"action": "set-alert", "domain": "shop.example", "alert_type": "daily", "threshold_usd": 0.4})).await;
@@ -135,7 +136,8 @@ async fn monitoring_matches_the_telemetry_fixture(app: &TestApp) {
         .await;
     assert_eq!(r["triggered"], 1);
     assert_eq!(r["alerts"].as_array().map(Vec::len), Some(1));
-    assert_eq!(r["alerts"][0]["percentage"], json!(121.7));
+    // $0.54666575 of $0.40.
+    assert_eq!(r["alerts"][0]["percentage"], json!(136.7));
 
     let (_, r) = app
         .monitoring(json!({"action": "get-summary", "days": 1}))
