@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analytics;
 pub mod clock;
 pub mod conversation;
+pub mod domain;
 pub mod events;
 pub mod forecast;
 pub mod insights;

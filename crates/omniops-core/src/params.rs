@@ -3,7 +3,7 @@
 //! query fuzz target reaches it; the server turns a `ParamError` into a 400 naming the field.
 
 use crate::clock::Micros;
-use crate::limits::MAX_DOMAIN_LEN;
+use crate::domain::Domain;
 use crate::window::{Window, WindowError};
 use std::collections::HashMap;
 
@@ -61,20 +61,13 @@ pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window,
     .map_err(|e| ParamError::new(window_field(&e), e.to_string()))
 }
 
-/// The optional `domain` parameter; empty means none.
-pub fn domain(params: &Params) -> Result<Option<&str>, ParamError> {
+/// The optional `domain` parameter, normalised; empty means none.
+pub fn domain(params: &Params) -> Result<Option<Domain>, ParamError> {
     match params.get("domain").map(|d| d.trim()) {
         None | Some("") => Ok(None),
-        Some(d)
-            if d.len() > MAX_DOMAIN_LEN
-                || d.contains(|c: char| c.is_whitespace() || c.is_control()) =>
-        {
-            Err(ParamError::new(
-                "domain",
-                format!("domain must be at most {MAX_DOMAIN_LEN} characters without spaces"),
-            ))
-        }
-        Some(d) => Ok(Some(d)),
+        Some(d) => Domain::parse(d)
+            .map(Some)
+            .map_err(|e| ParamError::new("domain", e.to_string())),
     }
 }
 
@@ -141,8 +134,8 @@ mod tests {
             "domain"
         );
         assert_eq!(
-            domain(&params(&[("domain", " shop.example ")])),
-            Ok(Some("shop.example"))
+            domain(&params(&[("domain", " Shop.Example ")])).map(|d| d.map(Domain::into_string)),
+            Ok(Some("shop.example".to_string()))
         );
         assert_eq!(
             pagination(&params(&[("limit", "101")]), 20, 100)

@@ -213,7 +213,7 @@ impl Session {
             id,
             session_id,
             model: b.model,
-            domain: b.domain,
+            domain: b.domain.into_string(),
             conversation_id: b.conversation_id,
             start_time: b.start_time,
             end_time: Some(b.end_time),

@@ -4,6 +4,7 @@
 //! success unless one of its spans failed.
 
 use crate::clock::Micros;
+use crate::domain::Domain;
 use crate::pricing::PriceTable;
 use crate::session::{Rejection, Session, MAX_DETAIL_ENTRIES};
 use crate::usage::{CallUsage, ServiceTier, TokenUsage};
@@ -16,7 +17,7 @@ pub const UNKNOWN_MODEL: &str = "unknown";
 /// What one span contributes to its session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanFacts {
-    pub domain: String,
+    pub domain: Domain,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub start: Micros,
@@ -76,7 +77,7 @@ impl Session {
             session_id,
             span.start,
             model,
-            span.domain.clone(),
+            span.domain.to_string(),
             prices,
         );
         session.metadata = Some(json!({"source": "otlp", "provider": span.provider}));
@@ -199,7 +200,7 @@ mod tests {
 
     fn span(operation: SpanOperation, start: Micros, end: Micros) -> SpanFacts {
         SpanFacts {
-            domain: "shop.example".into(),
+            domain: crate::domain::Domain::parse("shop.example").expect("domain"),
             model: None,
             provider: None,
             start,

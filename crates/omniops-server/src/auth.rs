@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use omniops_core::domain::Domain;
 use omniops_store::ApiKeyRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -84,14 +85,14 @@ impl Principal {
 
     /// The domain a request may see: a domain-scoped key sees its own domain (also when
     /// none is asked for) and gets 403 for any other.
-    pub fn resolve_domain(&self, requested: Option<&str>) -> Result<Option<String>, ApiError> {
+    pub fn resolve_domain(&self, requested: Option<Domain>) -> Result<Option<String>, ApiError> {
         match (&self.domain, requested) {
             (Some(own), None) => Ok(Some(own.clone())),
-            (Some(own), Some(asked)) if asked == own => Ok(Some(own.clone())),
+            (Some(own), Some(asked)) if asked == *own => Ok(Some(own.clone())),
             (Some(own), Some(_)) => Err(ApiError::Forbidden(format!(
                 "this key may only see domain {own}"
             ))),
-            (None, asked) => Ok(asked.map(str::to_string)),
+            (None, asked) => Ok(asked.map(Domain::into_string)),
         }
     }
 }
@@ -353,20 +354,20 @@ mod tests {
         );
         assert_eq!(
             scoped
-                .resolve_domain(Some("a.example"))
+                .resolve_domain(Some(Domain::parse("a.example").expect("domain")))
                 .ok()
                 .flatten()
                 .as_deref(),
             Some("a.example")
         );
         assert!(matches!(
-            scoped.resolve_domain(Some("b.example")),
+            scoped.resolve_domain(Some(Domain::parse("b.example").expect("domain"))),
             Err(ApiError::Forbidden(_))
         ));
         let open = Principal::default();
         assert_eq!(open.resolve_domain(None).ok().flatten(), None);
         assert_eq!(
-            open.resolve_domain(Some("b.example"))
+            open.resolve_domain(Some(Domain::parse("b.example").expect("domain")))
                 .ok()
                 .flatten()
                 .as_deref(),

@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use axum::http::{header, HeaderMap};
 use omniops_core::clock::Micros;
+use omniops_core::domain::Domain;
 use omniops_core::params::{self, ParamError};
 use omniops_core::window::Window;
 
@@ -81,8 +82,8 @@ pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window,
     Ok(params::window(params, default_days, now)?)
 }
 
-/// The optional `domain` parameter; empty means none.
-pub fn domain(params: &Params) -> Result<Option<&str>, ApiError> {
+/// The optional `domain` parameter, normalised; empty means none.
+pub fn domain(params: &Params) -> Result<Option<Domain>, ApiError> {
     Ok(params::domain(params)?)
 }
 

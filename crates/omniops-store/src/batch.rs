@@ -296,7 +296,7 @@ fn apply_conversation(plan: &mut Plan, event: &ConversationEvent) {
     if !plan.conversations.contains_key(&event.conversation_id) {
         let c = Conversation::new(
             event.conversation_id.clone(),
-            event.domain.clone(),
+            event.domain.to_string(),
             event.at,
             event.metadata.clone(),
         );
@@ -356,7 +356,7 @@ fn apply_one(
         } => {
             if let Some((existing, _)) = plan.sessions.get(id) {
                 // A repeated identical start (a client retry) changes nothing.
-                return if &existing.model == model && &existing.domain == domain {
+                return if &existing.model == model && domain == &existing.domain {
                     Ok(())
                 } else {
                     Err(Rejection::AlreadyStarted)
@@ -370,7 +370,7 @@ fn apply_one(
                 id.clone(),
                 event.at,
                 model.clone(),
-                domain.clone(),
+                domain.to_string(),
                 prices,
             );
             session.conversation_id = conversation_id.clone();

@@ -283,6 +283,11 @@ async fn keys(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
             domain,
             name,
         } => {
+            // Normalised as every other entry does (README: Domains).
+            let domain = domain
+                .map(|d| omniops_core::domain::Domain::parse(&d))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--domain: {e}"))?;
             let (record, secret) = store
                 .create_key(&scope, domain.as_deref(), name.as_deref(), now)
                 .await?;

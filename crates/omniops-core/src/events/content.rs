@@ -1,12 +1,13 @@
 //! Conversation, content and shop events: `conversation`, `message`, `extraction`, `page`,
 //! `scrape_job`, `cart.abandoned` and `order`. They carry no `session_id`.
 
-use super::check::{check_domain, check_id, check_object, check_text, count, field, EventError};
+use super::check::{check_id, check_object, check_text, count, field, EventError};
 use super::{
     ConversationEvent, Event, ExtractionEvent, MessageEvent, PageEvent, Role, ScrapeJobEvent,
     ShopEvent, ShopKind,
 };
 use crate::clock::Micros;
+use crate::domain::Domain;
 use crate::limits::{MAX_AMOUNT, MAX_PAGE_CONTENT, MAX_URL_LEN};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -18,7 +19,7 @@ const MAX_PAGE_CHUNKS: i64 = 100_000;
 #[derive(Deserialize)]
 struct PageBody {
     url: String,
-    domain: String,
+    domain: Domain,
     content: Option<String>,
     content_length: Option<i64>,
     embeddings: Option<i64>,
@@ -28,14 +29,14 @@ struct PageBody {
 
 #[derive(Deserialize)]
 struct ScrapeJobBody {
-    domain: String,
+    domain: Domain,
     url: String,
     status: String,
 }
 
 #[derive(Deserialize)]
 struct ShopBody {
-    domain: String,
+    domain: Domain,
     cart_id: Option<String>,
     order_id: Option<String>,
     value: Option<Value>,
@@ -45,7 +46,7 @@ struct ShopBody {
 
 #[derive(Deserialize)]
 struct ExtractionBody {
-    domain: String,
+    domain: Domain,
     extraction_type: String,
     data: Value,
 }
@@ -53,7 +54,7 @@ struct ExtractionBody {
 #[derive(Deserialize)]
 struct ConversationBody {
     conversation_id: String,
-    domain: String,
+    domain: Domain,
     metadata: Option<Value>,
 }
 
@@ -112,7 +113,6 @@ pub fn amount(name: &str, value: Option<&Value>) -> Result<i64, EventError> {
 pub(super) fn page(raw: &str, at: Micros) -> Result<Event, EventError> {
     let b: PageBody = field(raw)?;
     check_url(&b.url)?;
-    check_domain(&b.domain)?;
     let content_length = match (&b.content, b.content_length) {
         (Some(c), _) => {
             let chars = c.chars().count();
@@ -156,7 +156,6 @@ pub(super) fn page(raw: &str, at: Micros) -> Result<Event, EventError> {
 pub(super) fn scrape_job(raw: &str, at: Micros) -> Result<Event, EventError> {
     let b: ScrapeJobBody = field(raw)?;
     check_url(&b.url)?;
-    check_domain(&b.domain)?;
     if !matches!(b.status.as_str(), "queued" | "running" | "done" | "failed") {
         return Err(EventError::new(
             "status",
@@ -173,7 +172,6 @@ pub(super) fn scrape_job(raw: &str, at: Micros) -> Result<Event, EventError> {
 
 pub(super) fn shop(kind: &str, raw: &str, at: Micros) -> Result<Event, EventError> {
     let b: ShopBody = field(raw)?;
-    check_domain(&b.domain)?;
     let currency = b.currency.trim().to_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(EventError::new(
@@ -210,7 +208,6 @@ pub(super) fn shop(kind: &str, raw: &str, at: Micros) -> Result<Event, EventErro
 
 pub(super) fn extraction(raw: &str, at: Micros) -> Result<Event, EventError> {
     let b: ExtractionBody = field(raw)?;
-    check_domain(&b.domain)?;
     if !matches!(b.extraction_type.as_str(), "products" | "faq" | "contact") {
         return Err(EventError::new(
             "extraction_type",
@@ -260,7 +257,6 @@ pub(super) fn extraction(raw: &str, at: Micros) -> Result<Event, EventError> {
 pub(super) fn conversation(raw: &str, at: Micros) -> Result<Event, EventError> {
     let b: ConversationBody = field(raw)?;
     check_id("conversation_id", &b.conversation_id)?;
-    check_domain(&b.domain)?;
     check_object("metadata", &b.metadata)?;
     Ok(Event::Conversation(ConversationEvent {
         conversation_id: b.conversation_id,

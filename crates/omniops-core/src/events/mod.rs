@@ -12,6 +12,7 @@ pub use crate::limits::{MAX_DOMAIN_LEN, MAX_ID_LEN, MAX_TEXT_LEN};
 pub use check::{check_domain, check_id, check_nul, check_text, count, nul_path, time, EventError};
 
 use crate::clock::Micros;
+use crate::domain::Domain;
 use crate::span::SpanFacts;
 use crate::usage::{CallUsage, TokenUsage};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ pub struct IngestEvent {
 pub enum EventKind {
     Start {
         model: String,
-        domain: String,
+        domain: Domain,
         conversation_id: Option<String>,
         metadata: Option<Value>,
     },
@@ -83,7 +84,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackfillSession {
     pub model: String,
-    pub domain: String,
+    pub domain: Domain,
     pub conversation_id: Option<String>,
     pub start_time: Micros,
     pub end_time: Micros,
@@ -123,7 +124,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageEvent {
     pub url: String,
-    pub domain: String,
+    pub domain: Domain,
     pub content: Option<String>,
     pub content_length: i64,
     pub embeddings: i64,
@@ -133,7 +134,7 @@ pub struct PageEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeJobEvent {
-    pub domain: String,
+    pub domain: Domain,
     pub url: String,
     pub status: String,
     pub at: Micros,
@@ -148,7 +149,7 @@ pub enum ShopKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShopEvent {
     pub kind: ShopKind,
-    pub domain: String,
+    pub domain: Domain,
     /// The cart or order id.
     pub id: String,
     /// Value or total in nano-units of `currency`.
@@ -160,7 +161,7 @@ pub struct ShopEvent {
 /// Scraped structured data; products carry a `name` and optionally a `price`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractionEvent {
-    pub domain: String,
+    pub domain: Domain,
     pub extraction_type: String,
     pub data: Value,
     /// Products: the normalised name and the price as decimal text.
@@ -172,7 +173,7 @@ pub struct ExtractionEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversationEvent {
     pub conversation_id: String,
-    pub domain: String,
+    pub domain: Domain,
     pub metadata: Option<Value>,
     pub at: Micros,
 }

@@ -2,10 +2,11 @@
 //! and whole `session`s (backfills).
 
 use super::check::{
-    check_domain, check_id, check_object, check_text, count, event_time, field, time, EventError,
+    check_id, check_object, check_text, count, event_time, field, time, EventError,
 };
 use super::{BackfillSession, EventKind, Header, IngestEvent};
 use crate::clock::Micros;
+use crate::domain::Domain;
 use crate::limits::{
     MAX_DURATION_MS, MAX_ITERATIONS, MAX_SEARCHES, MAX_SEARCH_RESULTS, MAX_TOKENS,
     MAX_TOTAL_RESULTS,
@@ -17,7 +18,7 @@ use serde_json::Value;
 #[derive(Deserialize)]
 struct StartBody {
     model: String,
-    domain: String,
+    domain: Domain,
     conversation_id: Option<String>,
     metadata: Option<Value>,
 }
@@ -75,7 +76,7 @@ struct EndBody {
 #[derive(Deserialize)]
 struct SessionBody {
     model: String,
-    domain: String,
+    domain: Domain,
     conversation_id: Option<String>,
     start_time: String,
     end_time: Option<String>,
@@ -261,7 +262,6 @@ pub(super) fn session_event(
 fn start(raw: &str) -> Result<EventKind, EventError> {
     let b: StartBody = field(raw)?;
     check_id("model", &b.model)?;
-    check_domain(&b.domain)?;
     if let Some(c) = &b.conversation_id {
         check_id("conversation_id", c)?;
     }
@@ -290,7 +290,6 @@ fn check_searches(searches: &[Value]) -> Result<(), EventError> {
 fn backfill(raw: &str, received_at: Micros) -> Result<BackfillSession, EventError> {
     let b: SessionBody = field(raw)?;
     check_id("model", &b.model)?;
-    check_domain(&b.domain)?;
     if let Some(c) = &b.conversation_id {
         check_id("conversation_id", c)?;
     }

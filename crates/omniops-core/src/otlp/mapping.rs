@@ -4,7 +4,8 @@
 
 use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
 use crate::clock::Micros;
-use crate::events::{check_domain, check_id, check_nul, check_text, EventKind, IngestEvent};
+use crate::domain::Domain;
+use crate::events::{check_id, check_nul, check_text, EventKind, IngestEvent};
 use crate::span::{SpanFacts, SpanOperation};
 use crate::usage::{ServiceTier, TokenUsage};
 use std::collections::HashMap;
@@ -94,13 +95,21 @@ fn map_span(
         &session_id,
     )
     .map_err(|e| e.message)?;
-    let domain = span
+    // omniops.domain names a host and is normalised as one; service.name, the fallback,
+    // is a service's name and only trimmed and lowercased (README: Domains).
+    let domain = match span
         .attributes
         .text("omniops.domain")
         .or_else(|| resource.text("omniops.domain"))
-        .or_else(|| resource.text("service.name"))
-        .ok_or("no domain: set the resource attribute omniops.domain (or service.name)")?;
-    check_domain(domain).map_err(|e| e.message)?;
+    {
+        Some(name) => Domain::parse(name),
+        None => Domain::from_service_name(
+            resource
+                .text("service.name")
+                .ok_or("no domain: set the resource attribute omniops.domain (or service.name)")?,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
     if span.start_nanos == 0 {
         return Err("startTimeUnixNano is missing".into());
     }
@@ -144,7 +153,7 @@ fn map_span(
         check_nul(name, text.unwrap_or_default()).map_err(|e| e.message)?;
     }
     let facts = SpanFacts {
-        domain: domain.to_string(),
+        domain,
         model: model.map(str::to_string),
         provider: provider.map(str::to_string),
         start,

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
+use omniops_core::domain::Domain;
 use omniops_store::DomainConfig;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -118,13 +119,9 @@ pub async fn put(
     let mut upserts = Vec::new();
     let mut removed = Vec::new();
     for d in change.domains {
-        let domain = d.domain.trim().to_lowercase();
-        if domain.is_empty() || domain.len() > 253 || domain.contains(char::is_whitespace) {
-            return Err(ApiError::field(
-                "domain",
-                "domain must be 1 to 253 characters without spaces",
-            ));
-        }
+        let domain = Domain::parse(&d.domain)
+            .map_err(|e| ApiError::field("domain", e.to_string()))?
+            .into_string();
         if !visible(&principal, &domain) {
             return Err(ApiError::Forbidden(format!(
                 "this key may not configure {domain}"

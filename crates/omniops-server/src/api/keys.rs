@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
+use omniops_core::domain::Domain;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -50,19 +51,10 @@ pub async fn create(
             "scope must be ingest, read or admin",
         ));
     }
-    let domain = new
-        .domain
-        .map(|d| d.trim().to_lowercase())
-        .filter(|d| !d.is_empty());
-    if domain
-        .as_ref()
-        .is_some_and(|d| d.len() > 253 || d.contains(char::is_whitespace))
-    {
-        return Err(ApiError::field(
-            "domain",
-            "domain must be at most 253 characters without spaces",
-        ));
-    }
+    let domain = match new.domain.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
+    };
     let name = new
         .name
         .map(|n| n.trim().to_string())

@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
+use omniops_core::domain::Domain;
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
@@ -155,13 +156,11 @@ pub async fn post(
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, 64 * 1024).await?;
     let action: Action = parse_json(&headers, &bytes)?;
-    let domain = principal.resolve_domain(
-        action
-            .domain
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty()),
-    )?;
+    let requested = match action.domain.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
+    };
+    let domain = principal.resolve_domain(requested)?;
     match action.action.as_str() {
         "set-alert" => {
             principal.require_admin()?;

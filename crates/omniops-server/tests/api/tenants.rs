@@ -214,3 +214,110 @@ async fn keys_held_to_a_domain_stay_in_it(app: &TestApp) {
     assert_eq!(r.status().as_u16(), 200);
 }
 http_test!(tenants, keys_held_to_a_domain_stay_in_it);
+
+async fn post_json(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A domain is one tenant however it is written: normalised where it enters (ingest, OTLP,
+/// `?domain=`, keys, alerts). Before, an event for `Shop.Example` sent with a key held to
+/// `shop.example` was refused, and data stored as `Shop.Example` fell outside that domain.
+async fn a_domain_is_one_tenant_in_any_case(app: &TestApp) {
+    let admin = app
+        .db
+        .store
+        .create_key("admin", None, None, t(NOW))
+        .await
+        .expect("key")
+        .1;
+    let (status, r) = post_json(
+        app,
+        "/api/keys",
+        &admin,
+        json!({"scope": "ingest", "domain": "shop.example"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let ingest = r["key"].as_str().expect("key").to_string();
+    let (_, r) = post_json(
+        app,
+        "/api/keys",
+        &admin,
+        json!({"scope": "read", "domain": " Shop.EXAMPLE "}),
+    )
+    .await;
+    let read = r["key"].as_str().expect("key").to_string();
+    assert_eq!(r["record"]["domain"], "shop.example", "{r}");
+
+    let (_, r) = app.ingest_as(json!([
+        {"type": "session", "session_id": "mixed", "model": "gpt-4", "domain": "Shop.Example",
+         "start_time": "2026-11-26T10:00:00Z", "duration_ms": 5, "success": true,
+         "input_tokens": 1000, "output_tokens": 0}
+    ]), Some(&ingest)).await;
+    assert_eq!(r["accepted"], 1, "{r}");
+    // 1,000 gpt-4 input tokens at $30 per million.
+    for (query, key) in [
+        ("domain=SHOP.EXAMPLE", &admin),
+        ("domain=shop.example", &read),
+        ("", &read),
+    ] {
+        let (status, r) = app
+            .get_json(
+                &format!("/api/dashboard/telemetry?days=1&{query}"),
+                Some(key),
+            )
+            .await;
+        assert_eq!(status, 200, "{query}: {r}");
+        assert_eq!(
+            (
+                r["overview"]["totalRequests"].clone(),
+                r["cost"]["total"].clone()
+            ),
+            (json!(1), json!("0.0300")),
+            "{query}"
+        );
+    }
+    let (_, r) = app.get_json("/api/sessions/mixed", Some(&read)).await;
+    assert_eq!(r["domain"], "shop.example", "{r}");
+
+    // OpenTelemetry's omniops.domain, and an alert set for the domain in capitals.
+    let span = json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "omniops.domain", "value": {"stringValue": "SHOP.Example"}}]},
+        "scopeSpans": [{"spans": [{"traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": "eee19b7ec3c1b174", "name": "chat gpt-4",
+            "startTimeUnixNano": "1795695000000000000", "endTimeUnixNano": "1795695001000000000",
+            "attributes": [{"key": "gen_ai.conversation.id", "value": {"stringValue": "otel-mixed"}},
+                           {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]}]}]}]});
+    let (status, r) = post_json(app, "/v1/traces", &ingest, span).await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r.get("partialSuccess").is_none(), "{r}");
+    let (_, r) = app.get_json("/api/sessions/otel-mixed", Some(&read)).await;
+    assert_eq!(r["domain"], "shop.example", "{r}");
+    let (status, r) = post_json(
+        app,
+        "/api/monitoring/chat",
+        &admin,
+        json!({"action": "set-alert",
+        "domain": "Shop.Example", "alert_type": "daily", "threshold_usd": "1"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let (_, r) = post_json(
+        app,
+        "/api/monitoring/chat",
+        &read,
+        json!({"action": "check-alerts"}),
+    )
+    .await;
+    assert_eq!(r["alerts"][0]["domain"], "shop.example", "{r}");
+}
+http_test!(domain_case, a_domain_is_one_tenant_in_any_case);

@@ -35,7 +35,7 @@ async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) ->
         );
         q.push_values(chunk, |mut b, x| {
             b.push_bind(extraction_id(x))
-                .push_bind(x.domain.clone())
+                .push_bind(x.domain.to_string())
                 .push_bind(x.extraction_type.clone())
                 .push_bind(x.data.to_string())
                 .push_bind(x.product_name.clone())
@@ -61,7 +61,7 @@ async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::Result<()> 
         q.push_values(chunk, |mut b, p| {
             b.push_bind(page_id(p))
                 .push_bind(p.url.clone())
-                .push_bind(p.domain.clone())
+                .push_bind(p.domain.to_string())
                 .push_bind(p.content.clone())
                 .push_bind(p.content_length)
                 .push_bind(p.embeddings)
@@ -99,7 +99,7 @@ async fn upsert_scrape_jobs(tx: &mut Tx<'_>, jobs: &[ScrapeJobEvent]) -> sqlx::R
     for chunk in jobs.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new("INSERT INTO scrape_jobs (domain, url, status, updated_at) ");
         q.push_values(chunk, |mut b, j| {
-            b.push_bind(j.domain.clone()).push_bind(j.url.clone()).push_bind(j.status.clone()).push_bind(j.at);
+            b.push_bind(j.domain.to_string()).push_bind(j.url.clone()).push_bind(j.status.clone()).push_bind(j.at);
         });
         q.push(" ON CONFLICT (domain, url) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at");
         q.build().execute(&mut **tx).await?;
@@ -120,7 +120,7 @@ async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::Result<()> 
                 "INSERT INTO {table} (domain, {id_column}, {amount_column}, currency, created_at) "
             ));
             q.push_values(chunk, |mut b, e| {
-                b.push_bind(e.domain.clone())
+                b.push_bind(e.domain.to_string())
                     .push_bind(e.id.clone())
                     .push_bind(e.amount_nanos)
                     .push_bind(e.currency.clone())
