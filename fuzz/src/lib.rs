@@ -43,7 +43,9 @@ pub fn check_session_event(event: &IngestEvent) {
             ..
         } => {
             assert!(domain.len() <= MAX_DOMAIN_LEN && !model.is_empty());
-            [domain, model].into_iter().for_each(|s| no_nul(s));
+            [domain.as_str(), model.as_str()]
+                .into_iter()
+                .for_each(no_nul);
             metadata.iter().for_each(no_nul_value);
             time_bounded(event.at);
         }
@@ -68,9 +70,9 @@ pub fn check_session_event(event: &IngestEvent) {
             assert!((0..=MAX_SEARCHES).contains(&session.search_count));
             assert!((0..=MAX_TOTAL_RESULTS).contains(&session.total_results));
             assert!(session.domain.len() <= MAX_DOMAIN_LEN);
-            [&session.domain, &session.model]
+            [session.domain.as_str(), session.model.as_str()]
                 .into_iter()
-                .for_each(|s| no_nul(s));
+                .for_each(no_nul);
             session
                 .searches
                 .iter()
@@ -83,6 +85,8 @@ pub fn check_session_event(event: &IngestEvent) {
         EventKind::Span(span) => {
             tokens_bounded(&span.usage, MAX_TOKENS);
             assert!(span.domain.len() <= MAX_DOMAIN_LEN && span.end >= span.start);
+            // Normalised once: lowercase, trimmed.
+            assert_eq!(span.domain.as_str(), span.domain.trim().to_lowercase());
         }
         EventKind::Log { message, .. } => no_nul(message),
         EventKind::End { error, .. } => error.iter().for_each(|e| no_nul(e)),
