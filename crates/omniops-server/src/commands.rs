@@ -2,7 +2,7 @@
 //! through a running server's API.
 
 use crate::queries::prices::{self, ImportOptions};
-use crate::settings::{Secret, Settings};
+use crate::settings::Settings;
 use omniops_store::{DataDirLock, Store};
 use serde_json::Value;
 
@@ -32,11 +32,7 @@ pub async fn open_for_writing(
 ) -> anyhow::Result<(Store, Option<DataDirLock>)> {
     let busy = format!("a server is using the database: {what} through it instead (--url and an admin --key), or stop it");
     let lock = lock_data_dir(settings, &busy)?;
-    let store = Store::open(
-        settings.database_url.as_ref().map(Secret::expose),
-        &settings.data_dir,
-    )
-    .await?;
+    let store = settings.open_store().await?;
     Ok((store, lock))
 }
 

@@ -54,11 +54,7 @@ pub async fn launch_with_clock(
 ) -> anyhow::Result<()> {
     // On SQLite, commands that write directly can tell that this server uses the database.
     let _lock = commands::lock_data_dir(&settings, "another omniops server is running")?;
-    let store = Store::open(
-        settings.database_url.as_ref().map(Secret::expose),
-        &settings.data_dir,
-    )
-    .await?;
+    let store = settings.open_store().await?;
     serve(store, settings, listener, shutdown, clock).await
 }
 
@@ -214,11 +210,7 @@ pub async fn export_to(
     out: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<u64> {
     use futures_util::StreamExt;
-    let store = Store::open(
-        settings.database_url.as_ref().map(Secret::expose),
-        &settings.data_dir,
-    )
-    .await?;
+    let store = settings.open_store().await?;
     let (queue, _receiver) = ingest::IngestQueue::new(1);
     let state = AppState::new(store, settings, Arc::new(SystemClock), queue, None);
     let format = match params.get("format").map(String::as_str) {

@@ -35,6 +35,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<Secret>,
+    /// PostgreSQL schema of Omniops' tables.
+    pub postgres_schema: String,
     /// Raw sessions older than this are deleted by the hourly retention job.
     pub retention_days: u32,
     /// Rollups are kept this long, so totals for windows up to 365 days stay complete.
@@ -81,6 +83,7 @@ impl Default for Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./omniops-data"),
             database_url: None,
+            postgres_schema: omniops_store::DEFAULT_SCHEMA.to_string(),
             retention_days: 30,
             rollup_retention_days: 400,
             queue_capacity: 256,
@@ -110,6 +113,7 @@ pub struct SettingsLayer {
     pub bind: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub postgres_schema: Option<String>,
     pub retention_days: Option<u32>,
     pub rollup_retention_days: Option<u32>,
     pub queue_capacity: Option<usize>,
@@ -152,6 +156,8 @@ pub enum SettingsError {
         "login_failures_allowed must be at least 1 and login_lockout_max_secs from 1 to 86400"
     )]
     Login,
+    #[error("postgres_schema must be lowercase letters, digits and _ (at most 63), starting with a letter or _")]
+    Schema,
 }
 
 impl Settings {
@@ -167,6 +173,7 @@ impl Settings {
                 .filter(|u| !u.is_empty())
                 .map(Secret::new)
                 .or(s.database_url);
+            s.postgres_schema = l.postgres_schema.unwrap_or(s.postgres_schema);
             s.retention_days = l.retention_days.unwrap_or(s.retention_days);
             s.rollup_retention_days = l.rollup_retention_days.unwrap_or(s.rollup_retention_days);
             s.queue_capacity = l.queue_capacity.unwrap_or(s.queue_capacity);
@@ -191,6 +198,16 @@ impl Settings {
         }
         s.validate()?;
         Ok(s)
+    }
+
+    /// Opens the store these settings name: PostgreSQL (in `postgres_schema`) or SQLite.
+    pub async fn open_store(&self) -> anyhow::Result<omniops_store::Store> {
+        omniops_store::Store::open_in(
+            self.database_url.as_ref().map(Secret::expose),
+            &self.data_dir,
+            &self.postgres_schema,
+        )
+        .await
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -224,6 +241,9 @@ impl Settings {
         if self.login_failures_allowed == 0 || !(1..=86_400).contains(&self.login_lockout_max_secs)
         {
             return Err(SettingsError::Login);
+        }
+        if omniops_store::check_schema_name(&self.postgres_schema).is_err() {
+            return Err(SettingsError::Schema);
         }
         if let Some(url) = &self.database_url {
             let url = url.expose();

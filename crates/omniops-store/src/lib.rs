@@ -307,6 +307,103 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// PostgreSQL schema of Omniops' tables unless configured otherwise: its own, so that the
+/// spec's tables (`conversations`, `messages`, …) can live in `public` of the same database.
+pub const DEFAULT_SCHEMA: &str = "omniops";
+
+/// The tables of an installation from before schemas, moved from `public` as they are.
+const TABLES: [&str; 34] = [
+    "_sqlx_migrations",
+    "abandoned_carts",
+    "alert_events",
+    "api_keys",
+    "app_settings",
+    "chat_telemetry",
+    "conversation_rollup_daily",
+    "conversation_rollup_hourly",
+    "conversations",
+    "cost_alerts",
+    "dashboard_sessions",
+    "domain_config",
+    "duration_rollup_daily",
+    "duration_rollup_hourly",
+    "failed_queries",
+    "failed_searches",
+    "message_rollup_daily",
+    "message_rollup_hourly",
+    "messages",
+    "model_prices",
+    "orders",
+    "page_embeddings",
+    "product_examples",
+    "product_rollup_daily",
+    "product_rollup_hourly",
+    "query_rollup_daily",
+    "query_rollup_hourly",
+    "rollup_daily",
+    "rollup_hourly",
+    "scrape_jobs",
+    "scraped_pages",
+    "structured_extractions",
+    "unpriced_seen",
+    "webhook_deliveries",
+];
+
+/// A schema name we can write unquoted: lowercase letters, digits and `_`, at most 63.
+pub fn check_schema_name(schema: &str) -> anyhow::Result<()> {
+    let valid = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    anyhow::ensure!(
+        valid,
+        "PostgreSQL schema {schema:?} must be lowercase letters, digits and _ (at most 63)"
+    );
+    Ok(())
+}
+
+/// Creates `schema`; an installation whose tables are still in `public` (migrations there,
+/// none in `schema`) has them moved, in one transaction, before migrations run.
+async fn move_into_schema(pool: &sqlx::PgPool, schema: &str) -> anyhow::Result<()> {
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(pool)
+        .await?;
+    if schema == "public" {
+        return Ok(());
+    }
+    let exists = |table: String| async move {
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(pool)
+            .await
+    };
+    let old = exists("public._sqlx_migrations".into()).await?;
+    let new = exists(format!("{schema}._sqlx_migrations")).await?;
+    if !old || new {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for table in TABLES {
+        let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(format!("public.{table}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        if present {
+            sqlx::query(&format!("ALTER TABLE public.{table} SET SCHEMA {schema}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        schema,
+        "moved Omniops' tables from public into their own schema"
+    );
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) `omniops.db` in `data_dir` and runs the SQLite migrations.
     pub async fn open_sqlite(data_dir: &Path) -> anyhow::Result<Store> {
@@ -334,16 +431,31 @@ impl Store {
         Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default())).await
     }
 
-    /// Connects to PostgreSQL and runs its migrations.
+    /// Connects to PostgreSQL and runs its migrations, in the default schema.
     pub async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        Self::open_postgres_in(url, DEFAULT_SCHEMA).await
+    }
+
+    /// Connects to PostgreSQL with Omniops' tables in `schema` (README: Settings), moving
+    /// them there from `public` when an installation from before schemas is found, and runs
+    /// the migrations.
+    pub async fn open_postgres_in(url: &str, schema: &str) -> anyhow::Result<Store> {
+        check_schema_name(schema)?;
+        // Every connection of the pool, the listener's included, finds our tables first.
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)
+            .context("reading the PostgreSQL URL")?
+            .options([("search_path", schema)]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
             // During an outage a request waits at most this long for a connection, then
             // answers 503 with Retry-After instead of hanging.
             .acquire_timeout(Duration::from_secs(1))
-            .connect(url)
+            .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
+        move_into_schema(&pool, schema)
+            .await
+            .with_context(|| format!("preparing the PostgreSQL schema {schema}"))?;
         sqlx::migrate!("migrations/postgres")
             .run(&pool)
             .await
@@ -547,9 +659,18 @@ impl Store {
 
     /// PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
+        Self::open_in(database_url, data_dir, DEFAULT_SCHEMA).await
+    }
+
+    /// As [`Store::open`], PostgreSQL's tables in `schema`.
+    pub async fn open_in(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        schema: &str,
+    ) -> anyhow::Result<Store> {
         match database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Self::open_postgres(url).await
+                Self::open_postgres_in(url, schema).await
             }
             Some(_) => anyhow::bail!("database URL must start with postgres:// or postgresql://"),
             None => Self::open_sqlite(data_dir).await,

@@ -43,7 +43,7 @@ const TABLES: [&str; 29] = [
 ];
 
 async fn run_script(db: &TestDb, script: &str) {
-    match &db.database_url {
+    match &db.raw_postgres_url() {
         Some(url) => {
             let pool = sqlx::PgPool::connect(url).await.expect("connect");
             sqlx::raw_sql(script).execute(&pool).await.expect("script");
@@ -57,7 +57,7 @@ async fn run_script(db: &TestDb, script: &str) {
 }
 
 async fn scalar(db: &TestDb, query: &str) -> i64 {
-    match &db.database_url {
+    match &db.raw_postgres_url() {
         Some(url) => {
             let pool = sqlx::PgPool::connect(url).await.expect("connect");
             sqlx::query_scalar(query)

@@ -62,6 +62,17 @@ pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
 }
 
 impl TestDb {
+    /// The PostgreSQL URL for raw SQL in tests, finding Omniops' tables in their schema.
+    pub fn raw_postgres_url(&self) -> Option<String> {
+        self.database_url.as_ref().map(|url| {
+            let join = if url.contains('?') { '&' } else { '?' };
+            format!(
+                "{url}{join}options[search_path]={}",
+                omniops_store::DEFAULT_SCHEMA
+            )
+        })
+    }
+
     pub async fn open(engine: Engine) -> Option<TestDb> {
         match engine {
             Engine::Sqlite => Some(Self::sqlite().await),

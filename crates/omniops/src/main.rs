@@ -6,7 +6,6 @@ mod bench_otlp;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use omniops_server::{Settings, SettingsLayer};
-use omniops_store::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -127,6 +126,9 @@ struct StorageArgs {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// PostgreSQL schema of Omniops' tables (default omniops).
+    #[arg(long, global = true, env = "OMNIOPS_POSTGRES_SCHEMA")]
+    postgres_schema: Option<String>,
 }
 
 #[derive(Args)]
@@ -229,6 +231,7 @@ fn settings(
         bind: args.and_then(|a| a.bind),
         data_dir: storage.data_dir.clone(),
         database_url: storage.database_url.clone(),
+        postgres_schema: storage.postgres_schema.clone(),
         retention_days: args.and_then(|a| a.retention_days),
         rollup_retention_days: args.and_then(|a| a.rollup_retention_days),
         queue_capacity: args.and_then(|a| a.queue_capacity),
@@ -271,11 +274,7 @@ async fn shutdown_signal() {
 }
 
 async fn keys(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
-    let store = Store::open(
-        settings.database_url.as_ref().map(|s| s.expose()),
-        &settings.data_dir,
-    )
-    .await?;
+    let store = settings.open_store().await?;
     let now = chrono::Utc::now().timestamp_micros();
     match command {
         KeysCommand::Create {

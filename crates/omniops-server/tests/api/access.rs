@@ -242,7 +242,7 @@ async fn the_last_admin_key_cannot_be_revoked(engine: omniops_testkit::Engine) {
 async fn sqlx_revoke(db: &omniops_testkit::TestDb, id: &str) {
     use sqlx::Connection;
     let sql = "UPDATE api_keys SET revoked_at = 1 WHERE id = $1";
-    match &db.database_url {
+    match &db.raw_postgres_url() {
         Some(url) => {
             let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
             sqlx::query(sql)
