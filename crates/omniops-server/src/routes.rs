@@ -185,28 +185,35 @@ pub fn specs() -> Vec<Spec> {
     table().into_iter().map(|(s, _)| s).collect()
 }
 
-/// The routes of the table, each behind the access check its entry names.
+/// The routes of the table in one sub-router per access level, each behind its one
+/// check (axum's `route_layer`, so unknown paths still fall through to the 404).
 pub fn build(state: &AppState) -> Router<AppState> {
     use axum::middleware::from_fn_with_state;
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    let mut groups: Vec<(Access, Router<AppState>)> = Vec::new();
     for (spec, handler) in table() {
-        let guarded = match spec.access {
-            Access::Open => handler,
-            Access::Ingest => {
-                handler.layer(from_fn_with_state(state.clone(), auth::require_ingest))
-            }
-            Access::Read => handler.layer(from_fn_with_state(state.clone(), auth::require_read)),
-            Access::Admin => handler.layer(from_fn_with_state(state.clone(), auth::require_admin)),
-            Access::Page => handler.layer(from_fn_with_state(state.clone(), auth::require_page)),
-        };
-        match by_path.iter_mut().find(|(path, _)| *path == spec.path) {
-            Some((_, existing)) => *existing = std::mem::take(existing).merge(guarded),
-            None => by_path.push((spec.path, guarded)),
+        match groups.iter_mut().find(|(access, _)| *access == spec.access) {
+            Some((_, group)) => *group = std::mem::take(group).route(spec.path, handler),
+            None => groups.push((spec.access, Router::new().route(spec.path, handler))),
         }
     }
-    by_path
+    groups
         .into_iter()
-        .fold(Router::new(), |router, (path, methods)| {
-            router.route(path, methods)
+        .fold(Router::new(), |router, (access, group)| {
+            let group = match access {
+                Access::Open => group,
+                Access::Ingest => {
+                    group.route_layer(from_fn_with_state(state.clone(), auth::require_ingest))
+                }
+                Access::Read => {
+                    group.route_layer(from_fn_with_state(state.clone(), auth::require_read))
+                }
+                Access::Admin => {
+                    group.route_layer(from_fn_with_state(state.clone(), auth::require_admin))
+                }
+                Access::Page => {
+                    group.route_layer(from_fn_with_state(state.clone(), auth::require_page))
+                }
+            };
+            router.merge(group)
         })
 }
