@@ -4,7 +4,8 @@ use super::params;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::ingest::read_body;
-use crate::jobs::retention;
+use crate::jobs::alerts as alerting;
+use crate::jobs::{retention, webhooks};
 use crate::queries::monitoring::{check_alerts, telemetry_for};
 use crate::queries::sessions::session_history;
 use crate::queries::telemetry::response_time_percentiles;
@@ -114,31 +115,97 @@ pub async fn get(
     Ok(Json(answer))
 }
 
-/// An alert's type and threshold as given: the threshold in nano-dollars, or a 400 naming
-/// the field.
-fn validate_alert(alert_type: &str, threshold: Option<Decimal>) -> Result<i64, ApiError> {
-    if !matches!(alert_type, "daily" | "monthly") {
-        return Err(ApiError::field(
-            "alert_type",
-            "alert_type must be daily or monthly",
-        ));
+/// The POST actions, by their `action` tag; each has its own function below. Read by
+/// [`Action::parse`] rather than serde's internal tagging, which buffers the body and so
+/// loses the path of a bad field (a 400 must name it).
+enum Action {
+    SetAlert(SetAlert),
+    CheckAlerts(Scope),
+    GetSummary(Summary),
+    DeleteAlert(AlertRef),
+    TestAlert(AlertRef),
+    Deliveries(Scope),
+    CleanupOldData(Scope),
+}
+
+const ACTIONS: [&str; 7] = [
+    "set-alert",
+    "check-alerts",
+    "delete-alert",
+    "test-alert",
+    "deliveries",
+    "get-summary",
+    "cleanup-old-data",
+];
+
+impl Action {
+    fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<Action, ApiError> {
+        #[derive(Deserialize)]
+        struct Tag {
+            action: String,
+        }
+        let tag: Tag = parse_json(headers, bytes)?;
+        Ok(match tag.action.as_str() {
+            "set-alert" => Action::SetAlert(parse_json(headers, bytes)?),
+            "check-alerts" => Action::CheckAlerts(parse_json(headers, bytes)?),
+            "get-summary" => Action::GetSummary(parse_json(headers, bytes)?),
+            "delete-alert" => Action::DeleteAlert(parse_json(headers, bytes)?),
+            "test-alert" => Action::TestAlert(parse_json(headers, bytes)?),
+            "deliveries" => Action::Deliveries(parse_json(headers, bytes)?),
+            "cleanup-old-data" => Action::CleanupOldData(parse_json(headers, bytes)?),
+            other => {
+                return Err(ApiError::field(
+                    "action",
+                    format!(
+                        "unknown action `{other}` (expected one of {})",
+                        ACTIONS.join(", ")
+                    ),
+                ))
+            }
+        })
     }
-    let threshold = threshold
-        .filter(|t| t.is_sign_positive() && !t.is_zero())
-        .ok_or_else(|| {
-            ApiError::field("threshold_usd", "threshold_usd must be a number above 0")
-        })?;
-    Ok(usd_to_nanos(threshold))
+}
+
+/// The period an alert watches.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum AlertType {
+    Daily,
+    Monthly,
+}
+
+impl AlertType {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlertType::Daily => "daily",
+            AlertType::Monthly => "monthly",
+        }
+    }
 }
 
 #[derive(Deserialize)]
-struct Action {
-    action: String,
+struct Scope {
     domain: Option<String>,
-    alert_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AlertRef {
+    domain: Option<String>,
+    alert_type: AlertType,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    domain: Option<String>,
+    days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SetAlert {
+    domain: Option<String>,
+    alert_type: AlertType,
     #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
     threshold_usd: Option<Decimal>,
-    days: Option<i64>,
     /// Percentages of the threshold at which the alert speaks (default 80 and 100).
     notify_at: Option<Vec<u32>>,
     /// Where fired alerts are posted ("" removes it), and whether as Slack's `{"text"}`.
@@ -146,8 +213,17 @@ struct Action {
     slack: Option<bool>,
 }
 
-/// `POST /api/monitoring/chat` with `action`: `set-alert`, `check-alerts`, `get-summary`
-/// or `cleanup-old-data`. Setting alerts and cleaning up need an admin key.
+/// The domain an action is for: the one asked (normalised), within the key's.
+fn action_domain(principal: &Principal, asked: Option<&str>) -> Result<Option<String>, ApiError> {
+    let requested = match asked.map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
+    };
+    principal.resolve_domain(requested)
+}
+
+/// `POST /api/monitoring/chat` with `action`: see [`Action`]. Changing alerts and cleaning
+/// up need an admin key.
 pub async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -155,141 +231,207 @@ pub async fn post(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, 64 * 1024).await?;
-    let action: Action = parse_json(&headers, &bytes)?;
-    let requested = match action.domain.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
-    };
-    let domain = principal.resolve_domain(requested)?;
-    match action.action.as_str() {
-        "set-alert" => {
-            principal.require_admin()?;
-            let alert_type = action.alert_type.as_deref().unwrap_or("");
-            let nanos = validate_alert(alert_type, action.threshold_usd)?;
-            let levels = match &action.notify_at {
-                Some(levels) if levels.is_empty() || levels.len() > 10 || levels.iter().any(|p| !(1..=1000).contains(p)) => {
-                    return Err(ApiError::field("notify_at", "notify_at must list 1 to 10 percentages from 1 to 1000"));
-                }
-                Some(levels) => {
-                    let mut levels = levels.clone();
-                    levels.sort_unstable();
-                    levels.dedup();
-                    Some(levels)
-                }
-                None => None,
-            };
-            state.store.upsert_alert(domain.as_deref(), alert_type, nanos, state.now()).await?;
-            if let Some(levels) = &levels {
-                let text = serde_json::to_string(levels).map_err(anyhow::Error::from)?;
-                state.store.set_alert_levels(domain.as_deref(), alert_type, &text).await?;
-            }
-            // The webhook: its secret is created once and shown only in this answer.
-            let mut new_secret = None;
-            if let Some(url) = action.webhook_url.as_deref().map(str::trim) {
-                if url.is_empty() {
-                    state.store.set_alert_webhook(domain.as_deref(), alert_type, None, false, None).await?;
-                } else {
-                    state
-                        .outbound
-                        .check_resolving(url)
-                        .await
-                        .map_err(|e| ApiError::field("webhook_url", format!("webhook_url: {e}")))?;
-                    let existing = state.store.alert_webhook(domain.as_deref(), alert_type).await?;
-                    if existing.is_none() {
-                        new_secret = Some(crate::jobs::webhooks::new_secret());
-                    }
-                    let slack = action.slack.unwrap_or(false);
-                    state
-                        .store
-                        .set_alert_webhook(domain.as_deref(), alert_type, Some(url), slack, new_secret.as_deref())
-                        .await?;
-                }
-            }
-            // A changed threshold may already be crossed.
-            state.alert_wakeup.notify_one();
-            let mut answer = json!({"success": true, "alert": {
-                "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)
-            }});
-            if let Some(secret) = new_secret {
-                answer["webhookSecret"] = json!(secret);
-            }
-            Ok(Json(answer))
+    let answer = match Action::parse(&headers, &bytes)? {
+        Action::SetAlert(a) => set_alert(&state, &principal, a).await?,
+        Action::CheckAlerts(a) => {
+            let domain = action_domain(&principal, a.domain.as_deref())?;
+            alerts_with_history(&state, domain.as_deref()).await?
         }
-        "check-alerts" => {
-            let alerts = check_alerts(&state, domain.as_deref()).await?;
-            let triggered = alerts.iter().filter(|a| a.triggered).count();
-            let history: Vec<Value> = state
-                .store
-                .alert_history(domain.as_deref(), 50)
-                .await?
-                .iter()
-                .map(crate::jobs::alerts::event_json)
-                .collect();
-            Ok(Json(json!({"alerts": alerts, "triggered": triggered, "history": history})))
+        Action::GetSummary(a) => summary(&state, &principal, a).await?,
+        Action::DeleteAlert(a) => delete_alert(&state, &principal, a).await?,
+        Action::TestAlert(a) => test_alert(&state, &principal, a).await?,
+        Action::Deliveries(a) => {
+            let domain = action_domain(&principal, a.domain.as_deref())?;
+            deliveries(&state, domain.as_deref()).await?
         }
-        "get-summary" => {
-            let days = action.days.unwrap_or(7);
-            let window = Window::last_days(days, state.now()).map_err(|e| ApiError::field("days", e.to_string()))?;
-            let report = telemetry_for(&state, &window, domain.as_deref(), None).await?;
-            Ok(Json(json!({
-                "domain": domain, "days": days, "timeRange": report.overview.time_range,
-                "totalRequests": report.overview.total_requests,
-                "unpricedRequests": report.overview.unpriced_requests,
-                "totalCost": report.cost.total, "averageCost": report.cost.average,
-                "byModel": report.model_usage.iter().map(|m| json!({"model": m.model, "count": m.count, "cost": m.cost})).collect::<Vec<_>>()
-            })))
-        }
-        "delete-alert" => {
-            principal.require_admin()?;
-            let alert_type = action.alert_type.as_deref().unwrap_or("");
-            if !state.store.delete_alert(domain.as_deref(), alert_type).await? {
-                return Err(ApiError::NotFound(format!("no {alert_type} alert for this domain")));
-            }
-            Ok(Json(json!({"success": true})))
-        }
-        "test-alert" => {
-            principal.require_admin()?;
-            let alert_type = action.alert_type.as_deref().unwrap_or("");
-            let event = omniops_store::AlertEvent {
-                domain: domain.clone().unwrap_or_default(),
-                alert_type: alert_type.to_string(),
-                period_start: state.now(),
-                level: "test".into(),
-                spend_nanos: 0,
-                threshold_nanos: 0,
-                projected_date: None,
-                fired_at: state.now(),
-            };
-            if !crate::jobs::webhooks::queue_for(&state, &event, "budget.alert.test").await? {
-                return Err(ApiError::NotFound(format!("no {alert_type} alert with a webhook for this domain")));
-            }
-            Ok(Json(json!({"success": true, "queued": true})))
-        }
-        "deliveries" => {
-            let log: Vec<Value> = state
-                .store
-                .recent_deliveries(domain.as_deref(), 50)
-                .await?
-                .iter()
-                .map(|d| json!({
-                    "id": d.id, "domain": (!d.domain.is_empty()).then_some(&d.domain), "alertType": d.alert_type,
-                    "url": d.url, "status": d.status, "attempts": d.attempts,
-                    "nextAttemptAt": (d.status == "pending").then(|| to_rfc3339(d.next_attempt_at)),
-                    "lastError": d.last_error, "createdAt": to_rfc3339(d.created_at),
-                    "deliveredAt": d.delivered_at.map(to_rfc3339)
-                }))
-                .collect();
-            Ok(Json(json!({"deliveries": log})))
-        }
-        "cleanup-old-data" => {
+        Action::CleanupOldData(a) => {
+            action_domain(&principal, a.domain.as_deref())?;
             principal.require_admin()?;
             principal.require_unscoped("run the retention job for every domain")?;
             let report = retention::cleanup(&state).await?;
-            Ok(Json(json!({"success": true, "cleanup": report})))
+            json!({"success": true, "cleanup": report})
         }
-        other => Err(ApiError::field(
-            "action",
-            format!("unknown action `{other}` (expected set-alert, check-alerts, delete-alert, test-alert, deliveries, get-summary or cleanup-old-data)"),
-        )),
+    };
+    Ok(Json(answer))
+}
+
+/// `notify_at` checked: 1 to 10 percentages from 1 to 1000, sorted, each once.
+fn notify_levels(levels: Option<&Vec<u32>>) -> Result<Option<Vec<u32>>, ApiError> {
+    match levels {
+        Some(l) if l.is_empty() || l.len() > 10 || l.iter().any(|p| !(1..=1000).contains(p)) => {
+            Err(ApiError::field(
+                "notify_at",
+                "notify_at must list 1 to 10 percentages from 1 to 1000",
+            ))
+        }
+        Some(levels) => {
+            let mut levels = levels.clone();
+            levels.sort_unstable();
+            levels.dedup();
+            Ok(Some(levels))
+        }
+        None => Ok(None),
     }
+}
+
+async fn set_alert(
+    state: &AppState,
+    principal: &Principal,
+    a: SetAlert,
+) -> Result<Value, ApiError> {
+    let domain = action_domain(principal, a.domain.as_deref())?;
+    principal.require_admin()?;
+    let alert_type = a.alert_type.as_str();
+    let nanos = a
+        .threshold_usd
+        .filter(|t| t.is_sign_positive() && !t.is_zero())
+        .map(usd_to_nanos)
+        .ok_or_else(|| {
+            ApiError::field("threshold_usd", "threshold_usd must be a number above 0")
+        })?;
+    let levels = notify_levels(a.notify_at.as_ref())?;
+    let store = &state.store;
+    store
+        .upsert_alert(domain.as_deref(), alert_type, nanos, state.now())
+        .await?;
+    if let Some(levels) = &levels {
+        let text = serde_json::to_string(levels).map_err(anyhow::Error::from)?;
+        store
+            .set_alert_levels(domain.as_deref(), alert_type, &text)
+            .await?;
+    }
+    // The webhook: its secret is created once and shown only in this answer.
+    let mut new_secret = None;
+    match a.webhook_url.as_deref().map(str::trim) {
+        None => {}
+        Some("") => {
+            store
+                .set_alert_webhook(domain.as_deref(), alert_type, None, false, None)
+                .await?;
+        }
+        Some(url) => {
+            state
+                .outbound
+                .check_resolving(url)
+                .await
+                .map_err(|e| ApiError::field("webhook_url", format!("webhook_url: {e}")))?;
+            if store
+                .alert_webhook(domain.as_deref(), alert_type)
+                .await?
+                .is_none()
+            {
+                new_secret = Some(webhooks::new_secret());
+            }
+            let slack = a.slack.unwrap_or(false);
+            store
+                .set_alert_webhook(
+                    domain.as_deref(),
+                    alert_type,
+                    Some(url),
+                    slack,
+                    new_secret.as_deref(),
+                )
+                .await?;
+        }
+    }
+    // A changed threshold may already be crossed.
+    state.alert_wakeup.notify_one();
+    let mut answer = json!({"success": true, "alert": {
+        "domain": domain, "alertType": alert_type, "thresholdUsd": format_nanos(i128::from(nanos), 4)
+    }});
+    if let Some(secret) = new_secret {
+        answer["webhookSecret"] = json!(secret);
+    }
+    Ok(answer)
+}
+
+async fn alerts_with_history(state: &AppState, domain: Option<&str>) -> Result<Value, ApiError> {
+    let alerts = check_alerts(state, domain).await?;
+    let triggered = alerts.iter().filter(|a| a.triggered).count();
+    let history: Vec<Value> = state
+        .store
+        .alert_history(domain, 50)
+        .await?
+        .iter()
+        .map(alerting::event_json)
+        .collect();
+    Ok(json!({"alerts": alerts, "triggered": triggered, "history": history}))
+}
+
+async fn summary(state: &AppState, principal: &Principal, a: Summary) -> Result<Value, ApiError> {
+    let domain = action_domain(principal, a.domain.as_deref())?;
+    let days = a.days.unwrap_or(7);
+    let window =
+        Window::last_days(days, state.now()).map_err(|e| ApiError::field("days", e.to_string()))?;
+    let report = telemetry_for(state, &window, domain.as_deref(), None).await?;
+    Ok(json!({
+        "domain": domain, "days": days, "timeRange": report.overview.time_range,
+        "totalRequests": report.overview.total_requests,
+        "unpricedRequests": report.overview.unpriced_requests,
+        "totalCost": report.cost.total, "averageCost": report.cost.average,
+        "byModel": report.model_usage.iter().map(|m| json!({"model": m.model, "count": m.count, "cost": m.cost})).collect::<Vec<_>>()
+    }))
+}
+
+async fn delete_alert(
+    state: &AppState,
+    principal: &Principal,
+    a: AlertRef,
+) -> Result<Value, ApiError> {
+    let domain = action_domain(principal, a.domain.as_deref())?;
+    principal.require_admin()?;
+    let alert_type = a.alert_type.as_str();
+    if !state
+        .store
+        .delete_alert(domain.as_deref(), alert_type)
+        .await?
+    {
+        return Err(ApiError::NotFound(format!(
+            "no {alert_type} alert for this domain"
+        )));
+    }
+    Ok(json!({"success": true}))
+}
+
+async fn test_alert(
+    state: &AppState,
+    principal: &Principal,
+    a: AlertRef,
+) -> Result<Value, ApiError> {
+    let domain = action_domain(principal, a.domain.as_deref())?;
+    principal.require_admin()?;
+    let alert_type = a.alert_type.as_str();
+    let event = omniops_store::AlertEvent {
+        domain: domain.unwrap_or_default(),
+        alert_type: alert_type.to_string(),
+        period_start: state.now(),
+        level: "test".into(),
+        spend_nanos: 0,
+        threshold_nanos: 0,
+        projected_date: None,
+        fired_at: state.now(),
+    };
+    if !webhooks::queue_for(state, &event, "budget.alert.test").await? {
+        return Err(ApiError::NotFound(format!(
+            "no {alert_type} alert with a webhook for this domain"
+        )));
+    }
+    Ok(json!({"success": true, "queued": true}))
+}
+
+async fn deliveries(state: &AppState, domain: Option<&str>) -> Result<Value, ApiError> {
+    let log: Vec<Value> = state
+        .store
+        .recent_deliveries(domain, 50)
+        .await?
+        .iter()
+        .map(|d| json!({
+            "id": d.id, "domain": (!d.domain.is_empty()).then_some(&d.domain), "alertType": d.alert_type,
+            "url": d.url, "status": d.status, "attempts": d.attempts,
+            "nextAttemptAt": (d.status == "pending").then(|| to_rfc3339(d.next_attempt_at)),
+            "lastError": d.last_error, "createdAt": to_rfc3339(d.created_at),
+            "deliveredAt": d.delivered_at.map(to_rfc3339)
+        }))
+        .collect();
+    Ok(json!({"deliveries": log}))
 }
