@@ -314,7 +314,7 @@ pub async fn require_page(State(s): State<AppState>, mut request: Request, next:
                 .map_or("/dashboard", |p| p.as_str());
             axum::response::Redirect::to(&format!(
                 "/login?next={}",
-                crate::pages::encode(next_path)
+                crate::request::encode(next_path)
             ))
             .into_response()
         }

@@ -5,6 +5,7 @@
 //! `api/` (JSON routes), `pages/` (the dashboard), `jobs/` (background work), `auth`
 //! (keys and access).
 
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod commands;

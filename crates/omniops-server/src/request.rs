@@ -2,6 +2,7 @@
 //! dashboard endpoint takes.
 
 use crate::error::ApiError;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use omniops_core::clock::Micros;
 use omniops_core::domain::Domain;
@@ -120,4 +121,35 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathParam {
         }
         Ok(PathParam(value))
     }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Reads a body up to `limit` bytes: larger bodies get 413, one that stalls past the body
+/// timeout 408, one cut off 400.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(error) = cause {
+            if error.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::BodyTimeout;
+            }
+            if error.is::<http_body_util::LengthLimitError>() {
+                return ApiError::PayloadTooLarge(format!("body larger than {limit} bytes"));
+            }
+            cause = error.source();
+        }
+        ApiError::field("body", format!("the body could not be read: {e}"))
+    })
 }

@@ -8,6 +8,9 @@ use omniops_store::Store;
 use std::ops::Deref;
 use std::sync::Arc;
 
+/// The PostgreSQL channel on which a price change is announced to every instance.
+pub const PRICES_CHANNEL: &str = "omniops_prices";
+
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
@@ -104,11 +107,7 @@ impl Inner {
     /// After this instance changed prices: the other instances on the same PostgreSQL
     /// reload theirs.
     pub async fn prices_changed(&self) {
-        if let Err(error) = self
-            .store
-            .notify(crate::jobs::prices::PRICES_CHANNEL, "reload")
-            .await
-        {
+        if let Err(error) = self.store.notify(PRICES_CHANNEL, "reload").await {
             tracing::warn!(?error, "announcing a price change");
         }
     }

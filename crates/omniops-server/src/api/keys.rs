@@ -3,8 +3,8 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::ingest::read_body;
 use crate::request::parse_json;
+use crate::request::read_body;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;

@@ -1,14 +1,14 @@
 //! `GET` and `POST /api/monitoring/chat`.
 
 use super::params;
+use crate::alerting;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::ingest::read_body;
-use crate::jobs::alerts as alerting;
-use crate::jobs::{retention, webhooks};
 use crate::queries::monitoring::{check_alerts, telemetry_for};
+use crate::queries::retention;
 use crate::queries::sessions::session_history;
 use crate::queries::telemetry::response_time_percentiles;
+use crate::request::read_body;
 use crate::request::{self, parse_json, Params};
 use crate::state::AppState;
 use axum::body::Body;
@@ -320,7 +320,7 @@ async fn set_alert(
                 .await?
                 .is_none()
             {
-                new_secret = Some(webhooks::new_secret());
+                new_secret = Some(alerting::new_secret());
             }
             let slack = a.slack.unwrap_or(false);
             store
@@ -411,7 +411,7 @@ async fn test_alert(
         projected_date: None,
         fired_at: state.now(),
     };
-    if !webhooks::queue_for(state, &event, "budget.alert.test").await? {
+    if !alerting::queue_for(state, &event, "budget.alert.test").await? {
         return Err(ApiError::NotFound(format!(
             "no {alert_type} alert with a webhook for this domain"
         )));

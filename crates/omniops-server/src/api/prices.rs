@@ -1,7 +1,7 @@
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::ingest::read_body;
 use crate::queries::prices::{self, ImportError, ImportOptions, PriceQuery};
+use crate::request::read_body;
 use crate::request::{parse_json, Params};
 use crate::state::AppState;
 use axum::body::Body;

@@ -1,9 +1,10 @@
 use super::SubmitError;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::request::read_body;
 use crate::request::require_json;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
@@ -43,24 +44,6 @@ impl RejectedEvent {
             field: error.field,
         }
     }
-}
-
-/// Reads a body up to `limit` bytes: larger bodies get 413, one that stalls past the body
-/// timeout 408, one cut off 400.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(error) = cause {
-            if error.is::<tower_http::timeout::TimeoutError>() {
-                return ApiError::BodyTimeout;
-            }
-            if error.is::<http_body_util::LengthLimitError>() {
-                return ApiError::PayloadTooLarge(format!("body larger than {limit} bytes"));
-            }
-            cause = error.source();
-        }
-        ApiError::field("body", format!("the body could not be read: {e}"))
-    })
 }
 
 /// The domain an event creates data for, where the event names one.

@@ -7,7 +7,7 @@ pub mod otlp;
 mod writer;
 
 pub use handler::{
-    check_key_domain, count_outcome, ingest, read_body, store_events, IngestAnswer, RejectedEvent,
+    check_key_domain, count_outcome, ingest, store_events, IngestAnswer, RejectedEvent,
     MAX_BODY_BYTES, MAX_EVENTS,
 };
 pub use writer::{spawn_writer, IngestQueue, Job, SubmitError};

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub const PRICES_CHANNEL: &str = "omniops_prices";
+pub use crate::state::PRICES_CHANNEL;
 
 pub async fn run(state: AppState, stop: CancellationToken) {
     match state

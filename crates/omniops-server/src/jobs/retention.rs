@@ -1,31 +1,9 @@
-//! The spec's `cleanup_old_telemetry()`: every hour, raw sessions older than the retention
-//! are deleted (on an hour boundary, so rollup buckets are either wholly kept or gone);
-//! rollups are kept much longer.
+//! Runs the retention cleanup (`queries::retention`) every hour.
 
+use crate::queries::retention::cleanup;
 use crate::state::AppState;
-use omniops_core::clock::{floor_day, floor_hour, MICROS_PER_DAY};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CleanupReport {
-    pub sessions_deleted: u64,
-    pub conversations_deleted: u64,
-    pub rollup_rows_deleted: u64,
-}
-
-pub async fn cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
-    let now = state.now();
-    let raw_cutoff = floor_hour(state.raw_retention_cutoff());
-    let rollup_cutoff =
-        floor_day(now - i64::from(state.settings.rollup_retention_days) * MICROS_PER_DAY);
-    Ok(CleanupReport {
-        sessions_deleted: state.store.delete_sessions_before(raw_cutoff).await?,
-        conversations_deleted: state.store.delete_conversations_before(raw_cutoff).await?,
-        rollup_rows_deleted: state.store.delete_rollups_before(rollup_cutoff).await?,
-    })
-}
 
 pub async fn run(state: AppState, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));

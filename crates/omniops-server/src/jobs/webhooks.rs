@@ -4,13 +4,10 @@
 //! private or reserved addresses are refused unless `allow_private_outbound` is set,
 //! when the URL is saved and at every connection.
 
+use crate::alerting::signature;
 use crate::state::AppState;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use omniops_core::clock::Micros;
-use omniops_store::{AlertEvent, WebhookDelivery};
-use serde_json::{json, Value};
-use sha2::Sha256;
+use omniops_store::WebhookDelivery;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -21,83 +18,6 @@ const FIRST_RETRY: Micros = 5_000_000;
 const MAX_RETRY: Micros = 3_600_000_000;
 /// A claimed delivery is left alone this long by other senders.
 const LEASE: Micros = 60_000_000;
-
-/// A new signing secret: `whsec_` and 24 random bytes in base64.
-pub fn new_secret() -> String {
-    let bytes: [u8; 24] = rand::random();
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
-}
-
-/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the secret's bytes.
-pub fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
-        .ok()?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    Some(format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    ))
-}
-
-/// The request body for a fired alert: our JSON, or Slack's `{"text": …}`.
-pub fn body_of(event: &AlertEvent, kind: &str, slack: bool) -> String {
-    let alert = crate::jobs::alerts::event_json(event);
-    if slack {
-        let domain = alert["domain"].as_str().unwrap_or("all domains");
-        let text = match event.level.as_str() {
-            "projected" => format!(
-                "Omniops: {domain} {} spend ${} is on course to pass ${} on {}.",
-                event.alert_type,
-                alert["currentSpend"].as_str().unwrap_or(""),
-                alert["thresholdUsd"].as_str().unwrap_or(""),
-                event.projected_date.as_deref().unwrap_or("?")
-            ),
-            level => format!(
-                "Omniops: {domain} {} spend ${} reached {level}% of ${}.",
-                event.alert_type,
-                alert["currentSpend"].as_str().unwrap_or(""),
-                alert["thresholdUsd"].as_str().unwrap_or("")
-            ),
-        };
-        return json!({"text": text}).to_string();
-    }
-    let mut body = json!({"type": kind});
-    if let (Value::Object(out), Value::Object(fields)) = (&mut body, alert) {
-        out.extend(fields);
-    }
-    body.to_string()
-}
-
-/// Queues a delivery of `event` if its alert has a webhook; wakes the sender.
-pub async fn queue_for(state: &AppState, event: &AlertEvent, kind: &str) -> anyhow::Result<bool> {
-    let domain = (!event.domain.is_empty()).then_some(event.domain.as_str());
-    let Some((url, slack, secret)) = state.store.alert_webhook(domain, &event.alert_type).await?
-    else {
-        return Ok(false);
-    };
-    let delivery = WebhookDelivery {
-        id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-        domain: event.domain.clone(),
-        alert_type: event.alert_type.clone(),
-        url,
-        body: body_of(event, kind, slack),
-        secret,
-        status: "pending".into(),
-        attempts: 0,
-        next_attempt_at: state.now(),
-        last_error: None,
-        created_at: state.now(),
-        delivered_at: None,
-    };
-    state.store.queue_delivery(&delivery).await?;
-    state.delivery_wakeup.notify_one();
-    Ok(true)
-}
 
 async fn attempt(state: &AppState, d: &WebhookDelivery) -> Result<(), String> {
     let timestamp = state.now() / 1_000_000;

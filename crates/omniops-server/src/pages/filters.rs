@@ -4,6 +4,7 @@
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+pub use crate::request::encode;
 use crate::request::{self, Params};
 use omniops_core::clock::{to_rfc3339, Micros};
 use omniops_core::window::Window;
@@ -177,19 +178,6 @@ fn with_query(path: &str, pairs: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
     format!("{path}?{}", query.join("&"))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

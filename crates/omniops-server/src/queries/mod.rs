@@ -6,6 +6,7 @@ pub mod export;
 pub mod missing;
 pub mod monitoring;
 pub mod prices;
+pub mod retention;
 pub mod sessions;
 pub mod shop;
 pub mod telemetry;

@@ -6,9 +6,10 @@
 
 pub use omniops_core::otlp::{proto, TraceSessions};
 
-use super::{check_key_domain, count_outcome, read_body, store_events};
+use super::{check_key_domain, count_outcome, store_events};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::request::read_body;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::body::Bytes;
