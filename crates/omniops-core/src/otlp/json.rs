@@ -5,7 +5,7 @@
 //! omit (`droppedAttributesCount`, an empty `parentSpanId`) and taken 64-bit integers in
 //! only one of the two forms.
 
-use super::{AttrValue, Attributes, ResourceBlock, SpanRecord};
+use super::{AttrValue, Attributes, DecodeError, ResourceBlock, SpanRecord};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::Value;
@@ -158,13 +158,16 @@ fn attributes(list: Vec<KeyValue>) -> Attributes {
 }
 
 /// An id in hex; an id that is not hex is undecodable data.
-fn hex_id(field: &str, text: &str) -> Result<Vec<u8>, String> {
-    hex::decode(text).map_err(|_| format!("{field} is not hex: {text:?}"))
+fn hex_id(field: &'static str, text: &str) -> Result<Vec<u8>, DecodeError> {
+    hex::decode(text).map_err(|_| DecodeError::Id {
+        field,
+        text: text.to_string(),
+    })
 }
 
-pub fn decode(body: &[u8]) -> Result<Vec<ResourceBlock>, String> {
-    let request: Request =
-        serde_json::from_slice(body).map_err(|e| format!("invalid OTLP/JSON: {e}"))?;
+/// Decodes an `ExportTraceServiceRequest` in OTLP/JSON.
+pub fn decode(body: &[u8]) -> Result<Vec<ResourceBlock>, DecodeError> {
+    let request: Request = serde_json::from_slice(body)?;
     let mut blocks = Vec::with_capacity(request.resource_spans.len());
     for rs in request.resource_spans {
         let mut spans = Vec::new();

@@ -47,8 +47,25 @@ impl TraceSessions {
     }
 }
 
+/// Why a span was rejected, for the answer's `partialSuccess`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejected(pub String);
+
+impl From<String> for Rejected {
+    fn from(reason: String) -> Self {
+        Rejected(reason)
+    }
+}
+
+impl From<&str> for Rejected {
+    fn from(reason: &str) -> Self {
+        Rejected(reason.to_string())
+    }
+}
+
 /// One span mapped, or why it was rejected.
-pub type Mapped = Result<IngestEvent, String>;
+pub type Mapped = Result<IngestEvent, Rejected>;
 
 /// Maps every span of a request. Spans of one trace go to one session: the one any of them
 /// names (in this request or an earlier one), else the trace id in hex.
@@ -176,7 +193,7 @@ fn map_span(
     })
 }
 
-fn operation(name: &str, attrs: &Attributes) -> Result<SpanOperation, String> {
+fn operation(name: &str, attrs: &Attributes) -> Result<SpanOperation, Rejected> {
     let results = attrs.int("omniops.search.results");
     if results.is_some_and(|r| r < 0) {
         return Err("omniops.search.results must not be negative".into());
@@ -235,7 +252,7 @@ fn documents_retrieved(attrs: &Attributes) -> Option<i64> {
 /// Token counts in the GenAI convention: input includes cache reads and writes, output
 /// includes reasoning. An instrumentation that reports Anthropic's own counts (cache reads
 /// beyond `input_tokens`) is recognised by the impossible total and added up instead.
-fn usage(attrs: &Attributes) -> Result<TokenUsage, String> {
+fn usage(attrs: &Attributes) -> Result<TokenUsage, Rejected> {
     let count = |new: &str, old: Option<&str>| {
         attrs
             .int(new)
@@ -301,7 +318,9 @@ mod tests {
             spans: vec![span],
         };
         let mut traces = TraceSessions::default();
-        let event = map_request(&[block], &mut traces, 0).remove(0)?;
+        let event = map_request(&[block], &mut traces, 0)
+            .remove(0)
+            .map_err(|r| r.0)?;
         match event.kind {
             EventKind::Span(facts) => Ok(*facts),
             other => Err(format!("not a span: {other:?}")),

@@ -7,7 +7,7 @@ mod mapping;
 pub mod proto;
 
 pub use json::decode as decode_json;
-pub use mapping::{map_request, Mapped, TraceSessions};
+pub use mapping::{map_request, Mapped, Rejected, TraceSessions};
 
 use prost::Message;
 
@@ -78,10 +78,20 @@ pub struct ResourceBlock {
     pub spans: Vec<SpanRecord>,
 }
 
+/// A request body that is not an OTLP trace export: a 400 with `google.rpc.Status`.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("invalid OTLP protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("invalid OTLP/JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{field} is not hex: {text:?}")]
+    Id { field: &'static str, text: String },
+}
+
 /// Decodes an `ExportTraceServiceRequest` in protobuf.
-pub fn decode_protobuf(body: &[u8]) -> Result<Vec<ResourceBlock>, String> {
-    let request = proto::ExportTraceServiceRequest::decode(body)
-        .map_err(|e| format!("invalid OTLP protobuf: {e}"))?;
+pub fn decode_protobuf(body: &[u8]) -> Result<Vec<ResourceBlock>, DecodeError> {
+    let request = proto::ExportTraceServiceRequest::decode(body)?;
     Ok(request
         .resource_spans
         .into_iter()

@@ -193,9 +193,14 @@ async fn decode_body(
         Encoding::Protobuf => otlp::decode_protobuf(&bytes),
         Encoding::Json => otlp::decode_json(&bytes),
     };
-    decoded
-        .map(|blocks| (encoding, blocks))
-        .map_err(|message| error(encoding, StatusCode::BAD_REQUEST, INVALID_ARGUMENT, message))
+    decoded.map(|blocks| (encoding, blocks)).map_err(|e| {
+        error(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            INVALID_ARGUMENT,
+            e.to_string(),
+        )
+    })
 }
 
 /// `POST /v1/traces`.
@@ -221,11 +226,10 @@ pub async fn traces(
     let mut events = Vec::with_capacity(spans);
     let mut reasons = Vec::new();
     for span in mapped {
-        match span.and_then(|event| {
-            check_key_domain(&principal, Event::Session(event)).map_err(|e| e.message)
-        }) {
-            Ok(event) => events.push(event),
-            Err(reason) => reasons.push(reason),
+        match span.map(|event| check_key_domain(&principal, Event::Session(event))) {
+            Ok(Ok(event)) => events.push(event),
+            Ok(Err(refused)) => reasons.push(refused.message),
+            Err(rejected) => reasons.push(rejected.0),
         }
     }
     match store_events(&state, &principal, events).await {
