@@ -1,5 +1,5 @@
 //! The `/api/dashboard/telemetry` report, assembled from rollup sums and live sessions.
-//! Field names and types follow the spec; the rules are in the Definitions.
+//! Field names and types follow the spec; the rules are in README: `GET /api/dashboard/telemetry`.
 
 use crate::clock::{to_rfc3339, Micros, MICROS_PER_HOUR, MICROS_PER_SECOND};
 use crate::money::{format_nanos, json_number, nanos_to_usd, percentage, ratio};

@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn special_purpose_addresses_are_refused() {
-        // The gaps, and the usual suspects.
+        // Ranges that once slipped through (NAT64, 6to4, mapped), and the usual suspects.
         for text in [
             "64:ff9b::7f00:1",
             "2002:7f00:1::",
