@@ -1,7 +1,7 @@
 //! Omniops storage: SQLite (embedded default, WAL) and PostgreSQL behind one API.
 //!
-//! The SQL lives once in `sql/`, compiled for each engine with `include!`, so
-//! both backends run the same statements; each engine owns its migrations.
+//! The SQL lives once in `sql/`, one module per area, compiled for each engine (`sqlite`,
+//! `postgres`), so both backends run the same statements; each engine owns its migrations.
 
 pub mod batch;
 mod error;
@@ -29,36 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-/// The SQL layer: the files of `sql/` compiled into one module per engine.
-macro_rules! sql_layer {
-    () => {
-        include!("sql/ingest.rs");
-        include!("sql/ingest_conversations.rs");
-        include!("sql/ingest_content.rs");
-        include!("sql/products.rs");
-        include!("sql/telemetry.rs");
-        include!("sql/prices.rs");
-        include!("sql/admin.rs");
-        include!("sql/analytics.rs");
-        include!("sql/shop.rs");
-        include!("sql/monitoring.rs");
-        include!("sql/config.rs");
-    };
-}
-
-mod sqlite {
-    type DB = sqlx::Sqlite;
-    /// One writer at a time (BEGIN IMMEDIATE): nothing to lock row by row.
-    const ROW_LOCKS: bool = false;
-    sql_layer!();
-}
-
-mod postgres {
-    type DB = sqlx::Postgres;
-    /// Several instances may write at once: rows a batch changes are locked first.
-    const ROW_LOCKS: bool = true;
-    sql_layer!();
-}
+mod postgres;
+mod sqlite;
 
 #[derive(Clone)]
 enum Pool {

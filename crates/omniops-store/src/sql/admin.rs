@@ -1,6 +1,14 @@
 // API keys, and retention.
 
-fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<ApiKeyRecord> {
+use super::ingest::begin_write;
+use super::DB;
+use super::ROW_LOCKS;
+use crate::ApiKeyRecord;
+use omniops_core::clock::Micros;
+use sqlx::Pool;
+use sqlx::Row;
+
+pub(crate) fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -52,7 +60,11 @@ pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<
     let mut tx = begin_write(pool).await?;
     // The unscoped admin keys, locked: two instances revoking the last two at once see
     // each other's change (SQLite: one writer at a time).
-    let lock = if ROW_LOCKS { " ORDER BY id FOR UPDATE" } else { "" };
+    let lock = if ROW_LOCKS {
+        " ORDER BY id FOR UPDATE"
+    } else {
+        ""
+    };
     let admins: Vec<String> = sqlx::query_scalar(&format!(
         "SELECT id FROM api_keys WHERE scope = 'admin' AND domain IS NULL AND revoked_at IS NULL{lock}"
     ))
@@ -61,13 +73,18 @@ pub async fn revoke_key(pool: &Pool<DB>, id: &str, now: Micros) -> sqlx::Result<
     if admins.len() == 1 && admins[0] == id {
         return Ok(Revocation::LastAdmin);
     }
-    let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let result =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     tx.commit().await?;
-    Ok(if result.rows_affected() > 0 { Revocation::Revoked } else { Revocation::Unknown })
+    Ok(if result.rows_affected() > 0 {
+        Revocation::Revoked
+    } else {
+        Revocation::Unknown
+    })
 }
 
 pub async fn find_key(pool: &Pool<DB>, hash: &str) -> sqlx::Result<Option<ApiKeyRecord>> {
@@ -103,10 +120,18 @@ pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Re
 
 /// Runs `statement` (a DELETE of a limited slice, with the cutoff as `$1`) until it deletes
 /// nothing: each slice is a short transaction, so writers are never held up for long.
-async fn delete_in_slices(pool: &Pool<DB>, statement: &str, cutoff: Micros) -> sqlx::Result<u64> {
+pub(crate) async fn delete_in_slices(
+    pool: &Pool<DB>,
+    statement: &str,
+    cutoff: Micros,
+) -> sqlx::Result<u64> {
     let mut deleted = 0;
     loop {
-        let n = sqlx::query(statement).bind(cutoff).execute(pool).await?.rows_affected();
+        let n = sqlx::query(statement)
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected();
         deleted += n;
         if n == 0 {
             return Ok(deleted);
@@ -137,7 +162,11 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
             .rows_affected();
     }
     // Fired alerts are history, kept as long as the totals they speak about.
-    deleted += sqlx::query("DELETE FROM alert_events WHERE fired_at < $1").bind(cutoff).execute(pool).await?.rows_affected();
+    deleted += sqlx::query("DELETE FROM alert_events WHERE fired_at < $1")
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
     Ok(deleted)
 }
 
@@ -151,7 +180,10 @@ pub async fn create_dashboard_session(
     now: Micros,
     expires_at: Micros,
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at < $1").bind(now).execute(pool).await?;
+    sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
     sqlx::query(
         "INSERT INTO dashboard_sessions (token_hash, key_id, csrf_token, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -167,7 +199,11 @@ pub async fn create_dashboard_session(
 }
 
 /// The key of a live session (its key not revoked) and the session's CSRF token.
-pub async fn find_dashboard_session(pool: &Pool<DB>, token_hash: &str, now: Micros) -> sqlx::Result<Option<(ApiKeyRecord, String)>> {
+pub async fn find_dashboard_session(
+    pool: &Pool<DB>,
+    token_hash: &str,
+    now: Micros,
+) -> sqlx::Result<Option<(ApiKeyRecord, String)>> {
     let row = sqlx::query(
         "SELECT k.id, k.name, k.scope, k.domain, k.prefix, k.created_at, k.revoked_at, s.csrf_token \
          FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id \
@@ -184,6 +220,9 @@ pub async fn find_dashboard_session(pool: &Pool<DB>, token_hash: &str, now: Micr
 }
 
 pub async fn delete_dashboard_session(pool: &Pool<DB>, token_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1").bind(token_hash).execute(pool).await?;
+    sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -1,10 +1,29 @@
 // Conversations and analytics: rollup reads, the raw-row versions they are tested against,
 // and missing-product requests.
 
+use super::admin::delete_in_slices;
+use super::ingest::split_sum;
+use super::ingest::wide_sum;
+use super::ingest::CHUNK;
+use super::ingest_conversations::CONVERSATION_COUNTS;
+use super::ingest_conversations::MESSAGE_COUNTS;
+use super::DB;
+use omniops_core::analytics::ConversationCounts;
+use omniops_core::analytics::ConversationStats;
+use omniops_core::analytics::MessageStats;
+use omniops_core::clock::Micros;
+use omniops_core::missing::ProductTally;
+use omniops_core::window::Window;
+use sqlx::Pool;
+use sqlx::QueryBuilder;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::collections::HashSet;
+
 /// Pushes the window's rows of the rollups `{prefix}_hourly` and `{prefix}_daily`, joined
 /// by UNION ALL: whole days from the daily rollup, the edges from the hourly one. Each part
 /// selects `columns(granularity)` where the bucket is in range and `filter` holds.
-fn push_window_rows(
+pub(crate) fn push_window_rows(
     q: &mut QueryBuilder<'static, DB>,
     prefix: &str,
     window: &Window,
@@ -13,7 +32,11 @@ fn push_window_rows(
 ) {
     let split = window.split_days();
     let mut first = true;
-    for (granularity, (start, end)) in [("hourly", split.head), ("hourly", split.tail), ("daily", split.days)] {
+    for (granularity, (start, end)) in [
+        ("hourly", split.head),
+        ("hourly", split.tail),
+        ("daily", split.days),
+    ] {
         if start >= end {
             continue;
         }
@@ -21,30 +44,64 @@ fn push_window_rows(
             q.push(" UNION ALL ");
         }
         first = false;
-        q.push(format!("SELECT {} FROM {prefix}_{granularity} WHERE bucket >= ", columns(granularity)));
-        q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
+        q.push(format!(
+            "SELECT {} FROM {prefix}_{granularity} WHERE bucket >= ",
+            columns(granularity)
+        ));
+        q.push_bind(start)
+            .push(" AND bucket < ")
+            .push_bind(end)
+            .push(" AND ");
         filter(q);
     }
 }
 
 /// `SELECT {select} FROM (the window's rollup rows of `scope`) r {tail}`.
-fn rollup_window_query(prefix: &str, columns: &str, select: &str, tail: &str, window: &Window, scope: &str) -> QueryBuilder<'static, DB> {
+pub(crate) fn rollup_window_query(
+    prefix: &str,
+    columns: &str,
+    select: &str,
+    tail: &str,
+    window: &Window,
+    scope: &str,
+) -> QueryBuilder<'static, DB> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT {select} FROM ("));
     let scope = scope.to_string();
-    push_window_rows(&mut q, prefix, window, |_| columns.to_string(), |q| {
-        q.push("domain = ").push_bind(scope.clone());
-    });
+    push_window_rows(
+        &mut q,
+        prefix,
+        window,
+        |_| columns.to_string(),
+        |q| {
+            q.push("domain = ").push_bind(scope.clone());
+        },
+    );
     q.push(format!(") r {tail}"));
     q
 }
 
 /// [`split_sum`] of each column; column i is read with `wide_sum(row, 2 * i)`.
-fn sums(columns: &[&str]) -> String {
-    columns.iter().map(|c| split_sum(c)).collect::<Vec<_>>().join(", ")
+pub(crate) fn sums(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| split_sum(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-pub async fn message_stats(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<MessageStats> {
-    let mut q = rollup_window_query("message_rollup", &MESSAGE_COUNTS.join(", "), &sums(&MESSAGE_COUNTS), "", window, scope);
+pub async fn message_stats(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<MessageStats> {
+    let mut q = rollup_window_query(
+        "message_rollup",
+        &MESSAGE_COUNTS.join(", "),
+        &sums(&MESSAGE_COUNTS),
+        "",
+        window,
+        scope,
+    );
     let row = q.build().fetch_one(pool).await?;
     let at = |i: usize| wide_sum(&row, 2 * i);
     Ok(MessageStats {
@@ -57,8 +114,19 @@ pub async fn message_stats(pool: &Pool<DB>, window: &Window, scope: &str) -> sql
     })
 }
 
-pub async fn conversation_counts_of_window(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ConversationCounts> {
-    let mut q = rollup_window_query("conversation_rollup", &CONVERSATION_COUNTS.join(", "), &sums(&CONVERSATION_COUNTS), "", window, scope);
+pub async fn conversation_counts_of_window(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<ConversationCounts> {
+    let mut q = rollup_window_query(
+        "conversation_rollup",
+        &CONVERSATION_COUNTS.join(", "),
+        &sums(&CONVERSATION_COUNTS),
+        "",
+        window,
+        scope,
+    );
     let row = q.build().fetch_one(pool).await?;
     let at = |i: usize| wide_sum(&row, 2 * i);
     let mut languages = [0; 5];
@@ -73,7 +141,12 @@ pub async fn conversation_counts_of_window(pool: &Pool<DB>, window: &Window, sco
     })
 }
 
-pub async fn top_queries(pool: &Pool<DB>, window: &Window, scope: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn top_queries(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
     let mut q = rollup_window_query(
         "query_rollup",
         "query, count",
@@ -84,18 +157,31 @@ pub async fn top_queries(pool: &Pool<DB>, window: &Window, scope: &str, limit: i
     );
     q.push_bind(limit);
     let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
-fn scope_filter(q: &mut QueryBuilder<'_, DB>, window: &Window, domain: &str, time_column: &str) {
-    q.push(format!(" WHERE {time_column} >= ")).push_bind(window.start);
-    q.push(format!(" AND {time_column} < ")).push_bind(window.end);
+pub(crate) fn scope_filter(
+    q: &mut QueryBuilder<'_, DB>,
+    window: &Window,
+    domain: &str,
+    time_column: &str,
+) {
+    q.push(format!(" WHERE {time_column} >= "))
+        .push_bind(window.start);
+    q.push(format!(" AND {time_column} < "))
+        .push_bind(window.end);
     if !domain.is_empty() {
         q.push(" AND domain = ").push_bind(domain.to_string());
     }
 }
 
-pub async fn raw_conversation_count(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<i64> {
+pub async fn raw_conversation_count(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<i64> {
     let mut q = QueryBuilder::<DB>::new("SELECT CAST(COUNT(*) AS BIGINT) FROM conversations");
     scope_filter(&mut q, window, domain, "created_at");
     q.build_query_scalar().fetch_one(pool).await
@@ -109,14 +195,24 @@ pub async fn recent_conversations(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<(String, Option<String>, Micros)>> {
-    let mut q = QueryBuilder::<DB>::new("SELECT id, first_user_message, created_at FROM conversations");
+    let mut q =
+        QueryBuilder::<DB>::new("SELECT id, first_user_message, created_at FROM conversations");
     scope_filter(&mut q, window, domain, "created_at");
-    q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+    q.push(" ORDER BY created_at DESC, id LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
     let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
-pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<MessageStats> {
+pub async fn raw_message_stats(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<MessageStats> {
     let mut q = QueryBuilder::<DB>::new(
         "SELECT CAST(COUNT(*) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -136,7 +232,11 @@ pub async fn raw_message_stats(pool: &Pool<DB>, window: &Window, domain: &str) -
     })
 }
 
-pub async fn raw_conversation_stats(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<ConversationStats> {
+pub async fn raw_conversation_stats(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<ConversationStats> {
     let mut q = QueryBuilder::<DB>::new(
         "SELECT language, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
@@ -154,17 +254,32 @@ pub async fn raw_conversation_stats(pool: &Pool<DB>, window: &Window, domain: &s
     Ok(stats)
 }
 
-pub async fn raw_top_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, i64)>> {
-    let mut q = QueryBuilder::<DB>::new("SELECT query, CAST(COUNT(*) AS BIGINT) AS n FROM messages");
+pub async fn raw_top_queries(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let mut q =
+        QueryBuilder::<DB>::new("SELECT query, CAST(COUNT(*) AS BIGINT) AS n FROM messages");
     scope_filter(&mut q, window, domain, "created_at");
-    q.push(" AND role = 'user' GROUP BY query ORDER BY n DESC, query LIMIT ").push_bind(limit);
+    q.push(" AND role = 'user' GROUP BY query ORDER BY n DESC, query LIMIT ")
+        .push_bind(limit);
     let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// Distinct queries of searches that found nothing, newest first. A window that ends now
 /// reads each query's latest time; an older window groups the raw failed searches.
-pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &str, limit: i64, now: Micros) -> sqlx::Result<Vec<String>> {
+pub async fn failed_search_queries(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    limit: i64,
+    now: Micros,
+) -> sqlx::Result<Vec<String>> {
     if window.end > now {
         return sqlx::query_scalar(
             "SELECT query FROM failed_queries WHERE domain = $1 AND last_at >= $2 AND last_at < $3 \
@@ -177,9 +292,11 @@ pub async fn failed_search_queries(pool: &Pool<DB>, window: &Window, domain: &st
         .fetch_all(pool)
         .await;
     }
-    let mut q = QueryBuilder::<DB>::new("SELECT query, MAX(created_at) AS last FROM failed_searches");
+    let mut q =
+        QueryBuilder::<DB>::new("SELECT query, MAX(created_at) AS last FROM failed_searches");
     scope_filter(&mut q, window, domain, "created_at");
-    q.push(" GROUP BY query ORDER BY last DESC, query LIMIT ").push_bind(limit);
+    q.push(" GROUP BY query ORDER BY last DESC, query LIMIT ")
+        .push_bind(limit);
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
@@ -206,10 +323,12 @@ pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sql
 
 /// Catalogue exclusion for rows `r` with `domain` and `product`: a product is missing in
 /// a domain whose catalogue lacks it, matched by the same normalised name.
-const NOT_IN_CATALOGUE: &str = "NOT EXISTS (SELECT 1 FROM structured_extractions x \
+pub(crate) const NOT_IN_CATALOGUE: &str = "NOT EXISTS (SELECT 1 FROM structured_extractions x \
     WHERE x.extraction_type = 'products' AND x.domain = r.domain AND x.product_name = r.product)";
 
-fn tallies_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<Vec<ProductTally>> {
+pub(crate) fn tallies_from_rows(
+    rows: &[<DB as sqlx::Database>::Row],
+) -> sqlx::Result<Vec<ProductTally>> {
     rows.iter()
         .map(|r| {
             Ok(ProductTally {
@@ -224,7 +343,7 @@ fn tallies_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<Vec<P
 
 /// `SELECT product, sums FROM (the window's product rollup rows that `filter` keeps) r
 /// {tail} GROUP BY product`: whole days from the daily rollup, the edges from the hourly one.
-fn product_rollup_query(
+pub(crate) fn product_rollup_query(
     window: &Window,
     filter: impl Fn(&mut QueryBuilder<'static, DB>),
     tail: &str,
@@ -232,25 +351,43 @@ fn product_rollup_query(
     let mut q = QueryBuilder::<DB>::new(
         "SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (",
     );
-    push_window_rows(&mut q, "product_rollup", window, |_| "domain, product, requests, failed_searches, last_at".into(), filter);
+    push_window_rows(
+        &mut q,
+        "product_rollup",
+        window,
+        |_| "domain, product, requests, failed_searches, last_at".into(),
+        filter,
+    );
     q.push(format!(") r {tail} GROUP BY product"));
     q
 }
 
 /// Requests per product the catalogue lacks, from the product rollups (`domain` '' = all).
-pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+pub async fn product_tallies(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<Vec<ProductTally>> {
     let scope = domain.to_string();
     if !domain.is_empty() {
-        let mut q = product_rollup_query(window, |q| {
-            q.push("domain = ").push_bind(scope.clone());
-        }, &format!("WHERE {NOT_IN_CATALOGUE}"));
+        let mut q = product_rollup_query(
+            window,
+            |q| {
+                q.push("domain = ").push_bind(scope.clone());
+            },
+            &format!("WHERE {NOT_IN_CATALOGUE}"),
+        );
         return tallies_from_rows(&q.build().fetch_all(pool).await?);
     }
     // All domains: the all-domain rows, except for products some catalogue has (usually few),
     // which are summed again from the rows of the domains whose catalogue lacks them.
-    let mut q = product_rollup_query(window, |q| {
-        q.push("domain = ''");
-    }, "");
+    let mut q = product_rollup_query(
+        window,
+        |q| {
+            q.push("domain = ''");
+        },
+        "",
+    );
     let mut tallies = tallies_from_rows(&q.build().fetch_all(pool).await?)?;
     let mut in_some_catalogue: HashSet<String> = HashSet::new();
     let names: Vec<&String> = tallies.iter().map(|t| &t.product).collect();
@@ -271,14 +408,18 @@ pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> 
     tallies.retain(|t| !in_some_catalogue.contains(&t.product));
     let names: Vec<String> = in_some_catalogue.into_iter().collect();
     for chunk in names.chunks(CHUNK) {
-        let mut q = product_rollup_query(window, |q| {
-            q.push("domain <> '' AND product IN (");
-            let mut list = q.separated(", ");
-            for name in chunk {
-                list.push_bind(name.clone());
-            }
-            q.push(")");
-        }, &format!("WHERE {NOT_IN_CATALOGUE}"));
+        let mut q = product_rollup_query(
+            window,
+            |q| {
+                q.push("domain <> '' AND product IN (");
+                let mut list = q.separated(", ");
+                for name in chunk {
+                    list.push_bind(name.clone());
+                }
+                q.push(")");
+            },
+            &format!("WHERE {NOT_IN_CATALOGUE}"),
+        );
         tallies.extend(tallies_from_rows(&q.build().fetch_all(pool).await?)?);
     }
     Ok(tallies)
@@ -286,7 +427,11 @@ pub async fn product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> 
 
 /// The same tallies from raw rows: failed searches, and product questions of conversations
 /// one of whose sessions searched and found nothing. Tests hold the rollups to this.
-pub async fn raw_product_tallies(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<ProductTally>> {
+pub async fn raw_product_tallies(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<Vec<ProductTally>> {
     let rows = sqlx::query(&format!(
         "SELECT product, CAST(COUNT(*) AS BIGINT), CAST(SUM(failed) AS BIGINT), MAX(created_at) FROM ( \
            SELECT product, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
@@ -321,19 +466,29 @@ pub async fn product_examples(
         return Ok(examples);
     }
     // One index range per product; across domains the same text may repeat, so read more.
-    let read = if domain.is_empty() { per_product * 4 } else { per_product };
+    let read = if domain.is_empty() {
+        per_product * 4
+    } else {
+        per_product
+    };
     let mut q = QueryBuilder::<DB>::new("");
     for (i, product) in products.iter().enumerate() {
         if i > 0 {
             q.push(" UNION ALL ");
         }
-        q.push("SELECT * FROM (SELECT product, text, last_at FROM product_examples r WHERE product = ");
-        q.push_bind(product.clone()).push(" AND last_at >= ").push_bind(window.start);
+        q.push(
+            "SELECT * FROM (SELECT product, text, last_at FROM product_examples r WHERE product = ",
+        );
+        q.push_bind(product.clone())
+            .push(" AND last_at >= ")
+            .push_bind(window.start);
         q.push(" AND last_at < ").push_bind(window.end);
         if !domain.is_empty() {
             q.push(" AND domain = ").push_bind(domain.to_string());
         }
-        q.push(format!(" AND {NOT_IN_CATALOGUE} ORDER BY last_at DESC, text LIMIT "));
+        q.push(format!(
+            " AND {NOT_IN_CATALOGUE} ORDER BY last_at DESC, text LIMIT "
+        ));
         q.push_bind(read).push(") e");
     }
     let mut rows: Vec<(String, String, Micros)> = Vec::new();
@@ -352,7 +507,11 @@ pub async fn product_examples(
 
 /// Per UTC day of the window (days with user messages only): (day, positive, negative,
 /// user messages), from the hourly message rollup.
-pub async fn sentiment_by_day(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<Vec<(Micros, i64, i64, i64)>> {
+pub async fn sentiment_by_day(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<Vec<(Micros, i64, i64, i64)>> {
     let rows = sqlx::query(
         "SELECT bucket - bucket % 86400000000 AS day, CAST(SUM(positive) AS BIGINT), CAST(SUM(negative) AS BIGINT), \
          CAST(SUM(user_messages) AS BIGINT) FROM message_rollup_hourly \
@@ -364,7 +523,9 @@ pub async fn sentiment_by_day(pool: &Pool<DB>, window: &Window, scope: &str) -> 
     .bind(window.end)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
 }
 
 /// Requests per UTC day for each of `products` within the window: (product, day, requests),
@@ -378,9 +539,14 @@ pub async fn product_daily_counts(
     if products.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
+    let mut q =
+        QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
     let day = |granularity: &str| {
-        let day = if granularity == "hourly" { "bucket - bucket % 86400000000" } else { "bucket" };
+        let day = if granularity == "hourly" {
+            "bucket - bucket % 86400000000"
+        } else {
+            "bucket"
+        };
         format!("domain, product, {day} AS day, requests")
     };
     let domain = domain.to_string();
@@ -397,7 +563,11 @@ pub async fn product_daily_counts(
         }
         q.push(")");
     });
-    q.push(format!(") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"));
+    q.push(format!(
+        ") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"
+    ));
     let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }

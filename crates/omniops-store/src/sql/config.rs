@@ -1,5 +1,13 @@
 // Customer domains and settings changed through the API.
 
+use super::ingest::begin_write;
+use super::ingest::Tx;
+use super::DB;
+use crate::DomainConfig;
+use omniops_core::clock::Micros;
+use sqlx::Pool;
+use sqlx::Row;
+
 pub async fn list_domain_configs(pool: &Pool<DB>) -> sqlx::Result<Vec<DomainConfig>> {
     let rows = sqlx::query(
         "SELECT domain, woocommerce_url, woocommerce_enabled, consumer_key, consumer_secret FROM domain_config ORDER BY domain",
@@ -19,7 +27,12 @@ pub async fn list_domain_configs(pool: &Pool<DB>) -> sqlx::Result<Vec<DomainConf
         .collect()
 }
 
-pub async fn put_domain_configs(pool: &Pool<DB>, configs: &[DomainConfig], removed: &[String], now: Micros) -> sqlx::Result<()> {
+pub async fn put_domain_configs(
+    pool: &Pool<DB>,
+    configs: &[DomainConfig],
+    removed: &[String],
+    now: Micros,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
     for c in configs {
         sqlx::query(
@@ -38,13 +51,19 @@ pub async fn put_domain_configs(pool: &Pool<DB>, configs: &[DomainConfig], remov
         .await?;
     }
     for domain in removed {
-        sqlx::query("DELETE FROM domain_config WHERE domain = $1").bind(domain).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM domain_config WHERE domain = $1")
+            .bind(domain)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await
 }
 
 pub async fn get_setting(pool: &Pool<DB>, key: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT value FROM app_settings WHERE key = $1").bind(key).fetch_optional(pool).await
+    sqlx::query_scalar("SELECT value FROM app_settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn put_setting(pool: &Pool<DB>, key: &str, value: &str) -> sqlx::Result<()> {
@@ -54,10 +73,14 @@ pub async fn put_setting(pool: &Pool<DB>, key: &str, value: &str) -> sqlx::Resul
 }
 
 pub async fn delete_setting(pool: &Pool<DB>, key: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM app_settings WHERE key = $1").bind(key).execute(pool).await.map(drop)
+    sqlx::query("DELETE FROM app_settings WHERE key = $1")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(drop)
 }
 
-async fn put_setting_in(tx: &mut Tx<'_>, key: &str, value: &str) -> sqlx::Result<()> {
+pub(crate) async fn put_setting_in(tx: &mut Tx<'_>, key: &str, value: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO app_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)

@@ -1,34 +1,41 @@
-// The query layer, written once against the alias `DB` and compiled for each engine by
-// `include!` in `lib.rs` (modules `sqlite` and `postgres`); the files of `sql/` share one
-// module, and this first one holds the imports and the write path of ingest batches. SQL
-// here must mean the same on SQLite and PostgreSQL: integers are BIGINT, sums are cast back
-// to BIGINT, JSON is text.
-
-use crate::batch::{self, found_nothing, ContentDelta, FailedSearch, LiveCache, NewMessage, Plan, ProductCounts, ProductDelta, RollupDelta};
-use omniops_core::analytics::{ConversationCounts, ConversationStats, MessageStats};
+// The write path of ingest batches. Like every module of `sql/`, written once against the
+// alias `DB` and compiled for each engine (`sqlite.rs`, `postgres.rs`): SQL here must mean
+// the same on SQLite and PostgreSQL — integers are BIGINT, sums are cast back to BIGINT,
+// JSON is text.
+use super::ingest_content::upsert_extractions;
+use super::ingest_content::upsert_pages;
+use super::ingest_content::upsert_scrape_jobs;
+use super::ingest_content::upsert_shop;
+use super::ingest_conversations::add_content_rollups;
+use super::ingest_conversations::insert_failed_searches;
+use super::ingest_conversations::insert_messages;
+use super::ingest_conversations::load_conversations;
+use super::ingest_conversations::upsert_conversations;
+use super::prices::first_unpriced;
+use super::products::add_product_rollups;
+use super::products::flag_found_nothing;
+use super::{DB, ROW_LOCKS};
+use crate::batch::{
+    self, found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, ProductDelta, RollupDelta,
+};
+use crate::{BatchOutcome, LiveChange, LiveKind};
+use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
-use omniops_core::missing::ProductTally;
-use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
-use omniops_core::events::{ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
-use crate::{AlertEvent, ApiKeyRecord, BatchOutcome, DomainConfig, LiveChange, LiveKind, RecomputeReport, SessionFilter, UnpricedModel, WebhookDelivery, DEFAULT_PRICES_SETTING};
-use omniops_core::clock::{floor_day, floor_hour, Micros};
-use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
-use omniops_core::rollup::{Counters, DURATION_BOUNDS_MS, DURATION_BUCKETS};
+use omniops_core::pricing::PriceTable;
+use omniops_core::rollup::Counters;
 use omniops_core::session::{calls_from_json, calls_to_json, Session};
 use omniops_core::span::OtlpState;
-use omniops_core::telemetry::LiveSession;
 use omniops_core::usage::TokenUsage;
-use omniops_core::window::Window;
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 
-type Tx<'a> = Transaction<'a, DB>;
+pub(crate) type Tx<'a> = Transaction<'a, DB>;
 
 /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
 /// deferred transaction that has read cannot upgrade once another connection committed
 /// (SQLITE_BUSY_SNAPSHOT, e.g. the retention job), while an immediate one waits for the
 /// lock under the busy timeout.
-async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
+pub(crate) async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
     if <DB as sqlx::Database>::NAME == "SQLite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {
@@ -37,22 +44,23 @@ async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
 }
 
 /// Rows per multi-row statement: 30 columns × 1,000 stays under both engines' bind limits.
-const CHUNK: usize = 1_000;
+pub(crate) const CHUNK: usize = 1_000;
 
-const SESSION_COLUMNS: &str = "id, session_id, model, domain, conversation_id, start_time, \
+pub(crate) const SESSION_COLUMNS: &str =
+    "id, session_id, model, domain, conversation_id, start_time, \
     end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
     success, error, logs, metadata, last_event_at, event_ids, created_at, otlp_received_at, \
     otlp_root_end, otlp_failure, calls, price_ref";
 
-const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
+pub(crate) const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
     cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
     duration_ms, searches, iterations";
 
 /// `target + delta` that saturates at the BIGINT bounds instead of overflowing (an error on
 /// PostgreSQL, a float on SQLite): rollups fed by many clients must never fail or wrap.
 /// Only the branch for `delta`'s sign is evaluated, so neither bound expression overflows.
-fn saturating_add(target: &str, delta: &str) -> String {
+pub(crate) fn saturating_add(target: &str, delta: &str) -> String {
     format!(
         "CASE WHEN {delta} >= 0 THEN (CASE WHEN {target} > 9223372036854775807 - {delta} \
          THEN 9223372036854775807 ELSE {target} + {delta} END) \
@@ -63,7 +71,7 @@ fn saturating_add(target: &str, delta: &str) -> String {
 
 /// `SUM(expr)` that cannot overflow: the sums of its billions and of its remainders, as two
 /// BIGINT columns that [`wide_sum`] reads back.
-fn split_sum(expr: &str) -> String {
+pub(crate) fn split_sum(expr: &str) -> String {
     format!(
         "CAST(COALESCE(SUM(({expr}) / 1000000000), 0) AS BIGINT), \
          CAST(COALESCE(SUM(({expr}) % 1000000000), 0) AS BIGINT)"
@@ -71,7 +79,7 @@ fn split_sum(expr: &str) -> String {
 }
 
 /// A [`split_sum`] at `index`, saturated to i64.
-fn wide_sum(row: &<DB as sqlx::Database>::Row, index: usize) -> sqlx::Result<i64> {
+pub(crate) fn wide_sum(row: &<DB as sqlx::Database>::Row, index: usize) -> sqlx::Result<i64> {
     let billions: i64 = row.try_get(index)?;
     let rest: i64 = row.try_get(index + 1)?;
     let sum = i128::from(billions) * 1_000_000_000 + i128::from(rest);
@@ -79,12 +87,19 @@ fn wide_sum(row: &<DB as sqlx::Database>::Row, index: usize) -> sqlx::Result<i64
 }
 
 /// [`split_sum`] of every counter column.
-fn counter_sums() -> String {
-    COUNTER_COLUMNS.split(", ").map(split_sum).collect::<Vec<_>>().join(", ")
+pub(crate) fn counter_sums() -> String {
+    COUNTER_COLUMNS
+        .split(", ")
+        .map(split_sum)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Counters from the [`counter_sums`] columns starting at `offset`.
-fn counters_from_sums(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx::Result<Counters> {
+pub(crate) fn counters_from_sums(
+    row: &<DB as sqlx::Database>::Row,
+    offset: usize,
+) -> sqlx::Result<Counters> {
     let at = |i: usize| wide_sum(row, offset + 2 * i);
     Ok(Counters {
         requests: at(0)?,
@@ -103,11 +118,11 @@ fn counters_from_sums(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx:
     })
 }
 
-fn json_list(text: &str) -> Vec<serde_json::Value> {
+pub(crate) fn json_list(text: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> {
+pub(crate) fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> {
     let searches: String = row.try_get("searches")?;
     let logs: String = row.try_get("logs")?;
     let metadata: Option<String> = row.try_get("metadata")?;
@@ -152,7 +167,10 @@ fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> 
     })
 }
 
-fn counters_from_row(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx::Result<Counters> {
+pub(crate) fn counters_from_row(
+    row: &<DB as sqlx::Database>::Row,
+    offset: usize,
+) -> sqlx::Result<Counters> {
     Ok(Counters {
         requests: row.try_get(offset)?,
         successes: row.try_get(offset + 1)?,
@@ -170,8 +188,13 @@ fn counters_from_row(row: &<DB as sqlx::Database>::Row, offset: usize) -> sqlx::
     })
 }
 
-fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>, s: &Session, now: Micros) {
-    let json = |v: &Vec<serde_json::Value>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+pub(crate) fn push_session(
+    b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>,
+    s: &Session,
+    now: Micros,
+) {
+    let json =
+        |v: &Vec<serde_json::Value>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
     b.push_bind(s.id.clone())
         .push_bind(s.session_id.clone())
         .push_bind(s.model.clone())
@@ -208,7 +231,7 @@ fn push_session(b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>
 /// With `lock_by` (the id column), rows are locked for the rest of the transaction on
 /// PostgreSQL, in id order: another instance's batch touching the same rows waits and then
 /// sees them as this batch left them (e.g. a session ended by both is ended once).
-async fn fetch_by_ids<T>(
+pub(crate) async fn fetch_by_ids<T>(
     tx: &mut Tx<'_>,
     select: &str,
     ids: &[String],
@@ -235,13 +258,13 @@ async fn fetch_by_ids<T>(
     Ok(found)
 }
 
-async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
+pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
     let select = format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN (");
     fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
 /// What a later event may change in a stored session.
-const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
+pub(crate) const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
     duration_ms = excluded.duration_ms, iterations = excluded.iterations, \
     search_count = excluded.search_count, total_results = excluded.total_results, \
     searches = excluded.searches, input_tokens = excluded.input_tokens, \
@@ -252,16 +275,23 @@ const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time =
     last_event_at = excluded.last_event_at, event_ids = excluded.event_ids";
 
 /// A span may also move a span-built session's start and name its model.
-const SPAN_SESSION_UPDATE: &str = ", model = excluded.model, start_time = excluded.start_time, \
+pub(crate) const SPAN_SESSION_UPDATE: &str =
+    ", model = excluded.model, start_time = excluded.start_time, \
     metadata = excluded.metadata, otlp_received_at = excluded.otlp_received_at, \
     otlp_root_end = excluded.otlp_root_end, otlp_failure = excluded.otlp_failure";
 
-async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sqlx::Result<()> {
+pub(crate) async fn upsert_sessions(
+    tx: &mut Tx<'_>,
+    sessions: &[&Session],
+    now: Micros,
+) -> sqlx::Result<()> {
     // Span-built sessions update more columns; the rest keep the narrower (faster) update.
-    let (from_spans, others): (Vec<&Session>, Vec<&Session>) = sessions.iter().partition(|s| s.otlp.is_some());
+    let (from_spans, others): (Vec<&Session>, Vec<&Session>) =
+        sessions.iter().partition(|s| s.otlp.is_some());
     for (group, wider) in [(others, false), (from_spans, true)] {
         for chunk in group.chunks(CHUNK) {
-            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+            let mut q =
+                QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
             q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
             q.push(SESSION_UPDATE);
             if wider {
@@ -275,10 +305,12 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) ->
 
 /// Writes only the end of sessions that changed in nothing else: a fraction of a full
 /// upsert's binds, for span-built sessions that settle in bulk.
-async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
+pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
     for chunk in sessions.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \
-            success = v.column4, error = v.column5 FROM (");
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \
+            success = v.column4, error = v.column5 FROM (",
+        );
         q.push_values(chunk, |mut b, s| {
             b.push_bind(s.session_id.clone())
                 .push_bind(s.end_time)
@@ -293,10 +325,15 @@ async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Res
 }
 
 /// Inserts finished sessions whose id is new; returns the ids actually inserted.
-async fn insert_backfills(tx: &mut Tx<'_>, sessions: &[Session], now: Micros) -> sqlx::Result<HashSet<String>> {
+pub(crate) async fn insert_backfills(
+    tx: &mut Tx<'_>,
+    sessions: &[Session],
+    now: Micros,
+) -> sqlx::Result<HashSet<String>> {
     let mut inserted = HashSet::with_capacity(sessions.len());
     for chunk in sessions.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+        let mut q =
+            QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
         q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
         q.push(" ON CONFLICT (session_id) DO NOTHING RETURNING session_id");
         for row in q.build().fetch_all(&mut **tx).await? {
@@ -306,7 +343,7 @@ async fn insert_backfills(tx: &mut Tx<'_>, sessions: &[Session], now: Micros) ->
     Ok(inserted)
 }
 
-async fn add_counters(
+pub(crate) async fn add_counters(
     tx: &mut Tx<'_>,
     table: &str,
     rows: &HashMap<(Micros, String, String), Counters>,
@@ -314,11 +351,18 @@ async fn add_counters(
     let rows: Vec<_> = rows.iter().collect();
     let updates = COUNTER_COLUMNS
         .split(", ")
-        .map(|c| format!("{c} = {}", saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))))
+        .map(|c| {
+            format!(
+                "{c} = {}",
+                saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, model, {COUNTER_COLUMNS}) "));
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {table} (bucket, domain, model, {COUNTER_COLUMNS}) "
+        ));
         q.push_values(chunk, |mut b, ((bucket, domain, model), c)| {
             b.push_bind(*bucket)
                 .push_bind(domain.clone())
@@ -337,21 +381,31 @@ async fn add_counters(
                 .push_bind(c.searches)
                 .push_bind(c.iterations);
         });
-        q.push(format!(" ON CONFLICT (bucket, domain, model) DO UPDATE SET {updates}"));
+        q.push(format!(
+            " ON CONFLICT (bucket, domain, model) DO UPDATE SET {updates}"
+        ));
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
+pub(crate) async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
     add_counters(tx, "rollup_hourly", &delta.hourly).await?;
     add_counters(tx, "rollup_daily", &delta.daily).await?;
-    for (table, rows) in [("duration_rollup_hourly", &delta.durations_hourly), ("duration_rollup_daily", &delta.durations_daily)] {
+    for (table, rows) in [
+        ("duration_rollup_hourly", &delta.durations_hourly),
+        ("duration_rollup_daily", &delta.durations_daily),
+    ] {
         let rows: Vec<_> = rows.iter().collect();
         for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, le_index, count) "));
+            let mut q = QueryBuilder::<DB>::new(format!(
+                "INSERT INTO {table} (bucket, domain, le_index, count) "
+            ));
             q.push_values(chunk, |mut b, ((bucket, domain, le_index), count)| {
-                b.push_bind(*bucket).push_bind(domain.clone()).push_bind(*le_index).push_bind(**count);
+                b.push_bind(*bucket)
+                    .push_bind(domain.clone())
+                    .push_bind(*le_index)
+                    .push_bind(**count);
             });
             q.push(format!(" ON CONFLICT (domain, bucket, le_index) DO UPDATE SET count = {table}.count + excluded.count"));
             q.build().execute(&mut **tx).await?;
@@ -380,34 +434,71 @@ pub async fn apply_batch(
     loaded.extend(load_sessions(&mut tx, &missing).await?);
     let known: HashSet<String> = loaded.iter().map(|s| s.session_id.clone()).collect();
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
-    let plan = batch::plan(requests, loaded, conversations, prices, || uuid::Uuid::now_v7().to_string());
+    let plan = batch::plan(requests, loaded, conversations, prices, || {
+        uuid::Uuid::now_v7().to_string()
+    });
     let content_delta = ContentDelta::of_plan(&plan);
     // Conversations that may now count as having found nothing: new ones (a session may have
     // ended before its conversation arrived) and those of sessions that found nothing.
-    let mut found_nothing_candidates: HashSet<String> =
-        plan.conversations.keys().filter(|id| !plan.conversations_before.contains_key(*id)).cloned().collect();
-    let Plan { sessions, backfills, ended, settled, rejections, conversations, messages, mut failed_searches, extractions, pages, scrape_jobs, shop, .. } =
-        plan;
+    let mut found_nothing_candidates: HashSet<String> = plan
+        .conversations
+        .keys()
+        .filter(|id| !plan.conversations_before.contains_key(*id))
+        .cloned()
+        .collect();
+    let Plan {
+        sessions,
+        backfills,
+        ended,
+        settled,
+        rejections,
+        conversations,
+        messages,
+        mut failed_searches,
+        extractions,
+        pages,
+        scrape_jobs,
+        shop,
+        ..
+    } = plan;
 
-    let (closed, dirty): (Vec<&Session>, Vec<&Session>) =
-        sessions.values().filter(|(_, d)| *d).map(|(s, _)| s).partition(|s| settled.contains(&s.session_id));
+    let (closed, dirty): (Vec<&Session>, Vec<&Session>) = sessions
+        .values()
+        .filter(|(_, d)| *d)
+        .map(|(s, _)| s)
+        .partition(|s| settled.contains(&s.session_id));
     upsert_sessions(&mut tx, &dirty, now).await?;
     write_session_ends(&mut tx, &closed).await?;
     let inserted = insert_backfills(&mut tx, &backfills, now).await?;
-    let changed: Vec<&Conversation> = conversations.values().filter(|(_, d)| *d).map(|(c, _)| c).collect();
+    let changed: Vec<&Conversation> = conversations
+        .values()
+        .filter(|(_, d)| *d)
+        .map(|(c, _)| c)
+        .collect();
     upsert_conversations(&mut tx, &changed).await?;
     insert_messages(&mut tx, &messages).await?;
 
     // Ended live sessions and newly inserted backfills count in the rollups.
-    let finished = ended.iter().filter_map(|id| sessions.get(id).map(|(s, _)| s));
-    let finished: Vec<&Session> = finished.chain(backfills.iter().filter(|s| inserted.contains(&s.session_id))).collect();
+    let finished = ended
+        .iter()
+        .filter_map(|id| sessions.get(id).map(|(s, _)| s));
+    let finished: Vec<&Session> = finished
+        .chain(
+            backfills
+                .iter()
+                .filter(|s| inserted.contains(&s.session_id)),
+        )
+        .collect();
     let delta = RollupDelta::of_sessions(finished.iter().copied());
     for session in finished {
         if found_nothing(session) {
             found_nothing_candidates.extend(session.conversation_id.clone());
         }
     }
-    for session in backfills.iter().filter(|s| inserted.contains(&s.session_id)) {
+    for session in backfills
+        .iter()
+        .filter(|s| inserted.contains(&s.session_id))
+    {
         failed_searches.extend(FailedSearch::from_backfill(session));
     }
     insert_failed_searches(&mut tx, &failed_searches).await?;
@@ -415,7 +506,9 @@ pub async fn apply_batch(
     let mut products = ProductDelta::default();
     products.add_failed_searches(&failed_searches);
     for m in &messages {
-        let known_found_nothing = conversations.get(&m.event.conversation_id).is_some_and(|(c, _)| c.found_nothing);
+        let known_found_nothing = conversations
+            .get(&m.event.conversation_id)
+            .is_some_and(|(c, _)| c.found_nothing);
         if let (Some(product), true) = (&m.facts.product, known_found_nothing) {
             products.add(&m.domain, product, &m.event.content, m.event.at, false);
         }
@@ -436,7 +529,11 @@ pub async fn apply_batch(
         .values()
         .filter(|(s, dirty)| *dirty && !known.contains(&s.session_id))
         .map(|(s, _)| s)
-        .chain(backfills.iter().filter(|s| inserted.contains(&s.session_id)))
+        .chain(
+            backfills
+                .iter()
+                .filter(|s| inserted.contains(&s.session_id)),
+        )
         .filter(|s| s.cost_nanos.is_none() && s.model != omniops_core::span::UNKNOWN_MODEL)
         .map(|s| (s.model.clone(), s.domain.clone()))
         .collect();
@@ -470,5 +567,11 @@ pub async fn apply_batch(
     if let Some(cache) = cache {
         cache.keep(sessions.into_values().map(|(s, _)| s));
     }
-    Ok(BatchOutcome { rejections, ended, backfilled, live, unpriced })
+    Ok(BatchOutcome {
+        rejections,
+        ended,
+        backfilled,
+        live,
+        unpriced,
+    })
 }

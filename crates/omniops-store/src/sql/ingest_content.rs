@@ -1,33 +1,54 @@
 // Ingest of content and shop data: extractions (the catalogue), scraped pages and their
 // chunks, scrape jobs, carts and orders.
+use super::ingest::Tx;
+use super::ingest::CHUNK;
+use super::DB;
+use omniops_core::events::ExtractionEvent;
+use omniops_core::events::PageEvent;
+use omniops_core::events::ScrapeJobEvent;
+use omniops_core::events::ShopEvent;
+use omniops_core::events::ShopKind;
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
 
 /// The last of several items with the same key, in order: one multi-row upsert may not
 /// touch a row twice (PostgreSQL refuses).
-fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+pub(crate) fn last_per_key<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Vec<&T> {
     let mut last: HashMap<K, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         last.insert(key(item), i);
     }
-    items.iter().enumerate().filter(|(i, item)| last.get(&key(item)) == Some(i)).map(|(_, item)| item).collect()
+    items
+        .iter()
+        .enumerate()
+        .filter(|(i, item)| last.get(&key(item)) == Some(i))
+        .map(|(_, item)| item)
+        .collect()
 }
 
-fn hashed_id(parts: &[&str]) -> String {
+pub(crate) fn hashed_id(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(parts.join("\n")))
 }
 
-fn extraction_id(x: &ExtractionEvent) -> String {
+pub(crate) fn extraction_id(x: &ExtractionEvent) -> String {
     let key = x.product_name.clone().unwrap_or_else(|| x.data.to_string());
     hashed_id(&[&x.extraction_type, &x.domain, &key])
 }
 
-fn page_id(p: &PageEvent) -> String {
+pub(crate) fn page_id(p: &PageEvent) -> String {
     hashed_id(&[&p.domain, &p.url])
 }
 
 /// One row per product (domain, name) — a later extraction replaces its data and price —
 /// and per distinct FAQ or contact record.
-async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) -> sqlx::Result<()> {
+pub(crate) async fn upsert_extractions(
+    tx: &mut Tx<'_>,
+    extractions: &[ExtractionEvent],
+) -> sqlx::Result<()> {
     let extractions = last_per_key(extractions, extraction_id);
     for chunk in extractions.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
@@ -52,7 +73,7 @@ async fn upsert_extractions(tx: &mut Tx<'_>, extractions: &[ExtractionEvent]) ->
 }
 
 /// A page is stored once per (domain, url); a new scrape replaces it and its chunks.
-async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::Result<()> {
+pub(crate) async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::Result<()> {
     let pages = last_per_key(pages, page_id);
     for chunk in pages.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
@@ -82,24 +103,37 @@ async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::Result<()> 
     }
     let chunks: Vec<(String, i64, Option<String>)> = pages
         .iter()
-        .flat_map(|p| (0..p.embeddings).map(move |i| (page_id(p), i, p.previews.get(i as usize).cloned())))
+        .flat_map(|p| {
+            (0..p.embeddings).map(move |i| (page_id(p), i, p.previews.get(i as usize).cloned()))
+        })
         .collect();
     for chunk in chunks.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO page_embeddings (page_id, chunk_index, content_preview) ");
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO page_embeddings (page_id, chunk_index, content_preview) ",
+        );
         q.push_values(chunk, |mut b, (page, index, preview)| {
-            b.push_bind(page.clone()).push_bind(*index).push_bind(preview.clone());
+            b.push_bind(page.clone())
+                .push_bind(*index)
+                .push_bind(preview.clone());
         });
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn upsert_scrape_jobs(tx: &mut Tx<'_>, jobs: &[ScrapeJobEvent]) -> sqlx::Result<()> {
+pub(crate) async fn upsert_scrape_jobs(
+    tx: &mut Tx<'_>,
+    jobs: &[ScrapeJobEvent],
+) -> sqlx::Result<()> {
     let jobs = last_per_key(jobs, |j| (j.domain.clone(), j.url.clone()));
     for chunk in jobs.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO scrape_jobs (domain, url, status, updated_at) ");
+        let mut q =
+            QueryBuilder::<DB>::new("INSERT INTO scrape_jobs (domain, url, status, updated_at) ");
         q.push_values(chunk, |mut b, j| {
-            b.push_bind(j.domain.to_string()).push_bind(j.url.clone()).push_bind(j.status.clone()).push_bind(j.at);
+            b.push_bind(j.domain.to_string())
+                .push_bind(j.url.clone())
+                .push_bind(j.status.clone())
+                .push_bind(j.at);
         });
         q.push(" ON CONFLICT (domain, url) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at");
         q.build().execute(&mut **tx).await?;
@@ -108,9 +142,14 @@ async fn upsert_scrape_jobs(tx: &mut Tx<'_>, jobs: &[ScrapeJobEvent]) -> sqlx::R
 }
 
 /// Carts and orders, one row per (domain, id); a repeat replaces amount and currency.
-async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::Result<()> {
+pub(crate) async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::Result<()> {
     for (kind, table, id_column, amount_column) in [
-        (ShopKind::AbandonedCart, "abandoned_carts", "cart_id", "value_nanos"),
+        (
+            ShopKind::AbandonedCart,
+            "abandoned_carts",
+            "cart_id",
+            "value_nanos",
+        ),
         (ShopKind::Order, "orders", "order_id", "total_nanos"),
     ] {
         let of_kind: Vec<ShopEvent> = events.iter().filter(|e| e.kind == kind).cloned().collect();

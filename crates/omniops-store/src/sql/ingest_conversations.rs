@@ -1,11 +1,29 @@
 // Ingest of conversations and messages: conversation state, messages, failed searches and
 // the message, conversation and query rollups.
 
-const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
+use super::ingest::fetch_by_ids;
+use super::ingest::saturating_add;
+use super::ingest::Tx;
+use super::ingest::CHUNK;
+use super::DB;
+use crate::batch::ContentDelta;
+use crate::batch::FailedSearch;
+use crate::batch::NewMessage;
+use omniops_core::analytics::ConversationCounts;
+use omniops_core::analytics::MessageStats;
+use omniops_core::clock::Micros;
+use omniops_core::conversation::Conversation;
+use sqlx::QueryBuilder;
+use sqlx::Row;
+use std::collections::HashMap;
+
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
     message_count, user_message_count, pending_count, pending_sum, last_user_answered, \
     last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing";
 
-fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conversation> {
+pub(crate) fn conversation_from_row(
+    row: &<DB as sqlx::Database>::Row,
+) -> sqlx::Result<Conversation> {
     let metadata: Option<String> = row.try_get("metadata")?;
     let pending_sum: String = row.try_get("pending_sum")?;
     let message_ids: String = row.try_get("message_ids")?;
@@ -22,7 +40,11 @@ fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conv
         pending_sum: pending_sum.parse().unwrap_or(0),
         last_user_answered: row.try_get("last_user_answered")?,
         last_user_negative: row.try_get("last_user_negative")?,
-        language_hits: [row.try_get("hits_es")?, row.try_get("hits_fr")?, row.try_get("hits_de")?],
+        language_hits: [
+            row.try_get("hits_es")?,
+            row.try_get("hits_fr")?,
+            row.try_get("hits_de")?,
+        ],
         non_latin_letters: row.try_get("non_latin_letters")?,
         letters: row.try_get("letters")?,
         message_ids: serde_json::from_str(&message_ids).unwrap_or_default(),
@@ -30,14 +52,22 @@ fn conversation_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Conv
     })
 }
 
-async fn load_conversations(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Conversation>> {
+pub(crate) async fn load_conversations(
+    tx: &mut Tx<'_>,
+    ids: &[String],
+) -> sqlx::Result<Vec<Conversation>> {
     let select = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN (");
     fetch_by_ids(tx, &select, ids, Some("id"), conversation_from_row).await
 }
 
-async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) -> sqlx::Result<()> {
+pub(crate) async fn upsert_conversations(
+    tx: &mut Tx<'_>,
+    conversations: &[&Conversation],
+) -> sqlx::Result<()> {
     for chunk in conversations.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO conversations ({CONVERSATION_COLUMNS}) "));
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
+        ));
         q.push_values(chunk, |mut b, c| {
             b.push_bind(c.id.clone())
                 .push_bind(c.domain.clone())
@@ -76,7 +106,7 @@ async fn upsert_conversations(tx: &mut Tx<'_>, conversations: &[&Conversation]) 
     Ok(())
 }
 
-async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Result<()> {
+pub(crate) async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Result<()> {
     for chunk in messages.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO messages (id, conversation_id, message_id, domain, role, content, created_at, \
@@ -102,11 +132,16 @@ async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) -> sqlx::Resu
     Ok(())
 }
 
-async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> sqlx::Result<()> {
+pub(crate) async fn insert_failed_searches(
+    tx: &mut Tx<'_>,
+    searches: &[FailedSearch],
+) -> sqlx::Result<()> {
     let mut latest: HashMap<(String, String), Micros> = HashMap::new();
     for f in searches {
         for domain in [f.domain.as_str(), ""] {
-            let at = latest.entry((domain.to_string(), f.query.clone())).or_insert(f.at);
+            let at = latest
+                .entry((domain.to_string(), f.query.clone()))
+                .or_insert(f.at);
             *at = (*at).max(f.at);
         }
     }
@@ -114,7 +149,9 @@ async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> s
     for chunk in latest.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new("INSERT INTO failed_queries (domain, query, last_at) ");
         q.push_values(chunk, |mut b, ((domain, query), at)| {
-            b.push_bind(domain.clone()).push_bind(query.clone()).push_bind(*at);
+            b.push_bind(domain.clone())
+                .push_bind(query.clone())
+                .push_bind(*at);
         });
         q.push(
             " ON CONFLICT (domain, query) DO UPDATE SET last_at = \
@@ -123,8 +160,9 @@ async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> s
         q.build().execute(&mut **tx).await?;
     }
     for chunk in searches.chunks(CHUNK) {
-        let mut q =
-            QueryBuilder::<DB>::new("INSERT INTO failed_searches (session_id, domain, query, product, created_at) ");
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO failed_searches (session_id, domain, query, product, created_at) ",
+        );
         q.push_values(chunk, |mut b, f| {
             b.push_bind(f.session_id.clone())
                 .push_bind(f.domain.clone())
@@ -138,7 +176,7 @@ async fn insert_failed_searches(tx: &mut Tx<'_>, searches: &[FailedSearch]) -> s
 }
 
 /// Adds counts to a rollup keyed by (bucket, domain): `columns` name the counts in order.
-async fn add_bucket_counts(
+pub(crate) async fn add_bucket_counts(
     tx: &mut Tx<'_>,
     table: &str,
     columns: &[&str],
@@ -146,29 +184,48 @@ async fn add_bucket_counts(
 ) -> sqlx::Result<()> {
     let updates = columns
         .iter()
-        .map(|c| format!("{c} = {}", saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))))
+        .map(|c| {
+            format!(
+                "{c} = {}",
+                saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (bucket, domain, {}) ", columns.join(", ")));
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {table} (bucket, domain, {}) ",
+            columns.join(", ")
+        ));
         q.push_values(chunk, |mut b, ((bucket, domain), counts)| {
             b.push_bind(*bucket).push_bind(domain.clone());
             for count in counts {
                 b.push_bind(*count);
             }
         });
-        q.push(format!(" ON CONFLICT (domain, bucket) DO UPDATE SET {updates}"));
+        q.push(format!(
+            " ON CONFLICT (domain, bucket) DO UPDATE SET {updates}"
+        ));
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn add_query_counts(tx: &mut Tx<'_>, table: &str, rows: &HashMap<(String, Micros, String), i64>) -> sqlx::Result<()> {
+pub(crate) async fn add_query_counts(
+    tx: &mut Tx<'_>,
+    table: &str,
+    rows: &HashMap<(String, Micros, String), i64>,
+) -> sqlx::Result<()> {
     let rows: Vec<_> = rows.iter().collect();
     for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO {table} (domain, bucket, query, count) "));
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {table} (domain, bucket, query, count) "
+        ));
         q.push_values(chunk, |mut b, ((domain, bucket, query), count)| {
-            b.push_bind(domain.clone()).push_bind(*bucket).push_bind(query.clone()).push_bind(**count);
+            b.push_bind(domain.clone())
+                .push_bind(*bucket)
+                .push_bind(query.clone())
+                .push_bind(**count);
         });
         q.push(format!(" ON CONFLICT (domain, bucket, query) DO UPDATE SET count = {table}.count + excluded.count"));
         q.build().execute(&mut **tx).await?;
@@ -176,31 +233,61 @@ async fn add_query_counts(tx: &mut Tx<'_>, table: &str, rows: &HashMap<(String, 
     Ok(())
 }
 
-const MESSAGE_COUNTS: [&str; 6] = ["messages", "user_messages", "positive", "negative", "response_ms_sum", "responses"];
-const CONVERSATION_COUNTS: [&str; 8] = [
-    "conversations", "with_user_messages", "resolved", "lang_en", "lang_es", "lang_fr", "lang_de", "lang_other",
+pub(crate) const MESSAGE_COUNTS: [&str; 6] = [
+    "messages",
+    "user_messages",
+    "positive",
+    "negative",
+    "response_ms_sum",
+    "responses",
+];
+pub(crate) const CONVERSATION_COUNTS: [&str; 8] = [
+    "conversations",
+    "with_user_messages",
+    "resolved",
+    "lang_en",
+    "lang_es",
+    "lang_fr",
+    "lang_de",
+    "lang_other",
 ];
 
-fn message_counts(m: &MessageStats) -> Vec<i64> {
-    vec![m.messages, m.user_messages, m.positive, m.negative, m.response_ms_sum, m.responses]
+pub(crate) fn message_counts(m: &MessageStats) -> Vec<i64> {
+    vec![
+        m.messages,
+        m.user_messages,
+        m.positive,
+        m.negative,
+        m.response_ms_sum,
+        m.responses,
+    ]
 }
 
-fn conversation_counts(c: &ConversationCounts) -> Vec<i64> {
+pub(crate) fn conversation_counts(c: &ConversationCounts) -> Vec<i64> {
     let mut v = vec![c.conversations, c.with_user_messages, c.resolved];
     v.extend(c.languages);
     v
 }
 
-async fn add_content_rollups(tx: &mut Tx<'_>, delta: &ContentDelta) -> sqlx::Result<()> {
-    for (table, rows) in [("message_rollup_hourly", &delta.messages_hourly), ("message_rollup_daily", &delta.messages_daily)] {
-        let rows = rows.iter().map(|(k, m)| (k.clone(), message_counts(m))).collect();
+pub(crate) async fn add_content_rollups(tx: &mut Tx<'_>, delta: &ContentDelta) -> sqlx::Result<()> {
+    for (table, rows) in [
+        ("message_rollup_hourly", &delta.messages_hourly),
+        ("message_rollup_daily", &delta.messages_daily),
+    ] {
+        let rows = rows
+            .iter()
+            .map(|(k, m)| (k.clone(), message_counts(m)))
+            .collect();
         add_bucket_counts(tx, table, &MESSAGE_COUNTS, rows).await?;
     }
     for (table, rows) in [
         ("conversation_rollup_hourly", &delta.conversations_hourly),
         ("conversation_rollup_daily", &delta.conversations_daily),
     ] {
-        let rows = rows.iter().map(|(k, c)| (k.clone(), conversation_counts(c))).collect();
+        let rows = rows
+            .iter()
+            .map(|(k, c)| (k.clone(), conversation_counts(c)))
+            .collect();
         add_bucket_counts(tx, table, &CONVERSATION_COUNTS, rows).await?;
     }
     add_query_counts(tx, "query_rollup_hourly", &delta.queries_hourly).await?;

@@ -1,6 +1,26 @@
 // Budget alerts and the sessions of a period (the monitoring endpoint).
 
-pub async fn upsert_alert(pool: &Pool<DB>, domain: &str, alert_type: &str, threshold_nanos: i64, now: Micros) -> sqlx::Result<()> {
+use super::ingest::session_from_row;
+use super::ingest::split_sum;
+use super::ingest::wide_sum;
+use super::ingest::SESSION_COLUMNS;
+use super::DB;
+use crate::AlertEvent;
+use crate::SessionFilter;
+use crate::WebhookDelivery;
+use omniops_core::clock::Micros;
+use omniops_core::session::Session;
+use omniops_core::window::Window;
+use sqlx::Pool;
+use sqlx::Row;
+
+pub async fn upsert_alert(
+    pool: &Pool<DB>,
+    domain: &str,
+    alert_type: &str,
+    threshold_nanos: i64,
+    now: Micros,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO cost_alerts (domain, alert_type, threshold_nanos, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
          ON CONFLICT (domain, alert_type) DO UPDATE SET threshold_nanos = excluded.threshold_nanos, updated_at = excluded.updated_at",
@@ -15,7 +35,11 @@ pub async fn upsert_alert(pool: &Pool<DB>, domain: &str, alert_type: &str, thres
 }
 
 /// Alerts of one domain ('' = the all-domains ones), or every alert when `all` is set.
-pub async fn list_alerts(pool: &Pool<DB>, domain: &str, all: bool) -> sqlx::Result<Vec<(String, String, i64)>> {
+pub async fn list_alerts(
+    pool: &Pool<DB>,
+    domain: &str,
+    all: bool,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
     let rows = sqlx::query(
         "SELECT domain, alert_type, threshold_nanos FROM cost_alerts WHERE $2 OR domain = $1 ORDER BY domain, alert_type",
     )
@@ -23,11 +47,18 @@ pub async fn list_alerts(pool: &Pool<DB>, domain: &str, all: bool) -> sqlx::Resu
     .bind(all)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
 /// Priced cost of ended sessions that started in [start, end), from hourly rollups.
-pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &str) -> sqlx::Result<i64> {
+pub async fn cost_between(
+    pool: &Pool<DB>,
+    start: Micros,
+    end: Micros,
+    domain: &str,
+) -> sqlx::Result<i64> {
     let row = sqlx::query(&format!(
         "SELECT {} FROM rollup_hourly WHERE domain = $1 AND model = '' AND bucket >= $2 AND bucket < $3",
         split_sum("cost_nanos")
@@ -43,7 +74,8 @@ pub async fn cost_between(pool: &Pool<DB>, start: Micros, end: Micros, domain: &
 /// Ended sessions of a window and a [`SessionFilter`]: `$1`/`$2` the window, `$3` domain,
 /// `$4` model, `$5` status ('' for any; a session without an outcome counts as failed, as in
 /// the rollups).
-const HISTORY_FILTER: &str = "start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
+pub(crate) const HISTORY_FILTER: &str =
+    "start_time >= $1 AND start_time < $2 AND end_time IS NOT NULL \
     AND ($3 = '' OR domain = $3) AND ($4 = '' OR model = $4) \
     AND ($5 = '' OR ($5 = 'success') = (COALESCE(success, FALSE) = TRUE))";
 
@@ -57,7 +89,11 @@ pub async fn sessions_in_window(
     count: bool,
 ) -> sqlx::Result<(Vec<Session>, Option<i64>)> {
     let condition = format!("FROM chat_telemetry WHERE {HISTORY_FILTER}");
-    let (domain, model, status) = (filter.domain.as_deref().unwrap_or(""), filter.model.as_deref().unwrap_or(""), filter.status.as_str());
+    let (domain, model, status) = (
+        filter.domain.as_deref().unwrap_or(""),
+        filter.model.as_deref().unwrap_or(""),
+        filter.status.as_str(),
+    );
     let total: Option<i64> = if count {
         Some(
             sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) {condition}"))
@@ -84,14 +120,22 @@ pub async fn sessions_in_window(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let sessions = rows.iter().map(session_from_row).collect::<sqlx::Result<Vec<_>>>()?;
+    let sessions = rows
+        .iter()
+        .map(session_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
     Ok((sessions, total))
 }
 
 /// The first `limit` messages of a conversation: (role, content, time).
 /// The first messages of a conversation of `domain`: a session links to a conversation by
 /// id, and an id of another domain's shows nothing.
-pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, domain: &str, limit: i64) -> sqlx::Result<Vec<(String, String, Micros)>> {
+pub async fn conversation_messages(
+    pool: &Pool<DB>,
+    conversation_id: &str,
+    domain: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String, Micros)>> {
     let rows = sqlx::query(
         "SELECT role, content, created_at FROM messages WHERE conversation_id = $1 AND domain = $3 ORDER BY created_at, id LIMIT $2",
     )
@@ -100,7 +144,9 @@ pub async fn conversation_messages(pool: &Pool<DB>, conversation_id: &str, domai
     .bind(domain)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
 /// Ended sessions of the window older than `after` (start time, session id), newest first:
@@ -136,10 +182,17 @@ pub async fn alert_rules(pool: &Pool<DB>) -> sqlx::Result<Vec<(String, String, i
     let rows = sqlx::query("SELECT domain, alert_type, threshold_nanos, notify_at FROM cost_alerts ORDER BY domain, alert_type")
         .fetch_all(pool)
         .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect()
 }
 
-pub async fn set_alert_levels(pool: &Pool<DB>, domain: &str, alert_type: &str, notify_at: &str) -> sqlx::Result<()> {
+pub async fn set_alert_levels(
+    pool: &Pool<DB>,
+    domain: &str,
+    alert_type: &str,
+    notify_at: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE cost_alerts SET notify_at = $3 WHERE domain = $1 AND alert_type = $2")
         .bind(domain)
         .bind(alert_type)
@@ -169,7 +222,12 @@ pub async fn record_alert_event(pool: &Pool<DB>, e: &AlertEvent) -> sqlx::Result
 }
 
 /// The newest fired alerts of one domain ('' = the all-domains ones), or all when `all`.
-pub async fn alert_history(pool: &Pool<DB>, domain: &str, all: bool, limit: i64) -> sqlx::Result<Vec<AlertEvent>> {
+pub async fn alert_history(
+    pool: &Pool<DB>,
+    domain: &str,
+    all: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<AlertEvent>> {
     let rows = sqlx::query(
         "SELECT domain, alert_type, period_start, level, spend_nanos, threshold_nanos, projected_date, fired_at \
          FROM alert_events WHERE $2 OR domain = $1 ORDER BY fired_at DESC, domain, alert_type, level LIMIT $3",
@@ -196,7 +254,11 @@ pub async fn alert_history(pool: &Pool<DB>, domain: &str, all: bool, limit: i64)
 }
 
 /// An alert's webhook: (url, slack, secret), if it has one.
-pub async fn alert_webhook(pool: &Pool<DB>, domain: &str, alert_type: &str) -> sqlx::Result<Option<(String, bool, String)>> {
+pub async fn alert_webhook(
+    pool: &Pool<DB>,
+    domain: &str,
+    alert_type: &str,
+) -> sqlx::Result<Option<(String, bool, String)>> {
     let row = sqlx::query(
         "SELECT webhook_url, slack, webhook_secret FROM cost_alerts WHERE domain = $1 AND alert_type = $2 \
          AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
@@ -205,7 +267,8 @@ pub async fn alert_webhook(pool: &Pool<DB>, domain: &str, alert_type: &str) -> s
     .bind(alert_type)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).transpose()
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .transpose()
 }
 
 /// Sets (or with `None` removes) an alert's webhook; keeps its secret unless `secret` is given.
@@ -248,9 +311,9 @@ pub async fn queue_delivery(pool: &Pool<DB>, d: &WebhookDelivery) -> sqlx::Resul
     .map(drop)
 }
 
-const DELIVERY_COLUMNS: &str = "id, domain, alert_type, url, body, secret, status, attempts, next_attempt_at, last_error, created_at, delivered_at";
+pub(crate) const DELIVERY_COLUMNS: &str = "id, domain, alert_type, url, body, secret, status, attempts, next_attempt_at, last_error, created_at, delivered_at";
 
-fn delivery_from_row(r: &<DB as sqlx::Database>::Row) -> sqlx::Result<WebhookDelivery> {
+pub(crate) fn delivery_from_row(r: &<DB as sqlx::Database>::Row) -> sqlx::Result<WebhookDelivery> {
     Ok(WebhookDelivery {
         id: r.try_get(0)?,
         domain: r.try_get(1)?,
@@ -269,7 +332,12 @@ fn delivery_from_row(r: &<DB as sqlx::Database>::Row) -> sqlx::Result<WebhookDel
 
 /// Claims due deliveries: each is pushed `lease` into the future first, so another
 /// instance (or a crash) leaves it to be retried rather than sent twice at once.
-pub async fn claim_deliveries(pool: &Pool<DB>, now: Micros, lease: Micros, limit: i64) -> sqlx::Result<Vec<WebhookDelivery>> {
+pub async fn claim_deliveries(
+    pool: &Pool<DB>,
+    now: Micros,
+    lease: Micros,
+    limit: i64,
+) -> sqlx::Result<Vec<WebhookDelivery>> {
     let rows = sqlx::query(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
          ORDER BY next_attempt_at LIMIT $2"
@@ -320,7 +388,12 @@ pub async fn finish_attempt(
 }
 
 /// The newest deliveries (the delivery log) of a domain ('' = all-domain alerts), or all.
-pub async fn recent_deliveries(pool: &Pool<DB>, domain: &str, all: bool, limit: i64) -> sqlx::Result<Vec<WebhookDelivery>> {
+pub async fn recent_deliveries(
+    pool: &Pool<DB>,
+    domain: &str,
+    all: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<WebhookDelivery>> {
     let rows = sqlx::query(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE $2 OR domain = $1 ORDER BY created_at DESC, id LIMIT $3"
     ))

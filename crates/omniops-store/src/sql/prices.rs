@@ -1,11 +1,44 @@
 // Prices, and repricing stored sessions and rollups when they change.
 
-fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, String> {
-    let get = |name: &str| -> Result<Option<String>, String> { row.try_get(name).map_err(|e| e.to_string()) };
-    let dec = |name: &str| -> Result<Option<rust_decimal::Decimal>, String> {
-        get(name)?.map(|t| t.parse().map_err(|e| format!("{name}: {e}"))).transpose()
+use super::config::put_setting_in;
+use super::ingest::begin_write;
+use super::ingest::counters_from_row;
+use super::ingest::saturating_add;
+use super::ingest::session_from_row;
+use super::ingest::Tx;
+use super::ingest::CHUNK;
+use super::ingest::COUNTER_COLUMNS;
+use super::ingest::SESSION_COLUMNS;
+use super::DB;
+use crate::RecomputeReport;
+use crate::UnpricedModel;
+use crate::DEFAULT_PRICES_SETTING;
+use omniops_core::clock::floor_day;
+use omniops_core::clock::floor_hour;
+use omniops_core::clock::Micros;
+use omniops_core::pricing::Origin;
+use omniops_core::pricing::PriceEntry;
+use omniops_core::pricing::PriceTable;
+use omniops_core::session::calls_to_json;
+use omniops_core::session::Session;
+use omniops_core::usage::TokenUsage;
+use sqlx::Pool;
+use sqlx::QueryBuilder;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::collections::HashSet;
+
+pub(crate) fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, String> {
+    let get = |name: &str| -> Result<Option<String>, String> {
+        row.try_get(name).map_err(|e| e.to_string())
     };
-    let required = |v: Option<rust_decimal::Decimal>, name: &str| v.ok_or_else(|| format!("{name} missing"));
+    let dec = |name: &str| -> Result<Option<rust_decimal::Decimal>, String> {
+        get(name)?
+            .map(|t| t.parse().map_err(|e| format!("{name}: {e}")))
+            .transpose()
+    };
+    let required =
+        |v: Option<rust_decimal::Decimal>, name: &str| v.ok_or_else(|| format!("{name} missing"));
     let effective = get("effective_from")?.unwrap_or_default();
     let origin = get("origin")?.unwrap_or_default();
     Ok(PriceEntry {
@@ -18,30 +51,35 @@ fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, Strin
         cache_write_1h: dec("cache_write_1h")?,
         output: required(dec("output")?, "output")?,
         reasoning: dec("reasoning")?,
-        tiers: serde_json::from_str(&get("tiers")?.unwrap_or_else(|| "[]".into())).map_err(|e| format!("tiers: {e}"))?,
-        effective_from: chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d").map_err(|e| e.to_string())?,
+        tiers: serde_json::from_str(&get("tiers")?.unwrap_or_else(|| "[]".into()))
+            .map_err(|e| format!("tiers: {e}"))?,
+        effective_from: chrono::NaiveDate::parse_from_str(&effective, "%Y-%m-%d")
+            .map_err(|e| e.to_string())?,
         source: get("source")?.unwrap_or_default(),
         origin: Origin::parse(&origin).ok_or_else(|| format!("origin `{origin}`"))?,
     })
 }
 
-const PRICE_COLUMNS: &str = "model, effective_from, aliases, pattern, input, cached_input, cache_write, \
+pub(crate) const PRICE_COLUMNS: &str =
+    "model, effective_from, aliases, pattern, input, cached_input, cache_write, \
     cache_write_1h, output, reasoning, tiers, source, origin, updated_at";
 
 /// What an upsert of a price row may change.
-const PRICE_UPDATE: &str = " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
+pub(crate) const PRICE_UPDATE: &str = " ON CONFLICT (model, effective_from) DO UPDATE SET aliases = excluded.aliases, \
     pattern = excluded.pattern, input = excluded.input, cached_input = excluded.cached_input, \
     cache_write = excluded.cache_write, cache_write_1h = excluded.cache_write_1h, output = excluded.output, \
     reasoning = excluded.reasoning, tiers = excluded.tiers, source = excluded.source, origin = excluded.origin, \
     updated_at = excluded.updated_at";
 
-async fn load_prices_with<'e, E>(executor: E) -> anyhow::Result<Vec<PriceEntry>>
+pub(crate) async fn load_prices_with<'e, E>(executor: E) -> anyhow::Result<Vec<PriceEntry>>
 where
     E: sqlx::Executor<'e, Database = DB>,
 {
-    let rows = sqlx::query(&format!("SELECT {PRICE_COLUMNS} FROM model_prices ORDER BY model, effective_from"))
-        .fetch_all(executor)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {PRICE_COLUMNS} FROM model_prices ORDER BY model, effective_from"
+    ))
+    .fetch_all(executor)
+    .await?;
     rows.iter()
         .map(|r| price_from_row(r).map_err(|e| anyhow::anyhow!("bad stored price: {e}")))
         .collect()
@@ -52,9 +90,14 @@ pub async fn load_prices(pool: &Pool<DB>) -> anyhow::Result<Vec<PriceEntry>> {
 }
 
 /// Rows per price insert: 14 columns × 500.
-const PRICE_CHUNK: usize = 500;
+pub(crate) const PRICE_CHUNK: usize = 500;
 
-async fn insert_prices(tx: &mut Tx<'_>, entries: &[PriceEntry], conflict: &str, now: Micros) -> sqlx::Result<()> {
+pub(crate) async fn insert_prices(
+    tx: &mut Tx<'_>,
+    entries: &[PriceEntry],
+    conflict: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
     let text = |d: Option<rust_decimal::Decimal>| d.map(|d| d.to_string());
     for chunk in entries.chunks(PRICE_CHUNK) {
         let mut q = QueryBuilder::<DB>::new(format!("INSERT INTO model_prices ({PRICE_COLUMNS}) "));
@@ -82,13 +125,20 @@ async fn insert_prices(tx: &mut Tx<'_>, entries: &[PriceEntry], conflict: &str, 
 
 /// Replaces the shipped default rows with `entries` (skipping models a user priced) and
 /// records `fingerprint`, in one transaction.
-pub async fn replace_default_prices(pool: &Pool<DB>, entries: &[PriceEntry], fingerprint: &str, now: Micros) -> sqlx::Result<()> {
+pub async fn replace_default_prices(
+    pool: &Pool<DB>,
+    entries: &[PriceEntry],
+    fingerprint: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    let user: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT DISTINCT lower(model) FROM model_prices WHERE origin = 'user'")
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+    let user: HashSet<String> = sqlx::query_scalar::<_, String>(
+        "SELECT DISTINCT lower(model) FROM model_prices WHERE origin = 'user'",
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
     // A model a user priced keeps the defaults it had (they still price its sessions from
     // before the user's date): a release changes nothing of it.
     sqlx::query(
@@ -97,9 +147,19 @@ pub async fn replace_default_prices(pool: &Pool<DB>, entries: &[PriceEntry], fin
     )
     .execute(&mut *tx)
     .await?;
-    let shipped: Vec<PriceEntry> = entries.iter().filter(|e| !user.contains(&e.model)).cloned().collect();
+    let shipped: Vec<PriceEntry> = entries
+        .iter()
+        .filter(|e| !user.contains(&e.model))
+        .cloned()
+        .collect();
     // An imported row for the same model and date stays.
-    insert_prices(&mut tx, &shipped, " ON CONFLICT (model, effective_from) DO NOTHING", now).await?;
+    insert_prices(
+        &mut tx,
+        &shipped,
+        " ON CONFLICT (model, effective_from) DO NOTHING",
+        now,
+    )
+    .await?;
     put_setting_in(&mut tx, DEFAULT_PRICES_SETTING, fingerprint).await?;
     tx.commit().await
 }
@@ -112,7 +172,11 @@ pub async fn put_user_price(pool: &Pool<DB>, entry: &PriceEntry, now: Micros) ->
 }
 
 /// Stores imported entries; a row a user set is never replaced.
-pub async fn put_imported_prices(pool: &Pool<DB>, entries: &[PriceEntry], now: Micros) -> sqlx::Result<()> {
+pub async fn put_imported_prices(
+    pool: &Pool<DB>,
+    entries: &[PriceEntry],
+    now: Micros,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
     let conflict = format!("{PRICE_UPDATE} WHERE model_prices.origin <> 'user'");
     insert_prices(&mut tx, entries, &conflict, now).await?;
@@ -131,7 +195,7 @@ pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<Str
 }
 
 /// Sessions read per slice when repricing.
-const REPRICE_SLICE: i64 = 5_000;
+pub(crate) const REPRICE_SLICE: i64 = 5_000;
 
 /// Prices the stored sessions of `models` that started at or after `from` again with
 /// `table`, and applies each ended session's change of cost to its rollup rows, so the
@@ -144,7 +208,10 @@ pub async fn reprice_history(
     from: Micros,
     raw_since: Micros,
 ) -> anyhow::Result<RecomputeReport> {
-    let mut report = RecomputeReport { models: models.to_vec(), ..RecomputeReport::default() };
+    let mut report = RecomputeReport {
+        models: models.to_vec(),
+        ..RecomputeReport::default()
+    };
     if models.is_empty() {
         return Ok(report);
     }
@@ -160,31 +227,39 @@ pub async fn reprice_history(
         }
     }
     if floor_hour(from) < raw_since {
-        report.buckets += reprice_buckets(&mut tx, table, models, floor_hour(from), raw_since).await?;
+        report.buckets +=
+            reprice_buckets(&mut tx, table, models, floor_hour(from), raw_since).await?;
     }
     tx.commit().await?;
     Ok(report)
 }
 
 /// Cost and unpriced-count changes per (hour, domain, model) pair row.
-type CostDeltas = HashMap<(Micros, String, String), (i64, i64)>;
+pub(crate) type CostDeltas = HashMap<(Micros, String, String), (i64, i64)>;
 
 /// One slice of sessions after `cursor` (start time, id): returns how many changed and the
 /// cursor of the next slice (`None` when this was the last).
-async fn reprice_slice(
+pub(crate) async fn reprice_slice(
     tx: &mut Tx<'_>,
     table: &PriceTable,
     models: &[String],
     cursor: &(Micros, String),
 ) -> anyhow::Result<(u64, Option<(Micros, String)>)> {
-    let mut q = QueryBuilder::<DB>::new(format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE (start_time > "));
-    q.push_bind(cursor.0).push(" OR (start_time = ").push_bind(cursor.0).push(" AND id > ").push_bind(cursor.1.clone());
+    let mut q = QueryBuilder::<DB>::new(format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE (start_time > "
+    ));
+    q.push_bind(cursor.0)
+        .push(" OR (start_time = ")
+        .push_bind(cursor.0)
+        .push(" AND id > ")
+        .push_bind(cursor.1.clone());
     q.push(")) AND model IN (");
     let mut list = q.separated(", ");
     for m in models {
         list.push_bind(m.clone());
     }
-    q.push(") ORDER BY start_time, id LIMIT ").push_bind(REPRICE_SLICE);
+    q.push(") ORDER BY start_time, id LIMIT ")
+        .push_bind(REPRICE_SLICE);
     let rows = q.build().fetch_all(&mut **tx).await?;
     let mut changed: Vec<Session> = Vec::new();
     let mut deltas = CostDeltas::new();
@@ -192,13 +267,28 @@ async fn reprice_slice(
     for row in &rows {
         let mut session = session_from_row(row)?;
         last = Some((session.start_time, session.id.clone()));
-        let before = (session.cost_nanos, session.price.clone(), session.calls.clone());
+        let before = (
+            session.cost_nanos,
+            session.price.clone(),
+            session.calls.clone(),
+        );
         session.reprice(table);
-        if (session.cost_nanos, session.price.clone(), session.calls.clone()) == before {
+        if (
+            session.cost_nanos,
+            session.price.clone(),
+            session.calls.clone(),
+        ) == before
+        {
             continue;
         }
         if session.end_time.is_some() {
-            let delta = deltas.entry((floor_hour(session.start_time), session.domain.clone(), session.model.clone())).or_default();
+            let delta = deltas
+                .entry((
+                    floor_hour(session.start_time),
+                    session.domain.clone(),
+                    session.model.clone(),
+                ))
+                .or_default();
             delta.0 += session.cost_nanos.unwrap_or(0) - before.0.unwrap_or(0);
             delta.1 += i64::from(session.cost_nanos.is_none()) - i64::from(before.0.is_none());
         }
@@ -207,18 +297,25 @@ async fn reprice_slice(
     for chunk in changed.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new("UPDATE chat_telemetry SET cost_nanos = v.column2, calls = v.column3, price_ref = v.column4 FROM (");
         q.push_values(chunk, |mut b, s| {
-            b.push_bind(s.id.clone()).push_bind(s.cost_nanos).push_bind(calls_to_json(&s.calls)).push_bind(s.price.clone());
+            b.push_bind(s.id.clone())
+                .push_bind(s.cost_nanos)
+                .push_bind(calls_to_json(&s.calls))
+                .push_bind(s.price.clone());
         });
         q.push(") AS v WHERE chat_telemetry.id = v.column1");
         q.build().execute(&mut **tx).await?;
     }
     add_cost_deltas(tx, &deltas).await?;
-    let next = if rows.len() as i64 == REPRICE_SLICE { last } else { None };
+    let next = if rows.len() as i64 == REPRICE_SLICE {
+        last
+    } else {
+        None
+    };
     Ok((changed.len() as u64, next))
 }
 
 /// Rollup hours in [from, until) of `models` priced from their token sums at the base rates.
-async fn reprice_buckets(
+pub(crate) async fn reprice_buckets(
     tx: &mut Tx<'_>,
     table: &PriceTable,
     models: &[String],
@@ -251,7 +348,10 @@ async fn reprice_buckets(
                 None => (0, c.requests),
             };
             if (cost, unpriced) != (c.cost_nanos, c.unpriced) {
-                deltas.insert((bucket, row.try_get(1)?, model.clone()), (cost - c.cost_nanos, unpriced - c.unpriced));
+                deltas.insert(
+                    (bucket, row.try_get(1)?, model.clone()),
+                    (cost - c.cost_nanos, unpriced - c.unpriced),
+                );
             }
         }
     }
@@ -262,11 +362,16 @@ async fn reprice_buckets(
 
 /// Adds cost and unpriced-count changes of pair rows to them, to their all-domains and
 /// all-models rows, hourly and daily.
-async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<()> {
+pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<()> {
     let mut rows: HashMap<(&str, Micros, &str, &str), (i64, i64)> = HashMap::new();
     for ((hour, domain, model), (cost, unpriced)) in deltas {
         for (table, bucket) in [("rollup_hourly", *hour), ("rollup_daily", floor_day(*hour))] {
-            for (d, m) in [(domain.as_str(), model.as_str()), (domain.as_str(), ""), ("", model.as_str()), ("", "")] {
+            for (d, m) in [
+                (domain.as_str(), model.as_str()),
+                (domain.as_str(), ""),
+                ("", model.as_str()),
+                ("", ""),
+            ] {
                 let row = rows.entry((table, bucket, d, m)).or_default();
                 row.0 += cost;
                 row.1 += unpriced;
@@ -281,9 +386,16 @@ async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sqlx::Result<(
                 saturating_add(&format!("{table}.cost_nanos"), "v.column4"),
                 saturating_add(&format!("{table}.unpriced"), "v.column5")
             ));
-            q.push_values(chunk, |mut b, ((_, bucket, domain, model), (cost, unpriced))| {
-                b.push_bind(*bucket).push_bind(domain.to_string()).push_bind(model.to_string()).push_bind(*cost).push_bind(*unpriced);
-            });
+            q.push_values(
+                chunk,
+                |mut b, ((_, bucket, domain, model), (cost, unpriced))| {
+                    b.push_bind(*bucket)
+                        .push_bind(domain.to_string())
+                        .push_bind(model.to_string())
+                        .push_bind(*cost)
+                        .push_bind(*unpriced);
+                },
+            );
             q.push(format!(") AS v WHERE {table}.bucket = v.column1 AND {table}.domain = v.column2 AND {table}.model = v.column3"));
             q.build().execute(&mut **tx).await?;
         }
@@ -308,24 +420,39 @@ pub async fn unpriced_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<U
         let model: String = row.try_get(0)?;
         let sessions: i64 = row.try_get(1)?;
         let last: Micros = row.try_get(2)?;
-        let entry = by_model.entry(model.clone()).or_insert(UnpricedModel { model, sessions: 0, last_seen: last });
+        let entry = by_model.entry(model.clone()).or_insert(UnpricedModel {
+            model,
+            sessions: 0,
+            last_seen: last,
+        });
         entry.sessions += sessions;
         entry.last_seen = entry.last_seen.max(last);
     }
     let mut models: Vec<_> = by_model.into_values().collect();
-    models.sort_by(|a, b| b.sessions.cmp(&a.sessions).then_with(|| a.model.cmp(&b.model)));
+    models.sort_by(|a, b| {
+        b.sessions
+            .cmp(&a.sessions)
+            .then_with(|| a.model.cmp(&b.model))
+    });
     Ok(models)
 }
 
 /// Records the (model, domain) pairs of new unpriced sessions; returns those seen for the
 /// first time, which the live stream announces.
-async fn first_unpriced(tx: &mut Tx<'_>, pairs: &HashSet<(String, String)>, now: Micros) -> sqlx::Result<Vec<(String, String)>> {
+pub(crate) async fn first_unpriced(
+    tx: &mut Tx<'_>,
+    pairs: &HashSet<(String, String)>,
+    now: Micros,
+) -> sqlx::Result<Vec<(String, String)>> {
     let mut first = Vec::new();
     let pairs: Vec<_> = pairs.iter().collect();
     for chunk in pairs.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO unpriced_seen (model, domain, first_seen) ");
+        let mut q =
+            QueryBuilder::<DB>::new("INSERT INTO unpriced_seen (model, domain, first_seen) ");
         q.push_values(chunk, |mut b, (model, domain)| {
-            b.push_bind(model.clone()).push_bind(domain.clone()).push_bind(now);
+            b.push_bind(model.clone())
+                .push_bind(domain.clone())
+                .push_bind(now);
         });
         q.push(" ON CONFLICT (model, domain) DO NOTHING RETURNING model, domain");
         for row in q.build().fetch_all(&mut **tx).await? {

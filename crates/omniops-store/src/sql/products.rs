@@ -1,10 +1,21 @@
 // Missing-product requests at ingest: conversations flagged when a session found nothing,
 // and the product rollups and examples.
+use super::ingest::Tx;
+use super::ingest::CHUNK;
+use super::DB;
+use crate::batch::ProductCounts;
+use crate::batch::ProductDelta;
+use omniops_core::clock::Micros;
+use sqlx::{QueryBuilder, Row};
+use std::collections::HashMap;
 
 /// Marks those of `ids` that have a session which searched and found nothing, unless already
 /// marked, and returns the product questions of the newly marked ones (this batch's included):
 /// (domain, product, text, time).
-async fn flag_found_nothing(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<(String, String, String, Micros)>> {
+pub(crate) async fn flag_found_nothing(
+    tx: &mut Tx<'_>,
+    ids: &[String],
+) -> sqlx::Result<Vec<(String, String, String, Micros)>> {
     let mut questions = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
@@ -31,13 +42,18 @@ async fn flag_found_nothing(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec
         }
         q.push(")");
         for row in q.build().fetch_all(&mut **tx).await? {
-            questions.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?));
+            questions.push((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ));
         }
     }
     Ok(questions)
 }
 
-async fn add_product_counts(
+pub(crate) async fn add_product_counts(
     tx: &mut Tx<'_>,
     table: &str,
     rows: &HashMap<(String, Micros, String), ProductCounts>,
@@ -65,14 +81,19 @@ async fn add_product_counts(
     Ok(())
 }
 
-async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
+pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
     add_product_counts(tx, "product_rollup_hourly", &delta.hourly).await?;
     add_product_counts(tx, "product_rollup_daily", &delta.daily).await?;
     let examples: Vec<_> = delta.examples.iter().collect();
     for chunk in examples.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("INSERT INTO product_examples (domain, product, text, last_at) ");
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO product_examples (domain, product, text, last_at) ",
+        );
         q.push_values(chunk, |mut b, ((domain, product, text), at)| {
-            b.push_bind(domain.clone()).push_bind(product.clone()).push_bind(text.clone()).push_bind(**at);
+            b.push_bind(domain.clone())
+                .push_bind(product.clone())
+                .push_bind(text.clone())
+                .push_bind(**at);
         });
         q.push(
             " ON CONFLICT (domain, product, text) DO UPDATE SET last_at = \

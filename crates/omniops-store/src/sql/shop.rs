@@ -1,7 +1,21 @@
 // The content index and shop data.
 
+use super::ingest::split_sum;
+use super::ingest::wide_sum;
+use super::DB;
+use omniops_core::shop::CurrencyTotal;
+use omniops_core::shop::ScrapedInputs;
+use omniops_core::shop::ShopInputs;
+use omniops_core::window::Window;
+use sqlx::Pool;
+use sqlx::Row;
+
 /// Pages (scraped in `window`, if given) and scrape jobs waiting or running.
-pub async fn scraped_inputs(pool: &Pool<DB>, window: Option<&Window>, scope: &str) -> sqlx::Result<ScrapedInputs> {
+pub async fn scraped_inputs(
+    pool: &Pool<DB>,
+    window: Option<&Window>,
+    scope: &str,
+) -> sqlx::Result<ScrapedInputs> {
     let (start, end) = window.map_or((i64::MIN, i64::MAX), |w| (w.start, w.end));
     let row = sqlx::query(
         "SELECT CAST(COUNT(*) AS BIGINT), MAX(scraped_at), CAST(COALESCE(SUM(content_length), 0) AS BIGINT), \
@@ -43,7 +57,13 @@ pub async fn scraped_inputs(pool: &Pool<DB>, window: Option<&Window>, scope: &st
     })
 }
 
-async fn currency_totals(pool: &Pool<DB>, table: &str, amount: &str, window: &Window, scope: &str) -> sqlx::Result<Vec<CurrencyTotal>> {
+pub(crate) async fn currency_totals(
+    pool: &Pool<DB>,
+    table: &str,
+    amount: &str,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<Vec<CurrencyTotal>> {
     let rows = sqlx::query(&format!(
         "SELECT currency, CAST(COUNT(*) AS BIGINT), {} FROM {table} \
          WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) GROUP BY currency ORDER BY currency",
@@ -55,12 +75,22 @@ async fn currency_totals(pool: &Pool<DB>, table: &str, amount: &str, window: &Wi
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok(CurrencyTotal { currency: r.try_get(0)?, count: r.try_get(1)?, nanos: wide_sum(r, 2)? }))
+        .map(|r| {
+            Ok(CurrencyTotal {
+                currency: r.try_get(0)?,
+                count: r.try_get(1)?,
+                nanos: wide_sum(r, 2)?,
+            })
+        })
         .collect()
 }
 
 /// The catalogue (all of it), and orders and abandoned carts of the window.
-pub async fn shop_inputs(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<ShopInputs> {
+pub async fn shop_inputs(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<ShopInputs> {
     let products = sqlx::query(
         "SELECT product_name, price FROM structured_extractions \
          WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1)",

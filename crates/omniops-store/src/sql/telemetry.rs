@@ -1,6 +1,25 @@
 // Telemetry reads: rollup sums of a window, the trend, live sessions.
 
-fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
+use super::analytics::rollup_window_query;
+use super::ingest::counter_sums;
+use super::ingest::counters_from_sums;
+use super::ingest::session_from_row;
+use super::ingest::split_sum;
+use super::ingest::COUNTER_COLUMNS;
+use super::ingest::SESSION_COLUMNS;
+use super::DB;
+use omniops_core::clock::Micros;
+use omniops_core::rollup::Counters;
+use omniops_core::rollup::DURATION_BOUNDS_MS;
+use omniops_core::rollup::DURATION_BUCKETS;
+use omniops_core::session::Session;
+use omniops_core::telemetry::LiveSession;
+use omniops_core::window::Window;
+use sqlx::Pool;
+use sqlx::QueryBuilder;
+use sqlx::Row;
+
+pub(crate) fn window_ranges(window: &Window) -> [(&'static str, Micros, Micros); 3] {
     let split = window.split_days();
     [
         ("rollup_hourly", split.head.0, split.head.1),
@@ -28,7 +47,9 @@ pub async fn window_groups(
             q.push(" UNION ALL ");
         }
         first = false;
-        q.push(format!("SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "));
+        q.push(format!(
+            "SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "
+        ));
         q.push_bind(start).push(" AND bucket < ").push_bind(end);
         match (domain.is_empty(), model) {
             (true, None) => {
@@ -49,12 +70,22 @@ pub async fn window_groups(
     q.push(") r GROUP BY domain, model");
     let rows = q.build().fetch_all(pool).await?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_sums(row, 2)?)))
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                counters_from_sums(row, 2)?,
+            ))
+        })
         .collect()
 }
 
 /// The spec's approach, kept as a benchmark reference: sum the raw rows of the window.
-pub async fn naive_window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<Vec<(String, String, Counters)>> {
+pub async fn naive_window_sums(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<Vec<(String, String, Counters)>> {
     let sums = [
         "1",
         "CASE WHEN success THEN 1 ELSE 0 END",
@@ -83,13 +114,24 @@ pub async fn naive_window_sums(pool: &Pool<DB>, window: &Window, domain: &str) -
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, counters_from_sums(row, 2)?)))
+        .map(|row| {
+            Ok((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                counters_from_sums(row, 2)?,
+            ))
+        })
         .collect()
 }
 
 /// Requests and cost per hour of the window (hours without sessions are absent), for all
 /// models or one (`model` empty = all).
-pub async fn trend(pool: &Pool<DB>, window: &Window, domain: &str, model: &str) -> sqlx::Result<Vec<(Micros, i64, i64)>> {
+pub async fn trend(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    model: &str,
+) -> sqlx::Result<Vec<(Micros, i64, i64)>> {
     let rows = sqlx::query(
         "SELECT bucket, requests, cost_nanos FROM rollup_hourly \
          WHERE domain = $1 AND model = $4 AND bucket >= $2 AND bucket < $3 ORDER BY bucket",
@@ -118,7 +160,9 @@ pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<Li
         // Live rows are rewritten on every event, so until vacuum runs the partial index holds
         // many dead entries. A plain index scan marks them dead as it passes (a bitmap scan
         // does not), keeping this query fast right after a burst of sessions.
-        sqlx::query("SET LOCAL enable_bitmapscan = off").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL enable_bitmapscan = off")
+            .execute(&mut *tx)
+            .await?;
     }
     let rows = sqlx::query(
         "SELECT session_id, model, domain, start_time, cost_nanos, input_tokens, output_tokens \
@@ -144,10 +188,12 @@ pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<Li
 }
 
 pub async fn session(pool: &Pool<DB>, session_id: &str) -> sqlx::Result<Option<Session>> {
-    let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id = $1"))
-        .bind(session_id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id = $1"
+    ))
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(session_from_row).transpose()
 }
 
@@ -163,13 +209,28 @@ pub async fn known_domains(pool: &Pool<DB>, since: Micros) -> sqlx::Result<Vec<S
 }
 
 /// Ended sessions of the window per response-time bucket, from the duration rollups.
-pub async fn duration_histogram(pool: &Pool<DB>, window: &Window, scope: &str) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
-    let mut q = rollup_window_query("duration_rollup", "le_index, count", "le_index, CAST(SUM(count) AS BIGINT)", "GROUP BY le_index", window, scope);
+pub async fn duration_histogram(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+    let mut q = rollup_window_query(
+        "duration_rollup",
+        "le_index, count",
+        "le_index, CAST(SUM(count) AS BIGINT)",
+        "GROUP BY le_index",
+        window,
+        scope,
+    );
     histogram_from_rows(&q.build().fetch_all(pool).await?)
 }
 
 /// The same from raw sessions (for tests).
-pub async fn raw_duration_histogram(pool: &Pool<DB>, window: &Window, domain: &str) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+pub async fn raw_duration_histogram(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
     let cases: String = DURATION_BOUNDS_MS
         .iter()
         .enumerate()
@@ -188,7 +249,9 @@ pub async fn raw_duration_histogram(pool: &Pool<DB>, window: &Window, domain: &s
     histogram_from_rows(&rows)
 }
 
-fn histogram_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
+pub(crate) fn histogram_from_rows(
+    rows: &[<DB as sqlx::Database>::Row],
+) -> sqlx::Result<[i64; DURATION_BUCKETS]> {
     let mut counts = [0; DURATION_BUCKETS];
     for row in rows {
         let index: i64 = row.try_get(0)?;
@@ -201,7 +264,11 @@ fn histogram_from_rows(rows: &[<DB as sqlx::Database>::Row]) -> sqlx::Result<[i6
 
 /// Live sessions with no event since before `cutoff`: (session id, last event time,
 /// whether it was built from spans).
-pub async fn stale_live_sessions(pool: &Pool<DB>, cutoff: Micros, limit: i64) -> sqlx::Result<Vec<(String, Micros, bool)>> {
+pub async fn stale_live_sessions(
+    pool: &Pool<DB>,
+    cutoff: Micros,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, Micros, bool)>> {
     let rows = sqlx::query(
         "SELECT session_id, last_event_at, otlp_received_at IS NOT NULL FROM chat_telemetry \
          WHERE end_time IS NULL AND last_event_at < $1 ORDER BY last_event_at LIMIT $2",
@@ -210,12 +277,18 @@ pub async fn stale_live_sessions(pool: &Pool<DB>, cutoff: Micros, limit: i64) ->
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
 /// Live span-built sessions whose root span has ended and whose latest span arrived
 /// before `quiet_before`: ready to settle.
-pub async fn settling_sessions(pool: &Pool<DB>, quiet_before: Micros, limit: i64) -> sqlx::Result<Vec<String>> {
+pub async fn settling_sessions(
+    pool: &Pool<DB>,
+    quiet_before: Micros,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT session_id FROM chat_telemetry WHERE end_time IS NULL AND otlp_root_end IS NOT NULL \
          AND otlp_received_at < $1 ORDER BY otlp_received_at LIMIT $2",
