@@ -69,7 +69,7 @@ fn biggest_cost_mover(now: &TelemetryReport, before: &TelemetryReport) -> Option
         let costs = |r: &TelemetryReport| -> HashMap<String, Decimal> {
             r.domain_breakdown
                 .iter()
-                .map(|d| (d.domain.clone(), dec(&d.cost)))
+                .map(|d| (d.domain.clone(), d.cost.shown()))
                 .collect()
         };
         describe("Domain", &costs(now), &costs(before))
@@ -77,7 +77,7 @@ fn biggest_cost_mover(now: &TelemetryReport, before: &TelemetryReport) -> Option
         let costs = |r: &TelemetryReport| -> HashMap<String, Decimal> {
             r.model_usage
                 .iter()
-                .filter_map(|m| m.cost.as_deref().map(|c| (m.model.clone(), dec(c))))
+                .filter_map(|m| m.cost.map(|c| (m.model.clone(), c.shown())))
                 .collect()
         };
         describe("Model", &costs(now), &costs(before))

@@ -22,6 +22,48 @@ pub fn usd_to_nanos(usd: Decimal) -> Nanos {
         .unwrap_or(i64::MAX)
 }
 
+/// A USD amount that keeps its exact value and is written — in JSON, CSV and pages alike —
+/// as text with a fixed number of decimals, rounded half away from zero. Reports carry it
+/// so pages compute with the value instead of parsing the text back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usd {
+    value: Decimal,
+    decimals: u32,
+}
+
+impl Usd {
+    pub fn new(value: Decimal, decimals: u32) -> Usd {
+        Usd { value, decimals }
+    }
+
+    pub fn from_nanos(nanos: i128, decimals: u32) -> Usd {
+        Usd::new(nanos_to_usd(nanos), decimals)
+    }
+
+    /// The exact amount.
+    pub fn exact(&self) -> Decimal {
+        self.value
+    }
+
+    /// The amount as written: rounded to its decimals.
+    pub fn shown(&self) -> Decimal {
+        self.value
+            .round_dp_with_strategy(self.decimals, RoundingStrategy::MidpointAwayFromZero)
+    }
+}
+
+impl std::fmt::Display for Usd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_usd(self.value, self.decimals))
+    }
+}
+
+impl serde::Serialize for Usd {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A USD amount as text with exactly `decimals` places, rounded half away from zero.
 pub fn format_usd(usd: Decimal, decimals: u32) -> String {
     let rounded = usd.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
@@ -69,6 +111,14 @@ mod tests {
         assert_eq!(format_nanos(49_999, 4), "0.0000");
         assert_eq!(format_nanos(-50_000, 4), "-0.0001");
         assert_eq!(format_nanos(0, 6), "0.000000");
+        let amount = Usd::from_nanos(486_665_750, 4);
+        assert_eq!(amount.to_string(), "0.4867");
+        assert_eq!(amount.shown().to_string(), "0.4867");
+        assert_eq!(amount.exact().to_string(), "0.486665750");
+        assert_eq!(
+            serde_json::to_string(&amount).ok().as_deref(),
+            Some("\"0.4867\"")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Field names and types follow the spec; the rules are in README: `GET /api/dashboard/telemetry`.
 
 use crate::clock::{to_rfc3339, Micros, MICROS_PER_HOUR, MICROS_PER_SECOND};
-use crate::money::{format_nanos, json_number, nanos_to_usd, percentage, ratio};
+use crate::money::{json_number, nanos_to_usd, percentage, ratio, Usd};
 use crate::rollup::{Counters, WindowSums};
 use crate::window::Window;
 use rust_decimal::prelude::ToPrimitive;
@@ -62,11 +62,11 @@ pub struct Overview {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CostSummary {
-    pub total: String,
-    pub average: String,
-    pub projected_daily: String,
-    pub projected_monthly: String,
-    pub per_hour: String,
+    pub total: Usd,
+    pub average: Usd,
+    pub projected_daily: Usd,
+    pub projected_monthly: Usd,
+    pub per_hour: Usd,
     pub trend: Trend,
 }
 
@@ -102,7 +102,7 @@ pub struct ModelUsage {
     pub model: String,
     pub count: i64,
     /// `None` (JSON null) when none of the model's requests has a price.
-    pub cost: Option<String>,
+    pub cost: Option<Usd>,
     pub tokens: i64,
     pub percentage: Number,
     pub unpriced: bool,
@@ -114,7 +114,7 @@ pub struct DomainCost {
     pub domain: String,
     pub requests: i64,
     /// The priced requests' cost.
-    pub cost: String,
+    pub cost: Usd,
     /// Requests of models without a price: not in `cost`.
     pub unpriced_requests: i64,
     pub unpriced: bool,
@@ -132,7 +132,7 @@ pub struct HourPoint {
 #[serde(rename_all = "camelCase")]
 pub struct Live {
     pub active_sessions: i64,
-    pub current_cost: String,
+    pub current_cost: Usd,
     pub sessions_data: Vec<LiveSessionData>,
 }
 
@@ -141,7 +141,7 @@ pub struct Live {
 pub struct LiveSessionData {
     pub id: String,
     pub uptime: i64,
-    pub cost: String,
+    pub cost: Usd,
     pub model: String,
     pub domain: String,
     pub unpriced: bool,
@@ -155,8 +155,8 @@ fn round_whole(value: Decimal) -> i64 {
         .unwrap_or(0)
 }
 
-fn fixed(value: Decimal, decimals: u32) -> String {
-    crate::money::format_usd(value, decimals)
+fn fixed(value: Decimal, decimals: u32) -> Usd {
+    Usd::new(value, decimals)
 }
 
 /// Compares the cost of the window's second half with its first: within ±10% is stable.
@@ -212,7 +212,7 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         .map(|(model, c)| ModelUsage {
             model,
             count: c.requests,
-            cost: (c.priced_requests() > 0).then(|| format_nanos(i128::from(c.cost_nanos), 4)),
+            cost: (c.priced_requests() > 0).then(|| Usd::from_nanos(i128::from(c.cost_nanos), 4)),
             tokens: c.input_tokens.saturating_add(c.output_tokens),
             percentage: percentage(i128::from(c.requests), requests),
             unpriced: c.unpriced > 0,
@@ -231,7 +231,7 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         .map(|(domain, c)| DomainCost {
             domain,
             requests: c.requests,
-            cost: format_nanos(i128::from(c.cost_nanos), 4),
+            cost: Usd::from_nanos(i128::from(c.cost_nanos), 4),
             unpriced_requests: c.unpriced,
             unpriced: c.unpriced > 0,
         })
@@ -278,7 +278,7 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
             unpriced_requests: totals.unpriced,
         },
         cost: CostSummary {
-            total: format_nanos(cost_total, 4),
+            total: Usd::from_nanos(cost_total, 4),
             average: fixed(
                 nanos_to_usd(cost_total) / Decimal::from(totals.priced_requests().max(1)),
                 6,
@@ -300,20 +300,26 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         performance: Performance {
             avg_response_time: round_whole(ratio(i128::from(totals.duration_ms), requests)),
             total_searches: totals.searches,
-            avg_searches_per_request: fixed(ratio(i128::from(totals.searches), requests), 2),
-            avg_iterations: fixed(ratio(i128::from(totals.iterations), requests), 2),
+            avg_searches_per_request: crate::money::format_usd(
+                ratio(i128::from(totals.searches), requests),
+                2,
+            ),
+            avg_iterations: crate::money::format_usd(
+                ratio(i128::from(totals.iterations), requests),
+                2,
+            ),
         },
         model_usage,
         domain_breakdown,
         hourly_trend,
         live: Live {
             active_sessions: active,
-            current_cost: format_nanos(live_cost, 4),
+            current_cost: Usd::from_nanos(live_cost, 4),
             sessions_data: live_sessions
                 .into_iter()
                 .map(|s| LiveSessionData {
                     uptime: ((now - s.start_time) / MICROS_PER_SECOND).max(0),
-                    cost: format_nanos(i128::from(s.cost_nanos.unwrap_or(0)), 4),
+                    cost: Usd::from_nanos(i128::from(s.cost_nanos.unwrap_or(0)), 4),
                     unpriced: s.cost_nanos.is_none(),
                     id: s.session_id,
                     model: s.model,

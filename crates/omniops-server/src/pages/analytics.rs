@@ -69,10 +69,10 @@ pub async fn overview(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     );
     Ok(html! {
         div.grid {
-            (stat_card("response-time", "Avg response time", &format!("{} s", now.response_time), &now.response_time.to_string(), Some(&response), false))
-            (stat_card("satisfaction", "Satisfaction", &format!("{} / 5", now.satisfaction_score), &now.satisfaction_score.to_string(), Some(&satisfaction), true))
-            (stat_card("resolution", "Resolution rate", &format!("{}%", now.resolution_rate), &now.resolution_rate.to_string(), Some(&resolution), true))
-            (stat_card("messages", "Messages", &count(now.metrics.total_messages), &now.metrics.total_messages.to_string(), Some(&messages), true))
+            (stat_card("response-time", "Avg response time", &format!("{} s", now.response_time), &now.response_time, Some(&response), false))
+            (stat_card("satisfaction", "Satisfaction", &format!("{} / 5", now.satisfaction_score), &now.satisfaction_score, Some(&satisfaction), true))
+            (stat_card("resolution", "Resolution rate", &format!("{}%", now.resolution_rate), &now.resolution_rate, Some(&resolution), true))
+            (stat_card("messages", "Messages", &count(now.metrics.total_messages), now.metrics.total_messages, Some(&messages), true))
         }
         div.grid-halves {
             section.card {
@@ -159,8 +159,8 @@ pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup
             div.grid {
                 (stat_card("iterations", "Iterations per request", &p.avg_iterations, &p.avg_iterations, None, false))
                 (stat_card("searches", "Searches per request", &p.avg_searches_per_request, &p.avg_searches_per_request, None, false))
-                (stat_card("failure-rate", "Failure rate", &format!("{}%", r.overview.error_rate), &r.overview.error_rate.to_string(), None, false))
-                (stat_card("mean-duration", "Mean response time", &duration_ms(p.avg_response_time), &p.avg_response_time.to_string(), None, false))
+                (stat_card("failure-rate", "Failure rate", &format!("{}%", r.overview.error_rate), &r.overview.error_rate, None, false))
+                (stat_card("mean-duration", "Mean response time", &duration_ms(p.avg_response_time), p.avg_response_time, None, false))
             }
             p.muted { "Timeouts are not told apart from other failures, so no timeout rate is shown." }
         }
@@ -203,7 +203,7 @@ pub async fn customers(state: &AppState, f: &Filters) -> anyhow::Result<Markup> 
                                 td { (d.domain) }
                                 td.num { (count(d.requests)) }
                                 td { div.share-row { span.grow { (share_bar(&share.to_string(), false)) } span { (share) "%" } } }
-                                td.num { (components::usd(&d.cost)) }
+                                td.num { (components::usd(d.cost)) }
                             }
                         }
                     }

@@ -164,14 +164,14 @@ pub fn stat_card(
     testid: &str,
     label: &str,
     shown: &str,
-    value: &str,
+    value: impl std::fmt::Display,
     change: Option<&Change>,
     higher_is_good: bool,
 ) -> Markup {
     html! {
         div.card data-testid=(testid) {
             div.stat-label { (label) }
-            div.stat-value data-value=(value) { (shown) }
+            div.stat-value data-value=(value.to_string()) { (shown) }
             @if let Some(change) = change {
                 @let class = match (change.direction, higher_is_good) {
                     (0, _) => "change",
@@ -185,7 +185,9 @@ pub fn stat_card(
 }
 
 /// A USD amount as the API prints it, with thousands separators and a dollar sign.
-pub fn usd(amount: &str) -> String {
+pub fn usd(amount: impl std::fmt::Display) -> String {
+    let amount = amount.to_string();
+    let amount = amount.as_str();
     let (sign, digits) = match amount.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", amount),

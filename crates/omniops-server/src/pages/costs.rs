@@ -55,12 +55,12 @@ pub async fn metrics(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let c = &r.cost;
     Ok(html! {
         div.grid {
-            (stat_card("total-spend", "Total spend", &usd(&c.total), &c.total, None, false))
-            (stat_card("avg-cost", "Avg cost per request", &usd(&c.average), &c.average, None, false))
-            (stat_card("projected-daily", "Daily projection", &usd(&c.projected_daily), &c.projected_daily, None, false))
-            (stat_card("projected-monthly", "Monthly projection", &usd(&c.projected_monthly), &c.projected_monthly, None, false))
+            (stat_card("total-spend", "Total spend", &usd(c.total), c.total, None, false))
+            (stat_card("avg-cost", "Avg cost per request", &usd(c.average), c.average, None, false))
+            (stat_card("projected-daily", "Daily projection", &usd(c.projected_daily), c.projected_daily, None, false))
+            (stat_card("projected-monthly", "Monthly projection", &usd(c.projected_monthly), c.projected_monthly, None, false))
         }
-        p.muted { (count(r.overview.total_requests)) " requests · " (usd(&c.per_hour)) " per hour · trend " (format!("{:?}", c.trend).to_lowercase()) }
+        p.muted { (count(r.overview.total_requests)) " requests · " (usd(c.per_hour)) " per hour · trend " (format!("{:?}", c.trend).to_lowercase()) }
     })
 }
 
@@ -85,7 +85,7 @@ pub async fn ticker(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         div data-testid="live-ticker" {
             div.stat-value {
                 span class=(if live.active_sessions > 0 { "pulse" } else { "pulse idle" }) {} " "
-                span data-value=(live.current_cost) { (usd(&live.current_cost)) }
+                span data-value=(live.current_cost) { (usd(live.current_cost)) }
             }
             p.muted { (count(live.active_sessions)) " live sessions" }
             @if !live.sessions_data.is_empty() {
@@ -94,7 +94,7 @@ pub async fn ticker(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     tbody {
                         @for s in live.sessions_data.iter().take(5) {
                             tr { td { (s.domain) } td { (s.model) } td.num { (s.uptime) " s" }
-                                 td.num { @if s.unpriced { span.badge.warn { "unpriced" } } @else { (usd(&s.cost)) } } }
+                                 td.num { @if s.unpriced { span.badge.warn { "unpriced" } } @else { (usd(s.cost)) } } }
                         }
                     }
                 }
@@ -109,13 +109,13 @@ pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         return Ok(components::first_session_help(f));
     }
     let labels: Vec<&str> = r.model_usage.iter().map(|m| m.model.as_str()).collect();
-    let costs: Vec<Option<String>> = r.model_usage.iter().map(|m| m.cost.clone()).collect();
-    let costs: Vec<serde_json::Value> = costs
+    let costs: Vec<serde_json::Value> = r
+        .model_usage
         .iter()
-        .map(|c| {
-            c.as_deref()
-                .and_then(|c| c.parse::<serde_json::Number>().ok())
-                .map_or(serde_json::Value::Null, serde_json::Value::Number)
+        .map(|m| {
+            m.cost.map_or(serde_json::Value::Null, |c| {
+                json!(omniops_core::money::json_number(c.shown(), 4))
+            })
         })
         .collect();
     Ok(html! {
@@ -131,7 +131,7 @@ pub async fn models(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                             td.num { (count(m.count)) }
                             td.num { (m.percentage) "%" }
                             td.num { (count(m.tokens)) }
-                            td.num data-value=(m.cost.as_deref().unwrap_or("")) {
+                            td.num data-value=(m.cost.map(|c| c.to_string()).unwrap_or_default()) {
                                 @match &m.cost {
                                     Some(cost) => { (usd(cost)) }
                                     None => {}
@@ -183,11 +183,11 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     li {
                         span.label150 {
                             strong { (a.domain.as_deref().unwrap_or("All domains")) } br;
-                            span.muted { (a.alert_type) " limit " (usd(&a.threshold_usd)) }
+                            span.muted { (a.alert_type) " limit " (usd(a.threshold_usd)) }
                         }
                         span.grow { (share_bar(&a.percentage.to_string(), a.triggered)) }
                         span {
-                            (usd(&a.current_spend)) " "
+                            (usd(a.current_spend)) " "
                             @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }
                         }
                         @let domain = a.domain.clone().unwrap_or_default();
@@ -265,16 +265,12 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
         let order = match sort {
             SortKey::Domain => a.domain.cmp(&b.domain),
             SortKey::Requests => a.requests.cmp(&b.requests),
-            SortKey::Cost => components::dec(&a.cost).cmp(&components::dec(&b.cost)),
+            SortKey::Cost => a.cost.shown().cmp(&b.cost.shown()),
         };
         let order = if ascending { order } else { order.reverse() };
         order.then_with(|| a.domain.cmp(&b.domain))
     });
-    let total: Decimal = r
-        .domain_breakdown
-        .iter()
-        .map(|d| components::dec(&d.cost))
-        .sum();
+    let total: Decimal = r.domain_breakdown.iter().map(|d| d.cost.shown()).sum();
     let header = |key: SortKey, name: &str, label: &str, numeric: bool| {
         let next_dir = if sort == key && !ascending {
             "asc"
@@ -320,11 +316,11 @@ pub async fn domain_table(state: &AppState, f: &Filters) -> anyhow::Result<Marku
                     tbody {
                         @for d in &rows {
                             @let share = omniops_core::money::json_number(
-                                if total.is_zero() { Decimal::ZERO } else { components::dec(&d.cost) / total * Decimal::from(100) }, 1);
+                                if total.is_zero() { Decimal::ZERO } else { d.cost.shown() / total * Decimal::from(100) }, 1);
                             tr data-domain=(d.domain) {
                                 td { (d.domain) }
                                 td.num data-value=(d.requests) { (count(d.requests)) }
-                                td.num data-value=(d.cost) { (usd(&d.cost))
+                                td.num data-value=(d.cost) { (usd(d.cost))
                                     @if d.unpriced {
                                         " " span.badge.warn data-testid="unpriced" title=(format!("{} requests of models without a price are not in this cost", d.unpriced_requests)) {
                                             (count(d.unpriced_requests)) " unpriced" }

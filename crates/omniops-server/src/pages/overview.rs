@@ -52,7 +52,7 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     )?;
     let (o, p) = (&now.overview, &before.overview);
     let requests = percent_change(o.total_requests.into(), p.total_requests.into());
-    let cost = percent_change(dec(&now.cost.total), dec(&before.cost.total));
+    let cost = percent_change(now.cost.total.shown(), before.cost.total.shown());
     let response = percent_change(
         now.performance.avg_response_time.into(),
         before.performance.avg_response_time.into(),
@@ -64,11 +64,11 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let conversation_change = components::signed(dec(&conversations.change.to_string()), "%");
     Ok(html! {
         div.grid {
-            (stat_card("total-requests", "Total requests", &count(o.total_requests), &o.total_requests.to_string(), Some(&requests), true))
-            (stat_card("total-cost", "Total cost", &usd(&now.cost.total), &now.cost.total, Some(&cost), false))
-            (stat_card("avg-response", "Avg response time", &duration_ms(now.performance.avg_response_time), &now.performance.avg_response_time.to_string(), Some(&response), false))
-            (stat_card("success-rate", "Success rate", &format!("{}%", o.success_rate), &o.success_rate.to_string(), Some(&success), true))
-            (stat_card("conversations", "Conversations", &count(conversations.total), &conversations.total.to_string(), Some(&conversation_change), true))
+            (stat_card("total-requests", "Total requests", &count(o.total_requests), o.total_requests, Some(&requests), true))
+            (stat_card("total-cost", "Total cost", &usd(now.cost.total), now.cost.total, Some(&cost), false))
+            (stat_card("avg-response", "Avg response time", &duration_ms(now.performance.avg_response_time), now.performance.avg_response_time, Some(&response), false))
+            (stat_card("success-rate", "Success rate", &format!("{}%", o.success_rate), &o.success_rate, Some(&success), true))
+            (stat_card("conversations", "Conversations", &count(conversations.total), conversations.total, Some(&conversation_change), true))
         }
         @if o.unpriced_requests > 0 {
             p.error data-testid="unpriced-warning" {
@@ -123,7 +123,7 @@ pub async fn status(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         ul.list {
             li { span { span class=(if live.active_sessions > 0 { "pulse" } else { "pulse idle" }) {} " Live sessions" }
                  strong data-testid="live-sessions" data-value=(live.active_sessions) { (count(live.active_sessions)) } }
-            li { span { "Running cost of live sessions" } strong data-value=(live.current_cost) { (usd(&live.current_cost)) } }
+            li { span { "Running cost of live sessions" } strong data-value=(live.current_cost) { (usd(live.current_cost)) } }
             li { span { "Error rate" } strong data-testid="error-rate" data-value=(report.overview.error_rate) { (report.overview.error_rate) "%" } }
             li { span { "Failed requests" } strong { (count(report.overview.failed_requests)) } }
             li { span { "Avg searches per request" } strong { (report.performance.avg_searches_per_request) } }

@@ -31,9 +31,9 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let s = &r.statistics;
     Ok(html! {
         div.grid {
-            (stat_card("missing-total", "Missing products", &count(s.total_missing_products), &s.total_missing_products.to_string(), None, false))
-            (stat_card("missing-requests", "Requests for them", &count(s.total_requests), &s.total_requests.to_string(), None, false))
-            (stat_card("missing-average", "Requests per product", &s.avg_requests_per_product.to_string(), &s.avg_requests_per_product.to_string(), None, false))
+            (stat_card("missing-total", "Missing products", &count(s.total_missing_products), s.total_missing_products, None, false))
+            (stat_card("missing-requests", "Requests for them", &count(s.total_requests), s.total_requests, None, false))
+            (stat_card("missing-average", "Requests per product", &s.avg_requests_per_product.to_string(), &s.avg_requests_per_product, None, false))
             (stat_card("missing-range", "Period", &s.time_range, &s.time_range, None, false))
         }
     })

@@ -82,7 +82,7 @@ pub async fn live(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let live = &report.live;
     Ok(html! {
         p { span class=(if live.active_sessions > 0 { "pulse" } else { "pulse idle" }) {} " "
-            strong data-testid="live-count" { (count(live.active_sessions)) } " live sessions · " (usd(&live.current_cost)) " running" }
+            strong data-testid="live-count" { (count(live.active_sessions)) } " live sessions · " (usd(live.current_cost)) " running" }
         @if !live.sessions_data.is_empty() {
             div.table-wrap {
                 table data-testid="live-sessions" {
@@ -92,7 +92,7 @@ pub async fn live(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                             tr data-session=(s.id) {
                                 td { button.icon-button type="button" hx-get=(format!("/dashboard/partials/session?id={}", super::filters::encode(&s.id))) hx-target="#session-modal-body" { (s.id) } }
                                 td { (s.domain) } td { (s.model) } td.num { (s.uptime) " s" }
-                                td.num { @if s.unpriced { span.badge.warn { "unpriced" } } @else { (usd(&s.cost)) } }
+                                td.num { @if s.unpriced { span.badge.warn { "unpriced" } } @else { (usd(s.cost)) } }
                             }
                         }
                     }

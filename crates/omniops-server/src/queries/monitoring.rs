@@ -3,7 +3,7 @@
 
 use crate::state::AppState;
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
-use omniops_core::money::{format_nanos, percentage};
+use omniops_core::money::{percentage, Usd};
 use omniops_core::telemetry::{build_report, LiveSession, TelemetryReport};
 use omniops_core::window::Window;
 use serde::Serialize;
@@ -24,8 +24,8 @@ pub async fn telemetry_for(
 pub struct AlertStatus {
     pub domain: Option<String>,
     pub alert_type: String,
-    pub threshold_usd: String,
-    pub current_spend: String,
+    pub threshold_usd: Usd,
+    pub current_spend: Usd,
     pub percentage: Number,
     pub triggered: bool,
 }
@@ -105,8 +105,8 @@ pub async fn check_alerts(
         statuses.push(AlertStatus {
             domain: scope.map(str::to_string),
             alert_type,
-            threshold_usd: format_nanos(i128::from(threshold), 4),
-            current_spend: format_nanos(i128::from(spend), 4),
+            threshold_usd: Usd::from_nanos(i128::from(threshold), 4),
+            current_spend: Usd::from_nanos(i128::from(spend), 4),
             percentage: percentage(i128::from(spend), i128::from(threshold)),
             triggered: spend >= threshold,
         });
