@@ -2,11 +2,11 @@
 //! the store keeps per message and per conversation. Definitions are in the README.
 
 use crate::clock::{to_rfc3339, Micros, MICROS_PER_DAY};
+use crate::money::Rounded;
 use crate::money::{json_number, percentage, ratio};
 use crate::text::{satisfaction_score, Language};
 use crate::window::Window;
 use serde::Serialize;
-use serde_json::Number;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageStats {
@@ -130,9 +130,9 @@ pub struct AnalyticsInputs {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsReport {
-    pub response_time: Number,
-    pub satisfaction_score: Number,
-    pub resolution_rate: Number,
+    pub response_time: Rounded,
+    pub satisfaction_score: Rounded,
+    pub resolution_rate: Rounded,
     pub top_queries: Vec<TopQuery>,
     pub failed_searches: Vec<String>,
     pub language_distribution: Vec<LanguageShare>,
@@ -143,13 +143,13 @@ pub struct AnalyticsReport {
 pub struct TopQuery {
     pub query: String,
     pub count: i64,
-    pub percentage: Number,
+    pub percentage: Rounded,
 }
 
 #[derive(Debug, Serialize)]
 pub struct LanguageShare {
     pub language: &'static str,
-    pub percentage: Number,
+    pub percentage: Rounded,
     pub color: &'static str,
 }
 
@@ -158,7 +158,7 @@ pub struct LanguageShare {
 pub struct Metrics {
     pub total_messages: i64,
     pub user_messages: i64,
-    pub avg_messages_per_day: Number,
+    pub avg_messages_per_day: Rounded,
 }
 
 pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsReport {
@@ -192,11 +192,10 @@ pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsRep
         })
         .collect();
     languages.sort_by(|a, b| {
-        let (pa, pb) = (
-            a.percentage.as_f64().unwrap_or(0.0),
-            b.percentage.as_f64().unwrap_or(0.0),
-        );
-        pb.total_cmp(&pa).then_with(|| a.language.cmp(b.language))
+        b.percentage
+            .shown()
+            .cmp(&a.percentage.shown())
+            .then_with(|| a.language.cmp(b.language))
     });
     AnalyticsReport {
         // Mean seconds from a user message to the next assistant message.
@@ -265,7 +264,7 @@ impl Pagination {
 #[derive(Debug, Serialize)]
 pub struct ConversationsReport {
     pub total: i64,
-    pub change: Number,
+    pub change: Rounded,
     pub recent: Vec<RecentConversation>,
     pub pagination: Pagination,
 }

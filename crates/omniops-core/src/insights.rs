@@ -5,11 +5,6 @@ use crate::missing::MissingProductsReport;
 use crate::telemetry::{TelemetryReport, Trend};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use std::str::FromStr;
-
-fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap_or_default()
-}
 
 /// At most five sentences, most useful first.
 pub fn derive(
@@ -45,7 +40,7 @@ pub fn derive(
             unpriced.join(", ")
         ));
     }
-    let error_rate = dec(&now.overview.error_rate.to_string());
+    let error_rate = now.overview.error_rate.shown();
     if now.overview.total_requests > 0 && error_rate >= Decimal::from(5) {
         out.push(format!(
             "{}% of requests failed: look at the failing sessions.",

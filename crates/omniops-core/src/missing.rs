@@ -3,11 +3,11 @@
 
 use crate::analytics::Pagination;
 use crate::clock::{to_rfc3339, Micros};
+use crate::money::Rounded;
 use crate::money::{json_number, ratio};
 use crate::text::{category, Category};
 use crate::window::Window;
 use serde::Serialize;
-use serde_json::Number;
 use std::collections::HashMap;
 
 /// One product's requests in a window, summed over the domains where it is missing.
@@ -35,7 +35,7 @@ pub struct MissingProduct {
 pub struct MissingStatistics {
     pub total_missing_products: i64,
     pub total_requests: i64,
-    pub avg_requests_per_product: Number,
+    pub avg_requests_per_product: Rounded,
     pub time_range: String,
 }
 

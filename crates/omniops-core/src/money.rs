@@ -74,18 +74,54 @@ pub fn format_nanos(nanos: i128, decimals: u32) -> String {
     format_usd(nanos_to_usd(nanos), decimals)
 }
 
-/// A decimal rounded to `decimals` places as a JSON number. The text of the number is the
-/// rounded decimal exactly (shortest round-trip printing of a value with ≤ 17 digits).
-pub fn json_number(value: Decimal, decimals: u32) -> serde_json::Number {
-    let rounded = value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
-    rounded
-        .to_f64()
-        .and_then(serde_json::Number::from_f64)
-        .unwrap_or_else(|| serde_json::Number::from(0))
+/// A decimal rounded to `decimals` places, written as a JSON number: rates, percentages and
+/// changes in reports. Pages read its value (`shown`) instead of parsing the number back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rounded {
+    shown: Decimal,
+}
+
+impl Rounded {
+    pub fn new(value: Decimal, decimals: u32) -> Rounded {
+        Rounded {
+            shown: value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero),
+        }
+    }
+
+    /// The value as written: rounded.
+    pub fn shown(&self) -> Decimal {
+        self.shown
+    }
+
+    /// As a JSON number. Its text is the rounded decimal exactly (shortest round-trip
+    /// printing of a value with ≤ 17 digits).
+    pub fn number(&self) -> serde_json::Number {
+        self.shown
+            .to_f64()
+            .and_then(serde_json::Number::from_f64)
+            .unwrap_or_else(|| serde_json::Number::from(0))
+    }
+}
+
+impl std::fmt::Display for Rounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl serde::Serialize for Rounded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.number().serialize(serializer)
+    }
+}
+
+/// A decimal rounded to `decimals` places, written as a JSON number.
+pub fn json_number(value: Decimal, decimals: u32) -> Rounded {
+    Rounded::new(value, decimals)
 }
 
 /// `part / whole × 100` with one decimal; any x/0 is 0.
-pub fn percentage(part: i128, whole: i128) -> serde_json::Number {
+pub fn percentage(part: i128, whole: i128) -> Rounded {
     json_number(ratio(part * 100, whole), 1)
 }
 

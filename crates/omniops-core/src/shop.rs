@@ -2,11 +2,11 @@
 //! from ingested events only — never estimates.
 
 use crate::clock::{to_rfc3339, Micros};
+use crate::money::Rounded;
 use crate::money::{json_number, nanos_to_usd, percentage, ratio};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
-use serde_json::Number;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScrapedInputs {
@@ -38,7 +38,7 @@ pub struct ScrapedStatistics {
     pub unique_domains: i64,
     pub total_embeddings: i64,
     pub avg_content_length: i64,
-    pub embedding_coverage: Number,
+    pub embedding_coverage: Rounded,
 }
 
 pub fn build_scraped(i: ScrapedInputs) -> ScrapedReport {
@@ -87,7 +87,7 @@ pub struct WooCommerceReport {
     pub total_products: i64,
     pub total_orders: i64,
     /// In `currency`, the currency most orders use; other currencies are in `revenueByCurrency`.
-    pub revenue: Number,
+    pub revenue: Rounded,
     pub currency: Option<String>,
     pub revenue_by_currency: Vec<CurrencyAmount>,
     pub abandoned_carts: AbandonedCarts,
@@ -100,25 +100,25 @@ pub struct WooCommerceReport {
 pub struct CurrencyAmount {
     pub currency: String,
     pub count: i64,
-    pub amount: Number,
+    pub amount: Rounded,
 }
 
 #[derive(Debug, Serialize)]
 pub struct AbandonedCarts {
     pub count: i64,
-    pub value: Number,
+    pub value: Rounded,
     pub currency: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShopStatistics {
-    pub avg_product_price: Number,
+    pub avg_product_price: Rounded,
     pub configured_domains: i64,
     pub products_indexed: i64,
 }
 
-fn amount(nanos: i64) -> Number {
+fn amount(nanos: i64) -> Rounded {
     json_number(nanos_to_usd(i128::from(nanos)), 2)
 }
 

@@ -2,13 +2,13 @@
 //! Field names and types follow the spec; the rules are in README: `GET /api/dashboard/telemetry`.
 
 use crate::clock::{to_rfc3339, Micros, MICROS_PER_HOUR, MICROS_PER_SECOND};
+use crate::money::Rounded;
 use crate::money::{json_number, nanos_to_usd, percentage, ratio, Usd};
 use crate::rollup::{Counters, WindowSums};
 use crate::window::Window;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
-use serde_json::Number;
 use std::collections::BTreeMap;
 
 /// What the store hands over for one report.
@@ -52,8 +52,8 @@ pub struct Overview {
     pub total_requests: i64,
     pub successful_requests: i64,
     pub failed_requests: i64,
-    pub success_rate: Number,
-    pub error_rate: Number,
+    pub success_rate: Rounded,
+    pub error_rate: Rounded,
     pub active_sessions: i64,
     pub time_range: String,
     pub unpriced_requests: i64,
@@ -104,7 +104,7 @@ pub struct ModelUsage {
     /// `None` (JSON null) when none of the model's requests has a price.
     pub cost: Option<Usd>,
     pub tokens: i64,
-    pub percentage: Number,
+    pub percentage: Rounded,
     pub unpriced: bool,
 }
 
@@ -124,7 +124,7 @@ pub struct DomainCost {
 #[serde(rename_all = "camelCase")]
 pub struct HourPoint {
     pub hour: String,
-    pub cost: Number,
+    pub cost: Rounded,
     pub requests: i64,
 }
 

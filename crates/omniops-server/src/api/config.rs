@@ -234,7 +234,7 @@ pub async fn test_connection(
     ))
 }
 
-fn elapsed_ms(started: Instant) -> serde_json::Number {
+fn elapsed_ms(started: Instant) -> omniops_core::money::Rounded {
     omniops_core::money::json_number(
         rust_decimal::Decimal::from(started.elapsed().as_micros() as i64)
             / rust_decimal::Decimal::from(1000),

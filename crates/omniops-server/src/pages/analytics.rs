@@ -2,7 +2,7 @@
 //! AI Insights — each one a section loaded from the query layer.
 
 use super::components::{
-    self, chart, count, dec, duration_ms, percent_change, points_change, share_bar, stat_card,
+    self, chart, count, duration_ms, percent_change, points_change, share_bar, stat_card,
 };
 use super::filters::Filters;
 use super::overview::language_list;
@@ -12,6 +12,7 @@ use crate::queries::analytics::{
 use crate::queries::telemetry::{response_time_percentiles, telemetry_report};
 use crate::state::AppState;
 use maud::{html, Markup};
+use omniops_core::money::Rounded;
 use omniops_core::rollup::PercentileBound;
 use serde_json::json;
 
@@ -53,7 +54,7 @@ pub async fn overview(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         analytics_report(state, &f.window, domain),
         analytics_report(state, &previous, domain),
     )?;
-    let number = |n: &serde_json::Number| dec(&n.to_string());
+    let number = |n: &Rounded| n.shown();
     let response = percent_change(number(&now.response_time), number(&before.response_time));
     let satisfaction = points_change(
         number(&now.satisfaction_score),
@@ -69,9 +70,9 @@ pub async fn overview(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     );
     Ok(html! {
         div.grid {
-            (stat_card("response-time", "Avg response time", &format!("{} s", now.response_time), &now.response_time, Some(&response), false))
-            (stat_card("satisfaction", "Satisfaction", &format!("{} / 5", now.satisfaction_score), &now.satisfaction_score, Some(&satisfaction), true))
-            (stat_card("resolution", "Resolution rate", &format!("{}%", now.resolution_rate), &now.resolution_rate, Some(&resolution), true))
+            (stat_card("response-time", "Avg response time", &format!("{} s", now.response_time), now.response_time, Some(&response), false))
+            (stat_card("satisfaction", "Satisfaction", &format!("{} / 5", now.satisfaction_score), now.satisfaction_score, Some(&satisfaction), true))
+            (stat_card("resolution", "Resolution rate", &format!("{}%", now.resolution_rate), now.resolution_rate, Some(&resolution), true))
             (stat_card("messages", "Messages", &count(now.metrics.total_messages), now.metrics.total_messages, Some(&messages), true))
         }
         div.grid-halves {
@@ -159,7 +160,7 @@ pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup
             div.grid {
                 (stat_card("iterations", "Iterations per request", &p.avg_iterations, &p.avg_iterations, None, false))
                 (stat_card("searches", "Searches per request", &p.avg_searches_per_request, &p.avg_searches_per_request, None, false))
-                (stat_card("failure-rate", "Failure rate", &format!("{}%", r.overview.error_rate), &r.overview.error_rate, None, false))
+                (stat_card("failure-rate", "Failure rate", &format!("{}%", r.overview.error_rate), r.overview.error_rate, None, false))
                 (stat_card("mean-duration", "Mean response time", &duration_ms(p.avg_response_time), p.avg_response_time, None, false))
             }
             p.muted { "Timeouts are not told apart from other failures, so no timeout rate is shown." }
@@ -202,7 +203,7 @@ pub async fn customers(state: &AppState, f: &Filters) -> anyhow::Result<Markup> 
                             tr data-domain=(d.domain) {
                                 td { (d.domain) }
                                 td.num { (count(d.requests)) }
-                                td { div.share-row { span.grow { (share_bar(&share.to_string(), false)) } span { (share) "%" } } }
+                                td { div.share-row { span.grow { (share_bar(share, false)) } span { (share) "%" } } }
                                 td.num { (components::usd(d.cost)) }
                             }
                         }
@@ -220,7 +221,7 @@ pub async fn insights(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         analytics_report(state, &f.window, domain),
     )?;
     let x: Vec<i64> = days.iter().map(|(day, _)| day / 1_000_000).collect();
-    let scores: Vec<&serde_json::Number> = days.iter().map(|(_, s)| s).collect();
+    let scores: Vec<&Rounded> = days.iter().map(|(_, s)| s).collect();
     Ok(html! {
         section.card {
             h2 { "Satisfaction trend" }

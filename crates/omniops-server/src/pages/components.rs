@@ -3,8 +3,8 @@
 
 use super::filters::Filters;
 use maud::{html, Markup};
+use omniops_core::money::Rounded;
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 /// Seconds between refreshes of a section.
 pub const REFRESH_SECONDS: u32 = 30;
@@ -154,11 +154,6 @@ pub fn signed(change: Decimal, unit: &str) -> Change {
     }
 }
 
-/// Parses a decimal the query layer printed (never user input).
-pub fn dec(text: &str) -> Decimal {
-    Decimal::from_str(text).unwrap_or_default()
-}
-
 /// `higher_is_good`: whether an increase is shown as good (green).
 pub fn stat_card(
     testid: &str,
@@ -277,8 +272,8 @@ pub fn export_bar(filters: &super::filters::Filters, datasets: &[&str]) -> Marku
 }
 
 /// A horizontal share bar (0–100).
-pub fn share_bar(percent: &str, bad: bool) -> Markup {
-    let width = dec(percent).clamp(Decimal::ZERO, Decimal::from(100));
+pub fn share_bar(percent: Rounded, bad: bool) -> Markup {
+    let width = percent.shown().clamp(Decimal::ZERO, Decimal::from(100));
     html! {
         div class=(if bad { "bar bad" } else { "bar" }) role="presentation" { span data-width=(width) {} }
     }
@@ -287,6 +282,10 @@ pub fn share_bar(percent: &str, bad: bool) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().expect("decimal")
+    }
 
     #[test]
     fn formats_money_counts_and_changes() {

@@ -70,7 +70,7 @@ pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         return Ok(components::first_session_help(f));
     }
     let x = components::trend_hours(&r);
-    let cost: Vec<&serde_json::Number> = r.hourly_trend.iter().map(|p| &p.cost).collect();
+    let cost: Vec<&omniops_core::money::Rounded> = r.hourly_trend.iter().map(|p| &p.cost).collect();
     Ok(chart(
         "cost-trend-chart",
         "Cost per hour",
@@ -185,7 +185,7 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                             strong { (a.domain.as_deref().unwrap_or("All domains")) } br;
                             span.muted { (a.alert_type) " limit " (usd(a.threshold_usd)) }
                         }
-                        span.grow { (share_bar(&a.percentage.to_string(), a.triggered)) }
+                        span.grow { (share_bar(a.percentage, a.triggered)) }
                         span {
                             (usd(a.current_spend)) " "
                             @if a.triggered { span.badge.bad { "over" } } @else { span.badge.good { (a.percentage) "%" } }

@@ -2,7 +2,7 @@
 //! recent conversations, rule-based insights, bot status and languages.
 
 use super::components::{
-    self, chart, count, dec, duration_ms, percent_change, points_change, share_bar, stat_card, usd,
+    self, chart, count, duration_ms, percent_change, points_change, share_bar, stat_card, usd,
 };
 use super::filters::Filters;
 use crate::queries::analytics::{analytics_report, conversations_report};
@@ -57,17 +57,14 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         now.performance.avg_response_time.into(),
         before.performance.avg_response_time.into(),
     );
-    let success = points_change(
-        dec(&o.success_rate.to_string()),
-        dec(&p.success_rate.to_string()),
-    );
-    let conversation_change = components::signed(dec(&conversations.change.to_string()), "%");
+    let success = points_change(o.success_rate.shown(), p.success_rate.shown());
+    let conversation_change = components::signed(conversations.change.shown(), "%");
     Ok(html! {
         div.grid {
             (stat_card("total-requests", "Total requests", &count(o.total_requests), o.total_requests, Some(&requests), true))
             (stat_card("total-cost", "Total cost", &usd(now.cost.total), now.cost.total, Some(&cost), false))
             (stat_card("avg-response", "Avg response time", &duration_ms(now.performance.avg_response_time), now.performance.avg_response_time, Some(&response), false))
-            (stat_card("success-rate", "Success rate", &format!("{}%", o.success_rate), &o.success_rate, Some(&success), true))
+            (stat_card("success-rate", "Success rate", &format!("{}%", o.success_rate), o.success_rate, Some(&success), true))
             (stat_card("conversations", "Conversations", &count(conversations.total), conversations.total, Some(&conversation_change), true))
         }
         @if o.unpriced_requests > 0 {
@@ -85,7 +82,8 @@ pub fn trend_chart(report: &TelemetryReport, testid: &str, f: &Filters) -> Marku
         return components::first_session_help(f);
     }
     let x = components::trend_hours(report);
-    let cost: Vec<&serde_json::Number> = report.hourly_trend.iter().map(|p| &p.cost).collect();
+    let cost: Vec<&omniops_core::money::Rounded> =
+        report.hourly_trend.iter().map(|p| &p.cost).collect();
     let requests: Vec<i64> = report.hourly_trend.iter().map(|p| p.requests).collect();
     chart(
         testid,
@@ -107,7 +105,7 @@ pub async fn trend(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 
 pub async fn status(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let report = telemetry_report(state, &f.window, f.domain.as_deref()).await?;
-    let error_rate = dec(&report.overview.error_rate.to_string());
+    let error_rate = report.overview.error_rate.shown();
     let (label, class) = if report.overview.total_requests == 0 {
         ("Waiting for sessions", "badge")
     } else if error_rate > rust_decimal::Decimal::from(10) {
@@ -183,7 +181,7 @@ pub fn language_list(report: &omniops_core::analytics::AnalyticsReport) -> Marku
             @for l in &report.language_distribution {
                 li {
                     span.label90 { (l.language) }
-                    span.grow { (share_bar(&l.percentage.to_string(), false)) }
+                    span.grow { (share_bar(l.percentage, false)) }
                     strong data-value=(l.percentage) { (l.percentage) "%" }
                 }
             }

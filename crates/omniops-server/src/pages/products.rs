@@ -33,7 +33,7 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         div.grid {
             (stat_card("missing-total", "Missing products", &count(s.total_missing_products), s.total_missing_products, None, false))
             (stat_card("missing-requests", "Requests for them", &count(s.total_requests), s.total_requests, None, false))
-            (stat_card("missing-average", "Requests per product", &s.avg_requests_per_product.to_string(), &s.avg_requests_per_product, None, false))
+            (stat_card("missing-average", "Requests per product", &s.avg_requests_per_product.to_string(), s.avg_requests_per_product, None, false))
             (stat_card("missing-range", "Period", &s.time_range, &s.time_range, None, false))
         }
     })
@@ -132,7 +132,7 @@ pub async fn forecast(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     @for d in &demand {
                         tr data-product=(d.name) {
                             td { (d.name) }
-                            td.num { @if d.per_day_change.as_f64().unwrap_or(0.0) > 0.0 { "+" } (d.per_day_change) }
+                            td.num { @if d.per_day_change.shown().is_sign_positive() && !d.per_day_change.shown().is_zero() { "+" } (d.per_day_change) }
                             td.num data-value=(d.next_7_days) { (d.next_7_days) }
                         }
                     }

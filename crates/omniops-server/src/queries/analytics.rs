@@ -53,7 +53,7 @@ pub async fn satisfaction_by_day(
     state: &AppState,
     window: &Window,
     domain: Option<&str>,
-) -> anyhow::Result<Vec<(omniops_core::clock::Micros, serde_json::Number)>> {
+) -> anyhow::Result<Vec<(omniops_core::clock::Micros, omniops_core::money::Rounded)>> {
     let days = state.store.sentiment_by_day(window, domain).await?;
     Ok(days
         .into_iter()

@@ -1,5 +1,6 @@
 use crate::state::AppState;
 use omniops_core::missing::{build_missing_products, MissingProductsReport, MAX_EXAMPLES};
+use omniops_core::money::Rounded;
 use omniops_core::window::Window;
 
 /// Ranks the window's product tallies, then reads examples for the listed page only.
@@ -30,9 +31,9 @@ pub const FORECAST_DAYS: usize = 7;
 pub struct ProductDemand {
     pub name: String,
     /// Requests per day added by the trend.
-    pub per_day_change: serde_json::Number,
+    pub per_day_change: Rounded,
     /// Expected requests over the next [`FORECAST_DAYS`] days.
-    pub next_7_days: serde_json::Number,
+    pub next_7_days: Rounded,
     /// Each UTC day the window touches, then the days ahead (`requests` null there).
     pub daily: Vec<DemandDay>,
 }
@@ -41,7 +42,7 @@ pub struct ProductDemand {
 pub struct DemandDay {
     pub day: String,
     pub requests: Option<i64>,
-    pub fitted: serde_json::Number,
+    pub fitted: Rounded,
 }
 
 /// The DemandForecastCard's data for `products`: requests per UTC day of the window (zero

@@ -3,11 +3,10 @@
 
 use crate::state::AppState;
 use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
-use omniops_core::money::{percentage, Usd};
+use omniops_core::money::{percentage, Rounded, Usd};
 use omniops_core::telemetry::{build_report, LiveSession, TelemetryReport};
 use omniops_core::window::Window;
 use serde::Serialize;
-use serde_json::Number;
 
 pub async fn telemetry_for(
     state: &AppState,
@@ -26,7 +25,7 @@ pub struct AlertStatus {
     pub alert_type: String,
     pub threshold_usd: Usd,
     pub current_spend: Usd,
-    pub percentage: Number,
+    pub percentage: Rounded,
     pub triggered: bool,
 }
 
