@@ -214,6 +214,66 @@ pub async fn costs_page(
     render_page(&state, &principal, query, &headers, &COSTS).await
 }
 
+/// Declares the dashboard's sections once: each variant with the name its partial is
+/// served under (`/dashboard/partials/{name}`).
+macro_rules! sections {
+    ($($variant:ident = $name:literal,)*) => {
+        /// A section of a dashboard page, loaded on its own.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Section {
+            $($variant,)*
+        }
+
+        impl Section {
+            pub const ALL: &'static [Section] = &[$(Section::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Section::$variant => $name,)*
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<Section> {
+                match name {
+                    $($name => Some(Section::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+sections! {
+    Stats = "stats",
+    Trend = "trend",
+    Status = "status",
+    Recent = "recent",
+    Insights = "insights",
+    Languages = "languages",
+    AnalyticsOverview = "analytics-overview",
+    AnalyticsConversations = "analytics-conversations",
+    AnalyticsPerformance = "analytics-performance",
+    AnalyticsCustomers = "analytics-customers",
+    AnalyticsInsights = "analytics-insights",
+    CostMetrics = "cost-metrics",
+    CostTrend = "cost-trend",
+    Ticker = "ticker",
+    Models = "models",
+    Alerts = "alerts",
+    DomainCosts = "domain-costs",
+    ProductStats = "product-stats",
+    ProductList = "product-list",
+    ProductAdvice = "product-advice",
+    Forecast = "forecast",
+    SessionsLive = "sessions-live",
+    SessionsHistory = "sessions-history",
+    Session = "session",
+    SettingsPrices = "settings-prices",
+    SettingsDomains = "settings-domains",
+    SettingsRetention = "settings-retention",
+    SettingsKeys = "settings-keys",
+}
+
 /// `GET /dashboard/partials/{name}`: one section's body. A failed query becomes an error
 /// note in that section only (status 200, so htmx shows it beside the other sections).
 pub async fn partial(
@@ -229,48 +289,67 @@ pub async fn partial(
     };
     let f = &filters;
     let s = &state;
-    let result = match name.as_str() {
-        "stats" => overview::stats(s, f).await,
-        "trend" => overview::trend(s, f).await,
-        "status" => overview::status(s, f).await,
-        "recent" => overview::recent(s, f).await,
-        "insights" => overview::insights(s, f).await,
-        "languages" => overview::languages(s, f).await,
-        "analytics-overview" => analytics::overview(s, f).await,
-        "analytics-conversations" => analytics::conversations(s, f).await,
-        "analytics-performance" => analytics::performance(s, f).await,
-        "analytics-customers" => analytics::customers(s, f).await,
-        "analytics-insights" => analytics::insights(s, f).await,
-        "cost-metrics" => costs::metrics(s, f).await,
-        "cost-trend" => costs::trend(s, f).await,
-        "ticker" => costs::ticker(s, f).await,
-        "models" => costs::models(s, f).await,
-        "alerts" => costs::alerts(s, f).await,
-        "domain-costs" => costs::domain_table(s, f).await,
-        "product-stats" => products::stats(s, f).await,
-        "product-list" => products::list(s, f).await,
-        "product-advice" => products::advice(s, f).await,
-        "forecast" => products::forecast(s, f).await,
-        "sessions-live" => sessions::live(s, f).await,
-        "sessions-history" => sessions::history(s, f).await,
-        "session" => sessions::details(s, f, &principal).await,
-        "settings-prices" => settings::prices(s, f, &principal).await,
-        "settings-domains" => settings::domains(s, f, &principal).await,
-        "settings-retention" => settings::retention(s, f).await,
-        "settings-keys" => settings::keys(s, f, &principal).await,
-        _ => return ApiError::NotFound(format!("no section `{name}`")).into_response(),
+    let Some(section) = Section::parse(&name) else {
+        return ApiError::NotFound(format!("no section `{name}`")).into_response();
+    };
+    let result = match section {
+        Section::Stats => overview::stats(s, f).await,
+        Section::Trend => overview::trend(s, f).await,
+        Section::Status => overview::status(s, f).await,
+        Section::Recent => overview::recent(s, f).await,
+        Section::Insights => overview::insights(s, f).await,
+        Section::Languages => overview::languages(s, f).await,
+        Section::AnalyticsOverview => analytics::overview(s, f).await,
+        Section::AnalyticsConversations => analytics::conversations(s, f).await,
+        Section::AnalyticsPerformance => analytics::performance(s, f).await,
+        Section::AnalyticsCustomers => analytics::customers(s, f).await,
+        Section::AnalyticsInsights => analytics::insights(s, f).await,
+        Section::CostMetrics => costs::metrics(s, f).await,
+        Section::CostTrend => costs::trend(s, f).await,
+        Section::Ticker => costs::ticker(s, f).await,
+        Section::Models => costs::models(s, f).await,
+        Section::Alerts => costs::alerts(s, f).await,
+        Section::DomainCosts => costs::domain_table(s, f).await,
+        Section::ProductStats => products::stats(s, f).await,
+        Section::ProductList => products::list(s, f).await,
+        Section::ProductAdvice => products::advice(s, f).await,
+        Section::Forecast => products::forecast(s, f).await,
+        Section::SessionsLive => sessions::live(s, f).await,
+        Section::SessionsHistory => sessions::history(s, f).await,
+        Section::Session => sessions::details(s, f, &principal).await,
+        Section::SettingsPrices => settings::prices(s, f, &principal).await,
+        Section::SettingsDomains => settings::domains(s, f, &principal).await,
+        Section::SettingsRetention => settings::retention(s, f).await,
+        Section::SettingsKeys => settings::keys(s, f, &principal).await,
     };
     match result {
         // The domain table's sort and search go into the address bar.
-        Ok(markup) if name == "domain-costs" => (
+        Ok(markup) if section == Section::DomainCosts => (
             [("HX-Replace-Url", costs::domain_table_page_url(f))],
             markup,
         )
             .into_response(),
         Ok(markup) => markup.into_response(),
         Err(error) => {
-            tracing::error!(section = %name, error = ?error, "dashboard section failed");
+            tracing::error!(section = section.name(), error = ?error, "dashboard section failed");
             components::section_error().into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::Section;
+
+    #[test]
+    fn every_section_is_served_under_its_own_name() {
+        for section in Section::ALL {
+            assert_eq!(Section::parse(section.name()), Some(*section));
+        }
+        let mut names: Vec<&str> = Section::ALL.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 28);
+        assert_eq!(Section::parse("nope"), None);
     }
 }

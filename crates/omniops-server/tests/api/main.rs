@@ -25,6 +25,7 @@ mod poison;
 mod prices;
 mod pricing;
 mod reaper;
+mod sections;
 mod sessions;
 mod settings;
 mod shop;
