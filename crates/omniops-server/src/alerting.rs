@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use omniops_core::alerts::evaluate as evaluate_levels;
 use omniops_core::clock::to_rfc3339;
 use omniops_core::money::{format_nanos, percentage};
-use omniops_store::{AlertEvent, WebhookDelivery};
+use omniops_store::{AlertEvent, DeliveryStatus, WebhookDelivery};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -149,7 +149,7 @@ pub async fn queue_for(state: &AppState, event: &AlertEvent, kind: &str) -> anyh
         url,
         body: body_of(event, kind, slack),
         secret,
-        status: "pending".into(),
+        status: DeliveryStatus::Pending,
         attempts: 0,
         next_attempt_at: state.now(),
         last_error: None,

@@ -134,8 +134,7 @@ pub struct WebhookDelivery {
     pub body: String,
     /// The alert's signing secret (`whsec_…`).
     pub secret: String,
-    /// pending | delivered | failed
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Micros,
     pub last_error: Option<String>,
@@ -143,13 +142,70 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<Micros>,
 }
 
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not yet sent, or to be retried.
+    Pending,
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        match text {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// Which ended sessions a history lists, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcome {
+    #[default]
+    All,
+    Succeeded,
+    Failed,
+}
+
+impl Outcome {
+    /// The `status` parameter's value: "" (all), "success" or "failed".
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Outcome::All => "",
+            Outcome::Succeeded => "success",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(param: &str) -> Option<Outcome> {
+        match param {
+            "" => Some(Outcome::All),
+            "success" => Some(Outcome::Succeeded),
+            "failed" => Some(Outcome::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// Which ended sessions a history lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
     pub domain: Option<String>,
     pub model: Option<String>,
-    /// "" (all), "success" or "failed".
-    pub status: String,
+    pub status: Outcome,
 }
 
 /// A live session after a batch: what the live stream tells the dashboard.
@@ -911,7 +967,7 @@ impl Store {
     pub async fn finish_attempt(
         &self,
         id: &str,
-        status: &str,
+        status: DeliveryStatus,
         next_attempt_at: Micros,
         error: Option<&str>,
         now: Micros,

@@ -21,6 +21,8 @@ use omniops_core::domain::Domain;
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
+use omniops_store::DeliveryStatus;
+use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -107,7 +109,7 @@ pub async fn get(
         let filter = SessionFilter {
             domain: domain.clone(),
             model: model.map(str::to_string),
-            status: String::new(),
+            status: Outcome::All,
         };
         let history = session_history(&state, &window, &filter, page, limit).await?;
         answer["details"] = serde_json::to_value(history).map_err(anyhow::Error::from)?;
@@ -427,8 +429,8 @@ async fn deliveries(state: &AppState, domain: Option<&str>) -> Result<Value, Api
         .iter()
         .map(|d| json!({
             "id": d.id, "domain": (!d.domain.is_empty()).then_some(&d.domain), "alertType": d.alert_type,
-            "url": d.url, "status": d.status, "attempts": d.attempts,
-            "nextAttemptAt": (d.status == "pending").then(|| to_rfc3339(d.next_attempt_at)),
+            "url": d.url, "status": d.status.as_str(), "attempts": d.attempts,
+            "nextAttemptAt": (d.status == DeliveryStatus::Pending).then(|| to_rfc3339(d.next_attempt_at)),
             "lastError": d.last_error, "createdAt": to_rfc3339(d.created_at),
             "deliveredAt": d.delivered_at.map(to_rfc3339)
         }))

@@ -10,6 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::{Extension, Json};
 use omniops_core::window::Window;
+use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use serde_json::Value;
 
@@ -31,19 +32,14 @@ pub fn filter_of(
             "model must be at most 200 characters",
         ));
     }
-    let status = params.get("status").map_or("", |s| s.trim());
-    if !matches!(status, "" | "success" | "failed") {
-        return Err(ApiError::field(
-            "status",
-            "status must be success or failed",
-        ));
-    }
+    let status = Outcome::parse(params.get("status").map_or("", |s| s.trim()))
+        .ok_or_else(|| ApiError::field("status", "status must be success or failed"))?;
     Ok((
         window,
         SessionFilter {
             domain,
             model: model.map(str::to_string),
-            status: status.to_string(),
+            status,
         },
     ))
 }

@@ -7,7 +7,7 @@
 use crate::alerting::signature;
 use crate::state::AppState;
 use omniops_core::clock::Micros;
-use omniops_store::WebhookDelivery;
+use omniops_store::{DeliveryStatus, WebhookDelivery};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +64,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
             Ok(()) => {
                 state
                     .store
-                    .finish_attempt(&d.id, "delivered", now, None, state.now())
+                    .finish_attempt(&d.id, DeliveryStatus::Delivered, now, None, state.now())
                     .await?;
                 state
                     .metrics
@@ -75,12 +75,12 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
             Err(error) => {
                 let attempts = d.attempts + 1;
                 let (status, next) = if attempts >= MAX_ATTEMPTS {
-                    ("failed", now)
+                    (DeliveryStatus::Failed, now)
                 } else {
                     let delay = (FIRST_RETRY << (attempts - 1).min(20)).min(MAX_RETRY);
-                    ("pending", now + delay)
+                    (DeliveryStatus::Pending, now + delay)
                 };
-                tracing::warn!(id = %d.id, attempts, %error, status, "webhook delivery failed");
+                tracing::warn!(id = %d.id, attempts, %error, status = status.as_str(), "webhook delivery failed");
                 state
                     .metrics
                     .deliveries_failed

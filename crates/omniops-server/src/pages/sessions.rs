@@ -8,6 +8,7 @@ use crate::queries::sessions::{session_details, session_history};
 use crate::queries::telemetry::telemetry_report;
 use crate::state::AppState;
 use maud::{html, Markup};
+use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use serde_json::Value;
 
@@ -22,11 +23,10 @@ fn history_filter(f: &Filters) -> SessionFilter {
             .map(str::trim)
             .filter(|m| !m.is_empty())
             .map(str::to_string),
-        status: match f.extra("status") {
-            Some("success") => "success".into(),
-            Some("failed") => "failed".into(),
-            _ => String::new(),
-        },
+        status: f
+            .extra("status")
+            .and_then(Outcome::parse)
+            .unwrap_or_default(),
     }
 }
 
@@ -38,7 +38,7 @@ pub fn body(filters: &Filters) -> Markup {
         "/dashboard/partials/sessions-history",
         &[
             ("model", &model),
-            ("status", &filter.status),
+            ("status", filter.status.as_param()),
             ("page", &page),
         ],
     );
@@ -57,9 +57,9 @@ pub fn body(filters: &Filters) -> Markup {
                 @if let Some(domain) = &filters.domain { input type="hidden" name="domain" value=(domain); }
                 input type="text" name="model" placeholder="Model" aria-label="Model" value=(model);
                 select name="status" aria-label="Status" {
-                    option value="" selected[filter.status.is_empty()] { "All outcomes" }
-                    option value="success" selected[filter.status == "success"] { "Succeeded" }
-                    option value="failed" selected[filter.status == "failed"] { "Failed" }
+                    option value="" selected[filter.status == Outcome::All] { "All outcomes" }
+                    option value="success" selected[filter.status == Outcome::Succeeded] { "Succeeded" }
+                    option value="failed" selected[filter.status == Outcome::Failed] { "Failed" }
                 }
                 button type="submit" { "Filter" }
             }
@@ -112,7 +112,7 @@ pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             "/dashboard/partials/sessions-history",
             &[
                 ("model", &model),
-                ("status", &filter.status),
+                ("status", filter.status.as_param()),
                 ("page", &to.to_string()),
             ],
         )

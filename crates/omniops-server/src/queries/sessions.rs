@@ -6,6 +6,7 @@ use omniops_core::clock::to_rfc3339;
 use omniops_core::money::{format_nanos, format_usd};
 use omniops_core::session::Session;
 use omniops_core::window::Window;
+use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -54,10 +55,10 @@ pub async fn session_history(
                 Some(model) => sums.by_model.get(model).copied().unwrap_or_default(),
                 None => sums.totals,
             };
-            match filter.status.as_str() {
-                "success" => counters.successes,
-                "failed" => counters.failures,
-                _ => counters.requests,
+            match filter.status {
+                Outcome::Succeeded => counters.successes,
+                Outcome::Failed => counters.failures,
+                Outcome::All => counters.requests,
             }
         }
     };

@@ -6,6 +6,7 @@ use super::ingest::wide_sum;
 use super::ingest::SESSION_COLUMNS;
 use super::DB;
 use crate::AlertEvent;
+use crate::DeliveryStatus;
 use crate::SessionFilter;
 use crate::WebhookDelivery;
 use omniops_core::clock::Micros;
@@ -92,7 +93,7 @@ pub async fn sessions_in_window(
     let (domain, model, status) = (
         filter.domain.as_deref().unwrap_or(""),
         filter.model.as_deref().unwrap_or(""),
-        filter.status.as_str(),
+        filter.status.as_param(),
     );
     let total: Option<i64> = if count {
         Some(
@@ -168,7 +169,7 @@ pub async fn sessions_after(
     .bind(window.end)
     .bind(filter.domain.as_deref().unwrap_or(""))
     .bind(filter.model.as_deref().unwrap_or(""))
-    .bind(filter.status.as_str())
+    .bind(filter.status.as_param())
     .bind(before_time)
     .bind(before_id)
     .bind(limit)
@@ -321,7 +322,12 @@ pub(crate) fn delivery_from_row(r: &<DB as sqlx::Database>::Row) -> sqlx::Result
         url: r.try_get(3)?,
         body: r.try_get(4)?,
         secret: r.try_get(5)?,
-        status: r.try_get(6)?,
+        status: {
+            let text: String = r.try_get(6)?;
+            DeliveryStatus::parse(&text).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown delivery status {text:?}").into())
+            })?
+        },
         attempts: r.try_get(7)?,
         next_attempt_at: r.try_get(8)?,
         last_error: r.try_get(9)?,
@@ -368,7 +374,7 @@ pub async fn claim_deliveries(
 pub async fn finish_attempt(
     pool: &Pool<DB>,
     id: &str,
-    status: &str,
+    status: DeliveryStatus,
     next_attempt_at: Micros,
     error: Option<&str>,
     now: Micros,
@@ -378,7 +384,7 @@ pub async fn finish_attempt(
          delivered_at = CASE WHEN $2 = 'delivered' THEN $5 ELSE delivered_at END WHERE id = $1",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(next_attempt_at)
     .bind(error)
     .bind(now)
