@@ -1,5 +1,6 @@
-//! The SQL layer compiled for SQLite: the modules of `sql/`, each written once
-//! against the alias `DB` and compiled for both engines.
+//! The SQL layer compiled for SQLite: the area modules of `sql/`, each written once against
+//! the alias `DB` and compiled for both engines. SQL there must mean the same on SQLite and
+//! PostgreSQL: integers are BIGINT, sums are cast back to BIGINT, JSON is text.
 
 // Each file of `sql/` is compiled once per engine, on purpose.
 #![allow(clippy::duplicate_mod)]
@@ -8,29 +9,36 @@ pub(crate) type DB = sqlx::Sqlite;
 /// One writer at a time (BEGIN IMMEDIATE): nothing to lock row by row.
 pub(crate) const ROW_LOCKS: bool = false;
 
-#[path = "sql/admin.rs"]
-pub(crate) mod admin;
-#[path = "sql/analytics.rs"]
-pub(crate) mod analytics;
+#[path = "sql/alerts.rs"]
+pub(crate) mod alerts;
 #[path = "sql/config.rs"]
 pub(crate) mod config;
+#[path = "sql/conversations.rs"]
+pub(crate) mod conversations;
 #[path = "sql/ingest.rs"]
 pub(crate) mod ingest;
 #[path = "sql/ingest_content.rs"]
 pub(crate) mod ingest_content;
 #[path = "sql/ingest_conversations.rs"]
 pub(crate) mod ingest_conversations;
-#[path = "sql/monitoring.rs"]
-pub(crate) mod monitoring;
+#[path = "sql/keys.rs"]
+pub(crate) mod keys;
+#[path = "sql/missing.rs"]
+pub(crate) mod missing;
 #[path = "sql/prices.rs"]
 pub(crate) mod prices;
-#[path = "sql/products.rs"]
-pub(crate) mod products;
+#[path = "sql/retention.rs"]
+pub(crate) mod retention;
+#[path = "sql/rollups.rs"]
+pub(crate) mod rollups;
+#[path = "sql/sessions.rs"]
+pub(crate) mod sessions;
 #[path = "sql/shop.rs"]
 pub(crate) mod shop;
-#[path = "sql/telemetry.rs"]
-pub(crate) mod telemetry;
+#[path = "sql/webhooks.rs"]
+pub(crate) mod webhooks;
 
 pub(crate) use self::{
-    admin::*, analytics::*, config::*, ingest::*, monitoring::*, prices::*, shop::*, telemetry::*,
+    alerts::*, config::*, conversations::*, ingest::*, keys::*, missing::*, prices::*,
+    retention::*, rollups::*, sessions::*, shop::*, webhooks::*,
 };

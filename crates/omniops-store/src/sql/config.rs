@@ -1,12 +1,9 @@
 // Customer domains and settings changed through the API.
-
-use super::ingest::begin_write;
-use super::ingest::Tx;
+use super::ingest::{begin_write, Tx};
 use super::DB;
 use crate::DomainConfig;
 use omniops_core::clock::Micros;
-use sqlx::Pool;
-use sqlx::Row;
+use sqlx::{Pool, Row};
 
 pub async fn list_domain_configs(pool: &Pool<DB>) -> sqlx::Result<Vec<DomainConfig>> {
     let rows = sqlx::query(

@@ -1,33 +1,26 @@
-// The write path of ingest batches. Like every module of `sql/`, written once against the
-// alias `DB` and compiled for each engine (`sqlite.rs`, `postgres.rs`): SQL here must mean
-// the same on SQLite and PostgreSQL — integers are BIGINT, sums are cast back to BIGINT,
-// JSON is text.
-use super::ingest_content::upsert_extractions;
-use super::ingest_content::upsert_pages;
-use super::ingest_content::upsert_scrape_jobs;
-use super::ingest_content::upsert_shop;
-use super::ingest_conversations::add_content_rollups;
-use super::ingest_conversations::insert_failed_searches;
-use super::ingest_conversations::insert_messages;
-use super::ingest_conversations::load_conversations;
-use super::ingest_conversations::upsert_conversations;
+// The write path of ingest batches: sessions, their ends and backfills, in one transaction
+// with their rollup deltas.
+
+use super::ingest_content::{upsert_extractions, upsert_pages, upsert_scrape_jobs, upsert_shop};
+use super::ingest_conversations::{
+    add_content_rollups, insert_failed_searches, insert_messages, load_conversations,
+    upsert_conversations,
+};
+use super::missing::{add_product_rollups, flag_found_nothing};
 use super::prices::first_unpriced;
-use super::products::add_product_rollups;
-use super::products::flag_found_nothing;
+use super::rollups::add_rollups;
+use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::{DB, ROW_LOCKS};
 use crate::batch::{
-    self, found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, ProductDelta, RollupDelta,
+    found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, ProductDelta, RollupDelta,
 };
-use crate::{BatchOutcome, LiveChange, LiveKind};
+use crate::{batch, BatchOutcome, LiveChange, LiveKind};
 use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
 use omniops_core::pricing::PriceTable;
-use omniops_core::rollup::Counters;
-use omniops_core::session::{calls_from_json, calls_to_json, Session};
-use omniops_core::span::OtlpState;
-use omniops_core::usage::TokenUsage;
+use omniops_core::session::{calls_to_json, Session};
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 pub(crate) type Tx<'a> = Transaction<'a, DB>;
 
@@ -45,148 +38,6 @@ pub(crate) async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
 
 /// Rows per multi-row statement: 30 columns × 1,000 stays under both engines' bind limits.
 pub(crate) const CHUNK: usize = 1_000;
-
-pub(crate) const SESSION_COLUMNS: &str =
-    "id, session_id, model, domain, conversation_id, start_time, \
-    end_time, duration_ms, iterations, search_count, total_results, searches, input_tokens, \
-    cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
-    success, error, logs, metadata, last_event_at, event_ids, created_at, otlp_received_at, \
-    otlp_root_end, otlp_failure, calls, price_ref";
-
-pub(crate) const COUNTER_COLUMNS: &str = "requests, successes, failures, unpriced, input_tokens, \
-    cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nanos, \
-    duration_ms, searches, iterations";
-
-/// `target + delta` that saturates at the BIGINT bounds instead of overflowing (an error on
-/// PostgreSQL, a float on SQLite): rollups fed by many clients must never fail or wrap.
-/// Only the branch for `delta`'s sign is evaluated, so neither bound expression overflows.
-pub(crate) fn saturating_add(target: &str, delta: &str) -> String {
-    format!(
-        "CASE WHEN {delta} >= 0 THEN (CASE WHEN {target} > 9223372036854775807 - {delta} \
-         THEN 9223372036854775807 ELSE {target} + {delta} END) \
-         ELSE (CASE WHEN {target} < -9223372036854775807 - {delta} THEN -9223372036854775807 \
-         ELSE {target} + {delta} END) END"
-    )
-}
-
-/// `SUM(expr)` that cannot overflow: the sums of its billions and of its remainders, as two
-/// BIGINT columns that [`wide_sum`] reads back.
-pub(crate) fn split_sum(expr: &str) -> String {
-    format!(
-        "CAST(COALESCE(SUM(({expr}) / 1000000000), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(({expr}) % 1000000000), 0) AS BIGINT)"
-    )
-}
-
-/// A [`split_sum`] at `index`, saturated to i64.
-pub(crate) fn wide_sum(row: &<DB as sqlx::Database>::Row, index: usize) -> sqlx::Result<i64> {
-    let billions: i64 = row.try_get(index)?;
-    let rest: i64 = row.try_get(index + 1)?;
-    let sum = i128::from(billions) * 1_000_000_000 + i128::from(rest);
-    Ok(i64::try_from(sum).unwrap_or(if sum > 0 { i64::MAX } else { i64::MIN }))
-}
-
-/// [`split_sum`] of every counter column.
-pub(crate) fn counter_sums() -> String {
-    COUNTER_COLUMNS
-        .split(", ")
-        .map(split_sum)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Counters from the [`counter_sums`] columns starting at `offset`.
-pub(crate) fn counters_from_sums(
-    row: &<DB as sqlx::Database>::Row,
-    offset: usize,
-) -> sqlx::Result<Counters> {
-    let at = |i: usize| wide_sum(row, offset + 2 * i);
-    Ok(Counters {
-        requests: at(0)?,
-        successes: at(1)?,
-        failures: at(2)?,
-        unpriced: at(3)?,
-        input_tokens: at(4)?,
-        cached_input_tokens: at(5)?,
-        cache_write_tokens: at(6)?,
-        output_tokens: at(7)?,
-        reasoning_tokens: at(8)?,
-        cost_nanos: at(9)?,
-        duration_ms: at(10)?,
-        searches: at(11)?,
-        iterations: at(12)?,
-    })
-}
-
-pub(crate) fn json_list(text: &str) -> Vec<serde_json::Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-pub(crate) fn session_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Session> {
-    let searches: String = row.try_get("searches")?;
-    let logs: String = row.try_get("logs")?;
-    let metadata: Option<String> = row.try_get("metadata")?;
-    let event_ids: String = row.try_get("event_ids")?;
-    let calls: String = row.try_get("calls")?;
-    Ok(Session {
-        id: row.try_get("id")?,
-        session_id: row.try_get("session_id")?,
-        model: row.try_get("model")?,
-        domain: row.try_get("domain")?,
-        conversation_id: row.try_get("conversation_id")?,
-        start_time: row.try_get("start_time")?,
-        end_time: row.try_get("end_time")?,
-        iterations: row.try_get("iterations")?,
-        search_count: row.try_get("search_count")?,
-        total_results: row.try_get("total_results")?,
-        searches: json_list(&searches),
-        usage: TokenUsage {
-            input: row.try_get("input_tokens")?,
-            cached_input: row.try_get("cached_input_tokens")?,
-            cache_write: row.try_get("cache_write_tokens")?,
-            output: row.try_get("output_tokens")?,
-            reasoning: row.try_get("reasoning_tokens")?,
-        },
-        calls: calls_from_json(&calls).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        cost_nanos: row.try_get("cost_nanos")?,
-        price: row.try_get("price_ref")?,
-        success: row.try_get("success")?,
-        error: row.try_get("error")?,
-        logs: json_list(&logs),
-        metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
-        last_event_at: row.try_get("last_event_at")?,
-        event_ids: serde_json::from_str(&event_ids).unwrap_or_default(),
-        otlp: match row.try_get::<Option<Micros>, _>("otlp_received_at")? {
-            Some(received_at) => Some(OtlpState {
-                received_at,
-                root_end: row.try_get("otlp_root_end")?,
-                failure: row.try_get("otlp_failure")?,
-            }),
-            None => None,
-        },
-    })
-}
-
-pub(crate) fn counters_from_row(
-    row: &<DB as sqlx::Database>::Row,
-    offset: usize,
-) -> sqlx::Result<Counters> {
-    Ok(Counters {
-        requests: row.try_get(offset)?,
-        successes: row.try_get(offset + 1)?,
-        failures: row.try_get(offset + 2)?,
-        unpriced: row.try_get(offset + 3)?,
-        input_tokens: row.try_get(offset + 4)?,
-        cached_input_tokens: row.try_get(offset + 5)?,
-        cache_write_tokens: row.try_get(offset + 6)?,
-        output_tokens: row.try_get(offset + 7)?,
-        reasoning_tokens: row.try_get(offset + 8)?,
-        cost_nanos: row.try_get(offset + 9)?,
-        duration_ms: row.try_get(offset + 10)?,
-        searches: row.try_get(offset + 11)?,
-        iterations: row.try_get(offset + 12)?,
-    })
-}
 
 pub(crate) fn push_session(
     b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>,
@@ -341,77 +192,6 @@ pub(crate) async fn insert_backfills(
         }
     }
     Ok(inserted)
-}
-
-pub(crate) async fn add_counters(
-    tx: &mut Tx<'_>,
-    table: &str,
-    rows: &HashMap<(Micros, String, String), Counters>,
-) -> sqlx::Result<()> {
-    let rows: Vec<_> = rows.iter().collect();
-    let updates = COUNTER_COLUMNS
-        .split(", ")
-        .map(|c| {
-            format!(
-                "{c} = {}",
-                saturating_add(&format!("{table}.{c}"), &format!("excluded.{c}"))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    for chunk in rows.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(format!(
-            "INSERT INTO {table} (bucket, domain, model, {COUNTER_COLUMNS}) "
-        ));
-        q.push_values(chunk, |mut b, ((bucket, domain, model), c)| {
-            b.push_bind(*bucket)
-                .push_bind(domain.clone())
-                .push_bind(model.clone())
-                .push_bind(c.requests)
-                .push_bind(c.successes)
-                .push_bind(c.failures)
-                .push_bind(c.unpriced)
-                .push_bind(c.input_tokens)
-                .push_bind(c.cached_input_tokens)
-                .push_bind(c.cache_write_tokens)
-                .push_bind(c.output_tokens)
-                .push_bind(c.reasoning_tokens)
-                .push_bind(c.cost_nanos)
-                .push_bind(c.duration_ms)
-                .push_bind(c.searches)
-                .push_bind(c.iterations);
-        });
-        q.push(format!(
-            " ON CONFLICT (bucket, domain, model) DO UPDATE SET {updates}"
-        ));
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::Result<()> {
-    add_counters(tx, "rollup_hourly", &delta.hourly).await?;
-    add_counters(tx, "rollup_daily", &delta.daily).await?;
-    for (table, rows) in [
-        ("duration_rollup_hourly", &delta.durations_hourly),
-        ("duration_rollup_daily", &delta.durations_daily),
-    ] {
-        let rows: Vec<_> = rows.iter().collect();
-        for chunk in rows.chunks(CHUNK) {
-            let mut q = QueryBuilder::<DB>::new(format!(
-                "INSERT INTO {table} (bucket, domain, le_index, count) "
-            ));
-            q.push_values(chunk, |mut b, ((bucket, domain, le_index), count)| {
-                b.push_bind(*bucket)
-                    .push_bind(domain.clone())
-                    .push_bind(*le_index)
-                    .push_bind(**count);
-            });
-            q.push(format!(" ON CONFLICT (domain, bucket, le_index) DO UPDATE SET count = {table}.count + excluded.count"));
-            q.build().execute(&mut **tx).await?;
-        }
-    }
-    Ok(())
 }
 
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and

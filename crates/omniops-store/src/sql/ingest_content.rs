@@ -1,13 +1,9 @@
 // Ingest of content and shop data: extractions (the catalogue), scraped pages and their
 // chunks, scrape jobs, carts and orders.
-use super::ingest::Tx;
-use super::ingest::CHUNK;
+
+use super::ingest::{Tx, CHUNK};
 use super::DB;
-use omniops_core::events::ExtractionEvent;
-use omniops_core::events::PageEvent;
-use omniops_core::events::ScrapeJobEvent;
-use omniops_core::events::ShopEvent;
-use omniops_core::events::ShopKind;
+use omniops_core::events::{ExtractionEvent, PageEvent, ScrapeJobEvent, ShopEvent, ShopKind};
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 

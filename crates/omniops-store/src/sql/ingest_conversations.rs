@@ -1,20 +1,13 @@
 // Ingest of conversations and messages: conversation state, messages, failed searches and
 // the message, conversation and query rollups.
-
-use super::ingest::fetch_by_ids;
-use super::ingest::saturating_add;
-use super::ingest::Tx;
-use super::ingest::CHUNK;
+use super::ingest::{fetch_by_ids, Tx, CHUNK};
+use super::rollups::saturating_add;
 use super::DB;
-use crate::batch::ContentDelta;
-use crate::batch::FailedSearch;
-use crate::batch::NewMessage;
-use omniops_core::analytics::ConversationCounts;
-use omniops_core::analytics::MessageStats;
+use crate::batch::{ContentDelta, FailedSearch, NewMessage};
+use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
-use sqlx::QueryBuilder;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \

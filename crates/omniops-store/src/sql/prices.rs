@@ -1,32 +1,16 @@
 // Prices, and repricing stored sessions and rollups when they change.
-
 use super::config::put_setting_in;
-use super::ingest::begin_write;
-use super::ingest::counters_from_row;
-use super::ingest::saturating_add;
-use super::ingest::session_from_row;
-use super::ingest::Tx;
-use super::ingest::CHUNK;
-use super::ingest::COUNTER_COLUMNS;
-use super::ingest::SESSION_COLUMNS;
+use super::ingest::{begin_write, Tx, CHUNK};
+use super::rollups::{counters_from_row, saturating_add, COUNTER_COLUMNS};
+use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::DB;
-use crate::RecomputeReport;
-use crate::UnpricedModel;
-use crate::DEFAULT_PRICES_SETTING;
-use omniops_core::clock::floor_day;
-use omniops_core::clock::floor_hour;
-use omniops_core::clock::Micros;
-use omniops_core::pricing::Origin;
-use omniops_core::pricing::PriceEntry;
-use omniops_core::pricing::PriceTable;
-use omniops_core::session::calls_to_json;
-use omniops_core::session::Session;
+use crate::{RecomputeReport, UnpricedModel, DEFAULT_PRICES_SETTING};
+use omniops_core::clock::{floor_day, floor_hour, Micros};
+use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
+use omniops_core::session::{calls_to_json, Session};
 use omniops_core::usage::TokenUsage;
-use sqlx::Pool;
-use sqlx::QueryBuilder;
-use sqlx::Row;
-use std::collections::HashMap;
-use std::collections::HashSet;
+use sqlx::{Pool, QueryBuilder, Row};
+use std::collections::{HashMap, HashSet};
 
 pub(crate) fn price_from_row(row: &<DB as sqlx::Database>::Row) -> Result<PriceEntry, String> {
     let get = |name: &str| -> Result<Option<String>, String> {

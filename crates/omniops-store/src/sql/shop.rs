@@ -1,14 +1,9 @@
 // The content index and shop data.
-
-use super::ingest::split_sum;
-use super::ingest::wide_sum;
+use super::rollups::{split_sum, wide_sum};
 use super::DB;
-use omniops_core::shop::CurrencyTotal;
-use omniops_core::shop::ScrapedInputs;
-use omniops_core::shop::ShopInputs;
+use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
 use omniops_core::window::Window;
-use sqlx::Pool;
-use sqlx::Row;
+use sqlx::{Pool, Row};
 
 /// Pages (scraped in `window`, if given) and scrape jobs waiting or running.
 pub async fn scraped_inputs(

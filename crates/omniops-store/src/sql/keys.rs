@@ -1,12 +1,10 @@
-// API keys, and retention.
+// API keys and the dashboard's login sessions.
 
 use super::ingest::begin_write;
-use super::DB;
-use super::ROW_LOCKS;
+use super::{DB, ROW_LOCKS};
 use crate::ApiKeyRecord;
 use omniops_core::clock::Micros;
-use sqlx::Pool;
-use sqlx::Row;
+use sqlx::{Pool, Row};
 
 pub(crate) fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<ApiKeyRecord> {
     Ok(ApiKeyRecord {
@@ -103,74 +101,6 @@ pub async fn count_active_keys(pool: &Pool<DB>) -> sqlx::Result<i64> {
         .fetch_one(pool)
         .await
 }
-
-// ---- retention ----
-
-/// Deletes ended raw sessions that started before `cutoff`, a slice at a time so that
-/// ingest is never blocked for long. Returns how many were deleted.
-pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
-    delete_in_slices(
-        pool,
-        "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
-         WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
-        cutoff,
-    )
-    .await
-}
-
-/// Runs `statement` (a DELETE of a limited slice, with the cutoff as `$1`) until it deletes
-/// nothing: each slice is a short transaction, so writers are never held up for long.
-pub(crate) async fn delete_in_slices(
-    pool: &Pool<DB>,
-    statement: &str,
-    cutoff: Micros,
-) -> sqlx::Result<u64> {
-    let mut deleted = 0;
-    loop {
-        let n = sqlx::query(statement)
-            .bind(cutoff)
-            .execute(pool)
-            .await?
-            .rows_affected();
-        deleted += n;
-        if n == 0 {
-            return Ok(deleted);
-        }
-    }
-}
-
-pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
-    let mut deleted = 0;
-    for table in [
-        "rollup_hourly",
-        "rollup_daily",
-        "message_rollup_hourly",
-        "message_rollup_daily",
-        "conversation_rollup_hourly",
-        "conversation_rollup_daily",
-        "query_rollup_hourly",
-        "query_rollup_daily",
-        "product_rollup_hourly",
-        "product_rollup_daily",
-        "duration_rollup_hourly",
-        "duration_rollup_daily",
-    ] {
-        deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
-            .bind(cutoff)
-            .execute(pool)
-            .await?
-            .rows_affected();
-    }
-    // Fired alerts are history, kept as long as the totals they speak about.
-    deleted += sqlx::query("DELETE FROM alert_events WHERE fired_at < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    Ok(deleted)
-}
-
-// ---- dashboard sessions ----
 
 pub async fn create_dashboard_session(
     pool: &Pool<DB>,

@@ -1,0 +1,335 @@
+// Missing products: conversations flagged when a session found nothing, the product
+// rollups and examples written at ingest, and their reads.
+
+use super::ingest::{Tx, CHUNK};
+use super::rollups::push_window_rows;
+use super::DB;
+use crate::batch::{ProductCounts, ProductDelta};
+use omniops_core::clock::Micros;
+use omniops_core::missing::ProductTally;
+use omniops_core::window::Window;
+use sqlx::{Pool, QueryBuilder, Row};
+use std::collections::{HashMap, HashSet};
+
+/// Marks those of `ids` that have a session which searched and found nothing, unless already
+/// marked, and returns the product questions of the newly marked ones (this batch's included):
+/// (domain, product, text, time).
+pub(crate) async fn flag_found_nothing(
+    tx: &mut Tx<'_>,
+    ids: &[String],
+) -> sqlx::Result<Vec<(String, String, String, Micros)>> {
+    let mut questions = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE conversations SET found_nothing = TRUE WHERE NOT found_nothing AND EXISTS (\
+             SELECT 1 FROM chat_telemetry t WHERE t.conversation_id = conversations.id \
+             AND t.end_time IS NOT NULL AND t.search_count > 0 AND t.total_results = 0) AND id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(id.clone());
+        }
+        q.push(") RETURNING id");
+        let flagged: Vec<String> = q.build_query_scalar().fetch_all(&mut **tx).await?;
+        if flagged.is_empty() {
+            continue;
+        }
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT domain, product, content, created_at FROM messages \
+             WHERE role = 'user' AND product IS NOT NULL AND conversation_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in &flagged {
+            list.push_bind(id.clone());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            questions.push((
+                row.try_get(0)?,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                row.try_get(3)?,
+            ));
+        }
+    }
+    Ok(questions)
+}
+
+pub(crate) async fn add_product_counts(
+    tx: &mut Tx<'_>,
+    table: &str,
+    rows: &HashMap<(String, Micros, String), ProductCounts>,
+) -> sqlx::Result<()> {
+    let rows: Vec<_> = rows.iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {table} (domain, bucket, product, requests, failed_searches, last_at) "
+        ));
+        q.push_values(chunk, |mut b, ((domain, bucket, product), c)| {
+            b.push_bind(domain.clone())
+                .push_bind(*bucket)
+                .push_bind(product.clone())
+                .push_bind(c.requests)
+                .push_bind(c.failed_searches)
+                .push_bind(c.last_at);
+        });
+        q.push(format!(
+            " ON CONFLICT (domain, bucket, product) DO UPDATE SET requests = {table}.requests + excluded.requests, \
+             failed_searches = {table}.failed_searches + excluded.failed_searches, \
+             last_at = CASE WHEN excluded.last_at > {table}.last_at THEN excluded.last_at ELSE {table}.last_at END"
+        ));
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
+    add_product_counts(tx, "product_rollup_hourly", &delta.hourly).await?;
+    add_product_counts(tx, "product_rollup_daily", &delta.daily).await?;
+    let examples: Vec<_> = delta.examples.iter().collect();
+    for chunk in examples.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO product_examples (domain, product, text, last_at) ",
+        );
+        q.push_values(chunk, |mut b, ((domain, product, text), at)| {
+            b.push_bind(domain.clone())
+                .push_bind(product.clone())
+                .push_bind(text.clone())
+                .push_bind(**at);
+        });
+        q.push(
+            " ON CONFLICT (domain, product, text) DO UPDATE SET last_at = \
+             CASE WHEN excluded.last_at > product_examples.last_at THEN excluded.last_at ELSE product_examples.last_at END",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Catalogue exclusion for rows `r` with `domain` and `product`: a product is missing in
+/// a domain whose catalogue lacks it, matched by the same normalised name.
+pub(crate) const NOT_IN_CATALOGUE: &str = "NOT EXISTS (SELECT 1 FROM structured_extractions x \
+    WHERE x.extraction_type = 'products' AND x.domain = r.domain AND x.product_name = r.product)";
+
+pub(crate) fn tallies_from_rows(
+    rows: &[<DB as sqlx::Database>::Row],
+) -> sqlx::Result<Vec<ProductTally>> {
+    rows.iter()
+        .map(|r| {
+            Ok(ProductTally {
+                product: r.try_get(0)?,
+                requests: r.try_get(1)?,
+                failed_searches: r.try_get(2)?,
+                last_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// `SELECT product, sums FROM (the window's product rollup rows that `filter` keeps) r
+/// {tail} GROUP BY product`: whole days from the daily rollup, the edges from the hourly one.
+pub(crate) fn product_rollup_query(
+    window: &Window,
+    filter: impl Fn(&mut QueryBuilder<'static, DB>),
+    tail: &str,
+) -> QueryBuilder<'static, DB> {
+    let mut q = QueryBuilder::<DB>::new(
+        "SELECT product, CAST(SUM(requests) AS BIGINT), CAST(SUM(failed_searches) AS BIGINT), MAX(last_at) FROM (",
+    );
+    push_window_rows(
+        &mut q,
+        "product_rollup",
+        window,
+        |_| "domain, product, requests, failed_searches, last_at".into(),
+        filter,
+    );
+    q.push(format!(") r {tail} GROUP BY product"));
+    q
+}
+
+/// Requests per product the catalogue lacks, from the product rollups (`domain` '' = all).
+pub async fn product_tallies(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<Vec<ProductTally>> {
+    let scope = domain.to_string();
+    if !domain.is_empty() {
+        let mut q = product_rollup_query(
+            window,
+            |q| {
+                q.push("domain = ").push_bind(scope.clone());
+            },
+            &format!("WHERE {NOT_IN_CATALOGUE}"),
+        );
+        return tallies_from_rows(&q.build().fetch_all(pool).await?);
+    }
+    // All domains: the all-domain rows, except for products some catalogue has (usually few),
+    // which are summed again from the rows of the domains whose catalogue lacks them.
+    let mut q = product_rollup_query(
+        window,
+        |q| {
+            q.push("domain = ''");
+        },
+        "",
+    );
+    let mut tallies = tallies_from_rows(&q.build().fetch_all(pool).await?)?;
+    let mut in_some_catalogue: HashSet<String> = HashSet::new();
+    let names: Vec<&String> = tallies.iter().map(|t| &t.product).collect();
+    for chunk in names.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND product_name IN (",
+        );
+        let mut list = q.separated(", ");
+        for name in chunk {
+            list.push_bind((*name).clone());
+        }
+        q.push(")");
+        in_some_catalogue.extend(q.build_query_scalar::<String>().fetch_all(pool).await?);
+    }
+    if in_some_catalogue.is_empty() {
+        return Ok(tallies);
+    }
+    tallies.retain(|t| !in_some_catalogue.contains(&t.product));
+    let names: Vec<String> = in_some_catalogue.into_iter().collect();
+    for chunk in names.chunks(CHUNK) {
+        let mut q = product_rollup_query(
+            window,
+            |q| {
+                q.push("domain <> '' AND product IN (");
+                let mut list = q.separated(", ");
+                for name in chunk {
+                    list.push_bind(name.clone());
+                }
+                q.push(")");
+            },
+            &format!("WHERE {NOT_IN_CATALOGUE}"),
+        );
+        tallies.extend(tallies_from_rows(&q.build().fetch_all(pool).await?)?);
+    }
+    Ok(tallies)
+}
+
+/// The same tallies from raw rows: failed searches, and product questions of conversations
+/// one of whose sessions searched and found nothing. Tests hold the rollups to this.
+pub async fn raw_product_tallies(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+) -> sqlx::Result<Vec<ProductTally>> {
+    let rows = sqlx::query(&format!(
+        "SELECT product, CAST(COUNT(*) AS BIGINT), CAST(SUM(failed) AS BIGINT), MAX(created_at) FROM ( \
+           SELECT product, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
+           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
+           UNION ALL \
+           SELECT m.product, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
+           WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
+             WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
+           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
+           AND ($3 = '' OR m.domain = $3) \
+         ) r WHERE {NOT_IN_CATALOGUE} GROUP BY product"
+    ))
+    .bind(window.start)
+    .bind(window.end)
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    tallies_from_rows(&rows)
+}
+
+/// The newest distinct texts that asked for each of `products` (last asked within the
+/// window, where the domain's catalogue lacks it), newest first.
+pub async fn product_examples(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    products: &[String],
+    per_product: i64,
+) -> sqlx::Result<HashMap<String, Vec<String>>> {
+    let mut examples: HashMap<String, Vec<String>> = HashMap::new();
+    if products.is_empty() {
+        return Ok(examples);
+    }
+    // One index range per product; across domains the same text may repeat, so read more.
+    let read = if domain.is_empty() {
+        per_product * 4
+    } else {
+        per_product
+    };
+    let mut q = QueryBuilder::<DB>::new("");
+    for (i, product) in products.iter().enumerate() {
+        if i > 0 {
+            q.push(" UNION ALL ");
+        }
+        q.push(
+            "SELECT * FROM (SELECT product, text, last_at FROM product_examples r WHERE product = ",
+        );
+        q.push_bind(product.clone())
+            .push(" AND last_at >= ")
+            .push_bind(window.start);
+        q.push(" AND last_at < ").push_bind(window.end);
+        if !domain.is_empty() {
+            q.push(" AND domain = ").push_bind(domain.to_string());
+        }
+        q.push(format!(
+            " AND {NOT_IN_CATALOGUE} ORDER BY last_at DESC, text LIMIT "
+        ));
+        q.push_bind(read).push(") e");
+    }
+    let mut rows: Vec<(String, String, Micros)> = Vec::new();
+    for r in q.build().fetch_all(pool).await? {
+        rows.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+    }
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    for (product, text, _) in rows {
+        let list = examples.entry(product).or_default();
+        if !list.contains(&text) && list.len() < usize::try_from(per_product).unwrap_or(0) {
+            list.push(text);
+        }
+    }
+    Ok(examples)
+}
+
+/// Requests per UTC day for each of `products` within the window: (product, day, requests),
+/// counting only domains whose catalogue lacks the product (`domain` '' = all).
+pub async fn product_daily_counts(
+    pool: &Pool<DB>,
+    window: &Window,
+    domain: &str,
+    products: &[String],
+) -> sqlx::Result<Vec<(String, Micros, i64)>> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q =
+        QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
+    let day = |granularity: &str| {
+        let day = if granularity == "hourly" {
+            "bucket - bucket % 86400000000"
+        } else {
+            "bucket"
+        };
+        format!("domain, product, {day} AS day, requests")
+    };
+    let domain = domain.to_string();
+    push_window_rows(&mut q, "product_rollup", window, day, |q| {
+        if domain.is_empty() {
+            q.push("domain <> ''");
+        } else {
+            q.push("domain = ").push_bind(domain.clone());
+        }
+        q.push(" AND product IN (");
+        let mut list = q.separated(", ");
+        for p in products {
+            list.push_bind(p.clone());
+        }
+        q.push(")");
+    });
+    q.push(format!(
+        ") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"
+    ));
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
