@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod analytics;
+pub mod batch;
 pub mod clock;
 pub mod conversation;
 pub mod domain;

@@ -3,7 +3,8 @@
 //! The SQL lives once in `sql/`, one module per area, compiled for each engine (`sqlite`,
 //! `postgres`), so both backends run the same statements; each engine owns its migrations.
 
-pub mod batch;
+/// Planning a write batch is pure: it lives in core, the store persists the plan.
+pub use omniops_core::batch;
 mod error;
 
 pub use error::StoreError;

@@ -1,16 +1,16 @@
 //! Planning one write batch in memory: events apply in request order, then array order,
 //! against the sessions loaded from the store. Pure; the backends write the plan.
 
-use omniops_core::analytics::{ConversationCounts, MessageStats};
-use omniops_core::clock::{floor_day, floor_hour, Micros};
-use omniops_core::conversation::{Conversation, MessageFacts};
-use omniops_core::events::{
+use crate::analytics::{ConversationCounts, MessageStats};
+use crate::clock::{floor_day, floor_hour, Micros};
+use crate::conversation::{Conversation, MessageFacts};
+use crate::events::{
     ConversationEvent, Event, EventError, EventKind, ExtractionEvent, IngestEvent, MessageEvent,
     PageEvent, ScrapeJobEvent, ShopEvent,
 };
-use omniops_core::pricing::PriceTable;
-use omniops_core::rollup::{duration_bucket, Counters, ALL};
-use omniops_core::session::{Rejection, Session};
+use crate::pricing::PriceTable;
+use crate::rollup::{duration_bucket, Counters, ALL};
+use crate::session::{Rejection, Session};
 use std::collections::{HashMap, HashSet};
 
 /// Event ids remembered per session for de-duplication; a session with more events than
@@ -91,7 +91,7 @@ impl FailedSearch {
         FailedSearch {
             session_id: session_id.to_string(),
             domain: domain.to_string(),
-            product: omniops_core::text::extract_product(&query),
+            product: crate::text::extract_product(&query),
             query,
             at,
         }
@@ -535,7 +535,7 @@ impl ContentDelta {
     }
 
     fn add_message(&mut self, m: &NewMessage) {
-        let user = m.event.role == omniops_core::events::Role::User;
+        let user = m.event.role == crate::events::Role::User;
         let stats = MessageStats::of_message(
             user,
             m.facts.sentiment.score(),
@@ -649,8 +649,8 @@ pub fn found_nothing(session: &Session) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use omniops_core::events::parse;
-    use omniops_core::pricing::default_prices;
+    use crate::events::parse;
+    use crate::pricing::default_prices;
 
     const NOW: Micros = 1_795_651_200_000_000; // 2026-11-26T00:00:00Z
 
@@ -755,6 +755,6 @@ mod tests {
     }
 
     fn c_hour() -> Micros {
-        omniops_core::clock::parse_rfc3339("2026-01-01T10:00:00Z").expect("time")
+        crate::clock::parse_rfc3339("2026-01-01T10:00:00Z").expect("time")
     }
 }
