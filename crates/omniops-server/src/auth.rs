@@ -18,36 +18,7 @@ use std::time::{Duration, Instant};
 const CACHE_TTL: Duration = Duration::from_secs(2);
 const CACHE_MAX_ENTRIES: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    Ingest,
-    Read,
-    Admin,
-}
-
-impl Scope {
-    pub fn parse(text: &str) -> Option<Scope> {
-        match text {
-            "ingest" => Some(Scope::Ingest),
-            "read" => Some(Scope::Read),
-            "admin" => Some(Scope::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Read => "read",
-            Scope::Admin => "admin",
-        }
-    }
-
-    fn allows(self, required: Scope) -> bool {
-        self == Scope::Admin || self == required
-    }
-}
+pub use omniops_store::Scope;
 
 /// Who is asking: `key_id` and `scope` are `None` on a server without keys.
 #[derive(Debug, Clone, Default)]
@@ -257,7 +228,7 @@ async fn principal(
         }
         Credential::None => return Err(ApiError::Unauthorized),
     };
-    let scope = Scope::parse(&record.scope).ok_or(ApiError::Unauthorized)?;
+    let scope = record.scope;
     if !scope.allows(required) {
         return Err(ApiError::Forbidden(format!(
             "this key has scope {}; this route needs {} (or admin)",

@@ -251,11 +251,49 @@ pub struct UnpricedModel {
 pub struct ApiKeyRecord {
     pub id: String,
     pub name: Option<String>,
-    pub scope: String,
+    pub scope: Scope,
     pub domain: Option<String>,
     pub prefix: String,
     pub created_at: Micros,
     pub revoked_at: Option<Micros>,
+}
+
+/// What a key may do; an admin key may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(text: &str) -> Option<Scope> {
+        match text {
+            "ingest" => Some(Scope::Ingest),
+            "read" => Some(Scope::Read),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn allows(self, required: Scope) -> bool {
+        self == Scope::Admin || self == required
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A customer domain and its WooCommerce connection (secrets included: never serialise this).
@@ -1359,7 +1397,7 @@ impl Store {
     /// only as a hash.
     pub async fn create_key(
         &self,
-        scope: &str,
+        scope: Scope,
         domain: Option<&str>,
         name: Option<&str>,
         now: Micros,
@@ -1371,7 +1409,7 @@ impl Store {
         let record = ApiKeyRecord {
             id: uuid::Uuid::new_v4().to_string(),
             name: name.map(str::to_string),
-            scope: scope.to_string(),
+            scope,
             domain: domain.map(str::to_string),
             prefix: secret[..12].to_string(),
             created_at: now,

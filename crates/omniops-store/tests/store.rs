@@ -431,7 +431,12 @@ async fn api_keys_are_stored_hashed_and_revocable(db: &TestDb) {
     assert_eq!(db.store.count_active_keys().await.expect("count"), 0);
     let (record, secret) = db
         .store
-        .create_key("read", Some("a.example"), Some("ci"), now)
+        .create_key(
+            omniops_store::Scope::Read,
+            Some("a.example"),
+            Some("ci"),
+            now,
+        )
         .await
         .expect("create");
     assert!(secret.starts_with("omk_") && secret.len() == 52);

@@ -288,7 +288,13 @@ async fn keys(command: KeysCommand, settings: Settings) -> anyhow::Result<()> {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--domain: {e}"))?;
             let (record, secret) = store
-                .create_key(&scope, domain.as_deref(), name.as_deref(), now)
+                .create_key(
+                    omniops_store::Scope::parse(&scope)
+                        .ok_or_else(|| anyhow::anyhow!("--scope must be ingest, read or admin"))?,
+                    domain.as_deref(),
+                    name.as_deref(),
+                    now,
+                )
                 .await?;
             println!("{secret}");
             eprintln!(

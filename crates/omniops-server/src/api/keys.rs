@@ -1,7 +1,7 @@
 //! `GET/POST /api/keys` and `DELETE /api/keys/{id}` (admin keys not held to a domain): the
 //! settings page's key management, the same as `omniops keys`.
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 use crate::request::parse_json;
 use crate::request::read_body;
@@ -45,12 +45,8 @@ pub async fn create(
     unscoped(&principal)?;
     let bytes = read_body(body, 16 * 1024).await?;
     let new: NewKey = parse_json(&headers, &bytes)?;
-    if !matches!(new.scope.as_str(), "ingest" | "read" | "admin") {
-        return Err(ApiError::field(
-            "scope",
-            "scope must be ingest, read or admin",
-        ));
-    }
+    let scope = Scope::parse(&new.scope)
+        .ok_or_else(|| ApiError::field("scope", "scope must be ingest, read or admin"))?;
     let domain = match new.domain.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
@@ -67,7 +63,7 @@ pub async fn create(
     }
     let (record, secret) = state
         .store
-        .create_key(&new.scope, domain.as_deref(), name.as_deref(), state.now())
+        .create_key(scope, domain.as_deref(), name.as_deref(), state.now())
         .await?;
     state.keys.invalidate();
     tracing::info!(id = %record.id, scope = %record.scope, "API key created");

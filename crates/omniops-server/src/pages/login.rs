@@ -114,9 +114,7 @@ pub async fn login(
         Err(e) => return ApiError::from(e).into_response(),
     };
     // A correct key is never refused; a wrong one counts, and may have to wait.
-    let Some(record) =
-        record.filter(|r| Scope::parse(&r.scope).is_some_and(|s| s != Scope::Ingest))
-    else {
+    let Some(record) = record.filter(|r| r.scope != Scope::Ingest) else {
         tracing::warn!(%client, "dashboard login refused");
         return match crate::auth::refuse_guess(&state, &attempt) {
             ApiError::TooManyAttempts(wait) => {

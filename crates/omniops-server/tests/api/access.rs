@@ -10,19 +10,19 @@ async fn keys_gate_every_route_but_health(app: &TestApp) {
     assert_eq!(app.get_json("/api/dashboard/telemetry", None).await.0, 200);
     let store = &app.db.store;
     let (_, admin) = store
-        .create_key("admin", None, None, now)
+        .create_key(omniops_store::Scope::Admin, None, None, now)
         .await
         .expect("key");
     let (_, ingest) = store
-        .create_key("ingest", None, None, now)
+        .create_key(omniops_store::Scope::Ingest, None, None, now)
         .await
         .expect("key");
     let (_, read_a) = store
-        .create_key("read", Some("a.example"), None, now)
+        .create_key(omniops_store::Scope::Read, Some("a.example"), None, now)
         .await
         .expect("key");
     let (_, ingest_a) = store
-        .create_key("ingest", Some("a.example"), None, now)
+        .create_key(omniops_store::Scope::Ingest, Some("a.example"), None, now)
         .await
         .expect("key");
     // The server caches "no keys" for up to two seconds.
@@ -128,7 +128,7 @@ async fn refuses_a_non_loopback_bind_without_keys() {
         .expect_err("must refuse");
     assert!(error.to_string().contains("without an API key"), "{error}");
     db.store
-        .create_key("admin", None, None, 0)
+        .create_key(omniops_store::Scope::Admin, None, None, 0)
         .await
         .expect("key");
     omniops_server::check_access(&db.store, &listener)
@@ -146,12 +146,12 @@ async fn the_last_admin_key_cannot_be_revoked(engine: omniops_testkit::Engine) {
     let now = crate::common::t(NOW);
     let (first, admin) = db
         .store
-        .create_key("admin", None, None, now)
+        .create_key(omniops_store::Scope::Admin, None, None, now)
         .await
         .expect("key");
     // A domain's admin key manages nothing global: it does not count as a way back in.
     db.store
-        .create_key("admin", Some("a.example"), None, now)
+        .create_key(omniops_store::Scope::Admin, Some("a.example"), None, now)
         .await
         .expect("key");
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0")

@@ -19,7 +19,7 @@ async fn key_guessing_is_slowed_and_login_is_hardened(app: &TestApp) {
     let (_, read) = app
         .db
         .store
-        .create_key("read", None, None, t(NOW))
+        .create_key(omniops_store::Scope::Read, None, None, t(NOW))
         .await
         .expect("key");
     let get = |key: String| {

@@ -11,15 +11,15 @@ async fn keys(app: &TestApp) -> (String, String, String) {
     let now = t(NOW);
     let store = &app.db.store;
     let (_, admin) = store
-        .create_key("admin", None, None, now)
+        .create_key(omniops_store::Scope::Admin, None, None, now)
         .await
         .expect("admin key");
     let (_, scoped) = store
-        .create_key("read", Some("shop.example"), None, now)
+        .create_key(omniops_store::Scope::Read, Some("shop.example"), None, now)
         .await
         .expect("read key");
     let (_, ingest) = store
-        .create_key("ingest", None, None, now)
+        .create_key(omniops_store::Scope::Ingest, None, None, now)
         .await
         .expect("ingest key");
     (admin, scoped, ingest)

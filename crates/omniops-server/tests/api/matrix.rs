@@ -82,7 +82,12 @@ async fn every_route_admits_exactly_its_callers(app: &TestApp) {
     let store = &app.db.store;
     let key = |scope: &'static str, domain: Option<&'static str>| async move {
         store
-            .create_key(scope, domain, None, now)
+            .create_key(
+                omniops_store::Scope::parse(scope).expect("scope"),
+                domain,
+                None,
+                now,
+            )
             .await
             .expect("key")
             .1

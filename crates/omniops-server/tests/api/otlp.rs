@@ -415,7 +415,12 @@ async fn bad_requests_get_otlp_answers(app: &TestApp) {
     let (_, other) = app
         .db
         .store
-        .create_key("ingest", Some("other.example"), None, t(crate::common::NOW))
+        .create_key(
+            omniops_store::Scope::Ingest,
+            Some("other.example"),
+            None,
+            t(crate::common::NOW),
+        )
         .await
         .expect("key");
     // The server caches "no keys" for up to two seconds.

@@ -414,7 +414,7 @@ async fn the_command_carries_a_key_placeholder_when_keys_exist(app: &TestApp) {
     let (_, admin) = app
         .db
         .store
-        .create_key("admin", None, None, now)
+        .create_key(omniops_store::Scope::Admin, None, None, now)
         .await
         .expect("key");
     app.ingest_as(

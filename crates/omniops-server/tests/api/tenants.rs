@@ -12,7 +12,12 @@ async fn keys_held_to_a_domain_stay_in_it(app: &TestApp) {
         let store = app.db.store.clone();
         async move {
             store
-                .create_key(scope, domain, None, now)
+                .create_key(
+                    omniops_store::Scope::parse(scope).expect("scope"),
+                    domain,
+                    None,
+                    now,
+                )
                 .await
                 .expect("key")
                 .1
@@ -235,7 +240,7 @@ async fn a_domain_is_one_tenant_in_any_case(app: &TestApp) {
     let admin = app
         .db
         .store
-        .create_key("admin", None, None, t(NOW))
+        .create_key(omniops_store::Scope::Admin, None, None, t(NOW))
         .await
         .expect("key")
         .1;

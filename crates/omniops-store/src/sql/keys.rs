@@ -3,6 +3,7 @@
 use super::ingest::begin_write;
 use super::{DB, ROW_LOCKS};
 use crate::ApiKeyRecord;
+use crate::Scope;
 use omniops_core::clock::Micros;
 use sqlx::{Pool, Row};
 
@@ -10,7 +11,11 @@ pub(crate) fn key_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Ap
     Ok(ApiKeyRecord {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        scope: row.try_get("scope")?,
+        scope: {
+            let text: String = row.try_get("scope")?;
+            Scope::parse(&text)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown key scope {text:?}").into()))?
+        },
         domain: row.try_get("domain")?,
         prefix: row.try_get("prefix")?,
         created_at: row.try_get("created_at")?,
@@ -25,7 +30,7 @@ pub async fn insert_key(pool: &Pool<DB>, key: &ApiKeyRecord, hash: &str) -> sqlx
     )
     .bind(&key.id)
     .bind(&key.name)
-    .bind(&key.scope)
+    .bind(key.scope.as_str())
     .bind(&key.domain)
     .bind(hash)
     .bind(&key.prefix)
