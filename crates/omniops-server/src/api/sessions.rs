@@ -3,7 +3,7 @@
 use super::params;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::queries::sessions::{session_details, session_history, SessionHistory};
+use crate::queries::sessions::{session_details, session_history, SessionDetails, SessionHistory};
 use crate::request::{self, Params};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
@@ -12,7 +12,6 @@ use axum::{Extension, Json};
 use omniops_core::window::Window;
 use omniops_store::Outcome;
 use omniops_store::SessionFilter;
-use serde_json::Value;
 
 /// The history's filters from query parameters (shared with the sessions page).
 pub fn filter_of(
@@ -61,14 +60,14 @@ pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     crate::request::PathParam(id): crate::request::PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionDetails>, ApiError> {
     let details = session_details(&state, &id).await?;
     // A domain-scoped key sees only its domain's sessions; others are "not found".
     let visible = details.filter(|d| {
         principal
             .domain
             .as_deref()
-            .is_none_or(|own| d["domain"].as_str() == Some(own))
+            .is_none_or(|own| d.row.domain == own)
     });
     visible
         .map(Json)

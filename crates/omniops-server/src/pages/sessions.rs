@@ -10,7 +10,6 @@ use crate::state::AppState;
 use maud::{html, Markup};
 use omniops_store::Outcome;
 use omniops_store::SessionFilter;
-use serde_json::Value;
 
 /// Sessions per page of the history.
 const PAGE_SIZE: i64 = 25;
@@ -127,17 +126,17 @@ pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                     thead { tr { th { "Started" } th { "Session" } th { "Domain" } th { "Model" } th.num { "Duration" } th.num { "Tokens in / out" } th.num { "Cost" } th { "Outcome" } } }
                     tbody {
                         @for s in &h.sessions {
-                            @let id = s["sessionId"].as_str().unwrap_or_default();
+                            @let id = s.session_id.as_str();
                             tr data-session=(id) {
-                                td.muted { (short_time(s["startTime"].as_str().unwrap_or_default())) }
+                                td.muted { (short_time(&s.start_time)) }
                                 td { button.icon-button type="button" data-open-session=(id)
                                         hx-get=(format!("/dashboard/partials/session?id={}", super::filters::encode(id))) hx-target="#session-modal-body" { (id) } }
-                                td { (s["domain"].as_str().unwrap_or_default()) }
-                                td { (s["model"].as_str().unwrap_or_default()) }
-                                td.num { (duration_ms(s["durationMs"].as_i64().unwrap_or(0))) }
-                                td.num { (count(s["inputTokens"].as_i64().unwrap_or(0))) " / " (count(s["outputTokens"].as_i64().unwrap_or(0))) }
-                                td.num { @match s["costUsd"].as_str() { Some(c) => { (usd(c)) } None => { span.badge.warn { "unpriced" } } } }
-                                td { @if s["success"] == Value::Bool(true) { span.badge.good { "success" } } @else { span.badge.bad { "failed" } } }
+                                td { (s.domain) }
+                                td { (s.model) }
+                                td.num { (duration_ms(s.duration_ms.unwrap_or(0))) }
+                                td.num { (count(s.input_tokens)) " / " (count(s.output_tokens)) }
+                                td.num { @match s.cost_usd { Some(c) => { (usd(c)) } None => { span.badge.warn { "unpriced" } } } }
+                                td { @if s.success == Some(true) { span.badge.good { "success" } } @else { span.badge.bad { "failed" } } }
                             }
                         }
                     }
@@ -153,18 +152,17 @@ pub async fn history(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
 }
 
 /// "base", "above 200k", "priority", "above 200k, priority".
-fn tier_text(above: &Value, service: &Value) -> String {
+fn tier_text(above: Option<i64>, service: &str) -> String {
     let mut parts = Vec::new();
-    if let Some(n) = above.as_i64() {
+    if let Some(n) = above {
         parts.push(if n % 1_000 == 0 {
             format!("above {}k", n / 1_000)
         } else {
             format!("above {n}")
         });
     }
-    match service.as_str() {
-        None | Some("default") => {}
-        Some(tier) => parts.push(tier.to_string()),
+    if service != "default" {
+        parts.push(service.to_string());
     }
     if parts.is_empty() {
         "base".to_string()
@@ -184,83 +182,83 @@ pub async fn details(
         principal
             .domain
             .as_deref()
-            .is_none_or(|own| d["domain"].as_str() == Some(own))
+            .is_none_or(|own| d.row.domain == own)
     });
     let Some(d) = details else {
         return Ok(components::empty("No such session."));
     };
-    let text = |key: &str| d[key].as_str().unwrap_or_default().to_string();
-    let tokens = &d["tokens"];
+    let row = &d.row;
+    let tokens = &d.tokens;
     Ok(html! {
-        div data-testid="session-details" data-session=(text("sessionId")) {
-            p { strong { (text("sessionId")) } " · " (text("domain")) " · " (text("model")) " · "
-                @if d["live"] == Value::Bool(true) { span.badge { "live" } }
-                @else if d["success"] == Value::Bool(true) { span.badge.good { "success" } }
+        div data-testid="session-details" data-session=(row.session_id) {
+            p { strong { (row.session_id) } " · " (row.domain) " · " (row.model) " · "
+                @if d.live { span.badge { "live" } }
+                @else if row.success == Some(true) { span.badge.good { "success" } }
                 @else { span.badge.bad { "failed" } } }
-            p.muted { "Started " (short_time(&text("startTime"))) @if let Some(ms) = d["durationMs"].as_i64() { " · took " (duration_ms(ms)) } }
-            @if let Some(error) = d["error"].as_str() { p.error { (error) } }
+            p.muted { "Started " (short_time(&row.start_time)) @if let Some(ms) = row.duration_ms { " · took " (duration_ms(ms)) } }
+            @if let Some(error) = &row.error { p.error { (error) } }
             div.grid {
-                div.card { div.stat-label { "Iterations" } div.stat-value data-testid="detail-iterations" { (d["iterations"]) } }
-                div.card { div.stat-label { "Searches" } div.stat-value data-testid="detail-searches" { (d["searchCount"]) } }
-                div.card { div.stat-label { "Results found" } div.stat-value { (d["totalResults"]) } }
+                div.card { div.stat-label { "Iterations" } div.stat-value data-testid="detail-iterations" { (row.iterations) } }
+                div.card { div.stat-label { "Searches" } div.stat-value data-testid="detail-searches" { (row.search_count) } }
+                div.card { div.stat-label { "Results found" } div.stat-value { (d.total_results) } }
                 div.card { div.stat-label { "Cost" } div.stat-value data-testid="detail-cost" {
-                    @match d["costUsd"].as_str() { Some(c) => { (usd(c)) } None => { "unpriced" } } } }
+                    @match row.cost_usd { Some(c) => { (usd(c)) } None => { "unpriced" } } } }
             }
             h2 { "Cost by token type" }
-            @match d["price"]["model"].as_str() {
-                Some(model) => { p.muted { "Priced as " (model) ", in force since " (d["price"]["effectiveFrom"].as_str().unwrap_or_default()) "." } }
+            @match &d.price {
+                Some(price) => { p.muted { "Priced as " (price.model) ", in force since " (price.effective_from) "." } }
                 None => { p.error { "No price for this model: its cost is not counted." } }
             }
             table data-testid="cost-breakdown" {
                 thead { tr { th { "Tokens" } th { "Tier" } th.num { "Count" } th.num { "USD per million" } th.num { "Cost" } } }
                 tbody {
-                    @for line in d["costBreakdown"].as_array().into_iter().flatten() {
-                        tr data-type=(line["type"].as_str().unwrap_or_default()) {
-                            td { (line["type"].as_str().unwrap_or_default()) }
-                            td { (tier_text(&line["aboveInputTokens"], &line["serviceTier"])) }
-                            td.num { (count(line["tokens"].as_i64().unwrap_or(0))) }
-                            td.num { "$" (line["usdPerMillion"].as_str().unwrap_or_default()) }
-                            td.num { "$" (line["cost"].as_str().unwrap_or_default()) }
+                    @for line in &d.cost_breakdown {
+                        tr data-type=(line.kind) {
+                            td { (line.kind) }
+                            td { (tier_text(line.above_input_tokens, line.service_tier)) }
+                            td.num { (count(line.tokens)) }
+                            td.num { "$" (line.usd_per_million) }
+                            td.num { "$" (line.cost) }
                         }
                     }
                 }
             }
-            p.muted { "Tokens: " (tokens["input"]) " input (" (tokens["cachedInput"]) " cached, " (tokens["cacheWrite"]) " cache writes), "
-                (tokens["output"]) " output (" (tokens["reasoning"]) " reasoning). Each model call is priced on its own and rounded to a billionth of a dollar; a session sent as totals is one call at the base rates." }
-            @if let Some(calls) = d["calls"].as_array().filter(|c| !c.is_empty()) {
-                h2 { "Model calls " span.muted { "(" (d["callCount"]) ")" } }
+            p.muted { "Tokens: " (tokens.input) " input (" (tokens.cached_input) " cached, " (tokens.cache_write) " cache writes), "
+                (tokens.output) " output (" (tokens.reasoning) " reasoning). Each model call is priced on its own and rounded to a billionth of a dollar; a session sent as totals is one call at the base rates." }
+            @if !d.calls.is_empty() {
+                h2 { "Model calls " span.muted { "(" (d.call_count) ")" } }
                 table data-testid="detail-calls" {
                     thead { tr { th { "At" } th.num { "Input" } th.num { "Cached" } th.num { "Cache writes" } th.num { "Output" } th { "Tier" } th.num { "Cost" } } }
                     tbody {
-                        @for c in calls {
+                        @for c in &d.calls {
                             tr {
-                                td.muted { (short_time(c["at"].as_str().unwrap_or_default())) }
-                                td.num { (count(c["tokens"]["input"].as_i64().unwrap_or(0))) }
-                                td.num { (count(c["tokens"]["cachedInput"].as_i64().unwrap_or(0))) }
-                                td.num { (count(c["tokens"]["cacheWrite"].as_i64().unwrap_or(0))) }
-                                td.num { (count(c["tokens"]["output"].as_i64().unwrap_or(0))) }
-                                td { (tier_text(&c["aboveInputTokens"], &c["serviceTier"])) }
-                                td.num { @match c["cost"].as_str() { Some(cost) => { "$" (cost) } None => { "unpriced" } } }
+                                td.muted { (short_time(&c.at)) }
+                                td.num { (count(c.tokens.input)) }
+                                td.num { (count(c.tokens.cached_input)) }
+                                td.num { (count(c.tokens.cache_write)) }
+                                td.num { (count(c.tokens.output)) }
+                                td { (tier_text(c.above_input_tokens, c.service_tier)) }
+                                td.num { @match c.cost { Some(cost) => { "$" (cost) } None => { "unpriced" } } }
                             }
                         }
                     }
                 }
             }
-            @if let Some(searches) = d["searches"].as_array().filter(|s| !s.is_empty()) {
+            @if !d.searches.is_empty() {
                 h2 { "Searches" }
                 table data-testid="detail-search-list" {
                     thead { tr { th { "Query" } th.num { "Results" } } }
-                    tbody { @for s in searches { tr { td { (s["query"].as_str().unwrap_or_default()) } td.num { (s["results"]) } } } }
+                    tbody { @for s in &d.searches { tr { td { (s["query"].as_str().unwrap_or_default()) } td.num { (s["results"]) } } } }
                 }
             }
-            @if let Some(logs) = d["logs"].as_array().filter(|l| !l.is_empty()) {
+            @if !d.logs.is_empty() {
                 h2 { "Logs" }
-                pre data-testid="detail-logs" { @for line in logs { (line.to_string()) "\n" } }
+                pre data-testid="detail-logs" { @for line in &d.logs { (line.to_string()) "\n" } }
             }
-            @if let Some(conversation) = d["conversation"].as_array().filter(|c| !c.is_empty()) {
-                h2 { "Conversation " span.muted { (text("conversationId")) } }
+            @if !d.conversation.is_empty() {
+                h2 { "Conversation " span.muted { (d.conversation_id.as_deref().unwrap_or_default()) } }
                 ul.list data-testid="detail-conversation" {
-                    @for m in conversation { li { span { strong { (m["role"].as_str().unwrap_or_default()) ": " } (m["content"].as_str().unwrap_or_default()) } span.muted { (short_time(m["timestamp"].as_str().unwrap_or_default())) } } }
+                    @for m in &d.conversation { li { span { strong { (m.role) ": " } (m.content) } span.muted { (short_time(&m.timestamp)) } } }
                 }
             }
         }

@@ -310,8 +310,8 @@ pub fn export(
                         .map(|s| (s.start_time, s.session_id.clone()));
                     let rows: Vec<Map<String, Value>> = sessions
                         .iter()
-                        .map(|s| match session_row(s) {
-                            Value::Object(m) => m,
+                        .map(|s| match serde_json::to_value(session_row(s)) {
+                            Ok(Value::Object(m)) => m,
                             _ => Map::new(),
                         })
                         .collect();

@@ -3,29 +3,138 @@
 use crate::state::AppState;
 use omniops_core::analytics::Pagination;
 use omniops_core::clock::to_rfc3339;
-use omniops_core::money::{format_nanos, format_usd};
+use omniops_core::money::Usd;
 use omniops_core::session::Session;
 use omniops_core::window::Window;
 use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// One ended session as a list shows it.
-pub fn session_row(s: &Session) -> Value {
-    json!({
-        "sessionId": s.session_id, "model": s.model, "domain": s.domain,
-        "startTime": to_rfc3339(s.start_time), "endTime": s.end_time.map(to_rfc3339),
-        "durationMs": s.duration_ms(), "iterations": s.iterations, "searchCount": s.search_count,
-        "inputTokens": s.usage.input, "outputTokens": s.usage.output,
-        "costUsd": s.cost_nanos.map(|c| format_nanos(i128::from(c), 6)),
-        "success": s.success, "error": s.error
-    })
+/// One session as a list shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub session_id: String,
+    pub model: String,
+    pub domain: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub iterations: i64,
+    pub search_count: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: Option<Usd>,
+    pub success: Option<bool>,
+    pub error: Option<String>,
+}
+
+pub fn session_row(s: &Session) -> SessionRow {
+    SessionRow {
+        session_id: s.session_id.clone(),
+        model: s.model.clone(),
+        domain: s.domain.clone(),
+        start_time: to_rfc3339(s.start_time),
+        end_time: s.end_time.map(to_rfc3339),
+        duration_ms: s.duration_ms(),
+        iterations: s.iterations,
+        search_count: s.search_count,
+        input_tokens: s.usage.input,
+        output_tokens: s.usage.output,
+        cost_usd: s.cost_nanos.map(|c| Usd::from_nanos(i128::from(c), 6)),
+        success: s.success,
+        error: s.error.clone(),
+    }
+}
+
+/// Token counts by kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCounts {
+    pub input: i64,
+    pub cached_input: i64,
+    pub cache_write: i64,
+    pub output: i64,
+    pub reasoning: i64,
+}
+
+/// The price entry a session was priced with.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceUsed {
+    pub model: String,
+    pub effective_from: String,
+    pub origin: &'static str,
+    pub source: String,
+}
+
+/// One line of the cost breakdown: tokens of a kind at a tier's rate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostLineView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub above_input_tokens: Option<i64>,
+    pub service_tier: &'static str,
+    pub tokens: i64,
+    pub usd_per_million: String,
+    pub cost: Usd,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallTokens {
+    pub input: i64,
+    pub cached_input: i64,
+    pub cache_write: i64,
+    #[serde(rename = "cacheWrite1h")]
+    pub cache_write_1h: i64,
+    pub output: i64,
+    pub reasoning: i64,
+}
+
+/// One model call of a session, priced on its own.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    pub at: String,
+    pub tokens: CallTokens,
+    pub service_tier: &'static str,
+    pub above_input_tokens: Option<i64>,
+    pub cost: Option<Usd>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub role: String,
+    pub content: String,
+    pub timestamp: String,
+}
+
+/// One session in full: the API's `GET /api/sessions/{id}` and the sessions page's modal.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetails {
+    #[serde(flatten)]
+    pub row: SessionRow,
+    pub conversation_id: Option<String>,
+    pub live: bool,
+    pub total_results: i64,
+    pub searches: Vec<Value>,
+    pub logs: Vec<Value>,
+    pub metadata: Option<Value>,
+    pub tokens: TokenCounts,
+    pub price: Option<PriceUsed>,
+    pub cost_breakdown: Vec<CostLineView>,
+    pub calls: Vec<CallView>,
+    pub call_count: usize,
+    pub conversation: Vec<MessageView>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct SessionHistory {
-    pub sessions: Vec<Value>,
+    pub sessions: Vec<SessionRow>,
     pub pagination: Pagination,
 }
 
@@ -72,7 +181,10 @@ pub async fn session_history(
 pub const MAX_CALLS_SHOWN: usize = 1_000;
 
 /// Everything about one session: the SessionDetailsModal and `GET /api/sessions/{id}`.
-pub async fn session_details(state: &AppState, session_id: &str) -> anyhow::Result<Option<Value>> {
+pub async fn session_details(
+    state: &AppState,
+    session_id: &str,
+) -> anyhow::Result<Option<SessionDetails>> {
     let Some(s) = state.store.session(session_id).await? else {
         return Ok(None);
     };
@@ -83,58 +195,78 @@ pub async fn session_details(state: &AppState, session_id: &str) -> anyhow::Resu
         .as_deref()
         .and_then(|key| prices.by_key(key))
         .or_else(|| prices.lookup(&s.model, s.start_time));
-    let breakdown: Vec<Value> = entry
+    let cost_breakdown = entry
         .map(|e| {
             s.cost_lines(e)
                 .iter()
-                .map(|l| {
-                    json!({"type": l.kind.label(), "aboveInputTokens": l.tier.above_input_tokens,
-                           "serviceTier": l.tier.service_tier.as_str(), "tokens": l.tokens,
-                           "usdPerMillion": l.usd_per_million.normalize().to_string(),
-                           "cost": format_usd(l.usd, 8)})
+                .map(|l| CostLineView {
+                    kind: l.kind.label(),
+                    above_input_tokens: l.tier.above_input_tokens,
+                    service_tier: l.tier.service_tier.as_str(),
+                    tokens: l.tokens,
+                    usd_per_million: l.usd_per_million.normalize().to_string(),
+                    cost: Usd::new(l.usd, 8),
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let calls: Vec<Value> = s
+    let calls = s
         .calls
         .iter()
         .take(MAX_CALLS_SHOWN)
         .map(|c| {
             let t = &c.usage.tokens;
-            json!({"at": to_rfc3339(c.at), "tokens": {"input": t.input, "cachedInput": t.cached_input,
-                   "cacheWrite": t.cache_write, "cacheWrite1h": c.usage.cache_write_1h, "output": t.output,
-                   "reasoning": t.reasoning},
-                   "serviceTier": c.usage.service_tier.as_str(), "aboveInputTokens": c.above_input_tokens,
-                   "cost": c.cost_nanos.map(|n| format_nanos(i128::from(n), 9))})
+            CallView {
+                at: to_rfc3339(c.at),
+                tokens: CallTokens {
+                    input: t.input,
+                    cached_input: t.cached_input,
+                    cache_write: t.cache_write,
+                    cache_write_1h: c.usage.cache_write_1h,
+                    output: t.output,
+                    reasoning: t.reasoning,
+                },
+                service_tier: c.usage.service_tier.as_str(),
+                above_input_tokens: c.above_input_tokens,
+                cost: c.cost_nanos.map(|n| Usd::from_nanos(i128::from(n), 9)),
+            }
         })
         .collect();
     let messages = match &s.conversation_id {
         Some(id) => state.store.conversation_messages(id, &s.domain, 20).await?,
         None => Vec::new(),
     };
-    let mut details = session_row(&s);
-    details["conversationId"] = json!(s.conversation_id);
-    details["live"] = json!(s.end_time.is_none());
-    details["totalResults"] = json!(s.total_results);
-    details["searches"] = json!(s.searches);
-    details["logs"] = json!(s.logs);
-    details["metadata"] = json!(s.metadata);
-    details["tokens"] = json!({
-        "input": s.usage.input, "cachedInput": s.usage.cached_input, "cacheWrite": s.usage.cache_write,
-        "output": s.usage.output, "reasoning": s.usage.reasoning
-    });
-    details["price"] = match entry {
-        Some(e) => json!({"model": e.model, "effectiveFrom": e.effective_from.to_string(),
-                          "origin": e.origin.as_str(), "source": e.source}),
-        None => Value::Null,
-    };
-    details["costBreakdown"] = json!(breakdown);
-    details["calls"] = json!(calls);
-    details["callCount"] = json!(s.calls.len());
-    details["conversation"] = json!(messages
-        .iter()
-        .map(|(role, content, at)| json!({"role": role, "content": content, "timestamp": to_rfc3339(*at)}))
-        .collect::<Vec<_>>());
-    Ok(Some(details))
+    Ok(Some(SessionDetails {
+        row: session_row(&s),
+        conversation_id: s.conversation_id.clone(),
+        live: s.end_time.is_none(),
+        total_results: s.total_results,
+        searches: s.searches.clone(),
+        logs: s.logs.clone(),
+        metadata: s.metadata.clone(),
+        tokens: TokenCounts {
+            input: s.usage.input,
+            cached_input: s.usage.cached_input,
+            cache_write: s.usage.cache_write,
+            output: s.usage.output,
+            reasoning: s.usage.reasoning,
+        },
+        price: entry.map(|e| PriceUsed {
+            model: e.model.clone(),
+            effective_from: e.effective_from.to_string(),
+            origin: e.origin.as_str(),
+            source: e.source.clone(),
+        }),
+        cost_breakdown,
+        calls,
+        call_count: s.calls.len(),
+        conversation: messages
+            .into_iter()
+            .map(|(role, content, at)| MessageView {
+                role,
+                content,
+                timestamp: to_rfc3339(at),
+            })
+            .collect(),
+    }))
 }
