@@ -871,361 +871,6 @@ impl Store {
         })
     }
 
-    /// The content index: pages (scraped in `window`, if given) and pending scrape jobs.
-    pub async fn scraped_inputs(
-        &self,
-        window: Option<&Window>,
-        domain: Option<&str>,
-    ) -> anyhow::Result<omniops_core::shop::ScrapedInputs> {
-        Ok(on_pool!(
-            self,
-            scraped_inputs(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// The catalogue, and the orders and abandoned carts of the window.
-    pub async fn shop_inputs(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<omniops_core::shop::ShopInputs> {
-        Ok(on_pool!(self, shop_inputs(window, domain.unwrap_or("")))?)
-    }
-
-    /// Sets (or changes) the alert of a domain (`None`: all domains) and type.
-    pub async fn upsert_alert(
-        &self,
-        domain: Option<&str>,
-        alert_type: &str,
-        threshold_nanos: i64,
-        now: Micros,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(
-            self,
-            upsert_alert(domain.unwrap_or(""), alert_type, threshold_nanos, now)
-        )?)
-    }
-
-    /// (domain, alert type, threshold nanos); `domain` `None` lists every alert.
-    pub async fn list_alerts(
-        &self,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<(String, String, i64)>> {
-        Ok(on_pool!(
-            self,
-            list_alerts(domain.unwrap_or(""), domain.is_none())
-        )?)
-    }
-
-    /// Every alert: (domain, type, threshold, notify_at as a JSON list of percentages).
-    pub async fn alert_rules(&self) -> anyhow::Result<Vec<(String, String, i64, String)>> {
-        Ok(on_pool!(self, alert_rules())?)
-    }
-
-    pub async fn set_alert_levels(
-        &self,
-        domain: Option<&str>,
-        alert_type: &str,
-        notify_at: &str,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(
-            self,
-            set_alert_levels(domain.unwrap_or(""), alert_type, notify_at)
-        )?)
-    }
-
-    /// Stores a fired alert unless it fired before for that period and level.
-    pub async fn record_alert_event(&self, event: &AlertEvent) -> anyhow::Result<bool> {
-        Ok(on_pool!(self, record_alert_event(event))?)
-    }
-
-    /// The newest fired alerts of a domain (or of all, with `None`).
-    pub async fn alert_history(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> anyhow::Result<Vec<AlertEvent>> {
-        Ok(on_pool!(
-            self,
-            alert_history(domain.unwrap_or(""), domain.is_none(), limit)
-        )?)
-    }
-
-    /// An alert's webhook: (url, slack, secret).
-    pub async fn alert_webhook(
-        &self,
-        domain: Option<&str>,
-        alert_type: &str,
-    ) -> anyhow::Result<Option<(String, bool, String)>> {
-        Ok(on_pool!(
-            self,
-            alert_webhook(domain.unwrap_or(""), alert_type)
-        )?)
-    }
-
-    pub async fn set_alert_webhook(
-        &self,
-        domain: Option<&str>,
-        alert_type: &str,
-        url: Option<&str>,
-        slack: bool,
-        secret: Option<&str>,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(
-            self,
-            set_alert_webhook(domain.unwrap_or(""), alert_type, url, slack, secret)
-        )?)
-    }
-
-    /// Deletes an alert; false when there was none.
-    pub async fn delete_alert(
-        &self,
-        domain: Option<&str>,
-        alert_type: &str,
-    ) -> anyhow::Result<bool> {
-        Ok(on_pool!(
-            self,
-            delete_alert(domain.unwrap_or(""), alert_type)
-        )?)
-    }
-
-    pub async fn queue_delivery(&self, delivery: &WebhookDelivery) -> anyhow::Result<()> {
-        Ok(on_pool!(self, queue_delivery(delivery))?)
-    }
-
-    /// Due deliveries, each leased for `lease` so only one sender takes it.
-    pub async fn claim_deliveries(
-        &self,
-        now: Micros,
-        lease: Micros,
-        limit: i64,
-    ) -> anyhow::Result<Vec<WebhookDelivery>> {
-        Ok(on_pool!(self, claim_deliveries(now, lease, limit))?)
-    }
-
-    pub async fn finish_attempt(
-        &self,
-        id: &str,
-        status: DeliveryStatus,
-        next_attempt_at: Micros,
-        error: Option<&str>,
-        now: Micros,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(
-            self,
-            finish_attempt(id, status, next_attempt_at, error, now)
-        )?)
-    }
-
-    /// The delivery log, newest first, of a domain (or of all, with `None`).
-    pub async fn recent_deliveries(
-        &self,
-        domain: Option<&str>,
-        limit: i64,
-    ) -> anyhow::Result<Vec<WebhookDelivery>> {
-        Ok(on_pool!(
-            self,
-            recent_deliveries(domain.unwrap_or(""), domain.is_none(), limit)
-        )?)
-    }
-
-    /// Priced cost of sessions started in [start, end), whole hours, for a domain or all.
-    pub async fn cost_between(
-        &self,
-        start: Micros,
-        end: Micros,
-        domain: Option<&str>,
-    ) -> anyhow::Result<i64> {
-        Ok(on_pool!(
-            self,
-            cost_between(start, end, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// Ended sessions of the window (newest first) and their number, optionally of one model.
-    /// Ended sessions of the window, newest first, with their count when `count` is set.
-    pub async fn sessions_in_window(
-        &self,
-        window: &Window,
-        filter: &SessionFilter,
-        limit: i64,
-        offset: i64,
-        count: bool,
-    ) -> anyhow::Result<(Vec<Session>, Option<i64>)> {
-        Ok(on_pool!(
-            self,
-            sessions_in_window(window, filter, limit, offset, count)
-        )?)
-    }
-
-    /// Ended sessions older than `after` (start time, session id), newest first.
-    pub async fn sessions_after(
-        &self,
-        window: &Window,
-        filter: &SessionFilter,
-        after: Option<(Micros, String)>,
-        limit: i64,
-    ) -> anyhow::Result<Vec<Session>> {
-        Ok(on_pool!(
-            self,
-            sessions_after(window, filter, after, limit)
-        )?)
-    }
-
-    /// The first `limit` messages of a conversation of `domain`: (role, content, time).
-    pub async fn conversation_messages(
-        &self,
-        conversation_id: &str,
-        domain: &str,
-        limit: i64,
-    ) -> anyhow::Result<Vec<(String, String, Micros)>> {
-        Ok(on_pool!(
-            self,
-            conversation_messages(conversation_id, domain, limit)
-        )?)
-    }
-
-    pub async fn domain_configs(&self) -> anyhow::Result<Vec<DomainConfig>> {
-        Ok(on_pool!(self, list_domain_configs())?)
-    }
-
-    /// Upserts `configs` and deletes `removed`, in one transaction.
-    pub async fn put_domain_configs(
-        &self,
-        configs: &[DomainConfig],
-        removed: &[String],
-        now: Micros,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(self, put_domain_configs(configs, removed, now))?)
-    }
-
-    pub async fn setting(&self, key: &str) -> anyhow::Result<Option<String>> {
-        Ok(on_pool!(self, get_setting(key))?)
-    }
-
-    pub async fn put_setting(&self, key: &str, value: &str) -> anyhow::Result<()> {
-        Ok(on_pool!(self, put_setting(key, value))?)
-    }
-
-    /// Ended sessions of the window per response-time bucket (`DURATION_BOUNDS_MS`).
-    pub async fn duration_histogram(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<[i64; DURATION_BUCKETS]> {
-        Ok(on_pool!(
-            self,
-            duration_histogram(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// The same from raw sessions: for consistency tests.
-    pub async fn raw_duration_histogram(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<[i64; DURATION_BUCKETS]> {
-        Ok(on_pool!(
-            self,
-            raw_duration_histogram(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// Per day of the window with user messages: (day, positive, negative, user messages).
-    pub async fn sentiment_by_day(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<(Micros, i64, i64, i64)>> {
-        Ok(on_pool!(
-            self,
-            sentiment_by_day(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// Sessions running now (of one domain, or all), with their running cost.
-    pub async fn live_sessions(
-        &self,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<omniops_core::telemetry::LiveSession>> {
-        Ok(on_pool!(self, live_sessions(domain.unwrap_or("")))?)
-    }
-
-    /// Live sessions silent since before `cutoff`: (session id, last event time, whether
-    /// it was built from spans).
-    pub async fn stale_live_sessions(
-        &self,
-        cutoff: Micros,
-        limit: i64,
-    ) -> anyhow::Result<Vec<(String, Micros, bool)>> {
-        Ok(on_pool!(self, stale_live_sessions(cutoff, limit))?)
-    }
-
-    /// Span-built sessions whose root span ended and which heard nothing since `quiet_before`.
-    pub async fn settling_sessions(
-        &self,
-        quiet_before: Micros,
-        limit: i64,
-    ) -> anyhow::Result<Vec<String>> {
-        Ok(on_pool!(self, settling_sessions(quiet_before, limit))?)
-    }
-
-    /// Domains with sessions since `since`, and configured ones, sorted.
-    pub async fn known_domains(&self, since: Micros) -> anyhow::Result<Vec<String>> {
-        Ok(on_pool!(self, known_domains(since))?)
-    }
-
-    /// Requests per product the catalogue lacks in the window, from rollups.
-    pub async fn product_tallies(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<ProductTally>> {
-        Ok(on_pool!(
-            self,
-            product_tallies(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// The same from raw failed searches and messages: for consistency tests.
-    pub async fn raw_product_tallies(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<ProductTally>> {
-        Ok(on_pool!(
-            self,
-            raw_product_tallies(window, domain.unwrap_or(""))
-        )?)
-    }
-
-    /// Requests per UTC day of the window for each of `products`: (product, day, requests).
-    pub async fn product_daily_counts(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-        products: &[String],
-    ) -> anyhow::Result<Vec<(String, Micros, i64)>> {
-        Ok(on_pool!(
-            self,
-            product_daily_counts(window, domain.unwrap_or(""), products)
-        )?)
-    }
-
-    /// Up to `per_product` newest distinct texts that asked for each of `products`.
-    pub async fn product_examples(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-        products: &[String],
-        per_product: i64,
-    ) -> anyhow::Result<HashMap<String, Vec<String>>> {
-        Ok(on_pool!(
-            self,
-            product_examples(window, domain.unwrap_or(""), products, per_product)
-        )?)
-    }
-
     /// The same from raw messages and conversations: for consistency tests and the bench.
     pub async fn raw_analytics_inputs(
         &self,
@@ -1247,18 +892,6 @@ impl Store {
         })
     }
 
-    /// Conversations started in the window, counted the spec's way (raw rows).
-    pub async fn raw_conversation_count(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-    ) -> anyhow::Result<i64> {
-        Ok(on_pool!(
-            self,
-            raw_conversation_count(window, domain.unwrap_or(""))
-        )?)
-    }
-
     pub async fn conversation_count(
         &self,
         window: &Window,
@@ -1269,24 +902,6 @@ impl Store {
             conversation_counts_of_window(window, domain.unwrap_or(""))
         )?;
         Ok(counts.conversations)
-    }
-
-    /// Conversations of the window, newest first: (id, first user message, created_at).
-    pub async fn recent_conversations(
-        &self,
-        window: &Window,
-        domain: Option<&str>,
-        limit: i64,
-        offset: i64,
-    ) -> anyhow::Result<Vec<(String, Option<String>, Micros)>> {
-        Ok(on_pool!(
-            self,
-            recent_conversations(window, domain.unwrap_or(""), limit, offset)
-        )?)
-    }
-
-    pub async fn session(&self, session_id: &str) -> anyhow::Result<Option<Session>> {
-        Ok(on_pool!(self, session(session_id))?)
     }
 
     pub async fn prices(&self) -> anyhow::Result<Vec<PriceEntry>> {
@@ -1380,19 +995,6 @@ impl Store {
         Ok(report)
     }
 
-    /// Models of stored sessions and rollups, as sent: of one domain, or all.
-    pub async fn stored_models(&self, domain: Option<&str>) -> anyhow::Result<Vec<String>> {
-        Ok(on_pool!(self, stored_models(domain.unwrap_or("")))?)
-    }
-
-    /// Models seen without a price: of one domain, or all.
-    pub async fn unpriced_models(
-        &self,
-        domain: Option<&str>,
-    ) -> anyhow::Result<Vec<UnpricedModel>> {
-        Ok(on_pool!(self, unpriced_models(domain.unwrap_or("")))?)
-    }
-
     /// Creates a key; returns its record and the secret, which is shown once and stored
     /// only as a hash.
     pub async fn create_key(
@@ -1419,10 +1021,6 @@ impl Store {
         Ok((record, secret))
     }
 
-    pub async fn list_keys(&self) -> anyhow::Result<Vec<ApiKeyRecord>> {
-        Ok(on_pool!(self, list_keys())?)
-    }
-
     /// Revokes a key: `Ok(false)` when no active key has that id, [`StoreError::Conflict`]
     /// for the last active admin key not held to a domain.
     pub async fn revoke_key(&self, id: &str, now: Micros) -> Result<bool, StoreError> {
@@ -1438,53 +1036,105 @@ impl Store {
             )),
         }
     }
+}
 
+/// Store methods that only run one query function on the store's engine: generated, so
+/// each is one line of signature and call rather than a hand-written forwarder.
+macro_rules! dispatch {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty = $call:ident($($expr:expr),*);)*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> anyhow::Result<$ret> {
+                    Ok(on_pool!(self, $call($($expr),*))?)
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    /// The content index: pages (scraped in `window`, if given) and pending scrape jobs.
+    fn scraped_inputs(&self, window: Option<&Window>, domain: Option<&str>) -> omniops_core::shop::ScrapedInputs = scraped_inputs(window, domain.unwrap_or(""));
+    /// The catalogue, and the orders and abandoned carts of the window.
+    fn shop_inputs(&self, window: &Window, domain: Option<&str>) -> omniops_core::shop::ShopInputs = shop_inputs(window, domain.unwrap_or(""));
+    /// Sets (or changes) the alert of a domain (`None`: all domains) and type.
+    fn upsert_alert(&self, domain: Option<&str>, alert_type: &str, threshold_nanos: i64, now: Micros) -> () = upsert_alert(domain.unwrap_or(""), alert_type, threshold_nanos, now);
+    /// (domain, alert type, threshold nanos); `domain` `None` lists every alert.
+    fn list_alerts(&self, domain: Option<&str>) -> Vec<(String, String, i64)> = list_alerts(domain.unwrap_or(""), domain.is_none());
+    /// Every alert: (domain, type, threshold, notify_at as a JSON list of percentages).
+    fn alert_rules(&self) -> Vec<(String, String, i64, String)> = alert_rules();
+    fn set_alert_levels(&self, domain: Option<&str>, alert_type: &str, notify_at: &str) -> () = set_alert_levels(domain.unwrap_or(""), alert_type, notify_at);
+    /// Stores a fired alert unless it fired before for that period and level.
+    fn record_alert_event(&self, event: &AlertEvent) -> bool = record_alert_event(event);
+    /// The newest fired alerts of a domain (or of all, with `None`).
+    fn alert_history(&self, domain: Option<&str>, limit: i64) -> Vec<AlertEvent> = alert_history(domain.unwrap_or(""), domain.is_none(), limit);
+    /// An alert's webhook: (url, slack, secret).
+    fn alert_webhook(&self, domain: Option<&str>, alert_type: &str) -> Option<(String, bool, String)> = alert_webhook(domain.unwrap_or(""), alert_type);
+    fn set_alert_webhook(&self, domain: Option<&str>, alert_type: &str, url: Option<&str>, slack: bool, secret: Option<&str>) -> () = set_alert_webhook(domain.unwrap_or(""), alert_type, url, slack, secret);
+    /// Deletes an alert; false when there was none.
+    fn delete_alert(&self, domain: Option<&str>, alert_type: &str) -> bool = delete_alert(domain.unwrap_or(""), alert_type);
+    fn queue_delivery(&self, delivery: &WebhookDelivery) -> () = queue_delivery(delivery);
+    /// Due deliveries, each leased for `lease` so only one sender takes it.
+    fn claim_deliveries(&self, now: Micros, lease: Micros, limit: i64) -> Vec<WebhookDelivery> = claim_deliveries(now, lease, limit);
+    fn finish_attempt(&self, id: &str, status: DeliveryStatus, next_attempt_at: Micros, error: Option<&str>, now: Micros) -> () = finish_attempt(id, status, next_attempt_at, error, now);
+    /// The delivery log, newest first, of a domain (or of all, with `None`).
+    fn recent_deliveries(&self, domain: Option<&str>, limit: i64) -> Vec<WebhookDelivery> = recent_deliveries(domain.unwrap_or(""), domain.is_none(), limit);
+    /// Priced cost of sessions started in [start, end), whole hours, for a domain or all.
+    fn cost_between(&self, start: Micros, end: Micros, domain: Option<&str>) -> i64 = cost_between(start, end, domain.unwrap_or(""));
+    /// Ended sessions of the window, newest first, with their count when `count` is set.
+    fn sessions_in_window(&self, window: &Window, filter: &SessionFilter, limit: i64, offset: i64, count: bool) -> (Vec<Session>, Option<i64>) = sessions_in_window(window, filter, limit, offset, count);
+    /// Ended sessions older than `after` (start time, session id), newest first.
+    fn sessions_after(&self, window: &Window, filter: &SessionFilter, after: Option<(Micros, String)>, limit: i64) -> Vec<Session> = sessions_after(window, filter, after, limit);
+    /// The first `limit` messages of a conversation of `domain`: (role, content, time).
+    fn conversation_messages(&self, conversation_id: &str, domain: &str, limit: i64) -> Vec<(String, String, Micros)> = conversation_messages(conversation_id, domain, limit);
+    fn domain_configs(&self) -> Vec<DomainConfig> = list_domain_configs();
+    /// Upserts `configs` and deletes `removed`, in one transaction.
+    fn put_domain_configs(&self, configs: &[DomainConfig], removed: &[String], now: Micros) -> () = put_domain_configs(configs, removed, now);
+    fn setting(&self, key: &str) -> Option<String> = get_setting(key);
+    fn put_setting(&self, key: &str, value: &str) -> () = put_setting(key, value);
+    /// Ended sessions of the window per response-time bucket (`DURATION_BOUNDS_MS`).
+    fn duration_histogram(&self, window: &Window, domain: Option<&str>) -> [i64; DURATION_BUCKETS] = duration_histogram(window, domain.unwrap_or(""));
+    /// The same from raw sessions: for consistency tests.
+    fn raw_duration_histogram(&self, window: &Window, domain: Option<&str>) -> [i64; DURATION_BUCKETS] = raw_duration_histogram(window, domain.unwrap_or(""));
+    /// Per day of the window with user messages: (day, positive, negative, user messages).
+    fn sentiment_by_day(&self, window: &Window, domain: Option<&str>) -> Vec<(Micros, i64, i64, i64)> = sentiment_by_day(window, domain.unwrap_or(""));
+    /// Sessions running now (of one domain, or all), with their running cost.
+    fn live_sessions(&self, domain: Option<&str>) -> Vec<omniops_core::telemetry::LiveSession> = live_sessions(domain.unwrap_or(""));
+    /// Live sessions silent since before `cutoff`: (session id, last event time, whether
+    /// it was built from spans).
+    fn stale_live_sessions(&self, cutoff: Micros, limit: i64) -> Vec<(String, Micros, bool)> = stale_live_sessions(cutoff, limit);
+    /// Span-built sessions whose root span ended and which heard nothing since `quiet_before`.
+    fn settling_sessions(&self, quiet_before: Micros, limit: i64) -> Vec<String> = settling_sessions(quiet_before, limit);
+    /// Domains with sessions since `since`, and configured ones, sorted.
+    fn known_domains(&self, since: Micros) -> Vec<String> = known_domains(since);
+    /// Requests per product the catalogue lacks in the window, from rollups.
+    fn product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = product_tallies(window, domain.unwrap_or(""));
+    /// The same from raw failed searches and messages: for consistency tests.
+    fn raw_product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = raw_product_tallies(window, domain.unwrap_or(""));
+    /// Requests per UTC day of the window for each of `products`: (product, day, requests).
+    fn product_daily_counts(&self, window: &Window, domain: Option<&str>, products: &[String]) -> Vec<(String, Micros, i64)> = product_daily_counts(window, domain.unwrap_or(""), products);
+    /// Up to `per_product` newest distinct texts that asked for each of `products`.
+    fn product_examples(&self, window: &Window, domain: Option<&str>, products: &[String], per_product: i64) -> HashMap<String, Vec<String>> = product_examples(window, domain.unwrap_or(""), products, per_product);
+    /// Conversations started in the window, counted the spec's way (raw rows).
+    fn raw_conversation_count(&self, window: &Window, domain: Option<&str>) -> i64 = raw_conversation_count(window, domain.unwrap_or(""));
+    /// Conversations of the window, newest first: (id, first user message, created_at).
+    fn recent_conversations(&self, window: &Window, domain: Option<&str>, limit: i64, offset: i64) -> Vec<(String, Option<String>, Micros)> = recent_conversations(window, domain.unwrap_or(""), limit, offset);
+    fn session(&self, session_id: &str) -> Option<Session> = session(session_id);
+    /// Models of stored sessions and rollups, as sent: of one domain, or all.
+    fn stored_models(&self, domain: Option<&str>) -> Vec<String> = stored_models(domain.unwrap_or(""));
+    /// Models seen without a price: of one domain, or all.
+    fn unpriced_models(&self, domain: Option<&str>) -> Vec<UnpricedModel> = unpriced_models(domain.unwrap_or(""));
+    fn list_keys(&self) -> Vec<ApiKeyRecord> = list_keys();
     /// The active key with this secret, if any.
-    pub async fn find_key(&self, secret: &str) -> anyhow::Result<Option<ApiKeyRecord>> {
-        Ok(on_pool!(self, find_key(&hash_key(secret)))?)
-    }
-
+    fn find_key(&self, secret: &str) -> Option<ApiKeyRecord> = find_key(&hash_key(secret));
     /// Stores a dashboard login: the cookie's hash, its key, its CSRF token.
-    pub async fn create_dashboard_session(
-        &self,
-        token_hash: &str,
-        key_id: &str,
-        csrf_token: &str,
-        now: Micros,
-        expires_at: Micros,
-    ) -> anyhow::Result<()> {
-        Ok(on_pool!(
-            self,
-            create_dashboard_session(token_hash, key_id, csrf_token, now, expires_at)
-        )?)
-    }
-
+    fn create_dashboard_session(&self, token_hash: &str, key_id: &str, csrf_token: &str, now: Micros, expires_at: Micros) -> () = create_dashboard_session(token_hash, key_id, csrf_token, now, expires_at);
     /// The key behind a live dashboard session, and the session's CSRF token.
-    pub async fn find_dashboard_session(
-        &self,
-        token_hash: &str,
-        now: Micros,
-    ) -> anyhow::Result<Option<(ApiKeyRecord, String)>> {
-        Ok(on_pool!(self, find_dashboard_session(token_hash, now))?)
-    }
-
-    pub async fn delete_dashboard_session(&self, token_hash: &str) -> anyhow::Result<()> {
-        Ok(on_pool!(self, delete_dashboard_session(token_hash))?)
-    }
-
-    pub async fn count_active_keys(&self) -> anyhow::Result<i64> {
-        Ok(on_pool!(self, count_active_keys())?)
-    }
-
-    pub async fn delete_sessions_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
-        Ok(on_pool!(self, delete_sessions_before(cutoff))?)
-    }
-
-    pub async fn delete_conversations_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
-        Ok(on_pool!(self, delete_conversations_before(cutoff))?)
-    }
-
-    pub async fn delete_rollups_before(&self, cutoff: Micros) -> anyhow::Result<u64> {
-        Ok(on_pool!(self, delete_rollups_before(cutoff))?)
-    }
+    fn find_dashboard_session(&self, token_hash: &str, now: Micros) -> Option<(ApiKeyRecord, String)> = find_dashboard_session(token_hash, now);
+    fn delete_dashboard_session(&self, token_hash: &str) -> () = delete_dashboard_session(token_hash);
+    fn count_active_keys(&self) -> i64 = count_active_keys();
+    fn delete_sessions_before(&self, cutoff: Micros) -> u64 = delete_sessions_before(cutoff);
+    fn delete_conversations_before(&self, cutoff: Micros) -> u64 = delete_conversations_before(cutoff);
+    fn delete_rollups_before(&self, cutoff: Micros) -> u64 = delete_rollups_before(cutoff);
 }
