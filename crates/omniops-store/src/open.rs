@@ -1,0 +1,300 @@
+//! Opening a store: SQLite in a data directory or PostgreSQL in its own schema, migrations,
+//! and PostgreSQL's notifications between instances.
+
+use crate::batch::LiveCache;
+use crate::{Backend, Pool, Store, WriterState};
+use anyhow::Context;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// PostgreSQL schema of Omniops' tables unless configured otherwise: its own, so that the
+/// spec's tables (`conversations`, `messages`, …) can live in `public` of the same database.
+pub const DEFAULT_SCHEMA: &str = "omniops";
+
+/// The tables of an installation from before schemas, moved from `public` as they are.
+const TABLES: [&str; 34] = [
+    "_sqlx_migrations",
+    "abandoned_carts",
+    "alert_events",
+    "api_keys",
+    "app_settings",
+    "chat_telemetry",
+    "conversation_rollup_daily",
+    "conversation_rollup_hourly",
+    "conversations",
+    "cost_alerts",
+    "dashboard_sessions",
+    "domain_config",
+    "duration_rollup_daily",
+    "duration_rollup_hourly",
+    "failed_queries",
+    "failed_searches",
+    "message_rollup_daily",
+    "message_rollup_hourly",
+    "messages",
+    "model_prices",
+    "orders",
+    "page_embeddings",
+    "product_examples",
+    "product_rollup_daily",
+    "product_rollup_hourly",
+    "query_rollup_daily",
+    "query_rollup_hourly",
+    "rollup_daily",
+    "rollup_hourly",
+    "scrape_jobs",
+    "scraped_pages",
+    "structured_extractions",
+    "unpriced_seen",
+    "webhook_deliveries",
+];
+
+/// A schema name we can write unquoted: lowercase letters, digits and `_`, at most 63.
+pub fn check_schema_name(schema: &str) -> anyhow::Result<()> {
+    let valid = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    anyhow::ensure!(
+        valid,
+        "PostgreSQL schema {schema:?} must be lowercase letters, digits and _ (at most 63)"
+    );
+    Ok(())
+}
+
+/// Creates `schema`; an installation whose tables are still in `public` (migrations there,
+/// none in `schema`) has them moved, in one transaction, before migrations run.
+async fn move_into_schema(pool: &sqlx::PgPool, schema: &str) -> anyhow::Result<()> {
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(pool)
+        .await?;
+    if schema == "public" {
+        return Ok(());
+    }
+    let exists = |table: String| async move {
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(pool)
+            .await
+    };
+    let old = exists("public._sqlx_migrations".into()).await?;
+    let new = exists(format!("{schema}._sqlx_migrations")).await?;
+    if !old || new {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for table in TABLES {
+        let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(format!("public.{table}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        if present {
+            sqlx::query(&format!("ALTER TABLE public.{table} SET SCHEMA {schema}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(
+        schema,
+        "moved Omniops' tables from public into their own schema"
+    );
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) `omniops.db` in `data_dir` and runs the SQLite migrations.
+    pub async fn open_sqlite(data_dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let path = data_dir.join("omniops.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before the request that caused it is answered.
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("running SQLite migrations")?;
+        Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default())).await
+    }
+
+    /// Connects to PostgreSQL and runs its migrations, in the default schema.
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        Self::open_postgres_in(url, DEFAULT_SCHEMA).await
+    }
+
+    /// Connects to PostgreSQL with Omniops' tables in `schema` (README: Settings), moving
+    /// them there from `public` when an installation from before schemas is found, and runs
+    /// the migrations.
+    pub async fn open_postgres_in(url: &str, schema: &str) -> anyhow::Result<Store> {
+        check_schema_name(schema)?;
+        // Every connection of the pool, the listener's included, finds our tables first.
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)
+            .context("reading the PostgreSQL URL")?
+            .options([("search_path", schema)]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            // During an outage a request waits at most this long for a connection, then
+            // answers 503 with Retry-After instead of hanging.
+            .acquire_timeout(Duration::from_secs(1))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        move_into_schema(&pool, schema)
+            .await
+            .with_context(|| format!("preparing the PostgreSQL schema {schema}"))?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .context("running PostgreSQL migrations")?;
+        Store::with_pool(Pool::Postgres(pool), None).await
+    }
+
+    /// Whether other processes may write to this database (PostgreSQL), so that changes
+    /// must be announced to them.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// PostgreSQL: sends `payload` (under 8,000 bytes) to every instance listening on
+    /// `channel`. SQLite: nothing to do.
+    pub async fn notify(&self, channel: &str, payload: &str) -> anyhow::Result<()> {
+        if let Pool::Postgres(pool) = &self.pool {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: forwards every notification on `channel` to `sender` until the receiver
+    /// is dropped, reconnecting after errors. Returns whether it listens (false on SQLite).
+    pub fn listen(&self, channel: &'static str, sender: tokio::sync::mpsc::Sender<String>) -> bool {
+        let Pool::Postgres(pool) = &self.pool else {
+            return false;
+        };
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let listener = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(channel).await?;
+                    Ok::<_, sqlx::Error>(listener)
+                };
+                let mut listener = match listener.await {
+                    Ok(l) => l,
+                    // The store was closed (the server is stopping): nothing to listen for.
+                    Err(_) if pool.is_closed() => return,
+                    Err(error) => {
+                        tracing::warn!(%error, channel, "listening for notifications; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                loop {
+                    let received = tokio::select! {
+                        // The receiver is gone (the server stopped): let the connection go.
+                        () = sender.closed() => return,
+                        received = listener.recv() => received,
+                    };
+                    match received {
+                        Ok(notification) => {
+                            if sender
+                                .send(notification.payload().to_string())
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(_) if pool.is_closed() => return,
+                        Err(error) => {
+                            tracing::warn!(%error, channel, "notification listener lost; reconnecting");
+                            break;
+                        }
+                    }
+                }
+                if sender.is_closed() {
+                    return;
+                }
+            }
+        });
+        true
+    }
+
+    async fn with_pool(pool: Pool, cache: Option<LiveCache>) -> anyhow::Result<Store> {
+        let store = Store {
+            pool,
+            writer: Arc::new(Mutex::new(WriterState {
+                prices: Arc::default(),
+                cache,
+            })),
+        };
+        store.reload_prices().await?;
+        store
+            .sync_default_prices(chrono::Utc::now().timestamp_micros())
+            .await?;
+        Ok(store)
+    }
+
+    /// PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Store> {
+        Self::open_in(database_url, data_dir, DEFAULT_SCHEMA).await
+    }
+
+    /// As [`Store::open`], PostgreSQL's tables in `schema`.
+    pub async fn open_in(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        schema: &str,
+    ) -> anyhow::Result<Store> {
+        match database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::open_postgres_in(url, schema).await
+            }
+            Some(_) => anyhow::bail!("database URL must start with postgres:// or postgresql://"),
+            None => Self::open_sqlite(data_dir).await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+        }
+        Ok(())
+    }
+}

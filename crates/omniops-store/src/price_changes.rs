@@ -1,0 +1,209 @@
+//! Price changes: the shipped defaults synced at start, a user's price, an import, and
+//! the repricing of stored history each may need.
+
+use crate::{
+    postgres, sqlite, Pool, RecomputeReport, Store, DEFAULT_PRICES_SETTING, PENDING_REPRICE_SETTING,
+};
+use omniops_core::clock::Micros;
+use omniops_core::pricing::litellm::ImportPlan;
+use omniops_core::pricing::{default_prices, Origin, PriceEntry, PriceTable, DEFAULT_PRICES_JSON};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+impl Store {
+    /// Stores the shipped default prices when they differ from those stored at the last
+    /// start (a new release): default rows are replaced, models a user priced are left
+    /// alone. The stored models whose price changed are recorded for repricing
+    /// ([`Store::pending_reprice`]), which a server does in the background.
+    pub(crate) async fn sync_default_prices(&self, now: Micros) -> anyhow::Result<()> {
+        let fingerprint = hex::encode(Sha256::digest(DEFAULT_PRICES_JSON.as_bytes()));
+        self.sync_defaults(&default_prices(), &fingerprint, now)
+            .await
+    }
+
+    /// [`Store::sync_default_prices`] with given defaults (a release) and their fingerprint.
+    pub async fn sync_defaults(
+        &self,
+        shipped: &[PriceEntry],
+        fingerprint: &str,
+        now: Micros,
+    ) -> anyhow::Result<()> {
+        if self.setting(DEFAULT_PRICES_SETTING).await?.as_deref() == Some(fingerprint) {
+            return Ok(());
+        }
+        let changed = self
+            .default_price_changes(shipped, fingerprint, now)
+            .await?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut pending = self.pending_reprice().await?.unwrap_or_default();
+        pending.extend(changed);
+        pending.sort();
+        pending.dedup();
+        self.put_setting(PENDING_REPRICE_SETTING, &serde_json::to_string(&pending)?)
+            .await
+    }
+
+    /// Models whose history must be repriced from the defaults' date on since the
+    /// shipped prices changed, if any.
+    pub async fn pending_reprice(&self) -> anyhow::Result<Option<Vec<String>>> {
+        match self.setting(PENDING_REPRICE_SETTING).await? {
+            None => Ok(None),
+            Some(text) => Ok(Some(serde_json::from_str(&text).unwrap_or_default())),
+        }
+    }
+
+    /// Reprices the models [`Store::pending_reprice`] names and clears the record.
+    pub async fn run_pending_reprice(&self, raw_since: Micros) -> anyhow::Result<RecomputeReport> {
+        let Some(models) = self.pending_reprice().await? else {
+            return Ok(RecomputeReport::default());
+        };
+        let from = omniops_core::pricing::default_effective_from()
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros());
+        let report = self.reprice(&models, from, raw_since).await?;
+        on_pool!(self, delete_setting(PENDING_REPRICE_SETTING))?;
+        Ok(report)
+    }
+
+    /// Replaces the default rows when the shipped file changed; returns the stored models
+    /// whose price in force changed.
+    async fn default_price_changes(
+        &self,
+        shipped: &[PriceEntry],
+        fingerprint: &str,
+        now: Micros,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut writer = self.writer.lock().await;
+        let before = writer.prices.clone();
+        on_pool!(self, replace_default_prices(shipped, fingerprint, now))?;
+        let after = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = after.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        drop(writer);
+        let models = on_pool!(self, stored_models(""))?;
+        let start = omniops_core::pricing::default_effective_from()
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros());
+        let same = |m: &String, at| {
+            let (a, b) = (before.lookup(m, at), after.lookup(m, at));
+            match (a, b) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.key() == b.key() && a.same_rates(b),
+                _ => false,
+            }
+        };
+        Ok(models
+            .into_iter()
+            .filter(|m| !(same(m, start) && same(m, now)))
+            .collect())
+    }
+
+    /// Re-reads the price table (after a change made elsewhere).
+    pub async fn reload_prices(&self) -> anyhow::Result<()> {
+        // Read under the writer's lock: a reload that read before a price change committed
+        // must not install its older table after the change's.
+        let mut writer = self.writer.lock().await;
+        writer.prices = Arc::new(PriceTable::new(self.prices().await?));
+        Ok(())
+    }
+
+    /// The price table batches are priced with.
+    pub async fn price_table(&self) -> Arc<PriceTable> {
+        self.writer.lock().await.prices.clone()
+    }
+
+    pub async fn prices(&self) -> anyhow::Result<Vec<PriceEntry>> {
+        on_pool!(self, load_prices())
+    }
+
+    /// Stores a user's price entry and reprices the history it decides from its date on;
+    /// batches wait meanwhile and price with the new table afterwards.
+    pub async fn put_price(
+        &self,
+        entry: &PriceEntry,
+        raw_since: Micros,
+        now: Micros,
+    ) -> anyhow::Result<RecomputeReport> {
+        let mut entry = entry.clone();
+        entry.model = entry.model.trim().to_lowercase();
+        entry.aliases = entry
+            .aliases
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .collect();
+        entry.origin = Origin::User;
+        let mut writer = self.writer.lock().await;
+        on_pool!(self, put_user_price(&entry, now))?;
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = table.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        let models: Vec<String> = on_pool!(self, stored_models(""))?
+            .into_iter()
+            .filter(|m| table.decides(&entry, m))
+            .collect();
+        let from = entry.effective_from_micros();
+        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
+        Ok(report)
+    }
+
+    /// Imports price entries (of origin `import`): what changes, and with `apply`, stores
+    /// it; with `recompute` too, reprices the history of the models it added or changed
+    /// from the entries' date on. A model a user priced is never changed.
+    pub async fn import_prices(
+        &self,
+        entries: Vec<PriceEntry>,
+        apply: bool,
+        recompute: bool,
+        raw_since: Micros,
+        now: Micros,
+    ) -> anyhow::Result<(ImportPlan, Option<RecomputeReport>)> {
+        let mut writer = self.writer.lock().await;
+        let stored = self.prices().await?;
+        let plan = omniops_core::pricing::litellm::plan_import(&stored, entries);
+        if !apply || plan.writes.is_empty() {
+            return Ok((plan, None));
+        }
+        on_pool!(self, put_imported_prices(&plan.writes, now))?;
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = table.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        if !recompute {
+            return Ok((plan, None));
+        }
+        let models: Vec<String> = on_pool!(self, stored_models(""))?
+            .into_iter()
+            .filter(|m| plan.writes.iter().any(|e| table.decides(e, m)))
+            .collect();
+        let from = plan
+            .writes
+            .iter()
+            .map(PriceEntry::effective_from_micros)
+            .min()
+            .unwrap_or(now);
+        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
+        Ok((plan, Some(report)))
+    }
+
+    /// Prices the history of `models` from `from` on again with the current table (after
+    /// new defaults); batches wait meanwhile.
+    pub async fn reprice(
+        &self,
+        models: &[String],
+        from: Micros,
+        raw_since: Micros,
+    ) -> anyhow::Result<RecomputeReport> {
+        let writer = self.writer.lock().await;
+        let table = writer.prices.clone();
+        let report = on_pool!(self, reprice_history(&table, models, from, raw_since))?;
+        drop(writer);
+        Ok(report)
+    }
+}
