@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use omniops_core::alerts::evaluate as evaluate_levels;
 use omniops_core::clock::to_rfc3339;
 use omniops_core::money::{format_nanos, percentage};
-use omniops_store::{AlertEvent, DeliveryStatus, WebhookDelivery};
+use omniops_store::{AlertEvent, AlertLevel, DeliveryStatus, WebhookDelivery};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -55,7 +55,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
                 domain: domain.clone(),
                 alert_type: alert_type.clone(),
                 period_start: period.0,
-                level: pct.to_string(),
+                level: AlertLevel::Percent(*pct),
                 spend_nanos: spend,
                 threshold_nanos: threshold,
                 projected_date: None,
@@ -67,7 +67,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
                 domain: domain.clone(),
                 alert_type: alert_type.clone(),
                 period_start: period.0,
-                level: "projected".into(),
+                level: AlertLevel::Projected,
                 spend_nanos: spend,
                 threshold_nanos: threshold,
                 projected_date: Some(to_rfc3339(crossing)[..10].to_string()),
@@ -111,8 +111,8 @@ pub fn body_of(event: &AlertEvent, kind: &str, slack: bool) -> String {
     let alert = event_json(event);
     if slack {
         let domain = alert["domain"].as_str().unwrap_or("all domains");
-        let text = match event.level.as_str() {
-            "projected" => format!(
+        let text = match event.level {
+            AlertLevel::Projected => format!(
                 "Omniops: {domain} {} spend ${} is on course to pass ${} on {}.",
                 event.alert_type,
                 alert["currentSpend"].as_str().unwrap_or(""),
@@ -120,8 +120,9 @@ pub fn body_of(event: &AlertEvent, kind: &str, slack: bool) -> String {
                 event.projected_date.as_deref().unwrap_or("?")
             ),
             level => format!(
-                "Omniops: {domain} {} spend ${} reached {level}% of ${}.",
+                "Omniops: {domain} {} spend ${} reached {}% of ${}.",
                 event.alert_type,
+                level.as_text(),
                 alert["currentSpend"].as_str().unwrap_or(""),
                 alert["thresholdUsd"].as_str().unwrap_or("")
             ),

@@ -112,14 +112,54 @@ pub enum LiveKind {
 }
 
 /// A budget alert that fired: which alert, for which period, at which level.
+/// What an alert fired for: a share of its threshold reached, the threshold projected to
+/// be crossed before the period ends, or a test sent by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertLevel {
+    /// A percentage of the threshold (`notify_at`).
+    Percent(u32),
+    Projected,
+    Test,
+}
+
+impl AlertLevel {
+    /// As stored and sent: "80", "100", "projected" or "test".
+    pub fn as_text(self) -> String {
+        match self {
+            AlertLevel::Percent(p) => p.to_string(),
+            AlertLevel::Projected => "projected".into(),
+            AlertLevel::Test => "test".into(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertLevel> {
+        match text {
+            "projected" => Some(AlertLevel::Projected),
+            "test" => Some(AlertLevel::Test),
+            p => p.parse().ok().map(AlertLevel::Percent),
+        }
+    }
+}
+
+impl std::fmt::Display for AlertLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_text())
+    }
+}
+
+impl serde::Serialize for AlertLevel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.as_text())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertEvent {
     /// '' for the all-domains alert.
     pub domain: String,
     pub alert_type: String,
     pub period_start: Micros,
-    /// A percentage of the threshold ("80", "100") or "projected".
-    pub level: String,
+    pub level: AlertLevel,
     pub spend_nanos: i64,
     pub threshold_nanos: i64,
     /// For "projected": the UTC day the threshold will be crossed at the current rate.

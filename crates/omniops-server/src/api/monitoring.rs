@@ -407,7 +407,7 @@ async fn test_alert(
         domain: domain.unwrap_or_default(),
         alert_type: alert_type.to_string(),
         period_start: state.now(),
-        level: "test".into(),
+        level: omniops_store::AlertLevel::Test,
         spend_nanos: 0,
         threshold_nanos: 0,
         projected_date: None,

@@ -7,6 +7,7 @@ use crate::queries::monitoring::check_alerts;
 use crate::queries::telemetry::telemetry_report;
 use crate::state::AppState;
 use maud::{html, Markup};
+use omniops_store::AlertLevel;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -217,8 +218,8 @@ pub async fn alerts(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
                 @for e in &fired {
                     li {
                         span { (if e.domain.is_empty() { "All domains" } else { e.domain.as_str() }) " · " (e.alert_type) " · "
-                            @if e.level == "projected" { "projected to cross on " (e.projected_date.as_deref().unwrap_or("?")) }
-                            @else { (e.level) "% reached" } }
+                            @if e.level == AlertLevel::Projected { "projected to cross on " (e.projected_date.as_deref().unwrap_or("?")) }
+                            @else { (e.level.as_text()) "% reached" } }
                         span.muted { (components::short_time(&omniops_core::clock::to_rfc3339(e.fired_at))) }
                     }
                 }

@@ -1,7 +1,7 @@
 // Budget alerts: their rules, levels and the events that fired.
 
 use super::DB;
-use crate::AlertEvent;
+use crate::{AlertEvent, AlertLevel};
 use omniops_core::clock::Micros;
 use sqlx::{Pool, Row};
 
@@ -77,7 +77,7 @@ pub async fn record_alert_event(pool: &Pool<DB>, e: &AlertEvent) -> sqlx::Result
     .bind(&e.domain)
     .bind(&e.alert_type)
     .bind(e.period_start)
-    .bind(&e.level)
+    .bind(e.level.as_text())
     .bind(e.spend_nanos)
     .bind(e.threshold_nanos)
     .bind(&e.projected_date)
@@ -109,7 +109,12 @@ pub async fn alert_history(
                 domain: r.try_get(0)?,
                 alert_type: r.try_get(1)?,
                 period_start: r.try_get(2)?,
-                level: r.try_get(3)?,
+                level: {
+                    let text: String = r.try_get(3)?;
+                    AlertLevel::parse(&text).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("unknown alert level {text:?}").into())
+                    })?
+                },
                 spend_nanos: r.try_get(4)?,
                 threshold_nanos: r.try_get(5)?,
                 projected_date: r.try_get(6)?,
