@@ -191,10 +191,19 @@ pub fn nul_path(raw: &str) -> Option<String> {
                 .enumerate()
                 .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
             Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let here = if path.is_empty() {
+                // An empty key, or one with odd characters (a NUL), is named quoted and
+                // escaped, so the field a refusal names is never empty nor holds a NUL.
+                let key = if !k.is_empty()
+                    && k.chars().all(|c| c.is_alphanumeric() || "_-".contains(c))
+                {
                     k.clone()
                 } else {
-                    format!("{path}.{k}")
+                    format!("{k:?}")
+                };
+                let here = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
                 };
                 if k.contains('\0') {
                     Some(here)
@@ -205,5 +214,11 @@ pub fn nul_path(raw: &str) -> Option<String> {
             _ => None,
         }
     }
-    walk(&value, "")
+    walk(&value, "").map(|path| {
+        if path.is_empty() {
+            "event".to_string()
+        } else {
+            path
+        }
+    })
 }

@@ -401,3 +401,16 @@ fn a_repeated_key_is_named() {
     assert_eq!(field, "session_id");
     assert!(message.contains("duplicate"), "{message}");
 }
+
+/// Found by the `event` fuzz target: a NUL under an empty key was refused naming an empty
+/// field, and one inside a key named the field with the NUL in it.
+#[test]
+fn a_nul_under_an_odd_key_still_names_a_field() {
+    let (_, field) = refused(r#"{"": "a\u0000b", "type": "log"}"#);
+    assert_eq!(field, r#""""#);
+    let (_, field) = refused(r#"{"meta\u0000": 1, "type": "log"}"#);
+    assert_eq!(field, r#""meta\0""#);
+    assert!(!field.contains('\0'));
+    let (_, field) = refused(r#"{"metadata": {"k": "v\u0000"}, "type": "log"}"#);
+    assert_eq!(field, "metadata.k");
+}
