@@ -12,30 +12,42 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-/// Forwards connections on `addr` to PostgreSQL until dropped (which cuts them all).
+/// Forwards connections on `addr` to PostgreSQL until cut.
 struct Proxy {
-    tasks: JoinSet<()>,
+    accept: JoinSet<()>,
+    connections: Arc<tokio::sync::Mutex<JoinSet<()>>>,
 }
 
 impl Proxy {
     async fn start(addr: SocketAddr, upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind(addr).await.expect("bind proxy");
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut connections = JoinSet::new();
+        let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
+        let mut accept = JoinSet::new();
+        let shared = connections.clone();
+        accept.spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                connections.spawn(async move {
+                shared.lock().await.spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(upstream).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
             }
         });
-        Proxy { tasks }
+        Proxy {
+            accept,
+            connections,
+        }
     }
 
-    fn cut(mut self) {
-        self.tasks.abort_all();
+    /// Stops accepting and closes every forwarded connection, and returns only once they
+    /// are closed: aborting alone is asynchronous, and a request sent at once could still
+    /// pass through a connection not yet dropped.
+    async fn cut(mut self) {
+        self.accept.abort_all();
+        while self.accept.join_next().await.is_some() {}
+        let mut connections = self.connections.lock().await;
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
 }
 
@@ -86,7 +98,7 @@ async fn a_database_outage_answers_503_quickly() {
         .expect("ingest");
     assert_eq!(r.status().as_u16(), 200);
 
-    proxy.cut();
+    proxy.cut().await;
     for (method, path) in [
         ("GET", "/healthz"),
         ("GET", "/api/dashboard/telemetry?days=1"),
