@@ -9,6 +9,8 @@ pub(crate) type DB = sqlx::Postgres;
 /// Several instances may write at once: rows a batch changes are locked first.
 pub(crate) const ROW_LOCKS: bool = true;
 
+// The same list as the other engine's file: declared here, not by a macro, so that
+// rustfmt (which does not expand macros) formats every file of `sql/`.
 #[path = "sql/alerts.rs"]
 pub(crate) mod alerts;
 #[path = "sql/config.rs"]
