@@ -32,6 +32,14 @@ impl Domain {
         Self::checked(mapped)
     }
 
+    /// An optional domain as a parameter or field gives it: absent or blank is none.
+    pub fn parse_optional(raw: Option<&str>) -> Result<Option<Domain>, DomainError> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(d) => Domain::parse(d).map(Some),
+        }
+    }
+
     /// An OpenTelemetry `service.name` standing in for a domain: a service name, not a
     /// host name, so it is trimmed and lowercased and nothing more.
     pub fn from_service_name(raw: &str) -> Result<Domain, DomainError> {

@@ -63,12 +63,8 @@ pub fn window(params: &Params, default_days: i64, now: Micros) -> Result<Window,
 
 /// The optional `domain` parameter, normalised; empty means none.
 pub fn domain(params: &Params) -> Result<Option<Domain>, ParamError> {
-    match params.get("domain").map(|d| d.trim()) {
-        None | Some("") => Ok(None),
-        Some(d) => Domain::parse(d)
-            .map(Some)
-            .map_err(|e| ParamError::new("domain", e.to_string())),
-    }
+    Domain::parse_optional(params.get("domain").map(String::as_str))
+        .map_err(|e| ParamError::new("domain", e.to_string()))
 }
 
 /// `page` (1 to 1,000,000, default 1) and `limit` (1 to `max`, default `default`).

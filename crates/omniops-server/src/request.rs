@@ -88,6 +88,11 @@ pub fn domain(params: &Params) -> Result<Option<Domain>, ApiError> {
     Ok(params::domain(params)?)
 }
 
+/// An optional `domain` field of a JSON body, normalised; absent or blank is none.
+pub fn body_domain(raw: Option<&str>) -> Result<Option<Domain>, ApiError> {
+    Domain::parse_optional(raw).map_err(|e| ApiError::field("domain", e.to_string()))
+}
+
 /// `page` (≥ 1, default 1) and `limit` (1–100, default 20).
 pub fn pagination(params: &Params) -> Result<(i64, i64), ApiError> {
     pagination_up_to(params, 20, 100)

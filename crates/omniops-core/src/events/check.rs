@@ -3,7 +3,7 @@
 
 use crate::clock::{parse_rfc3339, Micros};
 use crate::limits::{
-    MAX_AHEAD_MICROS, MAX_DOMAIN_LEN, MAX_ID_LEN, MAX_METADATA_BYTES, MAX_TEXT_LEN, MIN_TIMESTAMP,
+    MAX_AHEAD_MICROS, MAX_ID_LEN, MAX_METADATA_BYTES, MAX_TEXT_LEN, MIN_TIMESTAMP,
 };
 use crate::usage::UsageError;
 use serde_json::Value;
@@ -88,19 +88,6 @@ pub fn check_nul(name: &str, value: &str) -> Result<(), EventError> {
         return Err(EventError::new(
             name,
             format!("{name} must not contain a NUL character"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn check_domain(domain: &str) -> Result<(), EventError> {
-    if domain.is_empty()
-        || domain.len() > MAX_DOMAIN_LEN
-        || domain.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(EventError::new(
-            "domain",
-            format!("domain must be 1 to {MAX_DOMAIN_LEN} characters without spaces"),
         ));
     }
     Ok(())

@@ -9,7 +9,7 @@ mod session;
 mod tests;
 
 pub use crate::limits::{MAX_DOMAIN_LEN, MAX_ID_LEN, MAX_TEXT_LEN};
-pub use check::{check_domain, check_id, check_nul, check_text, count, nul_path, time, EventError};
+pub use check::{check_id, check_nul, check_text, count, nul_path, time, EventError};
 
 use crate::clock::Micros;
 use crate::domain::Domain;

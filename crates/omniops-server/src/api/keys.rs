@@ -3,14 +3,13 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
-use crate::request::parse_json;
 use crate::request::read_body;
+use crate::request::{body_domain, parse_json};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use omniops_core::domain::Domain;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -47,10 +46,7 @@ pub async fn create(
     let new: NewKey = parse_json(&headers, &bytes)?;
     let scope = Scope::parse(&new.scope)
         .ok_or_else(|| ApiError::field("scope", "scope must be ingest, read or admin"))?;
-    let domain = match new.domain.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
-    };
+    let domain = body_domain(new.domain.as_deref())?;
     let name = new
         .name
         .map(|n| n.trim().to_string())

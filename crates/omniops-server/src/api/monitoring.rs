@@ -17,7 +17,6 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
-use omniops_core::domain::Domain;
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
 use omniops_core::window::Window;
@@ -217,11 +216,7 @@ struct SetAlert {
 
 /// The domain an action is for: the one asked (normalised), within the key's.
 fn action_domain(principal: &Principal, asked: Option<&str>) -> Result<Option<String>, ApiError> {
-    let requested = match asked.map(str::trim) {
-        None | Some("") => None,
-        Some(d) => Some(Domain::parse(d).map_err(|e| ApiError::field("domain", e.to_string()))?),
-    };
-    principal.resolve_domain(requested)
+    principal.resolve_domain(request::body_domain(asked)?)
 }
 
 /// `POST /api/monitoring/chat` with `action`: see [`Action`]. Changing alerts and cleaning
