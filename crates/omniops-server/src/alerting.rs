@@ -39,7 +39,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
     if rules.is_empty() {
         return Ok(fired);
     }
-    let spend_of = Spend::read(state).await?;
+    let spend_of = Spend::read(state, None).await?;
     for (domain, alert_type, threshold, notify_at) in rules {
         let scope = (!domain.is_empty()).then_some(domain.as_str());
         let monthly = alert_type == "monthly";

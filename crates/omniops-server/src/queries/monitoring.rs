@@ -62,10 +62,11 @@ pub struct Spend {
 }
 
 impl Spend {
-    /// Reads the live sessions once, for every alert to be measured.
-    pub async fn read(state: &AppState) -> anyhow::Result<Spend> {
+    /// Reads the live sessions once, for every alert to be measured: of one domain, when
+    /// only its alerts are, else of all.
+    pub async fn read(state: &AppState, domain: Option<&str>) -> anyhow::Result<Spend> {
         Ok(Spend {
-            live: state.store.live_sessions(None).await?,
+            live: state.store.live_sessions(domain).await?,
             now: state.now(),
         })
     }
@@ -96,7 +97,7 @@ pub async fn check_alerts(
     state: &AppState,
     domain: Option<&str>,
 ) -> anyhow::Result<Vec<AlertStatus>> {
-    let spend_of = Spend::read(state).await?;
+    let spend_of = Spend::read(state, domain).await?;
     let mut statuses = Vec::new();
     for (alert_domain, alert_type, threshold) in state.store.list_alerts(domain).await? {
         let scope = (!alert_domain.is_empty()).then_some(alert_domain.as_str());
