@@ -1,13 +1,8 @@
 //! Migration 0015 folds domains stored under case variants (before domains were normalised
 //! where they enter) into their lowercase domain, rollups included, on both engines.
 
-use omniops_core::clock::{parse_rfc3339, Micros};
 use omniops_core::events::parse;
-use omniops_testkit::{on_both_engines, TestDb};
-
-fn t(text: &str) -> Micros {
-    parse_rfc3339(text).expect("time")
-}
+use omniops_testkit::{on_both_engines, t, TestDb};
 
 /// Every table with a `domain` column.
 const TABLES: [&str; 29] = [

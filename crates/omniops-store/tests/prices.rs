@@ -1,24 +1,12 @@
 //! Prices on both engines: a new release of the shipped defaults, and repricing that keeps
 //! every rollup the exact sum of its sessions, with hand-computed costs.
 
-use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY};
-use omniops_core::events::{parse, Event};
+use omniops_core::clock::{Micros, MICROS_PER_DAY};
 use omniops_core::pricing::{default_prices, Origin, PriceEntry, Rates, Tier};
 use omniops_core::usage::ServiceTier;
 use omniops_core::window::Window;
-use omniops_testkit::{on_both_engines, TestDb};
+use omniops_testkit::{events, on_both_engines, t, TestDb};
 use rust_decimal::Decimal;
-
-fn t(text: &str) -> Micros {
-    parse_rfc3339(text).expect("time")
-}
-
-fn events(now: Micros, lines: &[String]) -> Vec<Event> {
-    lines
-        .iter()
-        .map(|l| parse(l, now).expect("valid event"))
-        .collect()
-}
 
 /// A finished session of `input` and `output` tokens sent as totals.
 fn totals(id: &str, model: &str, start: &str, input: i64, output: i64) -> String {

@@ -1,22 +1,11 @@
 //! Store behaviour on both engines, with hand-computed numbers.
 
-use omniops_core::clock::{parse_rfc3339, Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
-use omniops_core::events::{parse, Event, EventError};
+use omniops_core::clock::{Micros, MICROS_PER_DAY, MICROS_PER_HOUR};
+use omniops_core::events::EventError;
 use omniops_core::pricing::{default_prices, PriceEntry};
 use omniops_core::window::Window;
-use omniops_testkit::{on_both_engines, TestDb};
+use omniops_testkit::{events, on_both_engines, t, TestDb};
 use rust_decimal::Decimal;
-
-fn t(text: &str) -> Micros {
-    parse_rfc3339(text).expect("time")
-}
-
-fn events(now: Micros, lines: &[String]) -> Vec<Event> {
-    lines
-        .iter()
-        .map(|l| parse(l, now).expect("valid event"))
-        .collect()
-}
 
 fn backfill(
     id: &str,

@@ -160,6 +160,22 @@ macro_rules! on_both_engines {
     };
 }
 
+/// A time in RFC 3339, as tests write them.
+pub fn t(text: &str) -> omniops_core::clock::Micros {
+    omniops_core::clock::parse_rfc3339(text).expect("time")
+}
+
+/// Parses events given as JSON lines, each of which must be valid.
+pub fn events(
+    now: omniops_core::clock::Micros,
+    lines: &[String],
+) -> Vec<omniops_core::events::Event> {
+    lines
+        .iter()
+        .map(|l| omniops_core::events::parse(l, now).expect("valid event"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
