@@ -127,7 +127,7 @@ pub struct AnalyticsInputs {
     pub failed_searches: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalyticsReport {
     pub response_time: Rounded,
@@ -139,21 +139,21 @@ pub struct AnalyticsReport {
     pub metrics: Metrics,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TopQuery {
     pub query: String,
     pub count: i64,
     pub percentage: Rounded,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LanguageShare {
     pub language: &'static str,
     pub percentage: Rounded,
     pub color: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
     pub total_messages: i64,
@@ -230,14 +230,14 @@ pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsRep
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecentConversation {
     pub id: String,
     pub message: String,
     pub timestamp: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Pagination {
     pub page: i64,
     pub limit: i64,
@@ -261,7 +261,7 @@ impl Pagination {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversationsReport {
     pub total: i64,
     pub change: Rounded,

@@ -12,6 +12,16 @@ use std::fmt;
 #[serde(transparent)]
 pub struct Domain(String);
 
+impl utoipa::PartialSchema for Domain {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("A customer domain, trimmed and lowercased"))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Domain {}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("domain must be 1 to {MAX_DOMAIN_LEN} characters without spaces or control characters")]
 pub struct DomainError;

@@ -21,7 +21,7 @@ pub struct ProductTally {
     pub last_at: Micros,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MissingProduct {
     pub name: String,
@@ -30,7 +30,7 @@ pub struct MissingProduct {
     pub examples: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MissingStatistics {
     pub total_missing_products: i64,
@@ -39,7 +39,7 @@ pub struct MissingStatistics {
     pub time_range: String,
 }
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct Categories {
     pub tools: Vec<String>,
     pub parts: Vec<String>,
@@ -47,7 +47,7 @@ pub struct Categories {
     pub other: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MissingProductsReport {
     pub missing_products: Vec<MissingProduct>,

@@ -64,6 +64,17 @@ impl serde::Serialize for Usd {
     }
 }
 
+impl utoipa::PartialSchema for Usd {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^-?[0-9]+(\\.[0-9]+)?$"))
+            .description(Some("Exact decimal USD as text; money is never a float"))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Usd {}
+
 /// A USD amount as text with exactly `decimals` places, rounded half away from zero.
 pub fn format_usd(usd: Decimal, decimals: u32) -> String {
     let rounded = usd.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
@@ -114,6 +125,15 @@ impl serde::Serialize for Rounded {
         self.number().serialize(serializer)
     }
 }
+
+impl utoipa::PartialSchema for Rounded {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::Number)
+            .into()
+    }
+}
+impl utoipa::ToSchema for Rounded {}
 
 /// A decimal rounded to `decimals` places, written as a JSON number.
 pub fn json_number(value: Decimal, decimals: u32) -> Rounded {

@@ -21,7 +21,7 @@ pub struct ScrapedInputs {
     pub queued_jobs: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrapedReport {
     pub total_pages: i64,
@@ -32,7 +32,7 @@ pub struct ScrapedReport {
     pub domains: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrapedStatistics {
     pub unique_domains: i64,
@@ -81,7 +81,7 @@ pub struct ShopInputs {
     pub domains: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WooCommerceReport {
     pub total_products: i64,
@@ -96,21 +96,21 @@ pub struct WooCommerceReport {
     pub domains: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CurrencyAmount {
     pub currency: String,
     pub count: i64,
     pub amount: Rounded,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AbandonedCarts {
     pub count: i64,
     pub value: Rounded,
     pub currency: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ShopStatistics {
     pub avg_product_price: Rounded,

@@ -33,7 +33,7 @@ pub struct LiveSession {
     pub output_tokens: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TelemetryReport {
     pub overview: Overview,
@@ -46,7 +46,7 @@ pub struct TelemetryReport {
     pub live: Live,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     pub total_requests: i64,
@@ -59,7 +59,7 @@ pub struct Overview {
     pub unpriced_requests: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CostSummary {
     pub total: Usd,
@@ -70,7 +70,7 @@ pub struct CostSummary {
     pub trend: Trend,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Trend {
     Increasing,
@@ -78,7 +78,7 @@ pub enum Trend {
     Stable,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenSummary {
     pub total_input: i64,
@@ -87,7 +87,7 @@ pub struct TokenSummary {
     pub avg_per_request: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Performance {
     pub avg_response_time: i64,
@@ -96,7 +96,7 @@ pub struct Performance {
     pub avg_iterations: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelUsage {
     pub model: String,
@@ -108,7 +108,7 @@ pub struct ModelUsage {
     pub unpriced: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DomainCost {
     pub domain: String,
@@ -120,7 +120,7 @@ pub struct DomainCost {
     pub unpriced: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HourPoint {
     pub hour: String,
@@ -128,7 +128,7 @@ pub struct HourPoint {
     pub requests: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Live {
     pub active_sessions: i64,
@@ -136,7 +136,7 @@ pub struct Live {
     pub sessions_data: Vec<LiveSessionData>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveSessionData {
     pub id: String,

@@ -5,7 +5,6 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,6 +87,24 @@ impl ApiError {
     }
 }
 
+/// Every error's JSON body: the message, and the field at fault where there is one.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    fn new(error: impl Into<String>, field: Option<&str>) -> ErrorBody {
+        ErrorBody {
+            error: error.into(),
+            field: field.map(str::to_string),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -98,11 +115,11 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest {
                 field: Some(field),
                 message,
-            } => json!({"error": message, "field": field}),
-            ApiError::MethodNotAllowed => json!({"error": self.to_string(), "field": "method"}),
-            ApiError::PayloadTooLarge(message) => json!({"error": message, "field": "body"}),
-            ApiError::BodyTimeout => json!({"error": self.to_string(), "field": "body"}),
-            other => json!({"error": other.to_string()}),
+            } => ErrorBody::new(message, Some(field)),
+            ApiError::MethodNotAllowed => ErrorBody::new(self.to_string(), Some("method")),
+            ApiError::PayloadTooLarge(message) => ErrorBody::new(message, Some("body")),
+            ApiError::BodyTimeout => ErrorBody::new(self.to_string(), Some("body")),
+            other => ErrorBody::new(other.to_string(), None),
         };
         let mut response = (status, Json(body)).into_response();
         match self {

@@ -247,6 +247,10 @@ impl Connection {
 }
 
 /// `GET /api/live?domain=`: the stream. The first event is a summary.
+#[utoipa::path(get, path = "/api/live", tag = "dashboard",
+    params(("domain" = Option<String>, Query, description = "one customer domain")),
+    responses((status = 200, description = "Server-sent events: summary, session.started/updated/ended, alert.fired, unpriced.model, resync",
+        content_type = "text/event-stream"), crate::api::errors::Common))]
 pub async fn stream(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -117,6 +117,9 @@ fn counter(out: &mut String, name: &str, help: &str, kind: &str, lines: &[(&str,
 }
 
 /// `GET /metrics`
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        crate::api::errors::Common))]
 pub async fn render(
     State(state): State<AppState>,
     axum::Extension(principal): axum::Extension<crate::auth::Principal>,

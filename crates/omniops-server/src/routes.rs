@@ -60,7 +60,7 @@ fn table() -> Vec<(Spec, MethodRouter<AppState>)> {
         (spec(M::GET, "/healthz", Open), get(api::health::get)),
         (
             spec(M::GET, "/api/openapi.json", Open),
-            get(api::openapi::get),
+            get(api::openapi::openapi_json),
         ),
         (
             spec(M::POST, "/api/v1/ingest", Ingest),

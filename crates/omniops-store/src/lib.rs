@@ -51,7 +51,7 @@ macro_rules! on_pool {
 mod open;
 mod price_changes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Sqlite,
@@ -271,7 +271,7 @@ pub const DEFAULT_PRICES_SETTING: &str = "default_prices_sha256";
 /// The `app_settings` key listing models to reprice after new default prices.
 const PENDING_REPRICE_SETTING: &str = "pending_reprice_models";
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecomputeReport {
     pub models: Vec<String>,
@@ -279,7 +279,7 @@ pub struct RecomputeReport {
     pub buckets: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnpricedModel {
     pub model: String,
@@ -288,7 +288,7 @@ pub struct UnpricedModel {
     pub last_seen: Micros,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyRecord {
     pub id: String,
@@ -296,12 +296,15 @@ pub struct ApiKeyRecord {
     pub scope: Scope,
     pub domain: Option<String>,
     pub prefix: String,
+    /// Microseconds since the Unix epoch.
+    #[schema(value_type = i64)]
     pub created_at: Micros,
+    #[schema(value_type = Option<i64>)]
     pub revoked_at: Option<Micros>,
 }
 
 /// What a key may do; an admin key may do everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Ingest,

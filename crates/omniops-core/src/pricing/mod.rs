@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 
 /// Where an entry came from. A `user` entry is never changed by shipped defaults or an
 /// import, and wins over them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Default,
@@ -113,7 +115,7 @@ impl TokenKind {
 }
 
 /// USD per 1,000,000 tokens of each kind; `None` where the entry (or tier) sets none.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rates {
     #[serde(
@@ -185,7 +187,7 @@ impl Rates {
 }
 
 /// Rates for calls above a context size, at a service tier, or both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tier {
     /// Applies to calls with strictly more input tokens than this (cache reads and writes
@@ -199,7 +201,7 @@ pub struct Tier {
 }
 
 /// One model's prices from a date on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PriceEntry {
     /// Lower case: names match case-insensitively.

@@ -10,11 +10,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use omniops_core::domain::Domain;
+use omniops_core::money::Rounded;
 use omniops_store::DomainConfig;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 const RETENTION_KEY: &str = "retention_days";
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,21 +37,50 @@ fn visible(principal: &Principal, domain: &str) -> bool {
     principal.domain.as_deref().is_none_or(|own| own == domain)
 }
 
-fn public(c: &DomainConfig) -> Value {
-    json!({
-        "domain": c.domain,
-        "woocommerce": {
-            "url": c.woocommerce_url,
-            "enabled": c.woocommerce_enabled,
-            // Secrets are write-only: only whether they are set.
-            "consumerKeySet": c.consumer_key.is_some(),
-            "consumerSecretSet": c.consumer_secret.is_some(),
-        }
-    })
+/// The configuration as `GET` and `PUT /api/dashboard/config` answer it.
+#[derive(Serialize, ToSchema)]
+pub struct ConfigAnswer {
+    domains: Vec<DomainAnswer>,
+    settings: RetentionAnswer,
 }
 
-async fn config_answer(state: &AppState, principal: &Principal) -> Result<Value, ApiError> {
-    let domains: Vec<Value> = state
+#[derive(Serialize, ToSchema)]
+pub struct DomainAnswer {
+    domain: String,
+    woocommerce: StoreAnswer,
+}
+
+/// A store's settings; secrets are write-only, so only whether they are set.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreAnswer {
+    url: Option<String>,
+    enabled: bool,
+    consumer_key_set: bool,
+    consumer_secret_set: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionAnswer {
+    retention_days: u32,
+    rollup_retention_days: u32,
+}
+
+fn public(c: &DomainConfig) -> DomainAnswer {
+    DomainAnswer {
+        domain: c.domain.clone(),
+        woocommerce: StoreAnswer {
+            url: c.woocommerce_url.clone(),
+            enabled: c.woocommerce_enabled,
+            consumer_key_set: c.consumer_key.is_some(),
+            consumer_secret_set: c.consumer_secret.is_some(),
+        },
+    }
+}
+
+async fn config_answer(state: &AppState, principal: &Principal) -> Result<ConfigAnswer, ApiError> {
+    let domains = state
         .store
         .domain_configs()
         .await?
@@ -58,35 +88,37 @@ async fn config_answer(state: &AppState, principal: &Principal) -> Result<Value,
         .filter(|c| visible(principal, &c.domain))
         .map(public)
         .collect();
-    Ok(json!({
-        "domains": domains,
-        "settings": {
-            "retentionDays": state.retention_days(),
-            "rollupRetentionDays": state.settings.rollup_retention_days,
-        }
-    }))
+    Ok(ConfigAnswer {
+        domains,
+        settings: RetentionAnswer {
+            retention_days: state.retention_days(),
+            rollup_retention_days: state.settings.rollup_retention_days,
+        },
+    })
 }
 
 /// `GET /api/dashboard/config`: the customer domains with their WooCommerce settings
 /// (secrets only as "set or not"), and the settings a user may change.
+#[utoipa::path(get, path = "/api/dashboard/config", tag = "settings",
+    responses((status = 200, body = ConfigAnswer), super::errors::Common))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigAnswer>, ApiError> {
     Ok(Json(config_answer(&state, &principal).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ConfigChange {
+pub struct ConfigChange {
     #[serde(default)]
     domains: Vec<DomainChange>,
     retention_days: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DomainChange {
+pub struct DomainChange {
     domain: String,
     #[serde(default)]
     remove: bool,
@@ -94,9 +126,9 @@ struct DomainChange {
 }
 
 /// Absent fields keep their value; an empty secret clears it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WooChange {
+pub struct WooChange {
     url: Option<String>,
     enabled: Option<bool>,
     consumer_key: Option<String>,
@@ -104,12 +136,14 @@ struct WooChange {
 }
 
 /// `PUT /api/dashboard/config` (admin, checked by the route's layer): upserts or removes domains, sets the retention.
+#[utoipa::path(put, path = "/api/dashboard/config", tag = "settings", request_body = ConfigChange,
+    responses((status = 200, body = ConfigAnswer), super::errors::Common))]
 pub async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigAnswer>, ApiError> {
     let bytes = read_body(body, 256 * 1024).await?;
     let change: ConfigChange = parse_json(&headers, &bytes)?;
     if change.retention_days.is_some() {
@@ -196,21 +230,53 @@ pub async fn put(
     Ok(Json(config_answer(&state, &principal).await?))
 }
 
+/// `GET /api/dashboard/test-connection`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionReport {
+    ok: bool,
+    database: DatabaseCheck,
+    woocommerce: Vec<StoreCheck>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseCheck {
+    ok: bool,
+    backend: &'static str,
+    latency_ms: Rounded,
+    error: Option<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCheck {
+    domain: String,
+    url: String,
+    ok: bool,
+    /// The store's HTTP status, when it answered.
+    status: Option<u16>,
+    latency_ms: Rounded,
+    error: Option<String>,
+}
+
 /// `GET /api/dashboard/test-connection`: the database round trip, and for each enabled
 /// WooCommerce store a call to its REST API (`/wp-json/wc/v3/system_status`, 5 s timeout).
+#[utoipa::path(get, path = "/api/dashboard/test-connection", tag = "settings",
+    responses((status = 200, body = ConnectionReport), super::errors::Common))]
 pub async fn test_connection(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConnectionReport>, ApiError> {
     let started = Instant::now();
-    let database = match state.store.ping().await {
-        Ok(()) => {
-            json!({"ok": true, "backend": state.store.backend().name(), "latencyMs": elapsed_ms(started), "error": null})
-        }
-        Err(error) => {
-            tracing::error!(?error, "test-connection: database unreachable");
-            json!({"ok": false, "backend": state.store.backend().name(), "latencyMs": elapsed_ms(started), "error": "database unreachable"})
-        }
+    let reached = state.store.ping().await;
+    if let Err(error) = &reached {
+        tracing::error!(?error, "test-connection: database unreachable");
+    }
+    let database = DatabaseCheck {
+        ok: reached.is_ok(),
+        backend: state.store.backend().name(),
+        latency_ms: elapsed_ms(started),
+        error: reached.is_err().then_some("database unreachable"),
     };
     let stores: Vec<DomainConfig> = state
         .store
@@ -225,16 +291,18 @@ pub async fn test_connection(
         let outbound = state.outbound.clone();
         checks.spawn(async move { (i, check_store(&outbound, &config).await) });
     }
-    let mut woocommerce: Vec<(usize, Value)> = checks.join_all().await;
+    let mut woocommerce: Vec<(usize, StoreCheck)> = checks.join_all().await;
     woocommerce.sort_by_key(|(i, _)| *i);
-    let woocommerce: Vec<Value> = woocommerce.into_iter().map(|(_, v)| v).collect();
-    let ok = database["ok"] == json!(true) && woocommerce.iter().all(|w| w["ok"] == json!(true));
-    Ok(Json(
-        json!({"ok": ok, "database": database, "woocommerce": woocommerce}),
-    ))
+    let woocommerce: Vec<StoreCheck> = woocommerce.into_iter().map(|(_, v)| v).collect();
+    let ok = database.ok && woocommerce.iter().all(|w| w.ok);
+    Ok(Json(ConnectionReport {
+        ok,
+        database,
+        woocommerce,
+    }))
 }
 
-fn elapsed_ms(started: Instant) -> omniops_core::money::Rounded {
+fn elapsed_ms(started: Instant) -> Rounded {
     omniops_core::money::json_number(
         rust_decimal::Decimal::from(started.elapsed().as_micros() as i64)
             / rust_decimal::Decimal::from(1000),
@@ -242,7 +310,7 @@ fn elapsed_ms(started: Instant) -> omniops_core::money::Rounded {
     )
 }
 
-async fn check_store(outbound: &crate::outbound::Outbound, c: &DomainConfig) -> Value {
+async fn check_store(outbound: &crate::outbound::Outbound, c: &DomainConfig) -> StoreCheck {
     let url = format!(
         "{}/wp-json/wc/v3/system_status",
         c.woocommerce_url.as_deref().unwrap_or_default()
@@ -251,8 +319,14 @@ async fn check_store(outbound: &crate::outbound::Outbound, c: &DomainConfig) -> 
     let request = match outbound.get(&url) {
         Ok(r) => r,
         Err(e) => {
-            return json!({"domain": c.domain, "url": url, "ok": false, "status": null,
-                          "latencyMs": elapsed_ms(started), "error": e.to_string()})
+            return StoreCheck {
+                domain: c.domain.clone(),
+                url,
+                ok: false,
+                status: None,
+                latency_ms: elapsed_ms(started),
+                error: Some(e.to_string()),
+            }
         }
     };
     let response = request
@@ -273,5 +347,12 @@ async fn check_store(outbound: &crate::outbound::Outbound, c: &DomainConfig) -> 
         Err(e) if e.is_timeout() => (false, None, Some("no answer within 5 s".to_string())),
         Err(_) => (false, None, Some("could not connect".to_string())),
     };
-    json!({"domain": c.domain, "url": url, "ok": ok, "status": status, "latencyMs": elapsed_ms(started), "error": error})
+    StoreCheck {
+        domain: c.domain.clone(),
+        url,
+        ok,
+        status,
+        latency_ms: elapsed_ms(started),
+        error,
+    }
 }

@@ -15,6 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::StreamExt;
 
+/// A table or chart as CSV or JSON, streamed.
+#[utoipa::path(get, path = "/api/export/{dataset}", tag = "dashboard",
+    params(("dataset" = String, Path), ("format" = Option<String>, Query, description = "csv (default) or json"),
+        super::WindowQuery),
+    responses((status = 200, description = "The rows", content(
+        (String = "text/csv"), (Vec<Object> = "application/json"))),
+        super::errors::Common, super::errors::Missing))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -10,37 +10,62 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use omniops_store::ApiKeyRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 fn unscoped(principal: &Principal) -> Result<(), ApiError> {
     principal.require_unscoped("manage keys")
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct KeyList {
+    keys: Vec<ApiKeyRecord>,
+}
+
+/// A new key: its secret, shown in this answer and nowhere else, ever.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    key: String,
+    record: ApiKeyRecord,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevokedKey {
+    revoked: String,
+}
+
+/// API keys (never their secrets).
+#[utoipa::path(get, path = "/api/keys", tag = "keys",
+    responses((status = 200, body = KeyList), super::errors::Common))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeyList>, ApiError> {
     unscoped(&principal)?;
     let keys = state.store.list_keys().await?;
-    Ok(Json(json!({"keys": keys})))
+    Ok(Json(KeyList { keys }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub struct NewKey {
+    /// ingest, read or admin.
+    #[schema(example = "read")]
     scope: String,
     domain: Option<String>,
     name: Option<String>,
 }
 
 /// Creates a key; its secret is in this answer and nowhere else, ever.
+#[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = NewKey,
+    responses((status = 200, body = CreatedKey), super::errors::Common))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CreatedKey>, ApiError> {
     unscoped(&principal)?;
     let bytes = read_body(body, 16 * 1024).await?;
     let new: NewKey = parse_json(&headers, &bytes)?;
@@ -63,14 +88,20 @@ pub async fn create(
         .await?;
     state.keys.invalidate();
     tracing::info!(id = %record.id, scope = %record.scope, "API key created");
-    Ok(Json(json!({"key": secret, "record": record})))
+    Ok(Json(CreatedKey {
+        key: secret,
+        record,
+    }))
 }
 
+/// Revokes a key.
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys", params(("id" = String, Path)),
+    responses((status = 200, body = RevokedKey), super::errors::Common, super::errors::Missing))]
 pub async fn revoke(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     crate::request::PathParam(id): crate::request::PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RevokedKey>, ApiError> {
     unscoped(&principal)?;
     match state.store.revoke_key(&id, state.now()).await {
         Ok(true) => {}
@@ -80,5 +111,5 @@ pub async fn revoke(
     }
     state.keys.invalidate();
     tracing::info!(%id, "API key revoked");
-    Ok(Json(json!({"revoked": id})))
+    Ok(Json(RevokedKey { revoked: id }))
 }

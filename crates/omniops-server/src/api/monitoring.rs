@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::queries::monitoring::{check_alerts, telemetry_for};
 use crate::queries::retention;
 use crate::queries::sessions::session_history;
+use crate::queries::sessions::SessionHistory;
 use crate::queries::telemetry::response_time_percentiles;
 use crate::request::read_body;
 use crate::request::{self, parse_json, Params};
@@ -19,30 +20,29 @@ use axum::{Extension, Json};
 use omniops_core::clock::{floor_hour, to_rfc3339, MICROS_PER_HOUR};
 use omniops_core::money::{format_nanos, usd_to_nanos};
 use omniops_core::rollup::PercentileBound;
+use omniops_core::telemetry::{
+    CostSummary, DomainCost, HourPoint, Live, ModelUsage, Overview, Performance, TelemetryReport,
+    TokenSummary,
+};
 use omniops_core::window::Window;
 use omniops_store::DeliveryStatus;
 use omniops_store::Outcome;
 use omniops_store::SessionFilter;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-fn period_window(period: &str, now: i64) -> Result<Window, ApiError> {
+fn period_window(period: Period, now: i64) -> Result<Window, ApiError> {
     let days = match period {
-        "hour" => {
+        Period::Hour => {
             let start = floor_hour(now);
             return Window::between(start, start + MICROS_PER_HOUR)
                 .map_err(|e| ApiError::field("period", e.to_string()));
         }
-        "day" => 1,
-        "week" => 7,
-        "month" => 30,
-        _ => {
-            return Err(ApiError::field(
-                "period",
-                "period must be one of hour, day, week, month",
-            ))
-        }
+        Period::Day => 1,
+        Period::Week => 7,
+        Period::Month => 30,
     };
     Window::last_days(days, now).map_err(|e| ApiError::field("period", e.to_string()))
 }
@@ -59,16 +59,106 @@ fn flag(params: &Params, name: &'static str, default: bool) -> Result<bool, ApiE
     }
 }
 
+/// `GET /api/monitoring/chat`'s answer: every field of the telemetry report (`live` is null
+/// with `includeLive=false`), and the period, its filters and its response-time percentiles.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringAnswer {
+    overview: Overview,
+    cost: CostSummary,
+    tokens: TokenSummary,
+    performance: Performance,
+    model_usage: Vec<ModelUsage>,
+    domain_breakdown: Vec<DomainCost>,
+    hourly_trend: Vec<HourPoint>,
+    live: Option<Live>,
+    period: Period,
+    filters: Filters,
+    /// Null with a model filter: the duration histogram is kept per domain, not per model.
+    response_time_percentiles: Option<Percentiles>,
+    /// Only with `includeDetails=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    details: Option<SessionHistory>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Filters {
+    domain: Option<String>,
+    model: Option<String>,
+}
+
+/// Each percentile as the histogram bounds it; null without data.
+#[derive(Serialize, ToSchema)]
+pub struct Percentiles {
+    p50: Option<Bound>,
+    p90: Option<Bound>,
+    p95: Option<Bound>,
+    p99: Option<Bound>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Bound {
+    AtMostMs(i64),
+    AboveMs(i64),
+}
+
+fn bound(bound: PercentileBound) -> Option<Bound> {
+    match bound {
+        PercentileBound::NoData => None,
+        PercentileBound::AtMost(ms) => Some(Bound::AtMostMs(ms)),
+        PercentileBound::Above(ms) => Some(Bound::AboveMs(ms)),
+    }
+}
+
+fn percentiles(bounds: Vec<(&str, PercentileBound)>) -> Percentiles {
+    let at = |label: &str| {
+        bounds
+            .iter()
+            .find(|(l, _)| *l == label)
+            .and_then(|(_, b)| bound(*b))
+    };
+    Percentiles {
+        p50: at("p50"),
+        p90: at("p90"),
+        p95: at("p95"),
+        p99: at("p99"),
+    }
+}
+
 /// `GET /api/monitoring/chat?period=&domain=&model=&includeDetails=&includeLive=`: the
 /// telemetry report of the period (every field of `/api/dashboard/telemetry`), plus
 /// `period`, `filters` and, with `includeDetails`, the period's sessions paginated.
+#[utoipa::path(get, path = "/api/monitoring/chat", tag = "monitoring",
+    params(("period" = Option<Period>, Query, description = "the window (default day)"),
+        ("domain" = Option<String>, Query, description = "one customer domain"),
+        ("model" = Option<String>, Query, description = "one model"),
+        ("includeDetails" = Option<bool>, Query, description = "add the period's sessions, paginated"),
+        ("includeLive" = Option<bool>, Query, description = "include the live sessions (default true)"),
+        super::PageQuery),
+    responses((status = 200, body = MonitoringAnswer), super::errors::Common))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MonitoringAnswer>, ApiError> {
     let params = params(query)?;
-    let period = params.get("period").map_or("day", String::as_str);
+    let period = match params.get("period").map(|p| p.trim()) {
+        None => Period::Day,
+        Some(text) => serde_json::from_value(Value::from(text)).map_err(|_| {
+            ApiError::field("period", "period must be one of hour, day, week, month")
+        })?,
+    };
     let window = period_window(period, state.now())?;
     let domain = principal.resolve_domain(request::domain(&params)?)?;
     let model = params
@@ -78,55 +168,66 @@ pub async fn get(
     let include_details = flag(&params, "includeDetails", false)?;
     let include_live = flag(&params, "includeLive", true)?;
     let report = telemetry_for(&state, &window, domain.as_deref(), model).await?;
-    let mut answer = serde_json::to_value(report).map_err(anyhow::Error::from)?;
-    answer["period"] = json!(period);
-    answer["filters"] = json!({"domain": domain, "model": model});
-    // The duration histogram is kept per domain, not per model.
-    answer["responseTimePercentiles"] = match model {
-        Some(_) => Value::Null,
-        None => {
-            let percentiles = response_time_percentiles(&state, &window, domain.as_deref()).await?;
-            let bounds: serde_json::Map<String, Value> = percentiles
-                .into_iter()
-                .map(|(label, bound)| {
-                    let value = match bound {
-                        PercentileBound::NoData => Value::Null,
-                        PercentileBound::AtMost(ms) => json!({"atMostMs": ms}),
-                        PercentileBound::Above(ms) => json!({"aboveMs": ms}),
-                    };
-                    (label.to_string(), value)
-                })
-                .collect();
-            Value::Object(bounds)
-        }
+    let response_time_percentiles = match model {
+        Some(_) => None,
+        None => Some(percentiles(
+            response_time_percentiles(&state, &window, domain.as_deref()).await?,
+        )),
     };
-    if !include_live {
-        answer["live"] = Value::Null;
-    }
-    if include_details {
-        let (page, limit) = request::pagination(&params)?;
-        let filter = SessionFilter {
-            domain: domain.clone(),
+    let details = match include_details {
+        true => {
+            let (page, limit) = request::pagination(&params)?;
+            let filter = SessionFilter {
+                domain: domain.clone(),
+                model: model.map(str::to_string),
+                status: Outcome::All,
+            };
+            Some(session_history(&state, &window, &filter, page, limit).await?)
+        }
+        false => None,
+    };
+    let TelemetryReport {
+        overview,
+        cost,
+        tokens,
+        performance,
+        model_usage,
+        domain_breakdown,
+        hourly_trend,
+        live,
+    } = report;
+    Ok(Json(MonitoringAnswer {
+        overview,
+        cost,
+        tokens,
+        performance,
+        model_usage,
+        domain_breakdown,
+        hourly_trend,
+        live: include_live.then_some(live),
+        period,
+        filters: Filters {
+            domain,
             model: model.map(str::to_string),
-            status: Outcome::All,
-        };
-        let history = session_history(&state, &window, &filter, page, limit).await?;
-        answer["details"] = serde_json::to_value(history).map_err(anyhow::Error::from)?;
-    }
-    Ok(Json(answer))
+        },
+        response_time_percentiles,
+        details,
+    }))
 }
 
 /// The POST actions, by their `action` tag; each has its own function below. Read by
 /// [`Action::parse`] rather than serde's internal tagging, which buffers the body and so
-/// loses the path of a bad field (a 400 must name it).
-enum Action {
+/// loses the path of a bad field (a 400 must name it); the derive gives the document.
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
     SetAlert(SetAlert),
-    CheckAlerts(Scope),
+    CheckAlerts(DomainOnly),
     GetSummary(Summary),
     DeleteAlert(AlertRef),
     TestAlert(AlertRef),
-    Deliveries(Scope),
-    CleanupOldData(Scope),
+    Deliveries(DomainOnly),
+    CleanupOldData(DomainOnly),
 }
 
 const ACTIONS: [&str; 7] = [
@@ -168,9 +269,9 @@ impl Action {
 }
 
 /// The period an alert watches.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum AlertType {
+pub enum AlertType {
     Daily,
     Monthly,
 }
@@ -184,25 +285,25 @@ impl AlertType {
     }
 }
 
-#[derive(Deserialize)]
-struct Scope {
+#[derive(Deserialize, ToSchema)]
+pub struct DomainOnly {
     domain: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct AlertRef {
+#[derive(Deserialize, ToSchema)]
+pub struct AlertRef {
     domain: Option<String>,
     alert_type: AlertType,
 }
 
-#[derive(Deserialize)]
-struct Summary {
+#[derive(Deserialize, ToSchema)]
+pub struct Summary {
     domain: Option<String>,
     days: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct SetAlert {
+#[derive(Deserialize, ToSchema)]
+pub struct SetAlert {
     domain: Option<String>,
     alert_type: AlertType,
     #[serde(default, deserialize_with = "omniops_core::money::lenient::option")]
@@ -221,6 +322,8 @@ fn action_domain(principal: &Principal, asked: Option<&str>) -> Result<Option<St
 
 /// `POST /api/monitoring/chat` with `action`: see [`Action`]. Changing alerts and cleaning
 /// up need an admin key.
+#[utoipa::path(post, path = "/api/monitoring/chat", tag = "monitoring", request_body = Action,
+    responses((status = 200, body = Object, description = "The action's result"), super::errors::Common, super::errors::Missing))]
 pub async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

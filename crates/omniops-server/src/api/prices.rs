@@ -1,6 +1,8 @@
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::queries::prices::{self, ImportError, ImportOptions, PriceQuery};
+use crate::queries::prices::{
+    self, ImportError, ImportOptions, ImportReport, PriceListing, PriceQuery,
+};
 use crate::request::read_body;
 use crate::request::{parse_json, Params};
 use crate::state::AppState;
@@ -14,20 +16,29 @@ use chrono::NaiveDate;
 use omniops_core::money::lenient;
 use omniops_core::pricing::{Origin, PriceEntry, PriceError, Rates, Tier};
 use omniops_core::usage::ServiceTier;
+use omniops_store::RecomputeReport;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 /// The largest catalogue `POST /api/v1/prices/import` takes (LiteLLM's is about 3.5 MB).
 pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 
 /// `GET /api/v1/prices`: price entries (`q` searches names, `origin` filters, 100 a page by
 /// default) and the models seen without a price.
+#[utoipa::path(get, path = "/api/v1/prices", tag = "prices",
+    params(("q" = Option<String>, Query, description = "part of a model name or alias"),
+        ("origin" = Option<Origin>, Query, description = "where entries came from"),
+        ("inUse" = Option<bool>, Query, description = "only entries of models in stored sessions, and user or imported ones"),
+        ("page" = Option<u32>, Query, description = "page from 1"),
+        ("limit" = Option<u32>, Query, description = "entries per page, up to 1000 (default 100)")),
+    responses((status = 200, body = PriceListing), super::errors::Common))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PriceListing>, ApiError> {
     let params = super::params(query)?;
     let (page, limit) = crate::request::pagination_up_to(&params, 100, 1_000)?;
     let origin = match params.get("origin").map(|o| o.trim()) {
@@ -48,15 +59,12 @@ pub async fn list(
         page,
         limit,
     };
-    let listing = prices::listing(&state.store, &query).await?;
-    Ok(Json(
-        serde_json::to_value(listing).map_err(anyhow::Error::from)?,
-    ))
+    Ok(Json(prices::listing(&state.store, &query).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RatesInput {
+pub struct RatesInput {
     #[serde(default, deserialize_with = "lenient::option")]
     input: Option<Decimal>,
     #[serde(default, deserialize_with = "lenient::option")]
@@ -84,9 +92,9 @@ impl From<RatesInput> for Rates {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TierInput {
+pub struct TierInput {
     above_input_tokens: Option<i64>,
     #[serde(default)]
     service_tier: ServiceTier,
@@ -94,9 +102,9 @@ struct TierInput {
     rates: RatesInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PriceInput {
+pub struct PriceInput {
     model: String,
     #[serde(default)]
     aliases: Vec<String>,
@@ -144,14 +152,23 @@ fn date_or_today(
     }
 }
 
+/// `PUT /api/v1/prices`'s answer: the entry as stored and what was repriced.
+#[derive(serde::Serialize, ToSchema)]
+pub struct PriceSaved {
+    price: PriceEntry,
+    recomputed: RecomputeReport,
+}
+
 /// `PUT /api/v1/prices` (admin): adds or replaces the user's entry for (model,
 /// effectiveFrom) and reprices the stored history it decides from that date.
+#[utoipa::path(put, path = "/api/v1/prices", tag = "prices", request_body = PriceInput,
+    responses((status = 200, body = PriceSaved), super::errors::Common))]
 pub async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PriceSaved>, ApiError> {
     principal.require_unscoped("change prices, which every domain shares")?;
     let bytes = read_body(body, 64 * 1024).await?;
     let input: PriceInput = parse_json(&headers, &bytes)?;
@@ -192,19 +209,29 @@ pub async fn put(
         .await?;
     state.prices_changed().await;
     tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = report.sessions, buckets = report.buckets, "price changed; history repriced");
-    Ok(Json(json!({"price": entry, "recomputed": report})))
+    Ok(Json(PriceSaved {
+        price: entry,
+        recomputed: report,
+    }))
 }
 
 /// `POST /api/v1/prices/import` (admin): a LiteLLM-format catalogue as the body.
 /// `dryRun=true` reports without storing; `recompute=true` reprices history of the models
 /// added or changed; `effectiveFrom` (default today) and `source` label the entries.
+#[utoipa::path(post, path = "/api/v1/prices/import", tag = "prices",
+    params(("dryRun" = Option<bool>, Query, description = "only report what would change"),
+        ("recompute" = Option<bool>, Query, description = "reprice stored history of the models added or changed"),
+        ("effectiveFrom" = Option<String>, Query, description = "YYYY-MM-DD the prices take effect (default today)"),
+        ("source" = Option<String>, Query, description = "a label kept with each entry")),
+    request_body(content = Object, description = "A LiteLLM-format catalogue (model_prices_and_context_window.json)"),
+    responses((status = 200, body = ImportReport), super::errors::Common))]
 pub async fn import(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<Params>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ImportReport>, ApiError> {
     principal.require_unscoped("import prices, which every domain shares")?;
     let params = super::params(query)?;
     let flag = |name: &'static str| -> Result<bool, ApiError> {
@@ -254,7 +281,5 @@ pub async fn import(
         dry_run = options.dry_run,
         "prices imported"
     );
-    Ok(Json(
-        serde_json::to_value(report).map_err(anyhow::Error::from)?,
-    ))
+    Ok(Json(report))
 }

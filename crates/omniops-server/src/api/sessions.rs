@@ -43,6 +43,12 @@ pub fn filter_of(
     ))
 }
 
+/// Session history, filtered and paginated.
+#[utoipa::path(get, path = "/api/sessions", tag = "sessions",
+    params(super::WindowQuery, super::PageQuery,
+        ("model" = Option<String>, Query, description = "one model"),
+        ("status" = Option<String>, Query, description = "success or failed")),
+    responses((status = 200, body = SessionHistory), super::errors::Common))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -56,6 +62,9 @@ pub async fn list(
     ))
 }
 
+/// One session with its calls and its cost by token type.
+#[utoipa::path(get, path = "/api/sessions/{id}", tag = "sessions", params(("id" = String, Path)),
+    responses((status = 200, body = SessionDetails), super::errors::Common, super::errors::Missing))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -11,6 +11,8 @@ use omniops_core::shop::{ScrapedReport, WooCommerceReport};
 
 /// `GET /api/dashboard/scraped`: the whole index, or with `days`/`from`/`to` the pages
 /// scraped in that window.
+#[utoipa::path(get, path = "/api/dashboard/scraped", tag = "dashboard", params(super::WindowQuery),
+    responses((status = 200, body = ScrapedReport), super::errors::Common))]
 pub async fn scraped(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -33,6 +35,8 @@ pub async fn scraped(
 
 /// `GET /api/dashboard/woocommerce`: the catalogue, and orders and carts of the window
 /// (30 days by default).
+#[utoipa::path(get, path = "/api/dashboard/woocommerce", tag = "dashboard", params(super::WindowQuery),
+    responses((status = 200, body = WooCommerceReport), super::errors::Common))]
 pub async fn woocommerce(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

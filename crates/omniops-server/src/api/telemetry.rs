@@ -10,6 +10,8 @@ use axum::{Extension, Json};
 use omniops_core::telemetry::TelemetryReport;
 
 /// `GET /api/dashboard/telemetry?days=&domain=` (or `from`/`to`).
+#[utoipa::path(get, path = "/api/dashboard/telemetry", tag = "dashboard", params(super::WindowQuery),
+    responses((status = 200, body = TelemetryReport), super::errors::Common))]
 pub async fn get(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -22,13 +22,13 @@ struct IngestBody<'a> {
     events: Vec<&'a RawValue>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestAnswer {
     pub accepted: usize,
     pub rejected: Vec<RejectedEvent>,
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RejectedEvent {
     pub index: usize,
     pub error: String,
@@ -113,7 +113,22 @@ pub fn count_outcome(state: &AppState, accepted: usize, rejected: usize) {
         .fetch_add(counted(rejected), std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The body of `POST /api/v1/ingest` (documentation: events are read one by one, so that
+/// a bad one is rejected by its index while the others are stored).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct IngestRequest {
+    /// Events: session.start, iteration, search, usage, log, session.end, session,
+    /// conversation, message, extraction, page, scrape_job, product, order, cart.
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// `POST /api/v1/ingest`: `{"events":[…]}` → `{"accepted":N,"rejected":[{"index","error"}]}`.
+#[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", request_body = IngestRequest,
+    responses((status = 200, body = IngestAnswer, description = "Stored: each event accepted or rejected on its own"),
+        crate::api::errors::Common,
+        (status = 413, description = "Body too large"),
+        (status = 503, description = "Queue full; retry after Retry-After")))]
 pub async fn ingest(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

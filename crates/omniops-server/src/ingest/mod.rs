@@ -2,7 +2,7 @@
 //! commits them in batches (group commit). A request is answered only after the batch that
 //! holds it has committed, so a 2xx means durable.
 
-mod handler;
+pub(crate) mod handler;
 pub mod otlp;
 mod writer;
 

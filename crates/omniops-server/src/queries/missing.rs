@@ -26,7 +26,7 @@ pub async fn missing_products_report(
 pub const FORECAST_DAYS: usize = 7;
 
 /// One product's requests per day over the window and the trend through them.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDemand {
     pub name: String,
@@ -38,7 +38,7 @@ pub struct ProductDemand {
     pub daily: Vec<DemandDay>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct DemandDay {
     pub day: String,
     pub requests: Option<i64>,

@@ -18,7 +18,7 @@ pub async fn telemetry_for(
     Ok(build_report(window, state.now(), inputs))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertStatus {
     pub domain: Option<String>,

@@ -24,14 +24,14 @@ pub struct PriceQuery {
     pub limit: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PriceListing {
     pub prices: Vec<PriceEntry>,
     pub pagination: Pagination,
     pub unpriced: Vec<UnpricedRow>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnpricedRow {
     pub model: String,
@@ -123,7 +123,7 @@ pub struct ImportOptions {
     pub source: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PriceChange {
     pub model: String,
@@ -131,14 +131,14 @@ pub struct PriceChange {
     pub after: PriceEntry,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedEntry {
     pub model: String,
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub dry_run: bool,

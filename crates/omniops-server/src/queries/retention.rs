@@ -6,7 +6,7 @@
 use crate::state::AppState;
 use omniops_core::clock::{floor_day, floor_hour, MICROS_PER_DAY};
 
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     pub sessions_deleted: u64,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One session as a list shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     pub session_id: String,
@@ -49,7 +49,7 @@ pub fn session_row(s: &Session) -> SessionRow {
 }
 
 /// Token counts by kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenCounts {
     pub input: i64,
@@ -60,7 +60,7 @@ pub struct TokenCounts {
 }
 
 /// The price entry a session was priced with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PriceUsed {
     pub model: String,
@@ -70,7 +70,7 @@ pub struct PriceUsed {
 }
 
 /// One line of the cost breakdown: tokens of a kind at a tier's rate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CostLineView {
     #[serde(rename = "type")]
@@ -82,7 +82,7 @@ pub struct CostLineView {
     pub cost: Usd,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallTokens {
     pub input: i64,
@@ -95,7 +95,7 @@ pub struct CallTokens {
 }
 
 /// One model call of a session, priced on its own.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallView {
     pub at: String,
@@ -105,7 +105,7 @@ pub struct CallView {
     pub cost: Option<Usd>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub role: String,
     pub content: String,
@@ -113,7 +113,7 @@ pub struct MessageView {
 }
 
 /// One session in full: the API's `GET /api/sessions/{id}` and the sessions page's modal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDetails {
     #[serde(flatten)]
@@ -132,7 +132,7 @@ pub struct SessionDetails {
     pub conversation: Vec<MessageView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionHistory {
     pub sessions: Vec<SessionRow>,
     pub pagination: Pagination,

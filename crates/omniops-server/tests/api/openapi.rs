@@ -116,21 +116,32 @@ async fn conforms(app: &TestApp, doc: &Value, route: &str, url: &str) -> Value {
 }
 
 async fn post_conforms(app: &TestApp, doc: &Value, route: &str, body: Value) -> Value {
+    send_conforms(app, doc, reqwest::Method::POST, route, body).await
+}
+
+async fn send_conforms(
+    app: &TestApp,
+    doc: &Value,
+    method: reqwest::Method,
+    route: &str,
+    body: Value,
+) -> Value {
     let response = app
         .client
-        .post(app.url(route))
+        .request(method.clone(), app.url(route))
         .json(&body)
         .send()
         .await
-        .expect("POST");
+        .expect("request");
     let status = response.status().as_u16();
     let answer: Value = response.json().await.expect("JSON");
     let mut errors = Vec::new();
-    let schema = response_schema(doc, route, "post", &status.to_string());
+    let verb = method.as_str().to_lowercase();
+    let schema = response_schema(doc, route, &verb, &status.to_string());
     check(doc, &schema, &answer, route, &mut errors);
     assert!(
         errors.is_empty(),
-        "POST {route} differs from the document:\n{}",
+        "{method} {route} differs from the document:\n{}",
         errors.join("\n")
     );
     answer
@@ -237,6 +248,53 @@ async fn every_endpoint_answers_as_documented(engine: Engine) {
     )
     .await;
     conforms(&app, &doc, "/api/openapi.json", "/api/openapi.json").await;
+    let monitoring = conforms(
+        &app,
+        &doc,
+        "/api/monitoring/chat",
+        "/api/monitoring/chat?period=month&includeDetails=true&includeLive=false&limit=3",
+    )
+    .await;
+    assert!(monitoring["live"].is_null());
+    assert_eq!(
+        monitoring["details"]["sessions"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let by_model = conforms(
+        &app,
+        &doc,
+        "/api/monitoring/chat",
+        "/api/monitoring/chat?period=week&model=gpt-4o",
+    )
+    .await;
+    assert!(by_model["responseTimePercentiles"].is_null());
+    conforms(
+        &app,
+        &doc,
+        "/api/dashboard/test-connection",
+        "/api/dashboard/test-connection",
+    )
+    .await;
+    let saved = send_conforms(
+        &app,
+        &doc,
+        reqwest::Method::PUT,
+        "/api/v1/prices",
+        json!({"model": "doc-model", "input": "1", "output": "2"}),
+    )
+    .await;
+    assert_eq!(saved["price"]["model"], json!("doc-model"));
+    let config = send_conforms(
+        &app,
+        &doc,
+        reqwest::Method::PUT,
+        "/api/dashboard/config",
+        json!({"domains": [{"domain": "Doc.Example"}]}),
+    )
+    .await;
+    assert!(config["domains"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|c| c["domain"] == "doc.example")));
 
     let answer = post_conforms(&app, &doc, "/api/v1/ingest", json!({"events": [
         {"type": "session.start", "session_id": "doc-live", "model": "gpt-4o", "domain": "shop.example"},

@@ -203,7 +203,15 @@ async fn decode_body(
     })
 }
 
-/// `POST /v1/traces`.
+/// `POST /v1/traces`: OTLP/HTTP trace export; OpenTelemetry GenAI spans become sessions.
+#[utoipa::path(post, path = "/v1/traces", tag = "ingest",
+    request_body(description = "ExportTraceServiceRequest", content(
+        (Vec<u8> = "application/x-protobuf"),
+        (Object = "application/json"))),
+    responses((status = 200, description = "ExportTraceServiceResponse; partialSuccess names rejected spans"),
+        (status = 400, description = "Undecodable data (a google.rpc.Status)"),
+        (status = 413, description = "Body larger than 20 MiB, compressed or not"),
+        (status = 503, description = "Queue full; retry after Retry-After")))]
 pub async fn traces(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
