@@ -184,29 +184,96 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
         by_model,
         by_domain,
     } = inputs.sums;
-    let requests = i128::from(totals.requests);
-    let cost_total = i128::from(totals.cost_nanos);
-
     // perHour runs from the later of the window start and the first stored session to now.
     let rate_start = inputs
         .first_session_hour
         .map_or(window.start, |f| f.max(window.start));
     let hours = ratio(i128::from(now - rate_start), i128::from(MICROS_PER_HOUR)).max(Decimal::ONE);
+    let live = live_of(inputs.live, now);
+    TelemetryReport {
+        overview: overview_of(&totals, window, live.active_sessions),
+        cost: cost_of(&totals, hours, window, &inputs.trend),
+        tokens: tokens_of(&totals),
+        performance: performance_of(&totals),
+        model_usage: model_usage_of(by_model, totals.requests),
+        domain_breakdown: domain_breakdown_of(by_domain),
+        hourly_trend: hourly_trend_of(window, &inputs.trend),
+        live,
+    }
+}
+
+fn overview_of(totals: &Counters, window: &Window, active: i64) -> Overview {
+    let requests = i128::from(totals.requests);
+    Overview {
+        total_requests: totals.requests,
+        successful_requests: totals.successes,
+        failed_requests: totals.failures,
+        success_rate: percentage(i128::from(totals.successes), requests),
+        error_rate: percentage(i128::from(totals.failures), requests),
+        active_sessions: active,
+        time_range: window.label(),
+        unpriced_requests: totals.unpriced,
+    }
+}
+
+/// `hours`: the hours the per-hour rate is spread over; `trend`: (hour, requests, cost).
+fn cost_of(
+    totals: &Counters,
+    hours: Decimal,
+    window: &Window,
+    trend: &[(Micros, i64, i64)],
+) -> CostSummary {
+    let cost_total = i128::from(totals.cost_nanos);
     let per_hour = nanos_to_usd(cost_total) / hours;
-
     let midpoint = window.midpoint();
-    let (first_half, second_half) =
-        inputs
-            .trend
-            .iter()
-            .fold((0i128, 0i128), |(a, b), (hour, _, cost)| {
-                if *hour < midpoint {
-                    (a + i128::from(*cost), b)
-                } else {
-                    (a, b + i128::from(*cost))
-                }
-            });
+    let (first_half, second_half) = trend
+        .iter()
+        .fold((0i128, 0i128), |(a, b), (hour, _, cost)| {
+            if *hour < midpoint {
+                (a + i128::from(*cost), b)
+            } else {
+                (a, b + i128::from(*cost))
+            }
+        });
+    CostSummary {
+        total: Usd::from_nanos(cost_total, 4),
+        average: fixed(
+            nanos_to_usd(cost_total) / Decimal::from(totals.priced_requests().max(1)),
+            6,
+        ),
+        projected_daily: fixed(per_hour * Decimal::from(24), 4),
+        projected_monthly: fixed(per_hour * Decimal::from(24 * 30), 4),
+        per_hour: fixed(per_hour, 4),
+        trend: cost_trend(first_half, second_half),
+    }
+}
 
+fn tokens_of(totals: &Counters) -> TokenSummary {
+    TokenSummary {
+        total_input: totals.input_tokens,
+        total_output: totals.output_tokens,
+        total: totals.input_tokens.saturating_add(totals.output_tokens),
+        avg_per_request: round_whole(ratio(
+            i128::from(totals.input_tokens) + i128::from(totals.output_tokens),
+            i128::from(totals.requests),
+        )),
+    }
+}
+
+fn performance_of(totals: &Counters) -> Performance {
+    let requests = i128::from(totals.requests);
+    Performance {
+        avg_response_time: round_whole(ratio(i128::from(totals.duration_ms), requests)),
+        total_searches: totals.searches,
+        avg_searches_per_request: crate::money::format_usd(
+            ratio(i128::from(totals.searches), requests),
+            2,
+        ),
+        avg_iterations: crate::money::format_usd(ratio(i128::from(totals.iterations), requests), 2),
+    }
+}
+
+fn model_usage_of(by_model: BTreeMap<String, Counters>, requests: i64) -> Vec<ModelUsage> {
     let mut model_usage: Vec<ModelUsage> = by_model
         .into_iter()
         .map(|(model, c)| ModelUsage {
@@ -214,19 +281,22 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
             count: c.requests,
             cost: (c.priced_requests() > 0).then(|| Usd::from_nanos(i128::from(c.cost_nanos), 4)),
             tokens: c.input_tokens.saturating_add(c.output_tokens),
-            percentage: percentage(i128::from(c.requests), requests),
+            percentage: percentage(i128::from(c.requests), i128::from(requests)),
             unpriced: c.unpriced > 0,
         })
         .collect();
     model_usage.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.model.cmp(&b.model)));
+    model_usage
+}
 
+fn domain_breakdown_of(by_domain: BTreeMap<String, Counters>) -> Vec<DomainCost> {
     let mut domains: Vec<(String, Counters)> = by_domain.into_iter().collect();
     domains.sort_by(|a, b| {
         b.1.cost_nanos
             .cmp(&a.1.cost_nanos)
             .then_with(|| a.0.cmp(&b.0))
     });
-    let domain_breakdown = domains
+    domains
         .into_iter()
         .map(|(domain, c)| DomainCost {
             domain,
@@ -235,14 +305,14 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
             unpriced_requests: c.unpriced,
             unpriced: c.unpriced > 0,
         })
-        .collect();
+        .collect()
+}
 
-    let trend_by_hour: BTreeMap<Micros, (i64, i64)> = inputs
-        .trend
-        .iter()
-        .map(|(h, r, c)| (*h, (*r, *c)))
-        .collect();
-    let hourly_trend = (0..window.hours())
+/// Every hour of the window, zero where nothing was stored.
+fn hourly_trend_of(window: &Window, trend: &[(Micros, i64, i64)]) -> Vec<HourPoint> {
+    let trend_by_hour: BTreeMap<Micros, (i64, i64)> =
+        trend.iter().map(|(h, r, c)| (*h, (*r, *c))).collect();
+    (0..window.hours())
         .map(|i| {
             let hour = window.start + i * MICROS_PER_HOUR;
             let (requests, cost) = trend_by_hour.get(&hour).copied().unwrap_or((0, 0));
@@ -252,81 +322,33 @@ pub fn build_report(window: &Window, now: Micros, inputs: TelemetryInputs) -> Te
                 requests,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut live_sessions = inputs.live;
-    live_sessions.sort_by(|a, b| {
+fn live_of(mut sessions: Vec<LiveSession>, now: Micros) -> Live {
+    sessions.sort_by(|a, b| {
         a.start_time
             .cmp(&b.start_time)
             .then_with(|| a.session_id.cmp(&b.session_id))
     });
-    let live_cost: i128 = live_sessions
+    let live_cost: i128 = sessions
         .iter()
         .map(|s| i128::from(s.cost_nanos.unwrap_or(0)))
         .sum();
-    let active = live_sessions.len() as i64;
-
-    TelemetryReport {
-        overview: Overview {
-            total_requests: totals.requests,
-            successful_requests: totals.successes,
-            failed_requests: totals.failures,
-            success_rate: percentage(i128::from(totals.successes), requests),
-            error_rate: percentage(i128::from(totals.failures), requests),
-            active_sessions: active,
-            time_range: window.label(),
-            unpriced_requests: totals.unpriced,
-        },
-        cost: CostSummary {
-            total: Usd::from_nanos(cost_total, 4),
-            average: fixed(
-                nanos_to_usd(cost_total) / Decimal::from(totals.priced_requests().max(1)),
-                6,
-            ),
-            projected_daily: fixed(per_hour * Decimal::from(24), 4),
-            projected_monthly: fixed(per_hour * Decimal::from(24 * 30), 4),
-            per_hour: fixed(per_hour, 4),
-            trend: cost_trend(first_half, second_half),
-        },
-        tokens: TokenSummary {
-            total_input: totals.input_tokens,
-            total_output: totals.output_tokens,
-            total: totals.input_tokens.saturating_add(totals.output_tokens),
-            avg_per_request: round_whole(ratio(
-                i128::from(totals.input_tokens) + i128::from(totals.output_tokens),
-                requests,
-            )),
-        },
-        performance: Performance {
-            avg_response_time: round_whole(ratio(i128::from(totals.duration_ms), requests)),
-            total_searches: totals.searches,
-            avg_searches_per_request: crate::money::format_usd(
-                ratio(i128::from(totals.searches), requests),
-                2,
-            ),
-            avg_iterations: crate::money::format_usd(
-                ratio(i128::from(totals.iterations), requests),
-                2,
-            ),
-        },
-        model_usage,
-        domain_breakdown,
-        hourly_trend,
-        live: Live {
-            active_sessions: active,
-            current_cost: Usd::from_nanos(live_cost, 4),
-            sessions_data: live_sessions
-                .into_iter()
-                .map(|s| LiveSessionData {
-                    uptime: ((now - s.start_time) / MICROS_PER_SECOND).max(0),
-                    cost: Usd::from_nanos(i128::from(s.cost_nanos.unwrap_or(0)), 4),
-                    unpriced: s.cost_nanos.is_none(),
-                    id: s.session_id,
-                    model: s.model,
-                    domain: s.domain,
-                })
-                .collect(),
-        },
+    Live {
+        active_sessions: sessions.len() as i64,
+        current_cost: Usd::from_nanos(live_cost, 4),
+        sessions_data: sessions
+            .into_iter()
+            .map(|s| LiveSessionData {
+                uptime: ((now - s.start_time) / MICROS_PER_SECOND).max(0),
+                cost: Usd::from_nanos(i128::from(s.cost_nanos.unwrap_or(0)), 4),
+                unpriced: s.cost_nanos.is_none(),
+                id: s.session_id,
+                model: s.model,
+                domain: s.domain,
+            })
+            .collect(),
     }
 }
 

@@ -54,8 +54,16 @@ pub async fn import_prices(
         now - i64::from(settings.retention_days) * omniops_core::clock::MICROS_PER_DAY,
     );
     let report = prices::import(&store, &catalogue, options, raw_since, now).await;
+    // No server runs on this database: the repricing is done here, to its end.
+    let mut report = serde_json::to_value(report?)?;
+    if !report["repricing"].is_null() {
+        let done = store.run_reprice_jobs(now).await?;
+        if let Some(job) = done.last() {
+            report["repricing"] = serde_json::to_value(job)?;
+        }
+    }
     store.close().await;
-    Ok(serde_json::to_value(report?)?)
+    Ok(report)
 }
 
 async fn import_remote(

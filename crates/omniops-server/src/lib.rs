@@ -95,6 +95,7 @@ pub async fn serve(
     let alerts = tokio::spawn(jobs::alerts::run(state.clone(), stop.clone()));
     let webhooks = tokio::spawn(jobs::webhooks::run(state.clone(), stop.clone()));
     let prices = tokio::spawn(jobs::prices::run(state.clone(), stop.clone()));
+    let repricing = tokio::spawn(jobs::repricing::run(state.clone(), stop.clone()));
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state
@@ -128,7 +129,7 @@ pub async fn serve(
     .await;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks, prices);
+    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks, prices, repricing);
     if let Some(task) = remote_live {
         task.abort();
     }

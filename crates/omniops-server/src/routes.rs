@@ -121,6 +121,10 @@ fn table() -> Vec<(Spec, MethodRouter<AppState>)> {
             put(api::prices::put),
         ),
         (
+            global(M::GET, "/api/v1/prices/repricing", Read),
+            get(api::prices::repricing),
+        ),
+        (
             global(M::POST, "/api/v1/prices/import", Admin),
             post(api::prices::import),
         ),

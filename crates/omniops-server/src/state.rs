@@ -32,6 +32,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Woken when a webhook delivery is queued.
     pub delivery_wakeup: tokio::sync::Notify,
+    /// Woken when a repricing job is queued.
+    pub reprice_wakeup: tokio::sync::Notify,
     /// Cancelled when the server starts shutting down: open streams end then.
     pub stopping: tokio_util::sync::CancellationToken,
     /// Which session each recent trace belongs to, for spans that do not name theirs.
@@ -80,6 +82,7 @@ impl AppState {
             ),
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
+            reprice_wakeup: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             settings,

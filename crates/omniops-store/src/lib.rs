@@ -279,6 +279,102 @@ pub struct RecomputeReport {
     pub buckets: u64,
 }
 
+/// Where a repricing job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RepricePhase {
+    /// Repricing raw sessions, model by model.
+    Sessions,
+    /// Repricing rollup hours older than the raw sessions, from their token sums.
+    Buckets,
+    Done,
+}
+
+impl RepricePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RepricePhase::Sessions => "sessions",
+            RepricePhase::Buckets => "buckets",
+            RepricePhase::Done => "done",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RepricePhase> {
+        [
+            RepricePhase::Sessions,
+            RepricePhase::Buckets,
+            RepricePhase::Done,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == text)
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(at: &Micros, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&omniops_core::clock::to_rfc3339(*at))
+}
+
+fn rfc3339_option<S: serde::Serializer>(
+    at: &Option<Micros>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A repricing of stored history after a price change, done in the background one short
+/// transaction at a time (README: Prices).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepriceJob {
+    pub id: String,
+    /// What asked for it: `price gpt-4o`, `import`, `defaults`.
+    pub reason: String,
+    pub models: Vec<String>,
+    #[serde(skip)]
+    pub from_time: Micros,
+    #[serde(skip)]
+    pub raw_since: Micros,
+    pub phase: RepricePhase,
+    #[serde(skip)]
+    pub cursor_model: i64,
+    #[serde(skip)]
+    pub cursor_time: Micros,
+    #[serde(skip)]
+    pub cursor_id: String,
+    /// Sessions to read, counted when the job was queued.
+    pub sessions_total: i64,
+    pub sessions_seen: i64,
+    /// Sessions whose cost changed.
+    pub sessions_changed: i64,
+    /// Rollup hours older than the raw sessions whose cost changed.
+    pub buckets_changed: i64,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Micros,
+    #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Micros,
+    #[serde(serialize_with = "rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub finished_at: Option<Micros>,
+    /// The last failure of a step; steps are retried.
+    pub error: Option<String>,
+}
+
+impl RepriceJob {
+    /// Sessions read, in percent of those counted at the start (100 when done).
+    pub fn percent(&self) -> i64 {
+        match (self.phase, self.sessions_total) {
+            (RepricePhase::Done, _) => 100,
+            (_, 0) => 0,
+            (_, total) => (self.sessions_seen.min(total) * 100) / total,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnpricedModel {
@@ -616,6 +712,14 @@ macro_rules! dispatch {
 }
 
 dispatch! {
+    /// A repricing job.
+    fn reprice_job(&self, id: &str) -> Option<RepriceJob> = reprice_job(id);
+    /// The newest repricing jobs first.
+    fn reprice_jobs(&self, limit: i64) -> Vec<RepriceJob> = reprice_jobs(limit);
+    /// Repricing jobs not done, oldest first.
+    fn open_reprice_jobs(&self) -> Vec<String> = open_reprice_jobs();
+    /// Records the last failure of a job's step.
+    fn note_reprice_error(&self, id: &str, error: &str) -> () = note_reprice_error(id, error);
     /// The content index: pages (scraped in `window`, if given) and pending scrape jobs.
     fn scraped_inputs(&self, window: Option<&Window>, domain: Option<&str>) -> omniops_core::shop::ScrapedInputs = scraped_inputs(window, domain.unwrap_or(""));
     /// The catalogue, and the orders and abandoned carts of the window.

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 pub const DEFAULT_SCHEMA: &str = "omniops";
 
 /// The tables of an installation from before schemas, moved from `public` as they are.
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 35] = [
     "_sqlx_migrations",
     "abandoned_carts",
     "alert_events",
@@ -43,6 +43,7 @@ const TABLES: [&str; 34] = [
     "product_rollup_hourly",
     "query_rollup_daily",
     "query_rollup_hourly",
+    "reprice_jobs",
     "rollup_daily",
     "rollup_hourly",
     "scrape_jobs",

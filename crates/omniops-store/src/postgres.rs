@@ -29,6 +29,8 @@ pub(crate) mod keys;
 pub(crate) mod missing;
 #[path = "sql/prices.rs"]
 pub(crate) mod prices;
+#[path = "sql/repricing.rs"]
+pub(crate) mod repricing;
 #[path = "sql/retention.rs"]
 pub(crate) mod retention;
 #[path = "sql/rollups.rs"]
@@ -42,5 +44,5 @@ pub(crate) mod webhooks;
 
 pub(crate) use self::{
     alerts::*, config::*, conversations::*, ingest::*, keys::*, missing::*, prices::*,
-    retention::*, rollups::*, sessions::*, shop::*, webhooks::*,
+    repricing::*, retention::*, rollups::*, sessions::*, shop::*, webhooks::*,
 };

@@ -2,7 +2,8 @@
 //! the repricing of stored history each may need.
 
 use crate::{
-    postgres, sqlite, Pool, RecomputeReport, Store, DEFAULT_PRICES_SETTING, PENDING_REPRICE_SETTING,
+    postgres, sqlite, Pool, RepriceJob, RepricePhase, Store, DEFAULT_PRICES_SETTING,
+    PENDING_REPRICE_SETTING,
 };
 use omniops_core::clock::Micros;
 use omniops_core::pricing::litellm::ImportPlan;
@@ -54,17 +55,23 @@ impl Store {
         }
     }
 
-    /// Reprices the models [`Store::pending_reprice`] names and clears the record.
-    pub async fn run_pending_reprice(&self, raw_since: Micros) -> anyhow::Result<RecomputeReport> {
+    /// Queues the repricing [`Store::pending_reprice`] names and clears the record.
+    pub async fn queue_pending_reprice(
+        &self,
+        raw_since: Micros,
+        now: Micros,
+    ) -> anyhow::Result<Option<RepriceJob>> {
         let Some(models) = self.pending_reprice().await? else {
-            return Ok(RecomputeReport::default());
+            return Ok(None);
         };
         let from = omniops_core::pricing::default_effective_from()
             .and_hms_opt(0, 0, 0)
             .map_or(0, |t| t.and_utc().timestamp_micros());
-        let report = self.reprice(&models, from, raw_since).await?;
+        let job = self
+            .queue_reprice("new default prices", &models, from, raw_since, now)
+            .await?;
         on_pool!(self, delete_setting(PENDING_REPRICE_SETTING))?;
-        Ok(report)
+        Ok(job)
     }
 
     /// Replaces the default rows when the shipped file changed; returns the stored models
@@ -120,14 +127,15 @@ impl Store {
         on_pool!(self, load_prices())
     }
 
-    /// Stores a user's price entry and reprices the history it decides from its date on;
-    /// batches wait meanwhile and price with the new table afterwards.
+    /// Stores a user's price entry, and queues the repricing of the history it decides from
+    /// its date on (`None`: no stored session is of a model it prices). Batches after this
+    /// price with the new table.
     pub async fn put_price(
         &self,
         entry: &PriceEntry,
         raw_since: Micros,
         now: Micros,
-    ) -> anyhow::Result<RecomputeReport> {
+    ) -> anyhow::Result<Option<RepriceJob>> {
         let mut entry = entry.clone();
         entry.model = entry.model.trim().to_lowercase();
         entry.aliases = entry
@@ -147,9 +155,16 @@ impl Store {
             .into_iter()
             .filter(|m| table.decides(&entry, m))
             .collect();
-        let from = entry.effective_from_micros();
-        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
-        Ok(report)
+        drop(writer);
+        let reason = format!("price {}", entry.model);
+        self.queue_reprice(
+            &reason,
+            &models,
+            entry.effective_from_micros(),
+            raw_since,
+            now,
+        )
+        .await
     }
 
     /// Imports price entries (of origin `import`): what changes, and with `apply`, stores
@@ -162,7 +177,7 @@ impl Store {
         recompute: bool,
         raw_since: Micros,
         now: Micros,
-    ) -> anyhow::Result<(ImportPlan, Option<RecomputeReport>)> {
+    ) -> anyhow::Result<(ImportPlan, Option<RepriceJob>)> {
         let mut writer = self.writer.lock().await;
         let stored = self.prices().await?;
         let plan = omniops_core::pricing::litellm::plan_import(&stored, entries);
@@ -188,22 +203,68 @@ impl Store {
             .map(PriceEntry::effective_from_micros)
             .min()
             .unwrap_or(now);
-        let report = on_pool!(self, reprice_history(&table, &models, from, raw_since))?;
-        Ok((plan, Some(report)))
+        drop(writer);
+        let job = self
+            .queue_reprice("price import", &models, from, raw_since, now)
+            .await?;
+        Ok((plan, job))
     }
 
-    /// Prices the history of `models` from `from` on again with the current table (after
-    /// new defaults); batches wait meanwhile.
-    pub async fn reprice(
+    /// Queues a repricing of `models` from `from` on (none for no models) and counts its
+    /// sessions.
+    pub async fn queue_reprice(
         &self,
+        reason: &str,
         models: &[String],
         from: Micros,
         raw_since: Micros,
-    ) -> anyhow::Result<RecomputeReport> {
-        let writer = self.writer.lock().await;
+        now: Micros,
+    ) -> anyhow::Result<Option<RepriceJob>> {
+        if models.is_empty() {
+            return Ok(None);
+        }
+        let id = on_pool!(
+            self,
+            create_reprice_job(reason, models, from, raw_since, now)
+        )?;
+        on_pool!(self, count_reprice_job(&id))?;
+        self.reprice_job(&id).await
+    }
+
+    /// One step of job `id` (a slice of sessions, or a day of old rollup hours) with the
+    /// current table, in its own transaction: batches wait for one step at most. Returns the
+    /// job after it, or `None` if there is no such job.
+    pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
+        let mut writer = self.writer.lock().await;
         let table = writer.prices.clone();
-        let report = on_pool!(self, reprice_history(&table, models, from, raw_since))?;
-        drop(writer);
-        Ok(report)
+        let Some((job, live)) = on_pool!(self, reprice_step(id, &table, REPRICE_SLICE, now))?
+        else {
+            return Ok(None);
+        };
+        // A live session repriced here must be read again by the next batch, not written
+        // back from the cache with its old prices.
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.take(live);
+        }
+        Ok(Some(job))
+    }
+
+    /// Runs every open job to its end (the command line, and tests; a server runs them in
+    /// the background, step by step).
+    pub async fn run_reprice_jobs(&self, now: Micros) -> anyhow::Result<Vec<RepriceJob>> {
+        let mut finished = Vec::new();
+        for id in self.open_reprice_jobs().await? {
+            while let Some(job) = self.reprice_step(&id, now).await? {
+                if job.phase == RepricePhase::Done {
+                    finished.push(job);
+                    break;
+                }
+            }
+        }
+        Ok(finished)
     }
 }
+
+/// Sessions per repricing step: about what a batch may wait for (see the bench's
+/// `--price-change`).
+pub const REPRICE_SLICE: i64 = 1_000;

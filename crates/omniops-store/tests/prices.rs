@@ -64,10 +64,13 @@ async fn a_new_release_of_default_prices_reaches_the_installation(db: &TestDb) {
     mine.output = Decimal::ONE;
     mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
     mine.origin = Origin::User;
-    db.store
+    let job = db
+        .store
         .put_price(&mine, raw_since, now)
         .await
         .expect("put");
+    // Nothing is stored yet: there is no history to reprice.
+    assert!(job.is_none());
     // 1,000,000 in and 100,000 out each.
     let lines = vec![
         totals("g4", "gpt-4", "2026-11-20T10:00:00Z", 1_000_000, 100_000),
@@ -126,12 +129,13 @@ async fn a_new_release_of_default_prices_reaches_the_installation(db: &TestDb) {
         db.store.pending_reprice().await.expect("pending"),
         Some(vec!["gpt-4o".to_string(), "newmodel-x".to_string()])
     );
-    let report = db
+    let job = db
         .store
-        .run_pending_reprice(raw_since)
+        .queue_pending_reprice(raw_since, now)
         .await
-        .expect("reprice");
-    assert_eq!(report.sessions, 2);
+        .expect("queue");
+    let report = finish(&db.store, job).await;
+    assert_eq!(report.sessions_changed, 2);
     assert_eq!(cost(db, "o").await, Some(6_000_000_000)); // 5 + 1
     assert_eq!(cost(db, "n").await, Some(2_400_000_000)); // 2 + 0.4
     assert_eq!(cost(db, "g4").await, Some(1_100_000_000));
@@ -230,7 +234,8 @@ async fn repricing_keeps_rollups_the_sum_of_their_calls(db: &TestDb) {
         .put_price(&mine, now - 30 * MICROS_PER_DAY, now)
         .await
         .expect("put");
-    assert_eq!(report.sessions, 3);
+    let report = finish(&db.store, report).await;
+    assert_eq!(report.sessions_changed, 3);
     // s1: 250,000 × 4 + 1,000 × 30 = $1.03 (above 100k); 100,000 is not above it:
     // 100,000 × 2 + 1,000 × 20 = $0.22; the session $1.25.
     assert_eq!(cost(db, "s1").await, Some(1_250_000_000));
@@ -252,3 +257,21 @@ on_both_engines!(
     reprice_calls,
     repricing_keeps_rollups_the_sum_of_their_calls
 );
+
+/// Runs the queued repricing to its end, as a server's background job does step by step.
+async fn finish(
+    store: &omniops_store::Store,
+    job: Option<omniops_store::RepriceJob>,
+) -> omniops_store::RepriceJob {
+    let job = job.expect("a repricing job");
+    let done = store
+        .run_reprice_jobs(job.created_at)
+        .await
+        .expect("repricing");
+    let finished = done
+        .into_iter()
+        .find(|j| j.id == job.id)
+        .expect("the job finished");
+    assert_eq!(finished.phase, omniops_store::RepricePhase::Done);
+    finished
+}

@@ -396,11 +396,17 @@ async fn import_prices(args: ImportArgs, settings: Settings) -> anyhow::Result<(
             model.as_str().unwrap_or_default()
         );
     }
-    if let Some(r) = report["recomputed"].as_object() {
-        println!(
-            "repriced {} sessions and {} rollup hours",
-            r["sessions"], r["buckets"]
-        );
+    if let Some(r) = report["repricing"].as_object() {
+        match r["phase"].as_str() {
+            Some("done") => println!(
+                "repriced {} sessions and {} rollup hours",
+                r["sessionsChanged"], r["bucketsChanged"]
+            ),
+            _ => println!(
+                "repricing {} sessions in the background (see Settings, or GET /api/v1/prices/repricing)",
+                r["sessionsTotal"]
+            ),
+        }
     }
     Ok(())
 }

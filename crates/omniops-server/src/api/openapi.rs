@@ -44,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::prices::list,
         crate::api::prices::put,
         crate::api::prices::import,
+        crate::api::prices::repricing,
         crate::live::stream,
         crate::api::sessions::list,
         crate::api::sessions::get,

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use omniops_core::money::lenient;
 use omniops_core::pricing::{Origin, PriceEntry, PriceError, Rates, Tier};
 use omniops_core::usage::ServiceTier;
-use omniops_store::RecomputeReport;
+use omniops_store::RepriceJob;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
@@ -152,11 +152,50 @@ fn date_or_today(
     }
 }
 
-/// `PUT /api/v1/prices`'s answer: the entry as stored and what was repriced.
+/// `PUT /api/v1/prices`'s answer: the entry as stored, and the repricing of stored history
+/// it queued (null when no stored session is of a model it prices).
 #[derive(serde::Serialize, ToSchema)]
 pub struct PriceSaved {
     price: PriceEntry,
-    recomputed: RecomputeReport,
+    repricing: Option<Repricing>,
+}
+
+/// A repricing job with its progress.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Repricing {
+    #[serde(flatten)]
+    job: RepriceJob,
+    /// Sessions read, in percent of those to read (100 when done).
+    percent: i64,
+}
+
+impl From<RepriceJob> for Repricing {
+    fn from(job: RepriceJob) -> Self {
+        Repricing {
+            percent: job.percent(),
+            job,
+        }
+    }
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct RepricingList {
+    /// The newest first; running ones are those whose phase is not `done`.
+    jobs: Vec<Repricing>,
+}
+
+/// `GET /api/v1/prices/repricing`: the last 20 repricings of stored history, with progress.
+#[utoipa::path(get, path = "/api/v1/prices/repricing", tag = "prices",
+    responses((status = 200, body = RepricingList), super::errors::Common))]
+pub async fn repricing(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<RepricingList>, ApiError> {
+    principal.require_unscoped("see repricing, which every domain shares")?;
+    let jobs = state.store.reprice_jobs(20).await?;
+    Ok(Json(RepricingList {
+        jobs: jobs.into_iter().map(Repricing::from).collect(),
+    }))
 }
 
 /// `PUT /api/v1/prices` (admin): adds or replaces the user's entry for (model,
@@ -208,10 +247,13 @@ pub async fn put(
         .put_price(&entry, state.raw_retention_cutoff(), state.now())
         .await?;
     state.prices_changed().await;
-    tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = report.sessions, buckets = report.buckets, "price changed; history repriced");
+    if let Some(job) = &report {
+        state.reprice_wakeup.notify_one();
+        tracing::info!(model = %entry.model, effective_from = %entry.effective_from, sessions = job.sessions_total, "price changed; history is repriced in the background");
+    }
     Ok(Json(PriceSaved {
         price: entry,
-        recomputed: report,
+        repricing: report.map(Repricing::from),
     }))
 }
 
@@ -274,6 +316,9 @@ pub async fn import(
     })?;
     if !options.dry_run {
         state.prices_changed().await;
+    }
+    if report.repricing.is_some() {
+        state.reprice_wakeup.notify_one();
     }
     tracing::info!(
         added = report.added.len(),

@@ -4,5 +4,6 @@ pub mod alerts;
 pub mod demo;
 pub mod prices;
 pub mod reaper;
+pub mod repricing;
 pub mod retention;
 pub mod webhooks;

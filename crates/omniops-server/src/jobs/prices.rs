@@ -1,6 +1,6 @@
 //! Keeps every instance's price table current: after new shipped defaults, the models
-//! whose price changed are repriced once (in the background, so the server answers
-//! meanwhile); on PostgreSQL, a price change made through any instance is announced with
+//! whose price changed are queued for repricing (`jobs::repricing` does it in the
+//! background); on PostgreSQL, a price change made through any instance is announced with
 //! `NOTIFY omniops_prices` and each instance reloads, and every minute they reload anyway
 //! in case a notification was lost.
 
@@ -13,21 +13,21 @@ pub use crate::state::PRICES_CHANNEL;
 pub async fn run(state: AppState, stop: CancellationToken) {
     match state
         .store
-        .run_pending_reprice(state.raw_retention_cutoff())
+        .queue_pending_reprice(state.raw_retention_cutoff(), state.now())
         .await
     {
-        Ok(report) if !report.models.is_empty() => {
+        Ok(Some(job)) => {
             tracing::info!(
-                models = report.models.len(),
-                sessions = report.sessions,
-                buckets = report.buckets,
-                "new default prices: history repriced"
+                models = job.models.len(),
+                sessions = job.sessions_total,
+                "new default prices: history is repriced in the background"
             );
+            state.reprice_wakeup.notify_one();
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(error) => tracing::error!(
             ?error,
-            "repricing after new default prices failed; it is retried at the next start"
+            "queueing the repricing after new default prices failed; it is retried at the next start"
         ),
     }
     if !state.store.is_shared() {

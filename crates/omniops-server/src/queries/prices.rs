@@ -6,7 +6,7 @@ use omniops_core::analytics::Pagination;
 use omniops_core::clock::{to_rfc3339, Micros};
 use omniops_core::pricing::litellm::convert;
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
-use omniops_store::{RecomputeReport, Store, UnpricedModel};
+use omniops_store::{RepriceJob, Store, UnpricedModel};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -155,7 +155,8 @@ pub struct ImportReport {
     /// The first 50 of them.
     pub skipped_examples: Vec<SkippedEntry>,
     /// Set when history was repriced.
-    pub recomputed: Option<RecomputeReport>,
+    /// The repricing of stored history queued with `recompute=true`, if any.
+    pub repricing: Option<RepriceJob>,
 }
 
 /// Imports a LiteLLM-format catalogue into `store`.
@@ -207,7 +208,7 @@ pub async fn import(
             .take(50)
             .map(|(model, reason)| SkippedEntry { model, reason })
             .collect(),
-        recomputed,
+        repricing: recomputed,
     })
 }
 

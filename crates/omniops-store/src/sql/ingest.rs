@@ -20,7 +20,7 @@ use omniops_core::conversation::Conversation;
 use omniops_core::pricing::PriceTable;
 use omniops_core::session::{calls_to_json, Session};
 use sqlx::{Pool, QueryBuilder, Row, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub(crate) type Tx<'a> = Transaction<'a, DB>;
 
@@ -283,9 +283,52 @@ pub async fn apply_batch(
     }
     insert_failed_searches(&mut tx, &failed_searches).await?;
 
+    let candidates: Vec<String> = found_nothing_candidates.into_iter().collect();
+    write_product_demand(
+        &mut tx,
+        &failed_searches,
+        &messages,
+        &conversations,
+        &candidates,
+    )
+    .await?;
+    upsert_extractions(&mut tx, &extractions).await?;
+    upsert_pages(&mut tx, &pages).await?;
+    upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
+    upsert_shop(&mut tx, &shop).await?;
+    add_rollups(&mut tx, &delta).await?;
+    add_content_rollups(&mut tx, &content_delta).await?;
+    let new_unpriced = new_unpriced(&sessions, &known, &backfills, &inserted);
+    let unpriced = first_unpriced(&mut tx, &new_unpriced, now).await?;
+    tx.commit().await?;
+
+    let live = live_changes(&sessions, &known, &ended);
+    let ended = ended.len();
+    let backfilled = inserted.len();
+    if let Some(cache) = cache {
+        cache.keep(sessions.into_values().map(|(s, _)| s));
+    }
+    Ok(BatchOutcome {
+        rejections,
+        ended,
+        backfilled,
+        live,
+        unpriced,
+    })
+}
+
+/// The products asked for and not found, from this batch: failed searches, and questions
+/// in conversations that found nothing (known now, or flagged by this batch).
+async fn write_product_demand(
+    tx: &mut Transaction<'_, DB>,
+    failed_searches: &[FailedSearch],
+    messages: &[batch::NewMessage],
+    conversations: &HashMap<String, (Conversation, bool)>,
+    candidates: &[String],
+) -> sqlx::Result<()> {
     let mut products = ProductDelta::default();
-    products.add_failed_searches(&failed_searches);
-    for m in &messages {
+    products.add_failed_searches(failed_searches);
+    for m in messages {
         let known_found_nothing = conversations
             .get(&m.event.conversation_id)
             .is_some_and(|(c, _)| c.found_nothing);
@@ -293,19 +336,20 @@ pub async fn apply_batch(
             products.add(&m.domain, product, &m.event.content, m.event.at, false);
         }
     }
-    let candidates: Vec<String> = found_nothing_candidates.into_iter().collect();
-    for (domain, product, text, at) in flag_found_nothing(&mut tx, &candidates).await? {
+    for (domain, product, text, at) in flag_found_nothing(tx, candidates).await? {
         products.add(&domain, &product, &text, at, false);
     }
-    add_product_rollups(&mut tx, &products).await?;
-    upsert_extractions(&mut tx, &extractions).await?;
-    upsert_pages(&mut tx, &pages).await?;
-    upsert_scrape_jobs(&mut tx, &scrape_jobs).await?;
-    upsert_shop(&mut tx, &shop).await?;
-    add_rollups(&mut tx, &delta).await?;
-    add_content_rollups(&mut tx, &content_delta).await?;
-    // New sessions of a model without a price: the first per (model, domain) is announced.
-    let new_unpriced: HashSet<(String, String)> = sessions
+    add_product_rollups(tx, &products).await
+}
+
+/// New sessions of a model without a price: the first per (model, domain) is announced.
+fn new_unpriced(
+    sessions: &HashMap<String, (Session, bool)>,
+    known: &HashSet<String>,
+    backfills: &[Session],
+    inserted: &HashSet<String>,
+) -> HashSet<(String, String)> {
+    sessions
         .values()
         .filter(|(s, dirty)| *dirty && !known.contains(&s.session_id))
         .map(|(s, _)| s)
@@ -316,12 +360,17 @@ pub async fn apply_batch(
         )
         .filter(|s| s.cost_nanos.is_none() && s.model != omniops_core::span::UNKNOWN_MODEL)
         .map(|s| (s.model.clone(), s.domain.clone()))
-        .collect();
-    let unpriced = first_unpriced(&mut tx, &new_unpriced, now).await?;
-    tx.commit().await?;
+        .collect()
+}
 
+/// What the live stream announces of the batch's changed sessions.
+fn live_changes(
+    sessions: &HashMap<String, (Session, bool)>,
+    known: &HashSet<String>,
+    ended: &[String],
+) -> Vec<LiveChange> {
     let ended_ids: HashSet<&String> = ended.iter().collect();
-    let live = sessions
+    sessions
         .values()
         .filter(|(_, dirty)| *dirty)
         .map(|(s, _)| LiveChange {
@@ -341,17 +390,5 @@ pub async fn apply_batch(
             cost_nanos: s.cost_nanos,
             success: s.success,
         })
-        .collect();
-    let ended = ended.len();
-    let backfilled = inserted.len();
-    if let Some(cache) = cache {
-        cache.keep(sessions.into_values().map(|(s, _)| s));
-    }
-    Ok(BatchOutcome {
-        rejections,
-        ended,
-        backfilled,
-        live,
-        unpriced,
-    })
+        .collect()
 }

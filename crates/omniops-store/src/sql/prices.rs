@@ -4,7 +4,7 @@ use super::ingest::{begin_write, Tx, CHUNK};
 use super::rollups::{counters_from_row, saturating_add, COUNTER_COLUMNS};
 use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::DB;
-use crate::{RecomputeReport, UnpricedModel, DEFAULT_PRICES_SETTING};
+use crate::{UnpricedModel, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
 use omniops_core::session::{calls_to_json, Session};
@@ -178,73 +178,41 @@ pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<Str
     .await
 }
 
-/// Sessions read per slice when repricing.
-pub(crate) const REPRICE_SLICE: i64 = 5_000;
-
-/// Prices the stored sessions of `models` that started at or after `from` again with
-/// `table`, and applies each ended session's change of cost to its rollup rows, so the
-/// rollups stay the exact sum of their sessions. Rollup hours before `raw_since` have no
-/// sessions left: they are priced from their token sums at the base rates.
-pub async fn reprice_history(
-    pool: &Pool<DB>,
-    table: &PriceTable,
-    models: &[String],
-    from: Micros,
-    raw_since: Micros,
-) -> anyhow::Result<RecomputeReport> {
-    let mut report = RecomputeReport {
-        models: models.to_vec(),
-        ..RecomputeReport::default()
-    };
-    if models.is_empty() {
-        return Ok(report);
-    }
-    let mut tx = begin_write(pool).await?;
-    let raw_since = floor_hour(raw_since);
-    let mut cursor = (from.max(raw_since), String::new());
-    loop {
-        let (sessions, next) = reprice_slice(&mut tx, table, models, &cursor).await?;
-        report.sessions += sessions;
-        match next {
-            Some(next) => cursor = next,
-            None => break,
-        }
-    }
-    if floor_hour(from) < raw_since {
-        report.buckets +=
-            reprice_buckets(&mut tx, table, models, floor_hour(from), raw_since).await?;
-    }
-    tx.commit().await?;
-    Ok(report)
-}
-
 /// Cost and unpriced-count changes per (hour, domain, model) pair row.
 pub(crate) type CostDeltas = HashMap<(Micros, String, String), (i64, i64)>;
 
-/// One slice of sessions after `cursor` (start time, id): returns how many changed and the
-/// cursor of the next slice (`None` when this was the last).
+/// What one slice of repricing did.
+pub(crate) struct SliceDone {
+    /// Sessions read.
+    pub seen: u64,
+    /// Sessions whose cost or calls changed.
+    pub changed: u64,
+    /// The cursor of the next slice (`None` when this was the model's last).
+    pub next: Option<(Micros, String)>,
+    /// Changed sessions still live: caches holding them must drop them.
+    pub live: Vec<String>,
+}
+
+/// Up to `slice` sessions of `model` after `cursor` (start time, id) priced again with
+/// `table`; each ended session's change of cost goes to its rollup rows, so the rollups
+/// stay the exact sum of their sessions.
 pub(crate) async fn reprice_slice(
     tx: &mut Tx<'_>,
     table: &PriceTable,
-    models: &[String],
+    model: &str,
     cursor: &(Micros, String),
-) -> anyhow::Result<(u64, Option<(Micros, String)>)> {
-    let mut q = QueryBuilder::<DB>::new(format!(
-        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE (start_time > "
-    ));
-    q.push_bind(cursor.0)
-        .push(" OR (start_time = ")
-        .push_bind(cursor.0)
-        .push(" AND id > ")
-        .push_bind(cursor.1.clone());
-    q.push(")) AND model IN (");
-    let mut list = q.separated(", ");
-    for m in models {
-        list.push_bind(m.clone());
-    }
-    q.push(") ORDER BY start_time, id LIMIT ")
-        .push_bind(REPRICE_SLICE);
-    let rows = q.build().fetch_all(&mut **tx).await?;
+    slice: i64,
+) -> anyhow::Result<SliceDone> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE model = $1 \
+         AND (start_time > $2 OR (start_time = $2 AND id > $3)) ORDER BY start_time, id LIMIT $4"
+    ))
+    .bind(model)
+    .bind(cursor.0)
+    .bind(&cursor.1)
+    .bind(slice)
+    .fetch_all(&mut **tx)
+    .await?;
     let mut changed: Vec<Session> = Vec::new();
     let mut deltas = CostDeltas::new();
     let mut last = None;
@@ -290,12 +258,20 @@ pub(crate) async fn reprice_slice(
         q.build().execute(&mut **tx).await?;
     }
     add_cost_deltas(tx, &deltas).await?;
-    let next = if rows.len() as i64 == REPRICE_SLICE {
-        last
-    } else {
-        None
-    };
-    Ok((changed.len() as u64, next))
+    Ok(SliceDone {
+        seen: rows.len() as u64,
+        changed: changed.len() as u64,
+        next: if rows.len() as i64 == slice {
+            last
+        } else {
+            None
+        },
+        live: changed
+            .iter()
+            .filter(|s| s.end_time.is_none())
+            .map(|s| s.session_id.clone())
+            .collect(),
+    })
 }
 
 /// Rollup hours in [from, until) of `models` priced from their token sums at the base rates.
