@@ -253,6 +253,90 @@ async fn repricing_keeps_rollups_the_sum_of_their_calls(db: &TestDb) {
         .totals;
     assert_eq!((c.requests, c.cost_nanos), (2, 1_990_000_000));
 }
+/// The price change, small: a model's history repriced in several steps while
+/// batches go on between them, then resumed by another store (a restart). Every step
+/// leaves the rollups the exact sum of their sessions; no session is repriced twice.
+async fn repricing_runs_in_steps_and_resumes(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let raw_since = now - 30 * MICROS_PER_DAY;
+    // 2,500 gpt-4o sessions of 1,000 input and 100 output tokens over the last ten days.
+    let lines: Vec<String> = (0..2_500)
+        .map(|i| {
+            let at = now - 10 * MICROS_PER_DAY + i64::from(i) * 300_000_000;
+            let start = omniops_core::clock::to_rfc3339(at);
+            totals(&format!("s{i:04}"), "gpt-4o", &start, 1_000, 100)
+        })
+        .collect();
+    for chunk in lines.chunks(500) {
+        db.store
+            .apply_batch(&[events(now, chunk)], now)
+            .await
+            .expect("batch");
+    }
+    let mut mine = entry("gpt-4o");
+    // $10 in and $40 out per million: each session 0.01 + 0.004 = $0.014.
+    mine.input = Decimal::from(10);
+    mine.output = Decimal::from(40);
+    mine.tiers.clear();
+    mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    let job = db
+        .store
+        .put_price(&mine, raw_since, now)
+        .await
+        .expect("put")
+        .expect("a job");
+    assert_eq!(job.sessions_total, 2_500);
+    assert_eq!(job.sessions_seen, 0);
+
+    let step = db
+        .store
+        .reprice_step(&job.id, now)
+        .await
+        .expect("step")
+        .expect("job");
+    assert_eq!(step.sessions_seen, 1_000);
+    assert_eq!(step.phase, omniops_store::RepricePhase::Sessions);
+    rollups_match_sessions(db, now).await;
+    assert_eq!(cost(db, "s0000").await, Some(14_000_000));
+    // A batch between two steps is not held up, and prices with the new table.
+    let late = totals("late", "gpt-4o", "2026-11-26T12:00:00Z", 1_000, 100);
+    db.store
+        .apply_batch(&[events(now, &[late])], now)
+        .await
+        .expect("batch during repricing");
+    assert_eq!(cost(db, "late").await, Some(14_000_000));
+    db.store
+        .reprice_step(&job.id, now)
+        .await
+        .expect("step")
+        .expect("job");
+    rollups_match_sessions(db, now).await;
+
+    // A restart: another store on the same database resumes at the committed cursor.
+    let again = omniops_store::Store::open(db.database_url.as_deref(), &db.data_dir)
+        .await
+        .expect("reopen");
+    assert_eq!(
+        again.open_reprice_jobs().await.expect("open"),
+        vec![job.id.clone()]
+    );
+    let done = again.run_reprice_jobs(now).await.expect("resume");
+    again.close().await;
+    assert_eq!(done.len(), 1);
+    // Every session read once: 2,500 and the late one (it started after the cursor).
+    assert_eq!(done[0].sessions_seen, 2_501);
+    assert_eq!(done[0].sessions_changed, 2_500);
+    assert_eq!(done[0].phase, omniops_store::RepricePhase::Done);
+    assert_eq!(cost(db, "s2499").await, Some(14_000_000));
+    rollups_match_sessions(db, now).await;
+    let month = Window::last_days(30, now).expect("window");
+    let sums = db.store.window_sums(&month, None).await.expect("sums");
+    // 2,501 sessions × $0.014.
+    assert_eq!(sums.totals.cost_nanos, 2_501 * 14_000_000);
+}
+
+on_both_engines!(repricing_steps, repricing_runs_in_steps_and_resumes);
+
 on_both_engines!(
     reprice_calls,
     repricing_keeps_rollups_the_sum_of_their_calls

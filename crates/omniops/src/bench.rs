@@ -38,6 +38,19 @@ pub struct BenchArgs {
     /// Telemetry requests per window size.
     #[arg(long, default_value_t = 200)]
     samples: usize,
+    /// Models the sessions are spread over (up to 10 real names).
+    #[arg(long, default_value_t = 6)]
+    models: usize,
+    /// Runs of the raw-row reference (the spec's approach) per window: slow at 10M sessions.
+    #[arg(long, default_value_t = 5)]
+    naive_samples: usize,
+    /// After loading, change the first model's price and time the background repricing of
+    /// its whole history, with ingest going on meanwhile.
+    #[arg(long)]
+    price_change: bool,
+    /// Skip the read latencies (for a run that only loads, or only changes a price).
+    #[arg(long)]
+    skip_reads: bool,
     /// Also run on PostgreSQL: an admin URL; the bench creates and drops its own database.
     #[arg(long, env = "OMNIOPS_BENCH_DATABASE_URL")]
     postgres_url: Option<String>,
@@ -52,14 +65,25 @@ pub struct BenchArgs {
     sqlite_dir: Option<std::path::PathBuf>,
 }
 
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 10] = [
     "gpt-5-mini",
     "gpt-4o",
     "gpt-4o-mini",
     "claude-sonnet-4-5",
     "claude-haiku-4-5",
     "gemini-2.0-flash",
+    "gpt-4.1",
+    "o3-mini",
+    "claude-opus-4-1",
+    "gemini-2.5-flash",
 ];
+
+impl BenchArgs {
+    /// The models sessions are spread over.
+    fn models(&self) -> &'static [&'static str] {
+        &MODELS[..self.models.clamp(1, MODELS.len())]
+    }
+}
 const BACKFILL_PER_REQUEST: usize = 5_000;
 const LIVE_GROUP: usize = 250;
 /// A short quiet period, so that the bench sees OTLP sessions end soon after their traces.
@@ -142,6 +166,23 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         .build()?;
     println!("== {engine} ==");
 
+    load(args, &client, &base).await?;
+    if args.price_change {
+        crate::bench_reprice::run(&client, &base, args.models()[0], args.days).await?;
+    }
+    if !args.skip_reads {
+        reads(args, &client, &base, &store).await?;
+        pages(args, &client, &base).await?;
+    }
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}
+
+/// Loads the sessions, live sessions, traces and conversations, timing each path.
+async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let client = client.clone();
+    let base = base.to_string();
     let now = SystemClock.now();
     let bodies = backfill_bodies(args, now);
     let started = Instant::now();
@@ -213,15 +254,25 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
         );
     }
 
+    Ok(())
+}
+
+/// JSON endpoints, timed one request after another, with the raw-row reference.
+async fn reads(
+    args: &BenchArgs,
+    client: &reqwest::Client,
+    base: &str,
+    store: &Store,
+) -> anyhow::Result<()> {
     println!("latency (ms)                       p50      p95      p99");
     for days in [1, 7, 30] {
         let url = format!("{base}/api/dashboard/telemetry?days={days}");
-        let mut samples = measure(&client, &url, args.samples).await?;
+        let mut samples = measure(client, &url, args.samples).await?;
         print_latency(&format!("telemetry days={days:<3}"), &mut samples);
 
         let window = Window::last_days(days, SystemClock.now())?;
         let mut naive = Vec::new();
-        for _ in 0..(args.samples / 10).max(20) {
+        for _ in 0..args.naive_samples.max(1) {
             let started = Instant::now();
             store.naive_window_sums(&window, None).await?;
             naive.push(started.elapsed());
@@ -251,24 +302,29 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
             ("monitoring period=week", "/api/monitoring/chat?period=week"),
         ] {
             let mut samples =
-                measure(&client, &format!("{base}{path}"), args.samples.min(50)).await?;
+                measure(client, &format!("{base}{path}"), args.samples.min(50)).await?;
             print_latency(label, &mut samples);
         }
     }
+    Ok(())
+}
+
+/// Each dashboard page, and the page with its sections.
+async fn pages(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     println!("dashboard (days=30)                p50      p95      p99     gzip KB");
     for (label, page, sections) in DASHBOARD_PAGES {
         let url = format!("{base}{page}?days=30");
-        let mut samples = measure(&client, &url, args.samples.min(50)).await?;
+        let mut samples = measure(client, &url, args.samples.min(50)).await?;
         print_latency(&format!("{label} HTML"), &mut samples);
         // The page with every section it loads, fetched one after another (a browser
         // fetches them in parallel), and what a first visit transfers compressed.
         let mut full = Vec::new();
         for i in 0..args.samples.min(50) + 3 {
             let started = Instant::now();
-            fetch_ok(&client, &url).await?;
+            fetch_ok(client, &url).await?;
             for section in sections {
                 fetch_ok(
-                    &client,
+                    client,
                     &format!("{base}/dashboard/partials/{section}?days=30"),
                 )
                 .await?;
@@ -277,15 +333,13 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
                 full.push(started.elapsed());
             }
         }
-        let weight = page_weight(&client, &base, &url, sections).await?;
+        let weight = page_weight(client, base, &url, sections).await?;
         print_latency_with(
             &format!("{label} + sections"),
             &mut full,
             &format!("{:>11.1}", weight as f64 / 1024.0),
         );
     }
-    let _ = stop.send(());
-    server.await??;
     Ok(())
 }
 
@@ -626,7 +680,7 @@ fn backfill_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
         events.push(json!({
             "type": "session",
             "session_id": format!("bench-{i}"),
-            "model": MODELS[rng.gen_range(0..MODELS.len())],
+            "model": args.models()[rng.gen_range(0..args.models().len())],
             "domain": format!("shop{}.example", rng.gen_range(0..args.domains)),
             "start_time": to_rfc3339(begin),
             "duration_ms": rng.gen_range(300..9_000),
@@ -672,7 +726,7 @@ fn live_streams(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
                     let id = format!("live-{n}");
                     events.push(match phase {
                         0 => json!({"type": "session.start", "session_id": id, "event_id": "start",
-                                    "model": MODELS[n % MODELS.len()], "domain": format!("shop{}.example", n % args.domains)}),
+                                    "model": args.models()[n % args.models().len()], "domain": format!("shop{}.example", n % args.domains)}),
                         1 | 2 => json!({"type": "usage", "session_id": id, "event_id": format!("u{phase}"),
                                         "input_tokens": rng.gen_range(200..4_000), "output_tokens": rng.gen_range(20..600)}),
                         _ => json!({"type": "session.end", "session_id": id, "event_id": "end", "success": true}),

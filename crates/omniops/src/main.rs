@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_otlp;
+mod bench_reprice;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};

@@ -63,6 +63,20 @@ fn result_slot() -> Markup {
 /// Entries a page of the price table shows.
 const PRICE_PAGE: i64 = 25;
 
+/// Repricings still running, with their progress.
+fn repricing_notice(running: &[omniops_store::RepriceJob]) -> Markup {
+    html! {
+        @for job in running {
+            p.muted data-testid="repricing" {
+                "Repricing stored history (" (job.reason) "): " (job.percent()) " % — "
+                (job.sessions_seen) " of " (job.sessions_total) " sessions read. "
+                "Ingest goes on meanwhile; reload to follow."
+                @if let Some(error) = &job.error { " Last error, retried: " (error) }
+            }
+        }
+    }
+}
+
 pub async fn prices(
     state: &AppState,
     f: &Filters,
@@ -79,6 +93,16 @@ pub async fn prices(
         limit: PRICE_PAGE,
     };
     let listing = crate::queries::prices::listing(&state.store, &query).await?;
+    let running: Vec<omniops_store::RepriceJob> = match principal.domain {
+        Some(_) => Vec::new(),
+        None => state
+            .store
+            .reprice_jobs(20)
+            .await?
+            .into_iter()
+            .filter(|j| j.phase != omniops_store::RepricePhase::Done)
+            .collect(),
+    };
     let p = &listing.pagination;
     let money = |d: Option<rust_decimal::Decimal>| {
         d.map_or("–".to_string(), |d| format!("${}", d.normalize()))
@@ -90,6 +114,7 @@ pub async fn prices(
         )
     };
     Ok(html! {
+        (repricing_notice(&running))
         @if !listing.unpriced.is_empty() {
             div.error data-testid="unpriced-models" {
                 p { "Models seen without a price (their sessions count as unpriced):" }
@@ -281,4 +306,40 @@ pub async fn keys(state: &AppState, _f: &Filters, principal: &Principal) -> anyh
             (result_slot())
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repricing_notice;
+    use omniops_store::{RepriceJob, RepricePhase};
+
+    #[test]
+    fn a_running_repricing_shows_its_progress() {
+        let job = RepriceJob {
+            id: "j".into(),
+            reason: "price gpt-4o".into(),
+            models: vec!["gpt-4o".into()],
+            from_time: 0,
+            raw_since: 0,
+            phase: RepricePhase::Sessions,
+            cursor_model: 0,
+            cursor_time: 0,
+            cursor_id: String::new(),
+            sessions_total: 1_700_000,
+            sessions_seen: 765_000,
+            sessions_changed: 765_000,
+            buckets_changed: 0,
+            created_at: 0,
+            updated_at: 0,
+            finished_at: None,
+            error: None,
+        };
+        let html = repricing_notice(&[job]).into_string();
+        // 765,000 / 1,700,000 = 45 %.
+        assert!(
+            html.contains("(price gpt-4o): 45 % — 765000 of 1700000 sessions read"),
+            "{html}"
+        );
+        assert!(repricing_notice(&[]).into_string().is_empty());
+    }
 }

@@ -131,6 +131,24 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.json().await.expect("json answer"))
     }
+
+    /// Waits (up to 30 s) until the background repricing has done job `id`, and returns it.
+    pub async fn repriced(&self, id: &Value) -> Value {
+        for _ in 0..600 {
+            let (status, list) = self.get_json("/api/v1/prices/repricing", None).await;
+            assert_eq!(status, 200, "{list}");
+            let job = list["jobs"]
+                .as_array()
+                .and_then(|jobs| jobs.iter().find(|j| j["id"] == *id))
+                .cloned()
+                .unwrap_or_else(|| panic!("no repricing job {id}: {list}"));
+            if job["phase"] == "done" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("repricing job {id} did not finish within 30 s");
+    }
 }
 
 /// Defines `mod $name { sqlite, postgres }` running `$body(TestApp)` on each engine.

@@ -284,6 +284,13 @@ async fn every_endpoint_answers_as_documented(engine: Engine) {
     )
     .await;
     assert_eq!(saved["price"]["model"], json!("doc-model"));
+    conforms(
+        &app,
+        &doc,
+        "/api/v1/prices/repricing",
+        "/api/v1/prices/repricing",
+    )
+    .await;
     let config = send_conforms(
         &app,
         &doc,

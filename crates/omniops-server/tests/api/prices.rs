@@ -65,7 +65,14 @@ async fn price_edit_reprices_stored_sessions(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["recomputed"]["sessions"], 1);
+    // The answer comes at once: the history is repriced in the background.
+    assert_eq!(body["repricing"]["phase"], "sessions", "{body}");
+    assert_eq!(body["repricing"]["sessionsTotal"], 1);
+    let job = app.repriced(&body["repricing"]["id"]).await;
+    assert_eq!(
+        (job["sessionsChanged"].clone(), job["percent"].clone()),
+        (json!(1), json!(100))
+    );
     let (_, r) = app.get_json("/api/dashboard/telemetry?days=1", None).await;
     assert_eq!(r["overview"]["unpricedRequests"], 0);
     assert_eq!(r["cost"]["total"], "0.7000");

@@ -238,7 +238,7 @@ async fn an_import_adds_a_model_and_prices_its_sessions(app: &TestApp) {
     let (status, done) = post_import(app, "?source=litellm-main.json", &file).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(
-        (done["added"].clone(), done["recomputed"].clone()),
+        (done["added"].clone(), done["repricing"].clone()),
         (json!(["acme-chat-1"]), Value::Null)
     );
     let (_, list) = app
@@ -261,7 +261,8 @@ async fn an_import_adds_a_model_and_prices_its_sessions(app: &TestApp) {
     // Backdated with recompute, history is priced too.
     let (status, back) = post_import(app, "?effectiveFrom=2026-11-01&recompute=true", &file).await;
     assert_eq!(status, 200, "{back}");
-    assert_eq!(back["recomputed"]["sessions"], 1, "{back}");
+    let job = app.repriced(&back["repricing"]["id"]).await;
+    assert_eq!(job["sessionsChanged"], 1, "{job}");
     assert_eq!(details(app, "acme-old").await["costUsd"], "2.400000");
     let (_, r) = app.get_json("/api/dashboard/telemetry?days=7", None).await;
     assert_eq!(r["overview"]["unpricedRequests"], 0);
@@ -364,6 +365,7 @@ async fn unpriced_usage_is_announced_flagged_and_fixed_as_shown(app: &TestApp) {
     );
     let answer = run_shell(&command);
     assert_eq!(answer["price"]["model"], "mystery-llm", "{answer}");
+    app.repriced(&answer["repricing"]["id"]).await;
     // The placeholder prices, $1 in and $2 out per million, from the window's first day:
     // u4 is 1,000,000 × 1 + 100,000 × 2 = $1.20.
     assert_eq!(details(app, "u4").await["costUsd"], "1.200000");
