@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use omniops_core::alerts::evaluate as evaluate_levels;
 use omniops_core::clock::to_rfc3339;
 use omniops_core::money::{format_nanos, percentage};
-use omniops_store::{AlertEvent, AlertLevel, DeliveryStatus, WebhookDelivery};
+use omniops_store::{AlertEvent, AlertLevel, AlertType, DeliveryStatus, WebhookDelivery};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -42,9 +42,9 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
     let spend_of = Spend::read(state, None).await?;
     for (domain, alert_type, threshold, notify_at) in rules {
         let scope = (!domain.is_empty()).then_some(domain.as_str());
-        let monthly = alert_type == "monthly";
-        let period = alert_period(&alert_type, now);
-        let spend = spend_of.of(state, &alert_type, scope).await?;
+        let monthly = alert_type == AlertType::Monthly;
+        let period = alert_period(alert_type, now);
+        let spend = spend_of.of(state, alert_type, scope).await?;
         let levels: Vec<u32> =
             serde_json::from_str(&notify_at).unwrap_or_else(|_| DEFAULT_NOTIFY_AT.to_vec());
         let evaluation = evaluate_levels(spend, threshold, &levels, monthly, period, now);
@@ -53,7 +53,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
             .iter()
             .map(|pct| AlertEvent {
                 domain: domain.clone(),
-                alert_type: alert_type.clone(),
+                alert_type,
                 period_start: period.0,
                 level: AlertLevel::Percent(*pct),
                 spend_nanos: spend,
@@ -65,7 +65,7 @@ pub async fn evaluate(state: &AppState) -> anyhow::Result<Vec<AlertEvent>> {
         if let Some(crossing) = evaluation.projected_crossing {
             candidates.push(AlertEvent {
                 domain: domain.clone(),
-                alert_type: alert_type.clone(),
+                alert_type,
                 period_start: period.0,
                 level: AlertLevel::Projected,
                 spend_nanos: spend,
@@ -139,14 +139,14 @@ pub fn body_of(event: &AlertEvent, kind: &str, slack: bool) -> String {
 /// Queues a delivery of `event` if its alert has a webhook; wakes the sender.
 pub async fn queue_for(state: &AppState, event: &AlertEvent, kind: &str) -> anyhow::Result<bool> {
     let domain = (!event.domain.is_empty()).then_some(event.domain.as_str());
-    let Some((url, slack, secret)) = state.store.alert_webhook(domain, &event.alert_type).await?
+    let Some((url, slack, secret)) = state.store.alert_webhook(domain, event.alert_type).await?
     else {
         return Ok(false);
     };
     let delivery = WebhookDelivery {
         id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
         domain: event.domain.clone(),
-        alert_type: event.alert_type.clone(),
+        alert_type: event.alert_type,
         url,
         body: body_of(event, kind, slack),
         secret,

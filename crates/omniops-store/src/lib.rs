@@ -9,6 +9,7 @@ mod error;
 
 pub use error::StoreError;
 pub use open::{check_schema_name, DEFAULT_SCHEMA};
+pub use price_changes::REPRICE_SLICE;
 
 use anyhow::Context;
 use batch::LiveCache;
@@ -153,11 +154,44 @@ impl serde::Serialize for AlertLevel {
     }
 }
 
+/// The period a budget alert watches: the UTC day or the UTC month.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertType {
+    Daily,
+    Monthly,
+}
+
+impl AlertType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertType::Daily => "daily",
+            AlertType::Monthly => "monthly",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertType> {
+        match text {
+            "daily" => Some(AlertType::Daily),
+            "monthly" => Some(AlertType::Monthly),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for AlertType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertEvent {
     /// '' for the all-domains alert.
     pub domain: String,
-    pub alert_type: String,
+    pub alert_type: AlertType,
     pub period_start: Micros,
     pub level: AlertLevel,
     pub spend_nanos: i64,
@@ -172,7 +206,7 @@ pub struct AlertEvent {
 pub struct WebhookDelivery {
     pub id: String,
     pub domain: String,
-    pub alert_type: String,
+    pub alert_type: AlertType,
     pub url: String,
     pub body: String,
     /// The alert's signing secret (`whsec_…`).
@@ -725,21 +759,21 @@ dispatch! {
     /// The catalogue, and the orders and abandoned carts of the window.
     fn shop_inputs(&self, window: &Window, domain: Option<&str>) -> omniops_core::shop::ShopInputs = shop_inputs(window, domain.unwrap_or(""));
     /// Sets (or changes) the alert of a domain (`None`: all domains) and type.
-    fn upsert_alert(&self, domain: Option<&str>, alert_type: &str, threshold_nanos: i64, now: Micros) -> () = upsert_alert(domain.unwrap_or(""), alert_type, threshold_nanos, now);
+    fn upsert_alert(&self, domain: Option<&str>, alert_type: AlertType, threshold_nanos: i64, now: Micros) -> () = upsert_alert(domain.unwrap_or(""), alert_type, threshold_nanos, now);
     /// (domain, alert type, threshold nanos); `domain` `None` lists every alert.
-    fn list_alerts(&self, domain: Option<&str>) -> Vec<(String, String, i64)> = list_alerts(domain.unwrap_or(""), domain.is_none());
+    fn list_alerts(&self, domain: Option<&str>) -> Vec<(String, AlertType, i64)> = list_alerts(domain.unwrap_or(""), domain.is_none());
     /// Every alert: (domain, type, threshold, notify_at as a JSON list of percentages).
-    fn alert_rules(&self) -> Vec<(String, String, i64, String)> = alert_rules();
-    fn set_alert_levels(&self, domain: Option<&str>, alert_type: &str, notify_at: &str) -> () = set_alert_levels(domain.unwrap_or(""), alert_type, notify_at);
+    fn alert_rules(&self) -> Vec<(String, AlertType, i64, String)> = alert_rules();
+    fn set_alert_levels(&self, domain: Option<&str>, alert_type: AlertType, notify_at: &str) -> () = set_alert_levels(domain.unwrap_or(""), alert_type, notify_at);
     /// Stores a fired alert unless it fired before for that period and level.
     fn record_alert_event(&self, event: &AlertEvent) -> bool = record_alert_event(event);
     /// The newest fired alerts of a domain (or of all, with `None`).
     fn alert_history(&self, domain: Option<&str>, limit: i64) -> Vec<AlertEvent> = alert_history(domain.unwrap_or(""), domain.is_none(), limit);
     /// An alert's webhook: (url, slack, secret).
-    fn alert_webhook(&self, domain: Option<&str>, alert_type: &str) -> Option<(String, bool, String)> = alert_webhook(domain.unwrap_or(""), alert_type);
-    fn set_alert_webhook(&self, domain: Option<&str>, alert_type: &str, url: Option<&str>, slack: bool, secret: Option<&str>) -> () = set_alert_webhook(domain.unwrap_or(""), alert_type, url, slack, secret);
+    fn alert_webhook(&self, domain: Option<&str>, alert_type: AlertType) -> Option<(String, bool, String)> = alert_webhook(domain.unwrap_or(""), alert_type);
+    fn set_alert_webhook(&self, domain: Option<&str>, alert_type: AlertType, url: Option<&str>, slack: bool, secret: Option<&str>) -> () = set_alert_webhook(domain.unwrap_or(""), alert_type, url, slack, secret);
     /// Deletes an alert; false when there was none.
-    fn delete_alert(&self, domain: Option<&str>, alert_type: &str) -> bool = delete_alert(domain.unwrap_or(""), alert_type);
+    fn delete_alert(&self, domain: Option<&str>, alert_type: AlertType) -> bool = delete_alert(domain.unwrap_or(""), alert_type);
     fn queue_delivery(&self, delivery: &WebhookDelivery) -> () = queue_delivery(delivery);
     /// Due deliveries, each leased for `lease` so only one sender takes it.
     fn claim_deliveries(&self, now: Micros, lease: Micros, limit: i64) -> Vec<WebhookDelivery> = claim_deliveries(now, lease, limit);

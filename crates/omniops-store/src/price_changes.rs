@@ -267,4 +267,4 @@ impl Store {
 
 /// Sessions per repricing step: about what a batch may wait for (see the bench's
 /// `--price-change`).
-pub const REPRICE_SLICE: i64 = 1_000;
+pub const REPRICE_SLICE: i64 = 500;

@@ -134,7 +134,7 @@ async fn a_new_release_of_default_prices_reaches_the_installation(db: &TestDb) {
         .queue_pending_reprice(raw_since, now)
         .await
         .expect("queue");
-    let report = finish(&db.store, job).await;
+    let report = omniops_testkit::reprice_to_end(&db.store, job).await;
     assert_eq!(report.sessions_changed, 2);
     assert_eq!(cost(db, "o").await, Some(6_000_000_000)); // 5 + 1
     assert_eq!(cost(db, "n").await, Some(2_400_000_000)); // 2 + 0.4
@@ -234,7 +234,7 @@ async fn repricing_keeps_rollups_the_sum_of_their_calls(db: &TestDb) {
         .put_price(&mine, now - 30 * MICROS_PER_DAY, now)
         .await
         .expect("put");
-    let report = finish(&db.store, report).await;
+    let report = omniops_testkit::reprice_to_end(&db.store, report).await;
     assert_eq!(report.sessions_changed, 3);
     // s1: 250,000 × 4 + 1,000 × 30 = $1.03 (above 100k); 100,000 is not above it:
     // 100,000 × 2 + 1,000 × 20 = $0.22; the session $1.25.
@@ -259,7 +259,8 @@ async fn repricing_keeps_rollups_the_sum_of_their_calls(db: &TestDb) {
 async fn repricing_runs_in_steps_and_resumes(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
     let raw_since = now - 30 * MICROS_PER_DAY;
-    // 2,500 gpt-4o sessions of 1,000 input and 100 output tokens over the last ten days.
+    // 2,500 gpt-4o sessions of 1,000 input and 100 output tokens over the last ten days:
+    // three steps or more at REPRICE_SLICE (500).
     let lines: Vec<String> = (0..2_500)
         .map(|i| {
             let at = now - 10 * MICROS_PER_DAY + i64::from(i) * 300_000_000;
@@ -294,7 +295,7 @@ async fn repricing_runs_in_steps_and_resumes(db: &TestDb) {
         .await
         .expect("step")
         .expect("job");
-    assert_eq!(step.sessions_seen, 1_000);
+    assert_eq!(step.sessions_seen, omniops_store::REPRICE_SLICE);
     assert_eq!(step.phase, omniops_store::RepricePhase::Sessions);
     rollups_match_sessions(db, now).await;
     assert_eq!(cost(db, "s0000").await, Some(14_000_000));
@@ -341,21 +342,3 @@ on_both_engines!(
     reprice_calls,
     repricing_keeps_rollups_the_sum_of_their_calls
 );
-
-/// Runs the queued repricing to its end, as a server's background job does step by step.
-async fn finish(
-    store: &omniops_store::Store,
-    job: Option<omniops_store::RepriceJob>,
-) -> omniops_store::RepriceJob {
-    let job = job.expect("a repricing job");
-    let done = store
-        .run_reprice_jobs(job.created_at)
-        .await
-        .expect("repricing");
-    let finished = done
-        .into_iter()
-        .find(|j| j.id == job.id)
-        .expect("the job finished");
-    assert_eq!(finished.phase, omniops_store::RepricePhase::Done);
-    finished
-}

@@ -277,7 +277,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
         .put_price(&entry, raw_since, now)
         .await
         .expect("put price");
-    let report = finish(&db.store, report).await;
+    let report = omniops_testkit::reprice_to_end(&db.store, report).await;
     assert_eq!(report.models, vec!["in-house-llm".to_string()]);
     assert_eq!(report.sessions_changed, 1);
 
@@ -330,7 +330,7 @@ async fn price_change_recomputes_history(db: &TestDb) {
         .put_price(&gpt4, raw_since, now)
         .await
         .expect("put price");
-    finish(&db.store, job).await;
+    omniops_testkit::reprice_to_end(&db.store, job).await;
     let g4 = db
         .store
         .session("g4")
@@ -395,7 +395,7 @@ async fn price_change_beyond_raw_retention_uses_token_sums(db: &TestDb) {
         .put_price(&entry, cutoff, now)
         .await
         .expect("put price");
-    finish(&db.store, job).await;
+    omniops_testkit::reprice_to_end(&db.store, job).await;
     let year = Window::last_days(365, now).expect("window");
     let c = db
         .store
@@ -492,7 +492,7 @@ async fn price_change_reaches_live_sessions(db: &TestDb) {
         .put_price(&entry, now - 30 * MICROS_PER_DAY, now)
         .await
         .expect("put price");
-    finish(&db.store, job).await;
+    omniops_testkit::reprice_to_end(&db.store, job).await;
 
     // The session, live while its price changed, ends priced: 1M input tokens × $30.
     let end = events(
@@ -781,21 +781,3 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
     assert_eq!(requests_of("filter"), Some((1, 0)));
 }
 on_both_engines!(conversation_rollups, conversation_rollups_match_raw_rows);
-
-/// Runs the queued repricing to its end, as a server's background job does step by step.
-async fn finish(
-    store: &omniops_store::Store,
-    job: Option<omniops_store::RepriceJob>,
-) -> omniops_store::RepriceJob {
-    let job = job.expect("a repricing job");
-    let done = store
-        .run_reprice_jobs(job.created_at)
-        .await
-        .expect("repricing");
-    let finished = done
-        .into_iter()
-        .find(|j| j.id == job.id)
-        .expect("the job finished");
-    assert_eq!(finished.phase, omniops_store::RepricePhase::Done);
-    finished
-}

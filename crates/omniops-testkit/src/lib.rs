@@ -160,6 +160,25 @@ macro_rules! on_both_engines {
     };
 }
 
+/// Runs a queued repricing to its end, as a server's background job does step by step, and
+/// returns the finished job.
+pub async fn reprice_to_end(
+    store: &Store,
+    job: Option<omniops_store::RepriceJob>,
+) -> omniops_store::RepriceJob {
+    let job = job.expect("a repricing job");
+    let done = store
+        .run_reprice_jobs(job.created_at)
+        .await
+        .expect("repricing");
+    let finished = done
+        .into_iter()
+        .find(|j| j.id == job.id)
+        .expect("the job finished");
+    assert_eq!(finished.phase, omniops_store::RepricePhase::Done);
+    finished
+}
+
 /// A time in RFC 3339, as tests write them.
 pub fn t(text: &str) -> omniops_core::clock::Micros {
     omniops_core::clock::parse_rfc3339(text).expect("time")

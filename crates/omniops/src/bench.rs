@@ -145,6 +145,7 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_store = store.clone();
+    let days = args.days;
     let server = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
@@ -153,6 +154,8 @@ async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<
             server_store,
             Settings {
                 otlp_quiet_ms: OTLP_QUIET_MS,
+                // Every loaded day stays raw, as a user keeping a quarter would set it.
+                retention_days: u32::try_from(days + 1).unwrap_or(u32::MAX),
                 ..Settings::default()
             },
             listener,

@@ -25,9 +25,9 @@ use omniops_core::telemetry::{
     TokenSummary,
 };
 use omniops_core::window::Window;
-use omniops_store::DeliveryStatus;
 use omniops_store::Outcome;
 use omniops_store::SessionFilter;
+use omniops_store::{AlertType, DeliveryStatus};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -268,23 +268,6 @@ impl Action {
     }
 }
 
-/// The period an alert watches.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertType {
-    Daily,
-    Monthly,
-}
-
-impl AlertType {
-    fn as_str(self) -> &'static str {
-        match self {
-            AlertType::Daily => "daily",
-            AlertType::Monthly => "monthly",
-        }
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct DomainOnly {
     domain: Option<String>,
@@ -381,7 +364,7 @@ async fn set_alert(
 ) -> Result<Value, ApiError> {
     let domain = action_domain(principal, a.domain.as_deref())?;
     principal.require_admin()?;
-    let alert_type = a.alert_type.as_str();
+    let alert_type = a.alert_type;
     let nanos = a
         .threshold_usd
         .filter(|t| t.is_sign_positive() && !t.is_zero())
@@ -480,7 +463,7 @@ async fn delete_alert(
 ) -> Result<Value, ApiError> {
     let domain = action_domain(principal, a.domain.as_deref())?;
     principal.require_admin()?;
-    let alert_type = a.alert_type.as_str();
+    let alert_type = a.alert_type;
     if !state
         .store
         .delete_alert(domain.as_deref(), alert_type)
@@ -500,10 +483,10 @@ async fn test_alert(
 ) -> Result<Value, ApiError> {
     let domain = action_domain(principal, a.domain.as_deref())?;
     principal.require_admin()?;
-    let alert_type = a.alert_type.as_str();
+    let alert_type = a.alert_type;
     let event = omniops_store::AlertEvent {
         domain: domain.unwrap_or_default(),
-        alert_type: alert_type.to_string(),
+        alert_type,
         period_start: state.now(),
         level: omniops_store::AlertLevel::Test,
         spend_nanos: 0,

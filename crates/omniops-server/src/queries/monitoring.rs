@@ -6,6 +6,7 @@ use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY, MICROS_
 use omniops_core::money::{percentage, Rounded, Usd};
 use omniops_core::telemetry::{build_report, LiveSession, TelemetryReport};
 use omniops_core::window::Window;
+use omniops_store::AlertType;
 use serde::Serialize;
 
 pub async fn telemetry_for(
@@ -22,7 +23,7 @@ pub async fn telemetry_for(
 #[serde(rename_all = "camelCase")]
 pub struct AlertStatus {
     pub domain: Option<String>,
-    pub alert_type: String,
+    pub alert_type: AlertType,
     pub threshold_usd: Usd,
     pub current_spend: Usd,
     pub percentage: Rounded,
@@ -42,8 +43,8 @@ pub fn month_start(now: Micros) -> Micros {
 
 /// The period an alert of `alert_type` watches at `now`: the UTC month for "monthly",
 /// else the UTC day, as `[start, end)`.
-pub fn alert_period(alert_type: &str, now: Micros) -> (Micros, Micros) {
-    if alert_type == "monthly" {
+pub fn alert_period(alert_type: AlertType, now: Micros) -> (Micros, Micros) {
+    if alert_type == AlertType::Monthly {
         (
             month_start(now),
             month_start(month_start(now) + 32 * MICROS_PER_DAY),
@@ -76,7 +77,7 @@ impl Spend {
     pub async fn of(
         &self,
         state: &AppState,
-        alert_type: &str,
+        alert_type: AlertType,
         domain: Option<&str>,
     ) -> anyhow::Result<i64> {
         let (start, _) = alert_period(alert_type, self.now);
@@ -101,7 +102,7 @@ pub async fn check_alerts(
     let mut statuses = Vec::new();
     for (alert_domain, alert_type, threshold) in state.store.list_alerts(domain).await? {
         let scope = (!alert_domain.is_empty()).then_some(alert_domain.as_str());
-        let spend = spend_of.of(state, &alert_type, scope).await?;
+        let spend = spend_of.of(state, alert_type, scope).await?;
         statuses.push(AlertStatus {
             domain: scope.map(str::to_string),
             alert_type,
@@ -124,14 +125,14 @@ mod tests {
         let now = parse_rfc3339("2026-11-26T12:30:00Z").expect("time");
         assert_eq!(to_rfc3339(month_start(now)), "2026-11-01T00:00:00Z");
         let (start, end) = alert_period(
-            "monthly",
+            AlertType::Monthly,
             parse_rfc3339("2026-12-31T23:00:00Z").expect("time"),
         );
         assert_eq!(
             (to_rfc3339(start), to_rfc3339(end)),
             ("2026-12-01T00:00:00Z".into(), "2027-01-01T00:00:00Z".into())
         );
-        let (start, end) = alert_period("daily", now);
+        let (start, end) = alert_period(AlertType::Daily, now);
         assert_eq!(
             (to_rfc3339(start), to_rfc3339(end)),
             ("2026-11-26T00:00:00Z".into(), "2026-11-27T00:00:00Z".into())

@@ -1,7 +1,7 @@
 // Alert webhooks and their deliveries, leased to one sender at a time.
 
 use super::DB;
-use crate::{DeliveryStatus, WebhookDelivery};
+use crate::{AlertType, DeliveryStatus, WebhookDelivery};
 use omniops_core::clock::Micros;
 use sqlx::{Pool, Row};
 
@@ -9,14 +9,14 @@ use sqlx::{Pool, Row};
 pub async fn alert_webhook(
     pool: &Pool<DB>,
     domain: &str,
-    alert_type: &str,
+    alert_type: AlertType,
 ) -> sqlx::Result<Option<(String, bool, String)>> {
     let row = sqlx::query(
         "SELECT webhook_url, slack, webhook_secret FROM cost_alerts WHERE domain = $1 AND alert_type = $2 \
          AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL",
     )
     .bind(domain)
-    .bind(alert_type)
+    .bind(alert_type.as_str())
     .fetch_optional(pool)
     .await?;
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
@@ -27,7 +27,7 @@ pub async fn alert_webhook(
 pub async fn set_alert_webhook(
     pool: &Pool<DB>,
     domain: &str,
-    alert_type: &str,
+    alert_type: AlertType,
     url: Option<&str>,
     slack: bool,
     secret: Option<&str>,
@@ -37,7 +37,7 @@ pub async fn set_alert_webhook(
          WHERE domain = $1 AND alert_type = $2",
     )
     .bind(domain)
-    .bind(alert_type)
+    .bind(alert_type.as_str())
     .bind(url)
     .bind(slack)
     .bind(secret)
@@ -53,7 +53,7 @@ pub async fn queue_delivery(pool: &Pool<DB>, d: &WebhookDelivery) -> sqlx::Resul
     )
     .bind(&d.id)
     .bind(&d.domain)
-    .bind(&d.alert_type)
+    .bind(d.alert_type.as_str())
     .bind(&d.url)
     .bind(&d.body)
     .bind(&d.secret)
@@ -69,7 +69,7 @@ pub(crate) fn delivery_from_row(r: &<DB as sqlx::Database>::Row) -> sqlx::Result
     Ok(WebhookDelivery {
         id: r.try_get(0)?,
         domain: r.try_get(1)?,
-        alert_type: r.try_get(2)?,
+        alert_type: super::alerts::alert_type_at(r, 2)?,
         url: r.try_get(3)?,
         body: r.try_get(4)?,
         secret: r.try_get(5)?,
