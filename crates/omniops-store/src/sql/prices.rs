@@ -169,9 +169,11 @@ pub async fn put_imported_prices(
 
 /// Distinct models of stored sessions and rollups (as sent), of one domain or all (`''`).
 pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<String>> {
+    // `model || ''` keeps SQLite on the live-sessions index: a bare `model` lets it walk the
+    // whole (model, start_time, id) index for the DISTINCT instead (a full scan).
     sqlx::query_scalar(
         "SELECT DISTINCT model FROM rollup_daily WHERE domain = $1 AND model <> '' \
-         UNION SELECT DISTINCT model FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1)",
+         UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1)",
     )
     .bind(scope)
     .fetch_all(pool)
@@ -364,13 +366,14 @@ pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sql
 }
 
 /// Models seen without a price, of one domain or all (`''`): ended sessions from the daily
-/// rollups, and live ones.
+/// rollups, and live ones (grouped by `model || ''` for the reason given at
+/// [`stored_models`]).
 pub async fn unpriced_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<UnpricedModel>> {
     let rows = sqlx::query(
         "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
          WHERE unpriced > 0 AND domain = $1 AND model <> '' GROUP BY model \
-         UNION ALL SELECT model, CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
-         WHERE end_time IS NULL AND cost_nanos IS NULL AND ($1 = '' OR domain = $1) GROUP BY model",
+         UNION ALL SELECT model || '', CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
+         WHERE end_time IS NULL AND cost_nanos IS NULL AND ($1 = '' OR domain = $1) GROUP BY model || ''",
     )
     .bind(scope)
     .fetch_all(pool)
