@@ -305,14 +305,6 @@ pub const DEFAULT_PRICES_SETTING: &str = "default_prices_sha256";
 /// The `app_settings` key listing models to reprice after new default prices.
 const PENDING_REPRICE_SETTING: &str = "pending_reprice_models";
 
-#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecomputeReport {
-    pub models: Vec<String>,
-    pub sessions: u64,
-    pub buckets: u64,
-}
-
 /// Where a repricing job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
