@@ -105,7 +105,7 @@ pub async fn serve(
             let state = state.clone();
             tokio::spawn(async move {
                 while let Some(payload) = incoming.recv().await {
-                    state.live.receive_remote(&payload);
+                    state.live.receive_remote(&payload, &state.generation);
                 }
             })
         });

@@ -161,7 +161,7 @@ impl LiveHub {
     }
 
     /// Another instance's announced changes, for this process's subscribers.
-    pub fn receive_remote(&self, payload: &str) {
+    pub fn receive_remote(&self, payload: &str, generation: &crate::queries::cache::Generation) {
         let Ok(value) = serde_json::from_str::<Value>(payload) else {
             tracing::warn!("unreadable live notification");
             return;
@@ -169,6 +169,7 @@ impl LiveHub {
         if value["o"].as_str() == Some(self.origin.as_str()) {
             return;
         }
+        generation.bump();
         for item in value["m"].as_array().into_iter().flatten() {
             let (Some(event), Some(domain), Some(data)) = (
                 item[0].as_str().and_then(event_name),

@@ -220,4 +220,8 @@ pub fn build(state: &AppState) -> Router<AppState> {
             };
             router.merge(group)
         })
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::queries::cache::bump_after_writes,
+        ))
 }

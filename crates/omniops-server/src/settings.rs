@@ -58,6 +58,9 @@ pub struct Settings {
     /// A session built from OpenTelemetry spans ends this long after its last span arrived,
     /// once its root span has ended.
     pub otlp_quiet_ms: u64,
+    /// How long a computed report may be shared by reads while nothing changed (0: never);
+    /// README: Caches.
+    pub report_cache_ms: u64,
     /// Open connections at most (also kept below the open-file limit); more are closed.
     pub max_connections: usize,
     /// Request-body bytes held at once across all connections; more get 503.
@@ -94,6 +97,7 @@ impl Default for Settings {
             allow_private_outbound: false,
             delivery_interval_ms: 1_000,
             otlp_quiet_ms: 5_000,
+            report_cache_ms: 1_000,
             max_connections: 4_096,
             body_bytes_in_flight: 64 * 1024 * 1024,
             header_timeout_ms: 10_000,
@@ -126,6 +130,7 @@ pub struct SettingsLayer {
     pub allow_private_outbound: Option<bool>,
     pub delivery_interval_ms: Option<u64>,
     pub otlp_quiet_ms: Option<u64>,
+    pub report_cache_ms: Option<u64>,
     pub max_connections: Option<usize>,
     pub body_bytes_in_flight: Option<usize>,
     pub header_timeout_ms: Option<u64>,
@@ -150,6 +155,8 @@ pub enum SettingsError {
     DatabaseUrl,
     #[error("otlp_quiet_ms must be from 1 to 3600000")]
     OtlpQuiet,
+    #[error("report_cache_ms must be from 0 to 60000")]
+    ReportCache,
     #[error("max_connections must be at least 16, body_bytes_in_flight at least 1048576, and the timeouts from 100 ms to 1 hour")]
     Transport,
     #[error(
@@ -187,6 +194,7 @@ impl Settings {
                 .unwrap_or(s.allow_private_outbound);
             s.delivery_interval_ms = l.delivery_interval_ms.unwrap_or(s.delivery_interval_ms);
             s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
+            s.report_cache_ms = l.report_cache_ms.unwrap_or(s.report_cache_ms);
             s.max_connections = l.max_connections.unwrap_or(s.max_connections);
             s.body_bytes_in_flight = l.body_bytes_in_flight.unwrap_or(s.body_bytes_in_flight);
             s.header_timeout_ms = l.header_timeout_ms.unwrap_or(s.header_timeout_ms);
@@ -228,6 +236,9 @@ impl Settings {
         }
         if !(1..=3_600_000).contains(&self.otlp_quiet_ms) {
             return Err(SettingsError::OtlpQuiet);
+        }
+        if self.report_cache_ms > 60_000 {
+            return Err(SettingsError::ReportCache);
         }
         let timeout_ok = |ms: u64| (100..=3_600_000).contains(&ms);
         if self.max_connections < 16

@@ -45,6 +45,10 @@ pub struct Inner {
     /// The latest storage fault (not a transient outage): when, and what. `/healthz`
     /// reports it for [`FAULT_REPORT_MICROS`].
     pub last_fault: std::sync::Mutex<Option<(omniops_core::clock::Micros, String)>>,
+    /// Bumped after every change this process committed or heard of: shared reports are
+    /// keyed by it.
+    pub generation: crate::queries::cache::Generation,
+    pub reports: crate::queries::cache::Reports,
 }
 
 /// How long `/healthz` reports a storage fault: ten minutes.
@@ -85,6 +89,10 @@ impl AppState {
             reprice_wakeup: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
+            generation: crate::queries::cache::Generation::default(),
+            reports: crate::queries::cache::Reports::new(std::time::Duration::from_millis(
+                settings.report_cache_ms,
+            )),
             settings,
         }))
     }
@@ -110,6 +118,7 @@ impl Inner {
     /// After this instance changed prices: the other instances on the same PostgreSQL
     /// reload theirs.
     pub async fn prices_changed(&self) {
+        self.generation.bump();
         if let Err(error) = self.store.notify(PRICES_CHANNEL, "reload").await {
             tracing::warn!(?error, "announcing a price change");
         }

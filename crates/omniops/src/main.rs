@@ -193,6 +193,9 @@ struct ServeArgs {
     /// has ended is closed.
     #[arg(long, env = "OMNIOPS_OTLP_QUIET_MS")]
     otlp_quiet_ms: Option<u64>,
+    /// Milliseconds a computed report may be shared by reads while nothing changed (0: off).
+    #[arg(long, env = "OMNIOPS_REPORT_CACHE_MS")]
+    report_cache_ms: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -252,6 +255,7 @@ fn settings(
         login_lockout_max_secs: args.and_then(|a| a.login_lockout_max_secs),
         delivery_interval_ms: None,
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
+        report_cache_ms: args.and_then(|a| a.report_cache_ms),
     };
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }

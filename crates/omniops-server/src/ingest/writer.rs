@@ -192,6 +192,8 @@ async fn commit(
                 .batches_failed
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })?;
+    // Before anyone hears of the commit: reads from now on compute fresh reports.
+    state.generation.bump();
     state.metrics.batches.observe(started.elapsed());
     tracing::debug!(
         requests = requests.len(),

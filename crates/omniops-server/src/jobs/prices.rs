@@ -43,6 +43,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             received = incoming.recv() => if received.is_none() { return },
             _ = ticker.tick() => {}
         }
+        state.generation.bump();
         if let Err(error) = state.store.reload_prices().await {
             tracing::warn!(?error, "reloading prices");
         }

@@ -33,7 +33,10 @@ async fn run_open_jobs(state: &AppState, stop: &CancellationToken) -> anyhow::Re
             }
             let step = state.store.reprice_step(&id, state.now()).await;
             let job = match step {
-                Ok(Some(job)) => job,
+                Ok(Some(job)) => {
+                    state.generation.bump();
+                    job
+                }
                 Ok(None) => break,
                 Err(error) => {
                     let text = format!("{error:#}");

@@ -20,10 +20,22 @@ pub async fn analytics_with_counts(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<(AnalyticsReport, MessageStats, ConversationStats)> {
-    let inputs = state
-        .store
-        .analytics_inputs(window, domain, state.now())
+    let now = state.now();
+    // The store reads failed queries' latest times up to `now`: keyed by its second.
+    let key = (
+        window.start,
+        window.end,
+        domain.map(str::to_string),
+        now / 1_000_000,
+    );
+    let shared = state
+        .reports
+        .analytics
+        .get_or_compute(key, state.generation.current(), || {
+            state.store.analytics_inputs(window, domain, now)
+        })
         .await?;
+    let inputs = omniops_core::analytics::AnalyticsInputs::clone(&shared);
     let (messages, conversations) = (inputs.messages.clone(), inputs.conversations.clone());
     Ok((build_analytics(window, inputs), messages, conversations))
 }

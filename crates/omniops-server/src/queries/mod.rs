@@ -2,6 +2,7 @@
 //! JSON endpoints and pages cannot disagree.
 
 pub mod analytics;
+pub mod cache;
 pub mod export;
 pub mod missing;
 pub mod monitoring;

@@ -15,7 +15,7 @@ pub async fn telemetry_for(
     domain: Option<&str>,
     model: Option<&str>,
 ) -> anyhow::Result<TelemetryReport> {
-    let inputs = state.store.telemetry_inputs(window, domain, model).await?;
+    let inputs = super::telemetry::telemetry_inputs(state, window, domain, model).await?;
     Ok(build_report(window, state.now(), inputs))
 }
 

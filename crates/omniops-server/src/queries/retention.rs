@@ -19,9 +19,11 @@ pub async fn cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let raw_cutoff = floor_hour(state.raw_retention_cutoff());
     let rollup_cutoff =
         floor_day(now - i64::from(state.settings.rollup_retention_days) * MICROS_PER_DAY);
-    Ok(CleanupReport {
+    let report = CleanupReport {
         sessions_deleted: state.store.delete_sessions_before(raw_cutoff).await?,
         conversations_deleted: state.store.delete_conversations_before(raw_cutoff).await?,
         rollup_rows_deleted: state.store.delete_rollups_before(rollup_cutoff).await?,
-    })
+    };
+    state.generation.bump();
+    Ok(report)
 }

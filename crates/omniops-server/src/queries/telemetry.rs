@@ -1,5 +1,5 @@
 use crate::state::AppState;
-use omniops_core::telemetry::{build_report, TelemetryReport};
+use omniops_core::telemetry::{build_report, TelemetryInputs, TelemetryReport};
 use omniops_core::window::Window;
 
 /// The telemetry report for a window, optionally for one domain: rollups plus live sessions.
@@ -8,8 +8,32 @@ pub async fn telemetry_report(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<TelemetryReport> {
-    let inputs = state.store.telemetry_inputs(window, domain, None).await?;
+    let inputs = telemetry_inputs(state, window, domain, None).await?;
     Ok(build_report(window, state.now(), inputs))
+}
+
+/// A window's telemetry inputs, shared by the reads that ask for them while nothing
+/// changed (a page's sections, repeated API reads).
+pub async fn telemetry_inputs(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+    model: Option<&str>,
+) -> anyhow::Result<TelemetryInputs> {
+    let key = (
+        window.start,
+        window.end,
+        domain.map(str::to_string),
+        model.map(str::to_string),
+    );
+    let shared = state
+        .reports
+        .telemetry
+        .get_or_compute(key, state.generation.current(), || {
+            state.store.telemetry_inputs(window, domain, model)
+        })
+        .await?;
+    Ok(TelemetryInputs::clone(&shared))
 }
 
 /// Response-time percentiles (p50, p90, p95, p99) of the window's ended sessions, as

@@ -135,7 +135,7 @@ pub(crate) async fn add_counters(
                 .push_bind(c.iterations);
         });
         q.push(format!(
-            " ON CONFLICT (bucket, domain, model) DO UPDATE SET {updates}"
+            " ON CONFLICT (domain, bucket, model) DO UPDATE SET {updates}"
         ));
         q.build().execute(&mut **tx).await?;
     }
@@ -255,32 +255,38 @@ pub async fn window_groups(
     model: Option<&str>,
 ) -> sqlx::Result<Vec<(String, String, Counters)>> {
     let mut q = QueryBuilder::<DB>::new(format!("SELECT domain, model, {} FROM (", counter_sums()));
+    // Each filter reads a contiguous run of the key (domain, bucket, model) or of the
+    // totals index (bucket, domain) where model = ''.
+    let filters: Vec<(&str, Vec<String>)> = match (domain, model) {
+        ("", None) => vec![
+            ("domain = ''", vec![]),
+            ("model = '' AND domain <> ''", vec![]),
+        ],
+        (d, None) => vec![("domain = ", vec![d.to_string()])],
+        // One model across domains: every domain's row of that model.
+        ("", Some(m)) => vec![("model = ", vec![m.to_string()])],
+        (d, Some(m)) => vec![("domain = | AND model = ", vec![d.to_string(), m.to_string()])],
+    };
     let mut first = true;
     for (table, start, end) in window_ranges(window) {
         if start >= end {
             continue;
         }
-        if !first {
-            q.push(" UNION ALL ");
-        }
-        first = false;
-        q.push(format!(
-            "SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "
-        ));
-        q.push_bind(start).push(" AND bucket < ").push_bind(end);
-        match (domain.is_empty(), model) {
-            (true, None) => {
-                q.push(" AND (domain = '' OR model = '')");
+        for filter in &filters {
+            if !first {
+                q.push(" UNION ALL ");
             }
-            (false, None) => {
-                q.push(" AND domain = ").push_bind(domain.to_string());
-            }
-            (true, Some(m)) => {
-                q.push(" AND model = ").push_bind(m.to_string());
-            }
-            (false, Some(m)) => {
-                q.push(" AND domain = ").push_bind(domain.to_string());
-                q.push(" AND model = ").push_bind(m.to_string());
+            first = false;
+            q.push(format!(
+                "SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "
+            ));
+            q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
+            let (text, binds) = filter;
+            for (i, part) in text.split('|').enumerate() {
+                q.push(part);
+                if let Some(value) = binds.get(i) {
+                    q.push_bind(value.clone());
+                }
             }
         }
     }
