@@ -22,6 +22,16 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// What a domain's row of the all-domains read holds: requests, unpriced and cost.
+    pub fn breakdown(&self) -> Counters {
+        Counters {
+            requests: self.requests,
+            unpriced: self.unpriced,
+            cost_nanos: self.cost_nanos,
+            ..Counters::default()
+        }
+    }
+
     /// The counters of one ended session.
     pub fn of(session: &Session) -> Self {
         let success = session.success.unwrap_or(false);
@@ -98,6 +108,8 @@ pub const ALL: &str = "";
 pub struct WindowSums {
     pub totals: Counters,
     pub by_model: BTreeMap<String, Counters>,
+    /// For the all-domains read, only what the domain breakdown shows: requests,
+    /// unpriced requests and cost (the other counters are zero).
     pub by_domain: BTreeMap<String, Counters>,
 }
 

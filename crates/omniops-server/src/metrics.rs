@@ -173,6 +173,22 @@ pub async fn render(
         ),
         Err(error) => tracing::error!(?error, "metrics: live sessions"),
     }
+    let (telemetry, analytics) = (
+        state.reports.telemetry.counts(),
+        state.reports.analytics.counts(),
+    );
+    counter(
+        &mut out,
+        "omniops_report_reads_total",
+        "Report reads by report and whether they computed it or shared one (README: Caches).",
+        "counter",
+        &[
+            ("report=\"telemetry\",outcome=\"computed\"", telemetry.0),
+            ("report=\"telemetry\",outcome=\"shared\"", telemetry.1),
+            ("report=\"analytics\",outcome=\"computed\"", analytics.0),
+            ("report=\"analytics\",outcome=\"shared\"", analytics.1),
+        ],
+    );
     counter(
         &mut out,
         "omniops_webhook_deliveries_total",

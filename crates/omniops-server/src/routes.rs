@@ -222,6 +222,6 @@ pub fn build(state: &AppState) -> Router<AppState> {
         })
         .layer(from_fn_with_state(
             state.clone(),
-            crate::queries::cache::bump_after_writes,
+            crate::queries::cache::cache_rules,
         ))
 }

@@ -580,10 +580,10 @@ impl Store {
     ) -> anyhow::Result<TelemetryInputs> {
         let scope = domain.unwrap_or("");
         let (groups, trend, first_session_hour, live) = tokio::try_join!(
-            async { on_pool!(self, window_groups(window, scope, model)) },
-            async { on_pool!(self, trend(window, scope, model.unwrap_or(""))) },
-            async { on_pool!(self, first_session_hour(scope)) },
-            async { on_pool!(self, live_sessions(scope)) },
+            self.window_groups(window, scope, model),
+            async { Ok(on_pool!(self, trend(window, scope, model.unwrap_or("")))?) },
+            async { Ok(on_pool!(self, first_session_hour(scope))?) },
+            async { Ok(on_pool!(self, live_sessions(scope))?) },
         )?;
         let sums = match model {
             Some(m) => WindowSums::from_model_groups(domain, m, groups),
@@ -601,13 +601,33 @@ impl Store {
         })
     }
 
+    /// A window's rollup rows; for all domains and models, with every domain's totals.
+    async fn window_groups(
+        &self,
+        window: &Window,
+        scope: &str,
+        model: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String, omniops_core::rollup::Counters)>> {
+        if !scope.is_empty() || model.is_some() {
+            return Ok(on_pool!(self, window_groups(window, scope, model))?);
+        }
+        let (mut groups, domains) = tokio::try_join!(
+            async { on_pool!(self, window_groups(window, scope, model)) },
+            async { on_pool!(self, domain_totals(window)) },
+        )?;
+        groups.extend(domains);
+        Ok(groups)
+    }
+
     /// A window's sums from the rollups.
     pub async fn window_sums(
         &self,
         window: &Window,
         domain: Option<&str>,
     ) -> anyhow::Result<WindowSums> {
-        let groups = on_pool!(self, window_groups(window, domain.unwrap_or(""), None))?;
+        let groups = self
+            .window_groups(window, domain.unwrap_or(""), None)
+            .await?;
         Ok(WindowSums::from_rollup_groups(domain, groups))
     }
 

@@ -267,8 +267,8 @@ async fn reads(
     base: &str,
     store: &Store,
 ) -> anyhow::Result<()> {
-    println!("latency (ms)                       p50      p95      p99");
-    for days in [1, 7, 30] {
+    println!("latency (ms), every read computes (no-cache)   p50      p95      p99");
+    for days in [1, 7, 30, 90] {
         let url = format!("{base}/api/dashboard/telemetry?days={days}");
         let mut samples = measure(client, &url, args.samples).await?;
         print_latency(&format!("telemetry days={days:<3}"), &mut samples);
@@ -282,68 +282,96 @@ async fn reads(
         }
         print_latency(&format!("raw-row sums days={days:<3}"), &mut naive);
     }
-    if args.conversations > 0 {
-        for (label, path) in [
-            ("analytics days=1", "/api/dashboard/analytics?days=1"),
-            ("analytics days=7", "/api/dashboard/analytics?days=7"),
-            ("analytics days=30", "/api/dashboard/analytics?days=30"),
-            (
-                "conversations days=7",
-                "/api/dashboard/conversations?days=7",
-            ),
-            (
-                "conversations days=30",
-                "/api/dashboard/conversations?days=30",
-            ),
-            (
-                "missing-products days=30",
-                "/api/dashboard/missing-products?days=30",
-            ),
-            ("scraped", "/api/dashboard/scraped"),
-            ("woocommerce days=30", "/api/dashboard/woocommerce?days=30"),
-            ("config", "/api/dashboard/config"),
-            ("monitoring period=week", "/api/monitoring/chat?period=week"),
-        ] {
-            let mut samples =
-                measure(client, &format!("{base}{path}"), args.samples.min(50)).await?;
-            print_latency(label, &mut samples);
+    for (label, path) in JSON_READS {
+        let mut samples = measure(client, &format!("{base}{path}"), args.samples.min(50)).await?;
+        print_latency(label, &mut samples);
+    }
+    for (_, _, sections) in DASHBOARD_PAGES {
+        for section in sections {
+            let url = format!("{base}/dashboard/partials/{section}?days=30");
+            let mut samples = measure(client, &url, args.samples.min(50)).await?;
+            print_latency(&format!("partial {section}"), &mut samples);
         }
     }
     Ok(())
 }
 
-/// Each dashboard page, and the page with its sections.
+/// The JSON endpoints timed besides telemetry (exports stream and are left out).
+const JSON_READS: [(&str, &str); 16] = [
+    ("analytics days=1", "/api/dashboard/analytics?days=1"),
+    ("analytics days=7", "/api/dashboard/analytics?days=7"),
+    ("analytics days=30", "/api/dashboard/analytics?days=30"),
+    ("analytics days=90", "/api/dashboard/analytics?days=90"),
+    ("conversations days=7", "/api/dashboard/conversations?days=7"),
+    ("conversations days=30", "/api/dashboard/conversations?days=30"),
+    ("missing-products days=30", "/api/dashboard/missing-products?days=30"),
+    ("missing-products days=90", "/api/dashboard/missing-products?days=90"),
+    ("scraped", "/api/dashboard/scraped"),
+    ("woocommerce days=30", "/api/dashboard/woocommerce?days=30"),
+    ("config", "/api/dashboard/config"),
+    ("monitoring period=week", "/api/monitoring/chat?period=week"),
+    ("monitoring period=month", "/api/monitoring/chat?period=month"),
+    ("sessions days=7", "/api/sessions?days=7"),
+    ("sessions days=30", "/api/sessions?days=30"),
+    ("prices", "/api/v1/prices"),
+];
+
+/// Each dashboard page, and the page with its sections fetched in parallel as a browser
+/// does, each load right after a write (so nothing computed before is reused), with
+/// reports shared as the server shares them; and how many telemetry and analytics reports
+/// one page load computed.
 async fn pages(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    println!("dashboard (days=30)                p50      p95      p99     gzip KB");
+    println!("dashboard (days=30)                p50      p95      p99     gzip KB   reports/load");
     for (label, page, sections) in DASHBOARD_PAGES {
         let url = format!("{base}{page}?days=30");
         let mut samples = measure(client, &url, args.samples.min(50)).await?;
         print_latency(&format!("{label} HTML"), &mut samples);
-        // The page with every section it loads, fetched one after another (a browser
-        // fetches them in parallel), and what a first visit transfers compressed.
         let mut full = Vec::new();
-        for i in 0..args.samples.min(50) + 3 {
+        let runs = args.samples.min(50);
+        let mut computed = 0;
+        for i in 0..runs + 3 {
+            // A session stored before each load, as under live traffic: the load cannot
+            // reuse reports computed for the one before.
+            let session = json!({"events": [{"type": "session",
+                "session_id": uuid::Uuid::new_v4().to_string(), "model": "gpt-4o-mini",
+                "domain": "shop0.example", "duration_ms": 900, "success": true,
+                "input_tokens": 1200, "output_tokens": 150}]});
+            post(client, base, Endpoint::Ingest, serde_json::to_vec(&session)?).await?;
+            let before = reports_computed(client, base).await?;
             let started = Instant::now();
             fetch_ok(client, &url).await?;
-            for section in sections {
-                fetch_ok(
-                    client,
-                    &format!("{base}/dashboard/partials/{section}?days=30"),
-                )
-                .await?;
-            }
+            let fetches = sections.iter().map(|section| {
+                let url = format!("{base}/dashboard/partials/{section}?days=30");
+                async move { fetch_ok(client, &url).await }
+            });
+            futures_util::future::try_join_all(fetches).await?;
             if i >= 3 {
                 full.push(started.elapsed());
+                computed += reports_computed(client, base).await? - before;
             }
         }
         let weight = page_weight(client, base, &url, sections).await?;
         print_latency_with(
             &format!("{label} + sections"),
             &mut full,
-            &format!("{:>11.1}", weight as f64 / 1024.0),
+            &format!(
+                "{:>11.1}{:>15.1}",
+                weight as f64 / 1024.0,
+                computed as f64 / runs.max(1) as f64
+            ),
         );
     }
     Ok(())
+}
+
+/// Telemetry and analytics reports the server computed so far (from `/metrics`).
+async fn reports_computed(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let text = String::from_utf8(fetch_ok(client, &format!("{base}/metrics")).await?)?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("omniops_report_reads_total") && l.contains("computed"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
 }
 
 /// Each page and the sections it loads.
@@ -447,7 +475,12 @@ async fn measure(
     let mut timings = Vec::with_capacity(samples);
     for i in 0..samples + 5 {
         let started = Instant::now();
-        let response = client.get(url).send().await?;
+        // Each sample computes its answer: none shares a report computed before.
+        let response = client
+            .get(url)
+            .header("cache-control", "no-cache")
+            .send()
+            .await?;
         anyhow::ensure!(
             response.status().is_success(),
             "{url} answered {}",

@@ -38,10 +38,16 @@ struct Entry<V> {
     cell: Arc<OnceCell<Arc<V>>>,
 }
 
+tokio::task_local! {
+    /// Set for a request that sent `Cache-Control: no-cache`: it computes its own reports.
+    static BYPASS: bool;
+}
+
 /// Middleware: any request that may have changed something (not GET or HEAD) bumps the
 /// generation once it is handled, before its answer leaves — config, keys, alerts, actions
-/// and prices alike, so no write path has to remember it.
-pub async fn bump_after_writes(
+/// and prices alike, so no write path has to remember it. A request with
+/// `Cache-Control: no-cache` shares no report (the bench times computations this way).
+pub async fn cache_rules(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -50,7 +56,13 @@ pub async fn bump_after_writes(
         *request.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
     );
-    let response = next.run(request).await;
+    let bypass = request
+        .headers()
+        .get_all(axum::http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-cache")));
+    let response = BYPASS.scope(bypass, next.run(request)).await;
     if writes {
         state.generation.bump();
     }
@@ -60,6 +72,10 @@ pub async fn bump_after_writes(
 /// One kind of report, by key.
 pub struct ReportCache<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
+    /// Reports computed (not shared), for `/metrics`.
+    computed: AtomicU64,
+    /// Reads answered with a shared report.
+    shared: AtomicU64,
     /// The longest an entry is served (for writes no notification announces); zero: never.
     fresh_for: Duration,
 }
@@ -68,6 +84,8 @@ impl<K, V> ReportCache<K, V> {
     pub fn new(fresh_for: Duration) -> Self {
         ReportCache {
             entries: Mutex::default(),
+            computed: AtomicU64::new(0),
+            shared: AtomicU64::new(0),
             fresh_for,
         }
     }
@@ -86,14 +104,31 @@ impl<K: Eq + Hash + Clone, V> ReportCache<K, V> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = anyhow::Result<V>>,
     {
-        if self.fresh_for.is_zero() {
+        if self.fresh_for.is_zero() || BYPASS.try_with(|b| *b).unwrap_or(false) {
+            self.computed.fetch_add(1, Ordering::Relaxed);
             return Ok(Arc::new(compute().await?));
         }
         let cell = self.cell(key, generation);
+        let mut ran = false;
         let value = cell
-            .get_or_try_init(|| async { compute().await.map(Arc::new) })
+            .get_or_try_init(|| {
+                ran = true;
+                self.computed.fetch_add(1, Ordering::Relaxed);
+                async { compute().await.map(Arc::new) }
+            })
             .await?;
+        if !ran {
+            self.shared.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(value.clone())
+    }
+
+    /// (computed, shared) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.computed.load(Ordering::Relaxed),
+            self.shared.load(Ordering::Relaxed),
+        )
     }
 
     fn cell(&self, key: K, generation: u64) -> Arc<OnceCell<Arc<V>>> {

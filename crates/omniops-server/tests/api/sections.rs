@@ -48,3 +48,53 @@ async fn every_shell_section_is_declared_and_loads(app: &TestApp) {
     }
 }
 http_test!(shell_sections, every_shell_section_is_declared_and_loads);
+
+/// Telemetry reports the server computed so far, from `/metrics`.
+async fn telemetry_computed(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = "omniops_report_reads_total{report=\"telemetry\",outcome=\"computed\"} ";
+    text.lines()
+        .find_map(|l| l.strip_prefix(line))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{line}` in:\n{text}"))
+}
+
+async fn requests_now(app: &TestApp) -> serde_json::Value {
+    let (status, report) = app.get_json("/api/dashboard/telemetry?days=1", None).await;
+    assert_eq!(status, 200);
+    report["overview"]["totalRequests"].clone()
+}
+
+/// The overview's sections share its two telemetry reports (this period's and the one
+/// before); a write makes the next read compute again, so it sees the write.
+async fn a_page_load_computes_each_report_once(app: &TestApp) {
+    let session = |id: &str| {
+        serde_json::json!([{"type": "session", "session_id": id, "model": "gpt-4o",
+            "domain": "shop.example", "start_time": "2026-11-26T11:00:00Z", "duration_ms": 10,
+            "input_tokens": 100, "output_tokens": 10, "success": true}])
+    };
+    assert_eq!(app.ingest(session("s1")).await.0, 200);
+    assert_eq!(requests_now(app).await, 1);
+    let before = telemetry_computed(app).await;
+    let fetches = ["stats", "trend", "status", "insights"].map(|section| {
+        let url = app.url(&format!("/dashboard/partials/{section}?days=7"));
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("section").status() }
+    });
+    for status in futures_util::future::join_all(fetches).await {
+        assert_eq!(status.as_u16(), 200);
+    }
+    assert_eq!(telemetry_computed(app).await - before, 2);
+
+    assert_eq!(app.ingest(session("s2")).await.0, 200);
+    assert_eq!(requests_now(app).await, 2, "a read after a 200 sees the write");
+}
+http_test!(page_load_reports, a_page_load_computes_each_report_once);
