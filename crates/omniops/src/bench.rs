@@ -335,6 +335,7 @@ async fn pages(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow
             let session = json!({"events": [{"type": "session",
                 "session_id": uuid::Uuid::new_v4().to_string(), "model": "gpt-4o-mini",
                 "domain": "shop0.example", "duration_ms": 900, "success": true,
+                "start_time": to_rfc3339(SystemClock.now() - 60_000_000),
                 "input_tokens": 1200, "output_tokens": 150}]});
             post(client, base, Endpoint::Ingest, serde_json::to_vec(&session)?).await?;
             let before = reports_computed(client, base).await?;
