@@ -184,7 +184,10 @@ async fn backfills_are_idempotent_and_rollups_match_raw_rows(db: &TestDb) {
                 .expect("raw");
             if domain.is_none() {
                 // The all-domains read carries the breakdown's counters per domain.
-                naive.by_domain.values_mut().for_each(|c| *c = c.breakdown());
+                naive
+                    .by_domain
+                    .values_mut()
+                    .for_each(|c| *c = c.breakdown());
             }
             assert_eq!(fast, naive, "days={days} domain={domain:?}");
         }

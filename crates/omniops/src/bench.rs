@@ -302,15 +302,30 @@ const JSON_READS: [(&str, &str); 16] = [
     ("analytics days=7", "/api/dashboard/analytics?days=7"),
     ("analytics days=30", "/api/dashboard/analytics?days=30"),
     ("analytics days=90", "/api/dashboard/analytics?days=90"),
-    ("conversations days=7", "/api/dashboard/conversations?days=7"),
-    ("conversations days=30", "/api/dashboard/conversations?days=30"),
-    ("missing-products days=30", "/api/dashboard/missing-products?days=30"),
-    ("missing-products days=90", "/api/dashboard/missing-products?days=90"),
+    (
+        "conversations days=7",
+        "/api/dashboard/conversations?days=7",
+    ),
+    (
+        "conversations days=30",
+        "/api/dashboard/conversations?days=30",
+    ),
+    (
+        "missing-products days=30",
+        "/api/dashboard/missing-products?days=30",
+    ),
+    (
+        "missing-products days=90",
+        "/api/dashboard/missing-products?days=90",
+    ),
     ("scraped", "/api/dashboard/scraped"),
     ("woocommerce days=30", "/api/dashboard/woocommerce?days=30"),
     ("config", "/api/dashboard/config"),
     ("monitoring period=week", "/api/monitoring/chat?period=week"),
-    ("monitoring period=month", "/api/monitoring/chat?period=month"),
+    (
+        "monitoring period=month",
+        "/api/monitoring/chat?period=month",
+    ),
     ("sessions days=7", "/api/sessions?days=7"),
     ("sessions days=30", "/api/sessions?days=30"),
     ("prices", "/api/v1/prices"),
@@ -337,7 +352,13 @@ async fn pages(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow
                 "domain": "shop0.example", "duration_ms": 900, "success": true,
                 "start_time": to_rfc3339(SystemClock.now() - 60_000_000),
                 "input_tokens": 1200, "output_tokens": 150}]});
-            post(client, base, Endpoint::Ingest, serde_json::to_vec(&session)?).await?;
+            post(
+                client,
+                base,
+                Endpoint::Ingest,
+                serde_json::to_vec(&session)?,
+            )
+            .await?;
             let before = reports_computed(client, base).await?;
             let started = Instant::now();
             fetch_ok(client, &url).await?;

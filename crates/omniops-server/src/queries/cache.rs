@@ -61,7 +61,10 @@ pub async fn cache_rules(
         .get_all(axum::http::header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-cache")));
+        .any(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+        });
     let response = BYPASS.scope(bypass, next.run(request)).await;
     if writes {
         state.generation.bump();
@@ -133,7 +136,9 @@ impl<K: Eq + Hash + Clone, V> ReportCache<K, V> {
 
     fn cell(&self, key: K, generation: u64) -> Arc<OnceCell<Arc<V>>> {
         let now = Instant::now();
-        let fresh = |e: &Entry<V>| e.generation == generation && now.duration_since(e.made) < self.fresh_for;
+        let fresh = |e: &Entry<V>| {
+            e.generation == generation && now.duration_since(e.made) < self.fresh_for
+        };
         // A poisoned lock only means another request panicked while holding it; the map
         // itself is still whole.
         let mut entries = self
@@ -161,6 +166,27 @@ impl<K: Eq + Hash + Clone, V> ReportCache<K, V> {
             },
         );
         cell
+    }
+}
+
+/// The reports shared this way: their store inputs, so that what depends on the time of
+/// the read (live sessions' uptime) is still computed per read.
+pub struct Reports {
+    /// Telemetry inputs by (window start, end, domain, model).
+    pub telemetry: ReportCache<TelemetryKey, omniops_core::telemetry::TelemetryInputs>,
+    /// Analytics inputs by (window start, end, domain, second of the read).
+    pub analytics: ReportCache<AnalyticsKey, omniops_core::analytics::AnalyticsInputs>,
+}
+
+pub type TelemetryKey = (i64, i64, Option<String>, Option<String>);
+pub type AnalyticsKey = (i64, i64, Option<String>, i64);
+
+impl Reports {
+    pub fn new(fresh_for: Duration) -> Self {
+        Reports {
+            telemetry: ReportCache::new(fresh_for),
+            analytics: ReportCache::new(fresh_for),
+        }
     }
 }
 
@@ -225,26 +251,5 @@ mod tests {
             .await
             .expect("computed");
         assert_eq!(*value, 5);
-    }
-}
-
-/// The reports shared this way: their store inputs, so that what depends on the time of
-/// the read (live sessions' uptime) is still computed per read.
-pub struct Reports {
-    /// Telemetry inputs by (window start, end, domain, model).
-    pub telemetry: ReportCache<TelemetryKey, omniops_core::telemetry::TelemetryInputs>,
-    /// Analytics inputs by (window start, end, domain, second of the read).
-    pub analytics: ReportCache<AnalyticsKey, omniops_core::analytics::AnalyticsInputs>,
-}
-
-pub type TelemetryKey = (i64, i64, Option<String>, Option<String>);
-pub type AnalyticsKey = (i64, i64, Option<String>, i64);
-
-impl Reports {
-    pub fn new(fresh_for: Duration) -> Self {
-        Reports {
-            telemetry: ReportCache::new(fresh_for),
-            analytics: ReportCache::new(fresh_for),
-        }
     }
 }

@@ -95,6 +95,10 @@ async fn a_page_load_computes_each_report_once(app: &TestApp) {
     assert_eq!(telemetry_computed(app).await - before, 2);
 
     assert_eq!(app.ingest(session("s2")).await.0, 200);
-    assert_eq!(requests_now(app).await, 2, "a read after a 200 sees the write");
+    assert_eq!(
+        requests_now(app).await,
+        2,
+        "a read after a 200 sees the write"
+    );
 }
 http_test!(page_load_reports, a_page_load_computes_each_report_once);

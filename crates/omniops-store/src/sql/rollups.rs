@@ -263,7 +263,10 @@ pub async fn window_groups(
         (d, None) => vec![("domain = ", vec![d.to_string()])],
         // One model across domains: every domain's row of that model.
         ("", Some(m)) => vec![("model = ", vec![m.to_string()])],
-        (d, Some(m)) => vec![("domain = | AND model = ", vec![d.to_string(), m.to_string()])],
+        (d, Some(m)) => vec![(
+            "domain = | AND model = ",
+            vec![d.to_string(), m.to_string()],
+        )],
     };
     let mut first = true;
     for (table, start, end) in window_ranges(window) {
@@ -278,7 +281,10 @@ pub async fn window_groups(
             q.push(format!(
                 "SELECT domain, model, {COUNTER_COLUMNS} FROM {table} WHERE bucket >= "
             ));
-            q.push_bind(start).push(" AND bucket < ").push_bind(end).push(" AND ");
+            q.push_bind(start)
+                .push(" AND bucket < ")
+                .push_bind(end)
+                .push(" AND ");
             let (text, binds) = filter;
             for (i, part) in text.split('|').enumerate() {
                 q.push(part);
