@@ -122,6 +122,13 @@ impl TestApp {
         (status, response.json().await.expect("json answer"))
     }
 
+    /// The body of a GET that must answer 200, as text (pages, `/metrics`).
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.expect("GET");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        response.text().await.expect("text")
+    }
+
     pub async fn get_json(&self, path: &str, key: Option<&str>) -> (u16, Value) {
         let mut request = self.client.get(self.url(path));
         if let Some(key) = key {

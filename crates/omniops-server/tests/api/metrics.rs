@@ -51,15 +51,7 @@ async fn metrics_count_what_happened(app: &TestApp) {
             .as_u16(),
         404
     );
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.get_text("/metrics").await;
     assert!(
         text.contains("route=\"unmatched\",method=\"GET\",status=\"404\""),
         "{text}"

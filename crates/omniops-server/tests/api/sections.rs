@@ -51,15 +51,7 @@ http_test!(shell_sections, every_shell_section_is_declared_and_loads);
 
 /// Telemetry reports the server computed so far, from `/metrics`.
 async fn telemetry_computed(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.get_text("/metrics").await;
     let line = "omniops_report_reads_total{report=\"telemetry\",outcome=\"computed\"} ";
     text.lines()
         .find_map(|l| l.strip_prefix(line))

@@ -318,23 +318,15 @@ pub async fn domain_totals(
         "SELECT domain, {} FROM (",
         sums(&["requests", "unpriced", "cost_nanos"])
     ));
-    let mut first = true;
-    for (table, start, end) in window_ranges(window) {
-        if start >= end {
-            continue;
-        }
-        if !first {
-            q.push(" UNION ALL ");
-        }
-        first = false;
-        q.push(format!(
-            "SELECT domain, requests, unpriced, cost_nanos FROM {table} WHERE bucket >= "
-        ));
-        q.push_bind(start)
-            .push(" AND bucket < ")
-            .push_bind(end)
-            .push(" AND model = '' AND domain <> ''");
-    }
+    push_window_rows(
+        &mut q,
+        "rollup",
+        window,
+        |_| "domain, requests, unpriced, cost_nanos".to_string(),
+        |q| {
+            q.push("model = '' AND domain <> ''");
+        },
+    );
     q.push(") r GROUP BY domain");
     let rows = q.build().fetch_all(pool).await?;
     rows.iter()
@@ -425,9 +417,11 @@ pub async fn first_session_hour(pool: &Pool<DB>, domain: &str) -> sqlx::Result<O
 }
 
 /// Domains with sessions since `since`, and configured ones: the dashboard's domain picker.
+/// `domain || ''` keeps SQLite on the totals index: on the bare column it walks the whole
+/// table in key order to skip the sort (5–7 ms at 10M sessions, against 2.5).
 pub async fn known_domains(pool: &Pool<DB>, since: Micros) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT domain FROM rollup_daily WHERE bucket >= $1 AND model = '' AND domain <> '' \
+        "SELECT domain || '' FROM rollup_daily WHERE bucket >= $1 AND model = '' AND domain <> '' \
          UNION SELECT domain FROM domain_config ORDER BY 1 LIMIT 1000",
     )
     .bind(since)
