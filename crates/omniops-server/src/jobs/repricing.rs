@@ -27,6 +27,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 
 async fn run_open_jobs(state: &AppState, stop: &CancellationToken) -> anyhow::Result<()> {
     for id in state.store.open_reprice_jobs().await? {
+        // What the job had changed so far: a step that changed nothing is no change.
+        let mut changed = None;
         loop {
             if stop.is_cancelled() {
                 return Ok(());
@@ -34,7 +36,13 @@ async fn run_open_jobs(state: &AppState, stop: &CancellationToken) -> anyhow::Re
             let step = state.store.reprice_step(&id, state.now()).await;
             let job = match step {
                 Ok(Some(job)) => {
-                    state.generation.bump();
+                    let now_changed = (job.sessions_changed, job.buckets_changed);
+                    if changed.is_some_and(|c| c != now_changed)
+                        || (changed.is_none() && now_changed != (0, 0))
+                    {
+                        state.generation.bump();
+                    }
+                    changed = Some(now_changed);
                     job
                 }
                 Ok(None) => break,

@@ -24,6 +24,8 @@ pub async fn cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
         conversations_deleted: state.store.delete_conversations_before(raw_cutoff).await?,
         rollup_rows_deleted: state.store.delete_rollups_before(rollup_cutoff).await?,
     };
-    state.generation.bump();
+    if report.sessions_deleted + report.conversations_deleted + report.rollup_rows_deleted > 0 {
+        state.generation.bump();
+    }
     Ok(report)
 }
