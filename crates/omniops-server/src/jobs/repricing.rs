@@ -28,7 +28,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 async fn run_open_jobs(state: &AppState, stop: &CancellationToken) -> anyhow::Result<()> {
     for id in state.store.open_reprice_jobs().await? {
         // What the job had changed so far: a step that changed nothing is no change.
-        let mut changed = None;
+        let mut changed = (0, 0);
         loop {
             if stop.is_cancelled() {
                 return Ok(());
@@ -37,12 +37,10 @@ async fn run_open_jobs(state: &AppState, stop: &CancellationToken) -> anyhow::Re
             let job = match step {
                 Ok(Some(job)) => {
                     let now_changed = (job.sessions_changed, job.buckets_changed);
-                    if changed.is_some_and(|c| c != now_changed)
-                        || (changed.is_none() && now_changed != (0, 0))
-                    {
+                    if now_changed != changed {
                         state.generation.bump();
                     }
-                    changed = Some(now_changed);
+                    changed = now_changed;
                     job
                 }
                 Ok(None) => break,

@@ -28,14 +28,13 @@ pub async fn analytics_with_counts(
         domain.map(str::to_string),
         now / 1_000_000,
     );
-    let shared = state
+    let inputs = state
         .reports
         .analytics
-        .get_or_compute(key, state.generation.current(), || {
+        .shared(&state.generation, key, || {
             state.store.analytics_inputs(window, domain, now)
         })
         .await?;
-    let inputs = omniops_core::analytics::AnalyticsInputs::clone(&shared);
     let (messages, conversations) = (inputs.messages.clone(), inputs.conversations.clone());
     Ok((build_analytics(window, inputs), messages, conversations))
 }

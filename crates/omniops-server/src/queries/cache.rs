@@ -126,6 +126,25 @@ impl<K: Eq + Hash + Clone, V> ReportCache<K, V> {
         Ok(value.clone())
     }
 
+    /// An owned copy of the report for `key` at the current `generation` (the one call
+    /// the query layer makes).
+    pub async fn shared<F, Fut>(
+        &self,
+        generation: &Generation,
+        key: K,
+        compute: F,
+    ) -> anyhow::Result<V>
+    where
+        V: Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<V>>,
+    {
+        let value = self
+            .get_or_compute(key, generation.current(), compute)
+            .await?;
+        Ok(V::clone(&value))
+    }
+
     /// (computed, shared) so far.
     pub fn counts(&self) -> (u64, u64) {
         (

@@ -26,14 +26,13 @@ pub async fn telemetry_inputs(
         domain.map(str::to_string),
         model.map(str::to_string),
     );
-    let shared = state
+    state
         .reports
         .telemetry
-        .get_or_compute(key, state.generation.current(), || {
+        .shared(&state.generation, key, || {
             state.store.telemetry_inputs(window, domain, model)
         })
-        .await?;
-    Ok(TelemetryInputs::clone(&shared))
+        .await
 }
 
 /// Response-time percentiles (p50, p90, p95, p99) of the window's ended sessions, as

@@ -86,6 +86,20 @@ async fn a_page_load_computes_each_report_once(app: &TestApp) {
     }
     assert_eq!(telemetry_computed(app).await - before, 2);
 
+    // Nothing changed: a repeated read shares, one with `Cache-Control: no-cache` computes.
+    let before = telemetry_computed(app).await;
+    assert_eq!(requests_now(app).await, 1);
+    assert_eq!(telemetry_computed(app).await - before, 0);
+    let response = app
+        .client
+        .get(app.url("/api/dashboard/telemetry?days=1"))
+        .header("cache-control", "max-age=0, No-Cache")
+        .send()
+        .await
+        .expect("telemetry");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(telemetry_computed(app).await - before, 1);
+
     assert_eq!(app.ingest(session("s2")).await.0, 200);
     assert_eq!(
         requests_now(app).await,
