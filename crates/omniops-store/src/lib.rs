@@ -80,6 +80,10 @@ struct WriterState {
     prices: Arc<PriceTable>,
     /// `Some` on SQLite, where no other process writes; PostgreSQL may have several instances.
     cache: Option<LiveCache>,
+    /// On SQLite, the one connection ingest batches write through. Their multi-row
+    /// statements take megabytes each once prepared; kept in one connection's statement
+    /// cache rather than in every pooled one's, they cost memory once.
+    ingest: Option<sqlx::SqlitePool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -562,8 +566,15 @@ impl Store {
         now: Micros,
     ) -> Result<BatchOutcome, StoreError> {
         let mut writer = self.writer.lock().await;
-        let WriterState { prices, cache } = &mut *writer;
+        let WriterState {
+            prices,
+            cache,
+            ingest,
+        } = &mut *writer;
         let prices = prices.clone();
+        if let Some(pool) = ingest {
+            return Ok(sqlite::apply_batch(pool, requests, &prices, now, cache.as_mut()).await?);
+        }
         Ok(on_pool!(
             self,
             apply_batch(requests, &prices, now, cache.as_mut())

@@ -121,18 +121,24 @@ impl Store {
             // FULL: a commit is on disk before the request that caused it is answered.
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
+            // 8 MiB of pages per connection; the operating system's cache holds the rest
+            // without counting against the server's memory (README: Sizing and scale-out).
+            .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory");
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
             .context("running SQLite migrations")?;
-        Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default())).await
+        let ingest = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default()), Some(ingest)).await
     }
 
     /// Connects to PostgreSQL and runs its migrations, in the default schema.
@@ -164,7 +170,7 @@ impl Store {
             .run(&pool)
             .await
             .context("running PostgreSQL migrations")?;
-        Store::with_pool(Pool::Postgres(pool), None).await
+        Store::with_pool(Pool::Postgres(pool), None, None).await
     }
 
     /// Whether other processes may write to this database (PostgreSQL), so that changes
@@ -241,12 +247,17 @@ impl Store {
         true
     }
 
-    async fn with_pool(pool: Pool, cache: Option<LiveCache>) -> anyhow::Result<Store> {
+    async fn with_pool(
+        pool: Pool,
+        cache: Option<LiveCache>,
+        ingest: Option<sqlx::SqlitePool>,
+    ) -> anyhow::Result<Store> {
         let store = Store {
             pool,
             writer: Arc::new(Mutex::new(WriterState {
                 prices: Arc::default(),
                 cache,
+                ingest,
             })),
         };
         store.reload_prices().await?;
@@ -284,6 +295,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(ingest) = &self.writer.lock().await.ingest {
+            ingest.close().await;
+        }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,

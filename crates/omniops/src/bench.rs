@@ -2,11 +2,11 @@
 //! server on loopback, then measures `/api/dashboard/telemetry` latency against the spec's
 //! approach (summing raw rows), on SQLite and, given a URL, on PostgreSQL.
 
+use crate::bench_server::{BenchServer, Storage};
 use anyhow::Context;
 use clap::Args;
 use omniops_core::clock::{to_rfc3339, Clock, SystemClock, MICROS_PER_DAY};
 use omniops_core::window::Window;
-use omniops_server::Settings;
 use omniops_store::Store;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -31,10 +31,10 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     days: i64,
     #[arg(long, default_value_t = 20)]
-    domains: usize,
+    pub domains: usize,
     /// Parallel HTTP clients.
     #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    pub concurrency: usize,
     /// Telemetry requests per window size.
     #[arg(long, default_value_t = 200)]
     samples: usize,
@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// its whole history, with ingest going on meanwhile.
     #[arg(long)]
     price_change: bool,
+    /// Seconds of the combined run after the reads: half the clients write sessions while
+    /// the other half read the overview and the main reports (0: skip it).
+    #[arg(long, default_value_t = 30)]
+    pub combined_secs: u64,
     /// Skip the read latencies (for a run that only loads, or only changes a price).
     #[arg(long)]
     skip_reads: bool,
@@ -60,6 +64,13 @@ pub struct BenchArgs {
     /// Keep the PostgreSQL database after the run (its name is printed), for inspection.
     #[arg(long)]
     keep_postgres: bool,
+    /// Measure a server already running at this URL instead of starting one (no raw-row
+    /// reference then; memory only with --target-pid).
+    #[arg(long)]
+    target: Option<String>,
+    /// The process id of the --target server, for its memory figures.
+    #[arg(long)]
+    target_pid: Option<u32>,
     /// Keep the SQLite database in this directory (default: a temporary one).
     #[arg(long)]
     sqlite_dir: Option<std::path::PathBuf>,
@@ -80,7 +91,7 @@ const MODELS: [&str; 10] = [
 
 impl BenchArgs {
     /// The models sessions are spread over.
-    fn models(&self) -> &'static [&'static str] {
+    pub fn models(&self) -> &'static [&'static str] {
         &MODELS[..self.models.clamp(1, MODELS.len())]
     }
 }
@@ -90,17 +101,31 @@ const LIVE_GROUP: usize = 250;
 const OTLP_QUIET_MS: u64 = 200;
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(target) = &args.target {
+        let server = BenchServer::existing(target, args.target_pid).await?;
+        return run_on(&args, server, "target").await;
+    }
     if !args.skip_sqlite {
         let temporary = tempfile::tempdir()?;
         let dir = args.sqlite_dir.as_deref().unwrap_or(temporary.path());
-        let store = Store::open_sqlite(dir).await?;
-        run_on(&args, store, "sqlite").await?;
+        let server = BenchServer::spawn(Storage::Sqlite(dir), retention(&args), OTLP_QUIET_MS);
+        run_on(&args, server.await?, "sqlite").await?;
+        if !args.skip_reads {
+            naive_reads(&args, Store::open_sqlite(dir).await?).await?;
+        }
     }
     if let Some(admin) = &args.postgres_url {
         let (url, name) = create_database(admin).await?;
-        let store = Store::open_postgres(&url).await?;
-        let result = run_on(&args, store.clone(), "postgres").await;
-        store.close().await;
+        let server = BenchServer::spawn(Storage::Postgres(&url), retention(&args), OTLP_QUIET_MS);
+        let mut result = match server.await {
+            Ok(server) => run_on(&args, server, "postgres").await,
+            Err(e) => Err(e),
+        };
+        if result.is_ok() && !args.skip_reads {
+            let store = Store::open_postgres(&url).await?;
+            result = naive_reads(&args, store.clone()).await;
+            store.close().await;
+        }
         if args.keep_postgres {
             println!("kept PostgreSQL database {name}");
         } else {
@@ -140,54 +165,72 @@ async fn drop_database(admin: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_on(args: &BenchArgs, store: Store, engine: &str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_store = store.clone();
-    let days = args.days;
-    let server = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        omniops_server::serve(
-            server_store,
-            Settings {
-                otlp_quiet_ms: OTLP_QUIET_MS,
-                // Every loaded day stays raw, as a user keeping a quarter would set it.
-                retention_days: u32::try_from(days + 1).unwrap_or(u32::MAX),
-                ..Settings::default()
-            },
-            listener,
-            shutdown,
-            Arc::new(SystemClock),
-        )
-        .await
-    });
+/// Every loaded day stays raw, as a user keeping a quarter would set it.
+fn retention(args: &BenchArgs) -> u32 {
+    u32::try_from(args.days + 1).unwrap_or(u32::MAX)
+}
+
+async fn run_on(args: &BenchArgs, server: BenchServer, engine: &str) -> anyhow::Result<()> {
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
     println!("== {engine} ==");
+    server.report_phase("start");
 
-    load(args, &client, &base).await?;
-    if args.price_change {
-        crate::bench_reprice::run(&client, &base, args.models()[0], args.days).await?;
+    let result = async {
+        load(args, &client, &base, &server).await?;
+        if args.price_change {
+            crate::bench_reprice::run(&client, &base, args.models()[0], args.days).await?;
+            server.report_phase("price change");
+        }
+        if !args.skip_reads {
+            reads(args, &client, &base).await?;
+            server.report_phase("reads");
+            pages(args, &client, &base).await?;
+            server.report_phase("page loads");
+            crate::bench_mixed::live_latency(&client, &base, args.samples).await?;
+            if args.combined_secs > 0 {
+                crate::bench_mixed::combined(args, &client, &base).await?;
+                server.report_phase("combined load");
+            }
+        }
+        anyhow::Ok(())
     }
-    if !args.skip_reads {
-        reads(args, &client, &base, &store).await?;
-        pages(args, &client, &base).await?;
+    .await;
+    let stopped = server.stop().await;
+    result?;
+    stopped
+}
+
+/// The spec's approach, summing raw rows, read from the store directly once the server
+/// stopped (SQLite admits one server process).
+async fn naive_reads(args: &BenchArgs, store: Store) -> anyhow::Result<()> {
+    println!("raw-row reference (ms)             p50      p95      p99");
+    for days in [1, 7, 30, 90] {
+        let window = Window::last_days(days, SystemClock.now())?;
+        let mut naive = Vec::new();
+        for _ in 0..args.naive_samples.max(1) {
+            let started = Instant::now();
+            store.naive_window_sums(&window, None).await?;
+            naive.push(started.elapsed());
+        }
+        print_latency(&format!("raw-row sums days={days:<3}"), &mut naive);
     }
-    let _ = stop.send(());
-    server.await??;
     Ok(())
 }
 
 /// Loads the sessions, live sessions, traces and conversations, timing each path.
-async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+async fn load(
+    args: &BenchArgs,
+    client: &reqwest::Client,
+    base: &str,
+    server: &BenchServer,
+) -> anyhow::Result<()> {
     let client = client.clone();
     let base = base.to_string();
     let now = SystemClock.now();
-    let bodies = backfill_bodies(args, now);
+    let bodies = Backfill::new(args, now);
     let started = Instant::now();
     send_all(&client, &base, Endpoint::Ingest, bodies, args.concurrency).await?;
     let secs = started.elapsed().as_secs_f64();
@@ -199,6 +242,7 @@ async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow:
         BACKFILL_PER_REQUEST,
         args.concurrency
     );
+    server.report_phase("backfill");
 
     if args.live_sessions > 0 {
         let streams = live_streams(args);
@@ -227,6 +271,7 @@ async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow:
             args.live_sessions as f64 / secs,
             args.concurrency
         );
+        server.report_phase("live path");
     }
 
     if args.otlp_sessions > 0 {
@@ -239,6 +284,7 @@ async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow:
             OTLP_QUIET_MS,
         )
         .await?;
+        server.report_phase("otlp");
     }
 
     if args.conversations > 0 {
@@ -255,32 +301,19 @@ async fn load(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow:
             secs,
             events as f64 / secs
         );
+        server.report_phase("conversations");
     }
 
     Ok(())
 }
 
-/// JSON endpoints, timed one request after another, with the raw-row reference.
-async fn reads(
-    args: &BenchArgs,
-    client: &reqwest::Client,
-    base: &str,
-    store: &Store,
-) -> anyhow::Result<()> {
+/// JSON endpoints and partials, timed one request after another.
+async fn reads(args: &BenchArgs, client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     println!("latency (ms), every read computes (no-cache)   p50      p95      p99");
     for days in [1, 7, 30, 90] {
         let url = format!("{base}/api/dashboard/telemetry?days={days}");
         let mut samples = measure(client, &url, args.samples).await?;
         print_latency(&format!("telemetry days={days:<3}"), &mut samples);
-
-        let window = Window::last_days(days, SystemClock.now())?;
-        let mut naive = Vec::new();
-        for _ in 0..args.naive_samples.max(1) {
-            let started = Instant::now();
-            store.naive_window_sums(&window, None).await?;
-            naive.push(started.elapsed());
-        }
-        print_latency(&format!("raw-row sums days={days:<3}"), &mut naive);
     }
     for (label, path) in JSON_READS {
         let mut samples = measure(client, &format!("{base}{path}"), args.samples.min(50)).await?;
@@ -397,7 +430,7 @@ async fn reports_computed(client: &reqwest::Client, base: &str) -> anyhow::Resul
 }
 
 /// Each page and the sections it loads.
-const DASHBOARD_PAGES: [(&str, &str, &[&str]); 6] = [
+pub const DASHBOARD_PAGES: [(&str, &str, &[&str]); 6] = [
     (
         "overview",
         "/dashboard",
@@ -450,7 +483,7 @@ const DASHBOARD_PAGES: [(&str, &str, &[&str]); 6] = [
     ),
 ];
 
-async fn fetch_ok(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
+pub async fn fetch_ok(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<u8>> {
     let response = client.get(url).send().await?;
     anyhow::ensure!(
         response.status().is_success(),
@@ -600,7 +633,7 @@ fn conversation_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
     bodies
 }
 
-fn print_latency(label: &str, samples: &mut [Duration]) {
+pub fn print_latency(label: &str, samples: &mut [Duration]) {
     print_latency_with(label, samples, "");
 }
 
@@ -697,9 +730,10 @@ pub async fn send_all(
     client: &reqwest::Client,
     base: &str,
     endpoint: Endpoint,
-    bodies: Vec<Vec<u8>>,
+    bodies: impl IntoIterator<Item = Vec<u8>, IntoIter: Send + 'static>,
     concurrency: usize,
 ) -> anyhow::Result<()> {
+    // Bodies are built as they are sent, so the client holds a few at a time.
     let queue = Arc::new(tokio::sync::Mutex::new(bodies.into_iter()));
     let tasks: Vec<_> = (0..concurrency.max(1))
         .map(|_| {
@@ -723,40 +757,61 @@ pub async fn send_all(
     Ok(())
 }
 
-/// Chronological backfill bodies: sessions spread evenly over the last `days` days.
-fn backfill_bodies(args: &BenchArgs, now: i64) -> Vec<Vec<u8>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
-    let span = args.days * MICROS_PER_DAY;
-    let start = now - span;
-    let step = span / args.sessions.max(1) as i64;
-    let mut bodies = Vec::new();
-    let mut events = Vec::with_capacity(BACKFILL_PER_REQUEST);
-    for i in 0..args.sessions {
-        let begin = start + i as i64 * step;
-        let input: i64 = rng.gen_range(200..6_000);
-        let cached = if rng.gen_bool(0.3) { input / 2 } else { 0 };
-        events.push(json!({
-            "type": "session",
-            "session_id": format!("bench-{i}"),
-            "model": args.models()[rng.gen_range(0..args.models().len())],
-            "domain": format!("shop{}.example", rng.gen_range(0..args.domains)),
-            "start_time": to_rfc3339(begin),
-            "duration_ms": rng.gen_range(300..9_000),
-            "success": rng.gen_bool(0.95),
-            "iterations": rng.gen_range(1..4),
-            "search_count": rng.gen_range(0..3),
-            "input_tokens": input,
-            "cached_input_tokens": cached,
-            "output_tokens": rng.gen_range(50..900),
-        }));
-        if events.len() == BACKFILL_PER_REQUEST {
-            bodies.push(body(&mut events));
+/// Chronological backfill bodies, built one at a time: sessions spread evenly over the
+/// last `days` days.
+struct Backfill {
+    rng: rand::rngs::StdRng,
+    models: &'static [&'static str],
+    domains: usize,
+    sessions: usize,
+    next: usize,
+    start: i64,
+    step: i64,
+}
+
+impl Backfill {
+    fn new(args: &BenchArgs, now: i64) -> Backfill {
+        let span = args.days * MICROS_PER_DAY;
+        Backfill {
+            rng: rand::rngs::StdRng::seed_from_u64(42),
+            models: args.models(),
+            domains: args.domains,
+            sessions: args.sessions,
+            next: 0,
+            start: now - span,
+            step: span / args.sessions.max(1) as i64,
         }
     }
-    if !events.is_empty() {
-        bodies.push(body(&mut events));
+}
+
+impl Iterator for Backfill {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let rng = &mut self.rng;
+        let end = (self.next + BACKFILL_PER_REQUEST).min(self.sessions);
+        let mut events = Vec::with_capacity(end.saturating_sub(self.next));
+        for i in self.next..end {
+            let input: i64 = rng.gen_range(200..6_000);
+            let cached = if rng.gen_bool(0.3) { input / 2 } else { 0 };
+            events.push(json!({
+                "type": "session",
+                "session_id": format!("bench-{i}"),
+                "model": self.models[rng.gen_range(0..self.models.len())],
+                "domain": format!("shop{}.example", rng.gen_range(0..self.domains)),
+                "start_time": to_rfc3339(self.start + i as i64 * self.step),
+                "duration_ms": rng.gen_range(300..9_000),
+                "success": rng.gen_bool(0.95),
+                "iterations": rng.gen_range(1..4),
+                "search_count": rng.gen_range(0..3),
+                "input_tokens": input,
+                "cached_input_tokens": cached,
+                "output_tokens": rng.gen_range(50..900),
+            }));
+        }
+        self.next = end;
+        (!events.is_empty()).then(|| body(&mut events))
     }
-    bodies
 }
 
 fn body(events: &mut Vec<serde_json::Value>) -> Vec<u8> {

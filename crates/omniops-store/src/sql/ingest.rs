@@ -37,6 +37,8 @@ pub(crate) async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
 }
 
 /// Rows per multi-row statement: 30 columns × 1,000 stays under both engines' bind limits.
+/// Only full chunks keep their prepared statement (`persistent`): one of 1,000 rows takes
+/// about a megabyte prepared, and a partial chunk's row count rarely comes back.
 pub(crate) const CHUNK: usize = 1_000;
 
 pub(crate) fn push_session(
@@ -102,7 +104,12 @@ pub(crate) async fn fetch_by_ids<T>(
         if let (Some(column), true) = (lock_by, ROW_LOCKS) {
             q.push(format!(" ORDER BY {column} FOR UPDATE"));
         }
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q
+            .build()
+            .persistent(chunk.len() == CHUNK)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             found.push(decode(&row)?);
         }
     }
@@ -148,7 +155,10 @@ pub(crate) async fn upsert_sessions(
             if wider {
                 q.push(SPAN_SESSION_UPDATE);
             }
-            q.build().execute(&mut **tx).await?;
+            q.build()
+                .persistent(chunk.len() == CHUNK)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
@@ -170,7 +180,10 @@ pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -
                 .push_bind(s.error.clone());
         });
         q.push(") AS v WHERE chat_telemetry.session_id = v.column1");
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -187,7 +200,12 @@ pub(crate) async fn insert_backfills(
             QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
         q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
         q.push(" ON CONFLICT (session_id) DO NOTHING RETURNING session_id");
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q
+            .build()
+            .persistent(chunk.len() == CHUNK)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             inserted.insert(row.try_get::<String, _>(0)?);
         }
     }

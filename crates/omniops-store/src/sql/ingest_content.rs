@@ -63,7 +63,10 @@ pub(crate) async fn upsert_extractions(
             " ON CONFLICT (id) DO UPDATE SET data = excluded.data, price = excluded.price, \
              created_at = excluded.created_at",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -88,14 +91,20 @@ pub(crate) async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::
             " ON CONFLICT (id) DO UPDATE SET content = excluded.content, content_length = excluded.content_length, \
              embedding_count = excluded.embedding_count, scraped_at = excluded.scraped_at",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
         let mut q = QueryBuilder::<DB>::new("DELETE FROM page_embeddings WHERE page_id IN (");
         let mut list = q.separated(", ");
         for p in chunk {
             list.push_bind(page_id(p));
         }
         q.push(")");
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     let chunks: Vec<(String, i64, Option<String>)> = pages
         .iter()
@@ -112,7 +121,10 @@ pub(crate) async fn upsert_pages(tx: &mut Tx<'_>, pages: &[PageEvent]) -> sqlx::
                 .push_bind(*index)
                 .push_bind(preview.clone());
         });
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -132,7 +144,10 @@ pub(crate) async fn upsert_scrape_jobs(
                 .push_bind(j.at);
         });
         q.push(" ON CONFLICT (domain, url) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at");
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -165,7 +180,10 @@ pub(crate) async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::
                 " ON CONFLICT (domain, {id_column}) DO UPDATE SET {amount_column} = excluded.{amount_column}, \
                  currency = excluded.currency"
             ));
-            q.build().execute(&mut **tx).await?;
+            q.build()
+                .persistent(chunk.len() == CHUNK)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())

@@ -94,7 +94,10 @@ pub(crate) async fn upsert_conversations(
              non_latin_letters = excluded.non_latin_letters, letters = excluded.letters, \
              language = excluded.language, message_ids = excluded.message_ids",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -120,7 +123,10 @@ pub(crate) async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) ->
                 .push_bind(m.facts.response_ms_sum)
                 .push_bind(m.facts.responses);
         });
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -150,7 +156,10 @@ pub(crate) async fn insert_failed_searches(
             " ON CONFLICT (domain, query) DO UPDATE SET last_at = \
              CASE WHEN excluded.last_at > failed_queries.last_at THEN excluded.last_at ELSE failed_queries.last_at END",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     for chunk in searches.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
@@ -163,7 +172,10 @@ pub(crate) async fn insert_failed_searches(
                 .push_bind(f.product.clone())
                 .push_bind(f.at);
         });
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -199,7 +211,10 @@ pub(crate) async fn add_bucket_counts(
         q.push(format!(
             " ON CONFLICT (domain, bucket) DO UPDATE SET {updates}"
         ));
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -221,7 +236,10 @@ pub(crate) async fn add_query_counts(
                 .push_bind(**count);
         });
         q.push(format!(" ON CONFLICT (domain, bucket, query) DO UPDATE SET count = {table}.count + excluded.count"));
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -30,7 +30,11 @@ pub(crate) async fn flag_found_nothing(
             list.push_bind(id.clone());
         }
         q.push(") RETURNING id");
-        let flagged: Vec<String> = q.build_query_scalar().fetch_all(&mut **tx).await?;
+        let flagged: Vec<String> = q
+            .build_query_scalar()
+            .persistent(chunk.len() == CHUNK)
+            .fetch_all(&mut **tx)
+            .await?;
         if flagged.is_empty() {
             continue;
         }
@@ -43,7 +47,12 @@ pub(crate) async fn flag_found_nothing(
             list.push_bind(id.clone());
         }
         q.push(")");
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q
+            .build()
+            .persistent(chunk.len() == CHUNK)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             questions.push((
                 row.try_get(0)?,
                 row.try_get(1)?,
@@ -78,7 +87,10 @@ pub(crate) async fn add_product_counts(
              failed_searches = {table}.failed_searches + excluded.failed_searches, \
              last_at = CASE WHEN excluded.last_at > {table}.last_at THEN excluded.last_at ELSE {table}.last_at END"
         ));
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -101,7 +113,10 @@ pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -
             " ON CONFLICT (domain, product, text) DO UPDATE SET last_at = \
              CASE WHEN excluded.last_at > product_examples.last_at THEN excluded.last_at ELSE product_examples.last_at END",
         );
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -185,7 +200,12 @@ pub async fn product_tallies(
             list.push_bind((*name).clone());
         }
         q.push(")");
-        in_some_catalogue.extend(q.build_query_scalar::<String>().fetch_all(pool).await?);
+        in_some_catalogue.extend(
+            q.build_query_scalar::<String>()
+                .persistent(chunk.len() == CHUNK)
+                .fetch_all(pool)
+                .await?,
+        );
     }
     if in_some_catalogue.is_empty() {
         return Ok(tallies);
@@ -205,7 +225,12 @@ pub async fn product_tallies(
             },
             &format!("WHERE {NOT_IN_CATALOGUE}"),
         );
-        tallies.extend(tallies_from_rows(&q.build().fetch_all(pool).await?)?);
+        tallies.extend(tallies_from_rows(
+            &q.build()
+                .persistent(chunk.len() == CHUNK)
+                .fetch_all(pool)
+                .await?,
+        )?);
     }
     Ok(tallies)
 }

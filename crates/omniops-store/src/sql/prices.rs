@@ -260,7 +260,10 @@ pub(crate) async fn reprice_slice(
                 .push_bind(s.price.clone());
         });
         q.push(") AS v WHERE chat_telemetry.id = v.column1");
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     add_cost_deltas(tx, &deltas).await?;
     Ok(SliceDone {
@@ -362,7 +365,10 @@ pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sql
                 },
             );
             q.push(format!(") AS v WHERE {table}.bucket = v.column1 AND {table}.domain = v.column2 AND {table}.model = v.column3"));
-            q.build().execute(&mut **tx).await?;
+            q.build()
+                .persistent(chunk.len() == CHUNK)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
@@ -421,7 +427,12 @@ pub(crate) async fn first_unpriced(
                 .push_bind(now);
         });
         q.push(" ON CONFLICT (model, domain) DO NOTHING RETURNING model, domain");
-        for row in q.build().fetch_all(&mut **tx).await? {
+        for row in q
+            .build()
+            .persistent(chunk.len() == CHUNK)
+            .fetch_all(&mut **tx)
+            .await?
+        {
             first.push((row.try_get(0)?, row.try_get(1)?));
         }
     }

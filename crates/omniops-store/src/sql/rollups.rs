@@ -137,7 +137,10 @@ pub(crate) async fn add_counters(
         q.push(format!(
             " ON CONFLICT (domain, bucket, model) DO UPDATE SET {updates}"
         ));
-        q.build().execute(&mut **tx).await?;
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -161,7 +164,10 @@ pub(crate) async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::R
                     .push_bind(**count);
             });
             q.push(format!(" ON CONFLICT (domain, bucket, le_index) DO UPDATE SET count = {table}.count + excluded.count"));
-            q.build().execute(&mut **tx).await?;
+            q.build()
+                .persistent(chunk.len() == CHUNK)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
