@@ -162,6 +162,30 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
         r["forecast"][3]["daily"][1]["requests"], 1,
         "ball bearings on 11-20"
     );
+
+    // A product one catalogue has is counted per domain in the forecast too: parts.example
+    // lacks hydraulic pumps (1 request on 11-24); shop.example's 2 requests on 11-26 are not
+    // counted, since its catalogue has them now.
+    let (_, answer) = app
+        .ingest(json!([{"type": "session", "session_id": "b2", "model": "gpt-4", "domain": "parts.example",
+            "start_time": "2026-11-24T10:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 1,
+            "output_tokens": 1, "searches": [{"query": "hydraulic pumps", "results": 0}]}]))
+        .await;
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let (_, r) = app
+        .get_json("/api/dashboard/missing-products?days=7&forecast=true", None)
+        .await;
+    let pump = r["forecast"]
+        .as_array()
+        .and_then(|f| f.iter().find(|p| p["name"] == "hydraulic pump"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (pump["daily"][5].clone(), pump["daily"][7]["requests"].clone()),
+        (json!({"day": "2026-11-24", "requests": 1, "fitted": 0.2}), json!(0)),
+        "{pump}"
+    );
+
     let (status, body) = app
         .get_json("/api/dashboard/missing-products?forecast=maybe", None)
         .await;

@@ -189,24 +189,8 @@ pub async fn product_tallies(
         "",
     );
     let mut tallies = tallies_from_rows(&q.build().fetch_all(pool).await?)?;
-    let mut in_some_catalogue: HashSet<String> = HashSet::new();
     let names: Vec<&String> = tallies.iter().map(|t| &t.product).collect();
-    for chunk in names.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(
-            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND product_name IN (",
-        );
-        let mut list = q.separated(", ");
-        for name in chunk {
-            list.push_bind((*name).clone());
-        }
-        q.push(")");
-        in_some_catalogue.extend(
-            q.build_query_scalar::<String>()
-                .persistent(chunk.len() == CHUNK)
-                .fetch_all(pool)
-                .await?,
-        );
-    }
+    let in_some_catalogue = in_some_catalogue(pool, &names).await?;
     if in_some_catalogue.is_empty() {
         return Ok(tallies);
     }
@@ -233,6 +217,28 @@ pub async fn product_tallies(
         )?);
     }
     Ok(tallies)
+}
+
+/// Which of `names` some domain's catalogue has.
+async fn in_some_catalogue(pool: &Pool<DB>, names: &[&String]) -> sqlx::Result<HashSet<String>> {
+    let mut found = HashSet::new();
+    for chunk in names.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND product_name IN (",
+        );
+        let mut list = q.separated(", ");
+        for name in chunk {
+            list.push_bind((*name).clone());
+        }
+        q.push(")");
+        found.extend(
+            q.build_query_scalar::<String>()
+                .persistent(chunk.len() == CHUNK)
+                .fetch_all(pool)
+                .await?,
+        );
+    }
+    Ok(found)
 }
 
 /// The same tallies from raw rows: failed searches, and product questions of conversations
@@ -326,6 +332,42 @@ pub async fn product_daily_counts(
     if products.is_empty() {
         return Ok(Vec::new());
     }
+    if !domain.is_empty() {
+        return daily_counts(pool, window, DailyScope::Domain(domain), products).await;
+    }
+    // All domains: the all-domain rows, except for products some catalogue has, which are
+    // summed from the rows of the domains whose catalogue lacks them (as in the tallies).
+    let names: Vec<&String> = products.iter().collect();
+    let catalogued = in_some_catalogue(pool, &names).await?;
+    let (per_domain, summed): (Vec<String>, Vec<String>) = products
+        .iter()
+        .cloned()
+        .partition(|p| catalogued.contains(p));
+    let mut rows = daily_counts(pool, window, DailyScope::AllDomains, &summed).await?;
+    rows.extend(daily_counts(pool, window, DailyScope::EachDomain, &per_domain).await?);
+    Ok(rows)
+}
+
+/// Whose product rollup rows [`daily_counts`] reads.
+#[derive(Clone, Copy)]
+enum DailyScope<'a> {
+    /// One domain's, without the products its catalogue has.
+    Domain(&'a str),
+    /// Every domain's, each without the products its catalogue has.
+    EachDomain,
+    /// The all-domain rows (for products no catalogue has).
+    AllDomains,
+}
+
+async fn daily_counts(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: DailyScope<'_>,
+    products: &[String],
+) -> sqlx::Result<Vec<(String, Micros, i64)>> {
+    if products.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut q =
         QueryBuilder::<DB>::new("SELECT product, day, CAST(SUM(requests) AS BIGINT) FROM (");
     let day = |granularity: &str| {
@@ -336,13 +378,16 @@ pub async fn product_daily_counts(
         };
         format!("domain, product, {day} AS day, requests")
     };
-    let domain = domain.to_string();
+    let domain = match scope {
+        DailyScope::Domain(d) => Some(d.to_string()),
+        DailyScope::EachDomain | DailyScope::AllDomains => None,
+    };
     push_window_rows(&mut q, "product_rollup", window, day, |q| {
-        if domain.is_empty() {
-            q.push("domain <> ''");
-        } else {
-            q.push("domain = ").push_bind(domain.clone());
-        }
+        match (&domain, scope) {
+            (Some(d), _) => q.push("domain = ").push_bind(d.clone()),
+            (None, DailyScope::AllDomains) => q.push("domain = ''"),
+            (None, _) => q.push("domain <> ''"),
+        };
         q.push(" AND product IN (");
         let mut list = q.separated(", ");
         for p in products {
@@ -350,8 +395,12 @@ pub async fn product_daily_counts(
         }
         q.push(")");
     });
+    let filter = match scope {
+        DailyScope::AllDomains => String::new(),
+        _ => format!("WHERE {NOT_IN_CATALOGUE}"),
+    };
     q.push(format!(
-        ") r WHERE {NOT_IN_CATALOGUE} GROUP BY product, day ORDER BY product, day"
+        ") r {filter} GROUP BY product, day ORDER BY product, day"
     ));
     let rows = q.build().fetch_all(pool).await?;
     rows.iter()
