@@ -154,7 +154,10 @@ impl Store {
         // Every connection of the pool, the listener's included, finds our tables first.
         let options = sqlx::postgres::PgConnectOptions::from_str(url)
             .context("reading the PostgreSQL URL")?
-            .options([("search_path", schema)]);
+            // JIT compiles a plan whose estimate looks costly (a stale estimate of live
+            // sessions did): 15 ms of compiling for a query that runs in 1 ms. Dashboard
+            // queries are short, so it never pays.
+            .options([("search_path", schema), ("jit", "off")]);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
             // During an outage a request waits at most this long for a connection, then
@@ -170,6 +173,14 @@ impl Store {
             .run(&pool)
             .await
             .context("running PostgreSQL migrations")?;
+        let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+            .fetch_one(&pool)
+            .await?;
+        if autovacuum != "on" {
+            // Every batch updates rollup rows: without vacuum their dead versions pile up
+            // and every read walks them (README: Sizing and scale-out).
+            tracing::warn!("PostgreSQL's autovacuum is off: run VACUUM ANALYZE regularly, or reads slow down as rollups are updated");
+        }
         Store::with_pool(Pool::Postgres(pool), None, None).await
     }
 

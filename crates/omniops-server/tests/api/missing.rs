@@ -181,8 +181,14 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
         .cloned()
         .unwrap_or_default();
     assert_eq!(
-        (pump["daily"][5].clone(), pump["daily"][7]["requests"].clone()),
-        (json!({"day": "2026-11-24", "requests": 1, "fitted": 0.2}), json!(0)),
+        (
+            pump["daily"][5].clone(),
+            pump["daily"][7]["requests"].clone()
+        ),
+        (
+            json!({"day": "2026-11-24", "requests": 1, "fitted": 0.2}),
+            json!(0)
+        ),
         "{pump}"
     );
 
