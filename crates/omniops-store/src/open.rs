@@ -134,9 +134,11 @@ impl Store {
             .run(&pool)
             .await
             .context("running SQLite migrations")?;
+        // The ingest connection writes batches of up to 50,000 events: with a small cache
+        // SQLite spills dirty pages to the file mid-transaction.
         let ingest = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.pragma("cache_size", "-16384"))
             .await?;
         Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default()), Some(ingest)).await
     }

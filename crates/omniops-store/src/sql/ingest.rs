@@ -194,6 +194,9 @@ pub(crate) async fn insert_backfills(
     sessions: &[Session],
     now: Micros,
 ) -> sqlx::Result<HashSet<String>> {
+    if !ROW_LOCKS {
+        return insert_new_backfills(tx, sessions, now).await;
+    }
     let mut inserted = HashSet::with_capacity(sessions.len());
     for chunk in sessions.chunks(CHUNK) {
         let mut q =
@@ -210,6 +213,36 @@ pub(crate) async fn insert_backfills(
         }
     }
     Ok(inserted)
+}
+
+/// [`insert_backfills`] where this transaction is the only writer (SQLite): the ids already
+/// stored are read first (usually none), so no row comes back per inserted session; on
+/// SQLite each returned row is a message between threads.
+async fn insert_new_backfills(
+    tx: &mut Tx<'_>,
+    sessions: &[Session],
+    now: Micros,
+) -> sqlx::Result<HashSet<String>> {
+    let ids: Vec<String> = sessions.iter().map(|s| s.session_id.clone()).collect();
+    let select = "SELECT session_id FROM chat_telemetry WHERE session_id IN (";
+    let stored: HashSet<String> = fetch_by_ids(tx, select, &ids, None, |r| r.try_get(0))
+        .await?
+        .into_iter()
+        .collect();
+    let new: Vec<&Session> = sessions
+        .iter()
+        .filter(|s| !stored.contains(&s.session_id))
+        .collect();
+    for chunk in new.chunks(CHUNK) {
+        let mut q =
+            QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
+        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(new.into_iter().map(|s| s.session_id.clone()).collect())
 }
 
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and
