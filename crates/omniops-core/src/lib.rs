@@ -17,6 +17,7 @@ pub mod otlp;
 pub mod params;
 pub mod pricing;
 pub mod rollup;
+pub mod sentiment;
 pub mod session;
 pub mod shop;
 pub mod span;

@@ -1,5 +1,5 @@
 //! Text rules of the analytics endpoints (the spec's algorithms), applied once per message
-//! at ingest: sentiment, language, the normalised query, product names and categories.
+//! at ingest: sentiment (in `sentiment`), language, the normalised query, product names and categories.
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -12,62 +12,7 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sentiment {
-    Positive,
-    Negative,
-    Neutral,
-}
-
-impl Sentiment {
-    pub fn score(self) -> i64 {
-        match self {
-            Sentiment::Positive => 1,
-            Sentiment::Negative => -1,
-            Sentiment::Neutral => 0,
-        }
-    }
-
-    pub fn from_score(score: i64) -> Self {
-        match score.signum() {
-            1 => Sentiment::Positive,
-            -1 => Sentiment::Negative,
-            _ => Sentiment::Neutral,
-        }
-    }
-}
-
-const POSITIVE: [&str; 8] = [
-    "thank",
-    "great",
-    "perfect",
-    "awesome",
-    "helpful",
-    "excellent",
-    "good",
-    "works",
-];
-const NEGATIVE: [&str; 7] = [
-    "error", "wrong", "bad", "issue", "problem", "broken", "fail",
-];
-
-/// The spec's indicators, matched at word starts and case-insensitively ("thanks" counts
-/// as "thank"). "not work" is a two-word negative. A message counts once: any negative
-/// indicator makes it negative, otherwise any positive one positive.
-pub fn sentiment(text: &str) -> Sentiment {
-    let words = words(text);
-    let starts = |w: &String, indicators: &[&str]| indicators.iter().any(|i| w.starts_with(i));
-    let not_work = words
-        .windows(2)
-        .any(|p| p[0] == "not" && p[1].starts_with("work"));
-    if not_work || words.iter().any(|w| starts(w, &NEGATIVE)) {
-        Sentiment::Negative
-    } else if words.iter().any(|w| starts(w, &POSITIVE)) {
-        Sentiment::Positive
-    } else {
-        Sentiment::Neutral
-    }
-}
+pub use crate::sentiment::{sentiment, Sentiment};
 
 /// `3 + 2 × (positive − negative) / user messages`, clamped to 1–5 (3 with no messages).
 pub fn satisfaction_score(
@@ -359,21 +304,6 @@ pub fn category(product: &str) -> Category {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sentiment_matches_word_starts_once_per_message() {
-        assert_eq!(sentiment("Thanks, that works!"), Sentiment::Positive);
-        assert_eq!(sentiment("THANK YOU"), Sentiment::Positive);
-        assert_eq!(sentiment("It does not work"), Sentiment::Negative);
-        assert_eq!(
-            sentiment("great, but there is an error"),
-            Sentiment::Negative
-        );
-        assert_eq!(sentiment("Where is my order?"), Sentiment::Neutral);
-        // Only at word starts: "badge" starts with "bad" (counts), "forgood" does not.
-        assert_eq!(sentiment("forgood"), Sentiment::Neutral);
-        assert_eq!(sentiment("no errors, perfect"), Sentiment::Negative);
-    }
 
     #[test]
     fn satisfaction_follows_the_spec_formula() {
