@@ -262,14 +262,19 @@ impl Pagination {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ConversationsReport {
     pub total: i64,
-    pub change: Rounded,
+    /// Percent against the previous period; `null` when that had none and this one has some
+    /// (then `isNew` is true); 0 when both had none.
+    pub change: Option<Rounded>,
+    pub is_new: bool,
     pub recent: Vec<RecentConversation>,
     pub pagination: Pagination,
 }
 
-/// `change` is the percentage against the previous period; any x/0 is 0.
+/// `change` is the percentage against the previous period; with none then, it is "new"
+/// (`change` null, `isNew`) or, with none now either, 0.
 pub fn build_conversations(
     total: i64,
     previous: i64,
@@ -278,7 +283,9 @@ pub fn build_conversations(
 ) -> ConversationsReport {
     ConversationsReport {
         total,
-        change: percentage(i128::from(total - previous), i128::from(previous)),
+        change: (previous > 0 || total == 0)
+            .then(|| percentage(i128::from(total - previous), i128::from(previous))),
+        is_new: previous == 0 && total > 0,
         recent: recent
             .into_iter()
             .map(|(id, message, at)| RecentConversation {
@@ -337,11 +344,14 @@ mod tests {
     }
 
     #[test]
-    fn change_against_an_empty_previous_period_is_zero() {
+    fn change_against_an_empty_previous_period_is_new() {
+        let change = |r: &ConversationsReport| (r.change.map(|c| c.to_string()), r.is_new);
         let report = build_conversations(5, 0, vec![], Pagination::new(1, 20, 5));
-        assert_eq!(report.change.to_string(), "0.0");
+        assert_eq!(change(&report), (None, true));
+        let report = build_conversations(0, 0, vec![], Pagination::new(1, 20, 0));
+        assert_eq!(change(&report), (Some("0.0".into()), false));
         let report = build_conversations(9, 8, vec![], Pagination::new(1, 20, 9));
-        assert_eq!(report.change.to_string(), "12.5");
+        assert_eq!(change(&report), (Some("12.5".into()), false));
         assert_eq!(Pagination::new(2, 20, 41).total_pages, 3);
         assert_eq!(Pagination::new(3, 20, 41).offset(), 40);
     }

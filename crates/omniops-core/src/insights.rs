@@ -104,9 +104,25 @@ fn describe(
         "fell"
     };
     Some(format!(
-        "{kind} {name}: cost {verb} by ${:.4} against the previous period (${:.4} → ${:.4}).",
-        delta.abs(),
-        before,
-        after
+        "{kind} {name}: cost {verb} by ${} against the previous period (${} → ${}).",
+        crate::money::format_usd(delta.abs(), 4),
+        crate::money::format_usd(before, 4),
+        crate::money::format_usd(after, 4)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_movers_round_half_away_from_zero() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap_or_default();
+        let before = HashMap::from([("gpt-4o".to_string(), d("0.00005"))]);
+        let after = HashMap::from([("gpt-4o".to_string(), d("0.12350"))]);
+        assert_eq!(
+            describe("Model", &after, &before).as_deref(),
+            Some("Model gpt-4o: cost rose by $0.1235 against the previous period ($0.0001 → $0.1235).")
+        );
+    }
 }

@@ -130,13 +130,21 @@ pub fn percent_change(current: Decimal, previous: Decimal) -> Change {
             direction: 0,
         };
     }
-    let change = ((current - previous) / previous * Decimal::from(100)).round_dp(1);
+    let change = half_away((current - previous) / previous * Decimal::from(100), 1);
     signed(change, "%")
+}
+
+/// The conversations report's change as the API gives it: "new this period" when `isNew`.
+pub fn conversations_change(report: &omniops_core::analytics::ConversationsReport) -> Change {
+    match report.change {
+        Some(change) => signed(change.shown(), "%"),
+        None => percent_change(Decimal::from(report.total), Decimal::ZERO),
+    }
 }
 
 /// A difference of two percentages, in percentage points.
 pub fn points_change(current: Decimal, previous: Decimal) -> Change {
-    signed((current - previous).round_dp(1), " pts")
+    signed(half_away(current - previous, 1), " pts")
 }
 
 pub fn signed(change: Decimal, unit: &str) -> Change {
@@ -222,8 +230,20 @@ pub fn duration_ms(ms: i64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else {
-        format!("{:.2} s", Decimal::from(ms) / Decimal::from(1000))
+        format!(
+            "{:.2} s",
+            half_away(Decimal::from(ms) / Decimal::from(1000), 2)
+        )
     }
+}
+
+/// Every figure a page shows rounds half away from zero (`round_dp` rounds half to even, and
+/// `{:.2}` cuts digits off).
+fn half_away(value: Decimal, decimals: u32) -> Decimal {
+    value.round_dp_with_strategy(
+        decimals,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    )
 }
 
 /// An RFC 3339 time as "2026-11-26 12:49" (UTC, to the minute).
@@ -305,5 +325,18 @@ mod tests {
         assert_eq!(percent_change(dec("5"), dec("0")).text, "new this period");
         assert_eq!(points_change(dec("97.5"), dec("98")).text, "-0.5 pts");
         assert_eq!(points_change(dec("98"), dec("98")).direction, 0);
+    }
+
+    #[test]
+    fn rounds_half_away_from_zero() {
+        assert_eq!(duration_ms(2917), "2.92 s");
+        assert_eq!(duration_ms(2915), "2.92 s");
+        assert_eq!(duration_ms(2914), "2.91 s");
+        assert_eq!(duration_ms(1000), "1.00 s");
+        // 0.25 % and 0.35 % at one decimal: away from zero, not to the even digit.
+        assert_eq!(percent_change(dec("100.25"), dec("100")).text, "+0.3%");
+        assert_eq!(percent_change(dec("100.35"), dec("100")).text, "+0.4%");
+        assert_eq!(percent_change(dec("99.75"), dec("100")).text, "-0.3%");
+        assert_eq!(points_change(dec("97.45"), dec("97.4")).text, "+0.1 pts");
     }
 }

@@ -58,7 +58,7 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
         before.performance.avg_response_time.into(),
     );
     let success = points_change(o.success_rate.shown(), p.success_rate.shown());
-    let conversation_change = components::signed(conversations.change.shown(), "%");
+    let conversation_change = components::conversations_change(&conversations);
     Ok(html! {
         div.grid {
             (stat_card("total-requests", "Total requests", &count(o.total_requests), o.total_requests, Some(&requests), true))

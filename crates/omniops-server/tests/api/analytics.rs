@@ -125,7 +125,10 @@ async fn conversations_are_counted_and_paginated(app: &TestApp) {
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["total"], 5);
     // Five against one in the previous seven days: +400 %.
-    assert_eq!(r["change"], json!(400.0));
+    assert_eq!(
+        (r["change"].clone(), r["isNew"].clone()),
+        (json!(400.0), json!(false))
+    );
     assert_eq!(
         r["recent"][0],
         json!({"id": "c1", "message": "Do you have hydraulic pumps?", "timestamp": "2026-11-26T10:00:00Z"})
@@ -164,9 +167,29 @@ async fn conversations_are_counted_and_paginated(app: &TestApp) {
             None,
         )
         .await;
+    // No conversation in the previous period: the change is "new", not 0 %.
     assert_eq!(
-        (r["total"].clone(), r["change"].clone()),
-        (json!(3), json!(0.0))
+        (r["total"].clone(), r["change"].clone(), r["isNew"].clone()),
+        (json!(3), json!(null), json!(true))
+    );
+    // The overview's card says the same.
+    let html = app
+        .get_text("/dashboard/partials/stats?days=7&domain=parts.example")
+        .await;
+    let card = html
+        .split("data-testid=\"conversations\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(card.contains("data-change=\"new this period\""), "{card}");
+    let (_, r) = app
+        .get_json(
+            "/api/dashboard/conversations?days=7&domain=quiet.example",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r["total"].clone(), r["change"].clone(), r["isNew"].clone()),
+        (json!(0), json!(0.0), json!(false))
     );
 
     for (query, field) in [
