@@ -92,11 +92,27 @@
   }
 
   // The live stream: live sections refresh when it reports a change (at most every 0.5 s);
-  // the indicator says whether it is connected, and a dropped connection is retried.
+  // the indicator says whether it is connected, and a dropped connection is retried. While
+  // the stream is down, live sections refresh every 10 s instead (the spec's ticker rate).
+  var FALLBACK_MS = 10000;
   function connectLive() {
     var url = document.body.getAttribute("data-live-url");
     var indicator = document.getElementById("live-indicator");
-    if (!url || typeof EventSource === "undefined" || !indicator) return;
+    if (!url || !indicator) return;
+    var poll = null;
+    function fallback(on) {
+      if (on && !poll) {
+        poll = setInterval(function () {
+          if (typeof htmx !== "undefined") htmx.trigger(document.body, "omniops:live");
+        }, FALLBACK_MS);
+        indicator.setAttribute("data-fallback", String(FALLBACK_MS / 1000));
+      } else if (!on && poll) {
+        clearInterval(poll);
+        poll = null;
+        indicator.removeAttribute("data-fallback");
+      }
+    }
+    if (typeof EventSource === "undefined") { fallback(true); return; }
     var label = indicator.querySelector(".label");
     var dropped = false;
     var pending = null;
@@ -110,6 +126,7 @@
     }
     var source = new EventSource(url);
     source.onopen = function () {
+      fallback(false);
       set("live", "Live");
       if (dropped) { toast("Live updates reconnected."); changed(); }
       dropped = false;
@@ -117,6 +134,7 @@
     source.onerror = function () {
       if (!dropped) toast("Live updates lost; reconnecting…", true);
       dropped = true;
+      fallback(true);
       set("reconnecting", "Reconnecting");
     };
     ["session.started", "session.updated", "session.ended", "resync"].forEach(function (name) {

@@ -165,9 +165,14 @@ impl Browser {
         out
     }
 
-    /// Waits until `script` (a JS expression) is true.
+    /// Waits until `script` (a JS expression) is true, for 10 s at most.
     pub async fn wait_until(&self, script: &str) {
-        for _ in 0..100 {
+        self.wait_within(script, Duration::from_secs(10)).await;
+    }
+
+    /// Waits until `script` is true, for `limit` at most.
+    pub async fn wait_within(&self, script: &str, limit: Duration) {
+        for _ in 0..limit.as_millis() / 100 {
             let value = self
                 .client
                 .execute(&format!("return !!({script});"), vec![])

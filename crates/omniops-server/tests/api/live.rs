@@ -229,6 +229,17 @@ async fn the_page_reconnects_and_says_so() {
         .text("#toasts")
         .await
         .contains("Live updates lost; reconnecting"));
+    // Meanwhile the live sections (the cost ticker) refresh every 10 s.
+    assert_eq!(b.attr("#live-indicator", "data-fallback").await, "10");
+    b.wait_until(
+        "(window.liveRefreshes = 0, document.body.addEventListener('omniops:live',          function () { window.liveRefreshes++; }), true)",
+    )
+    .await;
+    b.wait_within(
+        "window.liveRefreshes > 0",
+        std::time::Duration::from_secs(15),
+    )
+    .await;
 
     let store = omniops_store::Store::open(None, &db.data_dir)
         .await
@@ -243,11 +254,17 @@ async fn the_page_reconnects_and_says_so() {
         .text("#toasts")
         .await
         .contains("Live updates reconnected."));
+    b.wait_until("!document.getElementById('live-indicator').hasAttribute('data-fallback')")
+        .await;
     let errors = b.console_errors().await;
     assert!(
         errors
             .iter()
-            .all(|e| e.contains("api/live") || e.contains("ERR_CONNECTION_REFUSED")),
+            // The stream, and the fallback refresh while the server was down, failed.
+            .all(|e| e.contains("api/live")
+                || e.contains("ERR_CONNECTION_REFUSED")
+                || e.contains("htmx:sendError")
+                || e.contains("htmx:afterRequest")),
         "{errors:?}"
     );
     browser.close().await;
