@@ -149,7 +149,8 @@ fn patterns() -> &'static [Regex] {
             r"(?i)do you have (.+?)(?:\?|$)",
             r"(?i)need (?:a |an |some )?(.+?)(?:\.|,|$)",
             r"(?i)searching for (.+?)(?:\.|,|$)",
-            r"(?i)(.+?) (?:products?|items?|parts?)",
+            // A whole word: "producto" is not "product".
+            r"(?i)(.+?) (?:products?|items?|parts?)\b",
             r"(?i)show me (.+?)(?:\.|,|$)",
             r"(?i)where (?:is|are) (?:the )?(.+?)(?:\?|$)",
         ]
@@ -210,29 +211,61 @@ const COMMON_FOREIGN_WORDS: [&str; 24] = [
     "haben", "suche", "ihre", "eine", "einen",
 ];
 
+/// Short words and filler of English, Spanish, French and German that never name a product
+/// (greetings, pronouns, articles, "product" itself). Words of three letters or fewer that are
+/// not here stay: "oil filter" and "air compressor" keep their qualifier.
+const FILLER: &[&str] = &[
+    // English
+    "a", "an", "i", "m", "s", "t", "re", "ve", "ll", "d", "im", "do", "did", "is", "are", "am",
+    "be", "was", "my", "me", "we", "us", "it", "its", "of", "to", "in", "on", "at", "or", "so",
+    "if", "as", "by", "up", "no", "not", "yes", "how", "why", "who", "get", "got", "buy", "use",
+    "all", "our", "too", "very", "just", "also", "hi", "hey", "hello", "thanks", "thank", "ok",
+    "okay", "pls", "plz", "product", "products", "item", "items", "one", "ones", "has", "had",
+    "may", "now", "but", "out", "new", "still", "stock", "available", "sell", "sale",
+    // Spanish
+    "un", "una", "unos", "unas", "el", "la", "los", "las", "de", "del", "y", "en", "por", "con",
+    "mi", "mis", "tu", "su", "que", "qué", "es", "hay", "al", "lo", "se", "para", "quiero",
+    "producto", "productos", "ayuda", "buenos", "buenas", "dias", "días", "tardes", "usted",
+    // French
+    "le", "les", "une", "des", "du", "et", "je", "j", "il", "mon", "ma", "mes", "est", "sont",
+    "pour", "avec", "sur", "au", "aux", "ce", "ça", "qu", "produit", "produits", "salut",
+    "voulez", "voudrais", "avez",
+    // German
+    "ich", "du", "sie", "er", "es", "wir", "ein", "einem", "der", "die", "das", "den", "dem",
+    "und", "mit", "für", "von", "zu", "im", "ist", "sind", "produkt", "produkte", "gibt",
+    "guten", "tag", "hilfe",
+];
+
+fn filler(word: &str) -> bool {
+    FILLER.contains(&word)
+        || COMMON_WORDS.contains(&word)
+        || COMMON_FOREIGN_WORDS.contains(&word)
+}
+
 /// The product a text asks for: the first of the spec's seven patterns that matches, else
-/// its keywords (longer than 3 characters, common words left out). Normalised: lowercase,
-/// single spaces, trailing punctuation dropped, each word singular.
+/// its keywords (filler and greetings left out). Normalised: lowercase, single spaces,
+/// trailing punctuation dropped, filler at either end dropped, each word singular.
 pub fn extract_product(text: &str) -> Option<String> {
     let text = text.trim();
     for pattern in patterns() {
         if let Some(found) = pattern.captures(text).and_then(|c| c.get(1)) {
-            let name = normalize_product(found.as_str());
+            let name = normalize_product(&trim_filler(found.as_str()));
             if !name.is_empty() {
                 return Some(name);
             }
         }
     }
-    let keywords: Vec<String> = words(text)
-        .into_iter()
-        .filter(|w| {
-            w.chars().count() > 3
-                && !COMMON_WORDS.contains(&w.as_str())
-                && !COMMON_FOREIGN_WORDS.contains(&w.as_str())
-        })
-        .collect();
+    let keywords: Vec<String> = words(text).into_iter().filter(|w| !filler(w)).collect();
     let name = normalize_product(&keywords.join(" "));
     (!name.is_empty()).then_some(name)
+}
+
+/// Words of `phrase` with filler at its start and end left out ("any gear oil please").
+fn trim_filler(phrase: &str) -> String {
+    let words = words(phrase);
+    let start = words.iter().take_while(|w| filler(w)).count();
+    let end = words.len() - words[start..].iter().rev().take_while(|w| filler(w)).count();
+    words[start..end].join(" ")
 }
 
 /// Lowercase, words only, leading articles dropped, each word singular, so "Hydraulic
@@ -371,7 +404,7 @@ mod tests {
             Some("compressor".into())
         );
         assert_eq!(extract_product("brake parts"), Some("brake".into()));
-        // Fallback: keywords longer than 3 characters, common words out.
+        // Fallback: keywords, filler out.
         assert_eq!(
             extract_product("hydraulic gaskets please"),
             Some("hydraulic gasket".into())
@@ -387,8 +420,16 @@ mod tests {
         );
         assert_eq!(normalize_product("a torque wrench"), "torque wrench");
         assert_eq!(product_in_question("Thanks, perfect!"), None);
-        // The fallback keeps words longer than 3 characters: "oil" goes.
-        assert_eq!(product_in_question("any gear oil?"), Some("gear".into()));
+        // Short words that are not filler stay: one need, one name.
+        assert_eq!(product_in_question("any gear oil?"), Some("gear oil".into()));
+        assert_eq!(
+            product_in_question("oil filters?"),
+            Some("oil filter".into())
+        );
+        assert_eq!(
+            product_in_question("Do you have any air compressors please?"),
+            Some("air compressor".into())
+        );
         assert_eq!(
             product_in_question("any ball bearings?"),
             Some("ball bearing".into())
@@ -409,11 +450,16 @@ mod tests {
 
     #[test]
     fn greetings_in_other_languages_are_not_products() {
-        // "air" has 3 letters: the spec's keyword fallback drops it.
         assert_eq!(
             extract_product("Bonjour, avez-vous des air compressor? merci").as_deref(),
-            Some("compressor")
+            Some("air compressor")
         );
+        // Greetings and filler never form a product ("hola necesito un" did).
+        assert_eq!(extract_product("Hola, necesito un producto"), None);
+        assert_eq!(product_in_question("Hola, necesito un producto"), None);
+        assert_eq!(extract_product("Bonjour, je cherche un produit"), None);
+        assert_eq!(extract_product("Hallo, ich suche ein Produkt"), None);
+        assert_eq!(extract_product("Hi, I need a product"), None);
         assert_eq!(
             extract_product("¿Tienen ball bearings? Gracias").as_deref(),
             Some("ball bearing")
