@@ -84,6 +84,9 @@ struct WriterState {
     /// statements take megabytes each once prepared; kept in one connection's statement
     /// cache rather than in every pooled one's, they cost memory once.
     ingest: Option<sqlx::SqlitePool>,
+    /// Sessions the next repricing step reads: adapted so that a step, which batches wait
+    /// for, takes about [`price_changes::REPRICE_STEP_TARGET`].
+    reprice_slice: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -570,6 +573,7 @@ impl Store {
             prices,
             cache,
             ingest,
+            ..
         } = &mut *writer;
         let prices = prices.clone();
         if let Some(pool) = ingest {

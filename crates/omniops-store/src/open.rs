@@ -271,6 +271,7 @@ impl Store {
                 prices: Arc::default(),
                 cache,
                 ingest,
+                reprice_slice: crate::price_changes::REPRICE_SLICE,
             })),
         };
         store.reload_prices().await?;

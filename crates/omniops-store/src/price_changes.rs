@@ -237,10 +237,12 @@ impl Store {
     pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
         let mut writer = self.writer.lock().await;
         let table = writer.prices.clone();
-        let Some((job, live)) = on_pool!(self, reprice_step(id, &table, REPRICE_SLICE, now))?
-        else {
+        let slice = writer.reprice_slice;
+        let started = std::time::Instant::now();
+        let Some((job, live)) = on_pool!(self, reprice_step(id, &table, slice, now))? else {
             return Ok(None);
         };
+        writer.reprice_slice = next_slice(slice, started.elapsed());
         // A live session repriced here must be read again by the next batch, not written
         // back from the cache with its old prices.
         if let Some(cache) = writer.cache.as_mut() {
@@ -265,6 +267,40 @@ impl Store {
     }
 }
 
-/// Sessions per repricing step: about what a batch may wait for (see the bench's
+/// Sessions of the first repricing step; later steps adapt (see the bench's
 /// `--price-change`).
 pub const REPRICE_SLICE: i64 = 500;
+
+/// About how long a repricing step may hold the writer: an ingest batch waits for one step
+/// at most. A slow step (a checkpoint on PostgreSQL) makes the next ones smaller.
+pub const REPRICE_STEP_TARGET: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The slice after a step of `slice` sessions took `took`: scaled toward the target, at most
+/// halved or doubled at once, within 50 to 2,000 sessions.
+pub(crate) fn next_slice(slice: i64, took: std::time::Duration) -> i64 {
+    let took = took.as_micros().max(1);
+    let target = REPRICE_STEP_TARGET.as_micros();
+    let scaled =
+        i64::try_from(i128::from(slice) * target as i128 / took as i128).unwrap_or(i64::MAX);
+    scaled
+        .clamp(slice / 2, slice.saturating_mul(2))
+        .clamp(50, 2_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{next_slice, REPRICE_STEP_TARGET};
+
+    #[test]
+    fn slices_adapt_toward_the_step_target() {
+        let target = REPRICE_STEP_TARGET;
+        assert_eq!(next_slice(500, target), 500);
+        assert_eq!(next_slice(500, target * 2), 250);
+        // At most halved or doubled per step.
+        assert_eq!(next_slice(500, target * 64), 250);
+        assert_eq!(next_slice(500, target / 10), 1_000);
+        // Within 50 to 2,000.
+        assert_eq!(next_slice(60, target * 5), 50);
+        assert_eq!(next_slice(1_500, target / 4), 2_000);
+    }
+}

@@ -23,10 +23,14 @@ pub async fn run(
     let from = chrono::DateTime::from_timestamp_micros(now - (days + 1) * MICROS_PER_DAY)
         .unwrap_or_default()
         .date_naive();
+    // A price that differs from run to run, so a run on a kept database reprices again.
+    let cents = now / 1_000_000 % 900 + 100;
+    let input = format!("{}.{:02}", cents / 100, cents % 100);
+    let output = format!("{}.{:02}", cents * 2 / 100, cents * 2 % 100);
     let started = Instant::now();
     let response = client
         .put(format!("{base}/api/v1/prices"))
-        .json(&json!({"model": model, "input": "9.99", "output": "19.99",
+        .json(&json!({"model": model, "input": input, "output": output,
                       "effectiveFrom": from.to_string(), "source": "bench"}))
         .send()
         .await?;
