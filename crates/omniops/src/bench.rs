@@ -192,6 +192,10 @@ async fn run_on(
         if args.price_change {
             crate::bench_reprice::run(&client, &base, args.models()[0], args.days).await?;
             server.report_phase("price change");
+            // The repricing left a million dead row versions.
+            if let Some(url) = postgres {
+                vacuum(url).await?;
+            }
         }
         if !args.skip_reads {
             reads(args, &client, &base).await?;
@@ -212,7 +216,7 @@ async fn run_on(
     stopped
 }
 
-/// VACUUM ANALYZE after loading, as autovacuum does in the background: without it (some
+/// VACUUM ANALYZE after loading (and after a repricing), as autovacuum does in the background: without it (some
 /// machines turn autovacuum off) every read walks the dead versions of updated rollup rows
 /// and plans from empty statistics.
 async fn vacuum(url: &str) -> anyhow::Result<()> {
@@ -225,7 +229,7 @@ async fn vacuum(url: &str) -> anyhow::Result<()> {
     // Every table of the database, the bench's own.
     sqlx::query("VACUUM ANALYZE").execute(&mut conn).await?;
     println!(
-        "vacuum analyze after loading: {:.1} s (autovacuum is {autovacuum} here)",
+        "vacuum analyze: {:.1} s (autovacuum is {autovacuum} here)",
         started.elapsed().as_secs_f64()
     );
     Ok(())
