@@ -216,9 +216,9 @@ async fn run_on(
     stopped
 }
 
-/// VACUUM ANALYZE after loading (and after a repricing), as autovacuum does in the background: without it (some
-/// machines turn autovacuum off) every read walks the dead versions of updated rollup rows
-/// and plans from empty statistics.
+/// VACUUM ANALYZE after loading (and after a repricing), as autovacuum does in the
+/// background: without it (some machines turn autovacuum off) every read walks the dead
+/// versions of updated rollup rows and plans from empty statistics.
 async fn vacuum(url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await?;
