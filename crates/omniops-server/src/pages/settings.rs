@@ -63,16 +63,21 @@ fn result_slot() -> Markup {
 /// Entries a page of the price table shows.
 const PRICE_PAGE: i64 = 25;
 
-/// Repricings still running, with their progress.
-fn repricing_notice(running: &[omniops_store::RepriceJob]) -> Markup {
+/// Repricings still running, with their progress. While one runs, the section (`url`)
+/// reloads itself every second, so its progress and the costs it changes (the unpriced
+/// models) follow without a reload of the page.
+fn repricing_notice(running: &[omniops_store::RepriceJob], url: &str) -> Markup {
     html! {
         @for job in running {
             p.muted data-testid="repricing" {
                 "Repricing stored history (" (job.reason) "): " (job.percent()) " % — "
                 (job.sessions_seen) " of " (job.sessions_total) " sessions read. "
-                "Ingest goes on meanwhile; reload to follow."
+                "Ingest goes on meanwhile."
                 @if let Some(error) = &job.error { " Last error, retried: " (error) }
             }
+        }
+        @if !running.is_empty() {
+            div hidden hx-get=(url) hx-trigger="load delay:1s" hx-target="#settings-prices-body" {}
         }
     }
 }
@@ -114,7 +119,7 @@ pub async fn prices(
         )
     };
     Ok(html! {
-        (repricing_notice(&running))
+        (repricing_notice(&running, &link(p.page)))
         @if !listing.unpriced.is_empty() {
             div.error data-testid="unpriced-models" {
                 p { "Models seen without a price (their sessions count as unpriced):" }
@@ -334,12 +339,20 @@ mod tests {
             finished_at: None,
             error: None,
         };
-        let html = repricing_notice(&[job]).into_string();
+        let url = "/dashboard/partials/settings-prices?page=1";
+        let html = repricing_notice(&[job], url).into_string();
         // 765,000 / 1,700,000 = 45 %.
         assert!(
             html.contains("(price gpt-4o): 45 % — 765000 of 1700000 sessions read"),
             "{html}"
         );
-        assert!(repricing_notice(&[]).into_string().is_empty());
+        // The section reloads itself while a job runs, so the page follows it to the end.
+        assert!(
+            html.contains(&format!(
+                r##"hx-get="{url}" hx-trigger="load delay:1s" hx-target="#settings-prices-body""##
+            )),
+            "{html}"
+        );
+        assert!(repricing_notice(&[], url).into_string().is_empty());
     }
 }
