@@ -1,6 +1,7 @@
 //! The `omniops` command: parses the command line and configuration, then calls the library.
 
 mod bench;
+mod bench_bodies;
 mod bench_mixed;
 mod bench_otlp;
 mod bench_reprice;
