@@ -15,6 +15,10 @@
 //!    but it is still not working"): a problem outweighs politeness. Otherwise any positive
 //!    one makes it positive; otherwise it is neutral.
 
+use crate::text::word_set;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sentiment {
     Positive,
@@ -42,139 +46,61 @@ impl Sentiment {
 
 /// The spec's positive indicators (thank, great, perfect, awesome, helpful, excellent, good,
 /// works), their inflections, and their Spanish, French and German equivalents.
-const POSITIVE: &[&str] = &[
+const POSITIVE: [&str; 4] = [
     // English
-    "thank",
-    "thanks",
-    "thanked",
-    "great",
-    "perfect",
-    "perfectly",
-    "awesome",
-    "helpful",
-    "excellent",
-    "good",
-    "works",
-    "worked",
-    "working",
-    "helped",
-    "helps",
+    "
+    thank thanks thanked great perfect perfectly awesome helpful excellent good works worked
+    working helped helps
+    ",
     // Spanish
-    "gracias",
-    "genial",
-    "perfecto",
-    "perfecta",
-    "estupendo",
-    "estupenda",
-    "útil",
-    "excelente",
-    "bueno",
-    "buena",
-    "bien",
-    "funciona",
-    "funcionó",
-    "funcionando",
+    "
+    gracias genial perfecto perfecta estupendo estupenda útil excelente bueno buena bien
+    funciona funcionó funcionando
+    ",
     // French
-    "merci",
-    "super",
-    "génial",
-    "géniale",
-    "parfait",
-    "parfaite",
-    "utile",
-    "excellente",
-    "bon",
-    "bonne",
-    "marche",
-    "fonctionne",
+    "
+    merci super génial géniale parfait parfaite utile excellente bon bonne marche fonctionne
+    ",
     // German
-    "danke",
-    "toll",
-    "perfekt",
-    "großartig",
-    "hilfreich",
-    "ausgezeichnet",
-    "gut",
-    "funktioniert",
-    "klappt",
-    "hilft",
+    "
+    danke toll perfekt großartig hilfreich ausgezeichnet gut funktioniert klappt hilft
+    ",
 ];
 
 /// The spec's negative indicators (error, wrong, bad, issue, problem, broken, fail), their
 /// inflections and equivalents. ("not work" is rule 4.)
-const NEGATIVE: &[&str] = &[
+const NEGATIVE: [&str; 4] = [
     // English
-    "error",
-    "errors",
-    "wrong",
-    "bad",
-    "issue",
-    "issues",
-    "problem",
-    "problems",
-    "broken",
-    "fail",
-    "fails",
-    "failed",
-    "failing",
-    "failure",
+    "
+    error errors wrong bad issue issues problem problems broken fail fails failed failing
+    failure
+    ",
     // Spanish
-    "errores",
-    "mal",
-    "malo",
-    "mala",
-    "equivocado",
-    "incorrecto",
-    "problema",
-    "problemas",
-    "roto",
-    "rota",
-    "falla",
-    "fallo",
-    "falló",
+    "
+    errores mal malo mala equivocado incorrecto problema problemas roto rota falla fallo falló
+    ",
     // French
-    "erreur",
-    "erreurs",
-    "faux",
-    "fausse",
-    "mauvais",
-    "mauvaise",
-    "problème",
-    "problèmes",
-    "cassé",
-    "cassée",
-    "panne",
-    "échec",
-    "échoue",
+    "
+    erreur erreurs faux fausse mauvais mauvaise problème problèmes cassé cassée panne échec
+    échoue
+    ",
     // German
-    "fehler",
-    "falsch",
-    "schlecht",
-    "probleme",
-    "kaputt",
-    "defekt",
-    "fehlgeschlagen",
+    "
+    fehler falsch schlecht probleme kaputt defekt fehlgeschlagen
+    ",
 ];
 
 /// Neutral alone, negative when negated.
-const ONLY_NEGATED: &[&str] = &[
-    "work",
-    "help",
-    "funcionar",
-    "ayuda",
-    "fonctionner",
-    "marcher",
-    "aide",
-    "funktionieren",
-];
+const ONLY_NEGATED: [&str; 1] = ["
+    work help funcionar ayuda fonctionner marcher aide funktionieren
+    "];
 
 /// Words that flip the first indicator within the next three words.
-const NEGATORS: &[&str] = &[
-    "not", "no", "never", "nothing", "without", "don't", "doesn't", "didn't", "isn't", "wasn't",
-    "aren't", "won't", "can't", "cannot", "nunca", "ni", "sin", "ningún", "ninguna", "ne", "n'",
-    "pas", "sans", "aucun", "aucune", "jamais", "nicht", "kein", "keine", "keinen", "keinem",
-    "keiner", "nie", "ohne",
-];
+const NEGATORS: [&str; 1] = ["
+    not no never nothing without don't doesn't didn't isn't wasn't aren't won't can't cannot
+    nunca ni sin ningún ninguna ne n' pas sans aucun aucune jamais nicht kein keine keinen
+    keinem keiner nie ohne
+    "];
 
 /// Negation words that also follow what they negate ("funktioniert nicht", "marche pas").
 const POST_NEGATORS: &[&str] = &["nicht", "pas"];
@@ -184,6 +110,24 @@ const CONTRASTS: &[&str] = &["but", "however", "pero", "aunque", "mais", "aber",
 
 /// French elisions split off a word ("n'est" is "n'" and "est").
 const ELISIONS: &[&str] = &["n'", "l'", "d'", "j'", "c'", "qu'", "s'", "m'", "t'"];
+
+/// The word lists as sets: every user message is looked up word by word.
+struct Lexicon {
+    positive: HashSet<&'static str>,
+    negative: HashSet<&'static str>,
+    only_negated: HashSet<&'static str>,
+    negators: HashSet<&'static str>,
+}
+
+fn lexicon() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| Lexicon {
+        positive: word_set(&POSITIVE),
+        negative: word_set(&NEGATIVE),
+        only_negated: word_set(&ONLY_NEGATED),
+        negators: word_set(&NEGATORS),
+    })
+}
 
 /// How far a negation reaches, in words.
 const SCOPE: usize = 3;
@@ -239,17 +183,17 @@ fn clauses(text: &str) -> Vec<Vec<String>> {
 
 /// The polarity of each indicator of one clause, negation applied.
 fn clause_indicators(words: &[String]) -> Vec<Sentiment> {
-    let is = |list: &[&str], w: &str| list.contains(&w);
+    let lexicon = lexicon();
     let mut flipped = vec![false; words.len()];
     for (i, word) in words.iter().enumerate() {
-        if is(NEGATORS, word) {
+        if lexicon.negators.contains(word.as_str()) {
             // The first indicator after it, within reach.
             let after = (i + 1..words.len().min(i + 1 + SCOPE)).find(|&j| indicator(&words[j]));
             if let Some(j) = after {
                 flipped[j] = true;
             }
         }
-        if is(POST_NEGATORS, word) {
+        if POST_NEGATORS.contains(&word.as_str()) {
             let before = (i.saturating_sub(SCOPE)..i)
                 .rev()
                 .find(|&j| indicator(&words[j]));
@@ -262,18 +206,23 @@ fn clause_indicators(words: &[String]) -> Vec<Sentiment> {
         .iter()
         .zip(flipped)
         .filter(|(w, _)| indicator(w))
-        .map(|(w, flipped)| match (is(NEGATIVE, w), flipped) {
-            (true, false) => Sentiment::Negative,
-            (true, true) => Sentiment::Neutral,
-            (false, true) => Sentiment::Negative,
-            (false, false) if is(POSITIVE, w) => Sentiment::Positive,
-            (false, false) => Sentiment::Neutral,
-        })
+        .map(
+            |(w, flipped)| match (lexicon.negative.contains(w.as_str()), flipped) {
+                (true, false) => Sentiment::Negative,
+                (true, true) => Sentiment::Neutral,
+                (false, true) => Sentiment::Negative,
+                (false, false) if lexicon.positive.contains(w.as_str()) => Sentiment::Positive,
+                (false, false) => Sentiment::Neutral,
+            },
+        )
         .collect()
 }
 
 fn indicator(word: &str) -> bool {
-    POSITIVE.contains(&word) || NEGATIVE.contains(&word) || ONLY_NEGATED.contains(&word)
+    let lexicon = lexicon();
+    lexicon.positive.contains(word)
+        || lexicon.negative.contains(word)
+        || lexicon.only_negated.contains(word)
 }
 
 #[cfg(test)]

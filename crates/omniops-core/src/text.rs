@@ -1,5 +1,6 @@
 //! Text rules of the analytics endpoints (the spec's algorithms), applied once per message
-//! at ingest: sentiment (in `sentiment`), language, the normalised query, product names and categories.
+//! at ingest: language, the normalised query, product names and categories; sentiment is in
+//! `sentiment`.
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -160,238 +161,46 @@ fn patterns() -> &'static [Regex] {
     })
 }
 
-const COMMON_WORDS: [&str; 40] = [
-    "the",
-    "and",
-    "for",
-    "you",
-    "your",
-    "have",
-    "with",
-    "this",
-    "that",
-    "what",
-    "where",
-    "when",
-    "which",
-    "there",
-    "their",
-    "they",
-    "them",
-    "from",
-    "would",
-    "could",
-    "should",
-    "about",
-    "please",
-    "need",
-    "looking",
-    "want",
-    "does",
-    "some",
-    "any",
-    "can",
-    "help",
-    "show",
-    "find",
-    "search",
-    "searching",
-    "know",
-    "like",
-    "tell",
-    "much",
-    "more",
-];
-
-/// Greetings and filler of the other languages we detect (Spanish, French, German): they
-/// are not products either.
-const COMMON_FOREIGN_WORDS: [&str; 24] = [
-    "hola", "gracias", "favor", "necesito", "tienen", "tiene", "donde", "busco", "bonjour",
-    "merci", "avez", "vous", "besoin", "cherche", "aide", "hallo", "danke", "bitte", "brauche",
-    "haben", "suche", "ihre", "eine", "einen",
-];
-
-/// Short words and filler of English, Spanish, French and German that never name a product
-/// (greetings, pronouns, articles, "product" itself). Words of three letters or fewer that are
-/// not here stay: "oil filter" and "air compressor" keep their qualifier.
-const FILLER: &[&str] = &[
+/// Words that never name a product, by language: common English words, greetings, pronouns,
+/// articles, "product" itself. Words of three letters or fewer that are not here stay: "oil
+/// filter" and "air compressor" keep their qualifier.
+const FILLER: [&str; 4] = [
     // English
-    "a",
-    "an",
-    "i",
-    "m",
-    "s",
-    "t",
-    "re",
-    "ve",
-    "ll",
-    "d",
-    "im",
-    "do",
-    "did",
-    "is",
-    "are",
-    "am",
-    "be",
-    "was",
-    "my",
-    "me",
-    "we",
-    "us",
-    "it",
-    "its",
-    "of",
-    "to",
-    "in",
-    "on",
-    "at",
-    "or",
-    "so",
-    "if",
-    "as",
-    "by",
-    "up",
-    "no",
-    "not",
-    "yes",
-    "how",
-    "why",
-    "who",
-    "get",
-    "got",
-    "buy",
-    "use",
-    "all",
-    "our",
-    "too",
-    "very",
-    "just",
-    "also",
-    "hi",
-    "hey",
-    "hello",
-    "thanks",
-    "thank",
-    "ok",
-    "okay",
-    "pls",
-    "plz",
-    "product",
-    "products",
-    "item",
-    "items",
-    "one",
-    "ones",
-    "has",
-    "had",
-    "may",
-    "now",
-    "but",
-    "out",
-    "new",
-    "still",
-    "stock",
-    "available",
-    "sell",
-    "sale",
+    "
+    the and for you your have with this that what where when which there their they them from
+    would could should about please need looking want does some any can help show find search
+    searching know like tell much more a an i m s t re ve ll d im do did is are am be was my me
+    we us it its of to in on at or so if as by up no not yes how why who get got buy use all
+    our too very just also hi hey hello thanks thank ok okay pls plz product products item
+    items one ones has had may now but out new still stock available sell sale
+    ",
     // Spanish
-    "un",
-    "una",
-    "unos",
-    "unas",
-    "el",
-    "la",
-    "los",
-    "las",
-    "de",
-    "del",
-    "y",
-    "en",
-    "por",
-    "con",
-    "mi",
-    "mis",
-    "tu",
-    "su",
-    "que",
-    "qué",
-    "es",
-    "hay",
-    "al",
-    "lo",
-    "se",
-    "para",
-    "quiero",
-    "producto",
-    "productos",
-    "ayuda",
-    "buenos",
-    "buenas",
-    "dias",
-    "días",
-    "tardes",
-    "usted",
+    "
+    hola gracias favor necesito tienen tiene donde busco un una unos unas el la los las de del
+    y en por con mi mis tu su que qué es hay al lo se para quiero producto productos ayuda
+    buenos buenas dias días tardes usted
+    ",
     // French
-    "le",
-    "les",
-    "une",
-    "des",
-    "du",
-    "et",
-    "je",
-    "j",
-    "il",
-    "mon",
-    "ma",
-    "mes",
-    "est",
-    "sont",
-    "pour",
-    "avec",
-    "sur",
-    "au",
-    "aux",
-    "ce",
-    "ça",
-    "qu",
-    "produit",
-    "produits",
-    "salut",
-    "voulez",
-    "voudrais",
-    "avez",
+    "
+    bonjour merci avez vous besoin cherche aide le les une des du et je j il mon ma mes est
+    sont pour avec sur au aux ce ça qu produit produits salut voulez voudrais
+    ",
     // German
-    "ich",
-    "du",
-    "sie",
-    "er",
-    "es",
-    "wir",
-    "ein",
-    "einem",
-    "der",
-    "die",
-    "das",
-    "den",
-    "dem",
-    "und",
-    "mit",
-    "für",
-    "von",
-    "zu",
-    "im",
-    "ist",
-    "sind",
-    "produkt",
-    "produkte",
-    "gibt",
-    "guten",
-    "tag",
-    "hilfe",
+    "
+    hallo danke bitte brauche haben suche ihre eine einen ich du sie er es wir ein einem der
+    die das den dem und mit für von zu im ist sind produkt produkte gibt guten tag hilfe
+    ",
 ];
 
+/// The words of whitespace-separated lists, as a set.
+pub(crate) fn word_set(lists: &[&'static str]) -> std::collections::HashSet<&'static str> {
+    lists.iter().flat_map(|l| l.split_whitespace()).collect()
+}
+
+/// Whether `word` (lowercased) is filler, looked up in a set: every message goes through it.
 fn filler(word: &str) -> bool {
-    FILLER.contains(&word) || COMMON_WORDS.contains(&word) || COMMON_FOREIGN_WORDS.contains(&word)
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| word_set(&FILLER)).contains(word)
 }
 
 /// The product a text asks for: the first of the spec's seven patterns that matches, else
