@@ -121,7 +121,7 @@ impl Store {
             // FULL: a commit is on disk before the request that caused it is answered.
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            // 8 MiB of pages per connection; the operating system's cache holds the rest
+            // 4 MiB of pages per connection; the operating system's cache holds the rest
             // without counting against the server's memory (README: Sizing and scale-out).
             .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory");

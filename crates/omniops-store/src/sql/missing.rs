@@ -378,15 +378,11 @@ async fn daily_counts(
         };
         format!("domain, product, {day} AS day, requests")
     };
-    let domain = match scope {
-        DailyScope::Domain(d) => Some(d.to_string()),
-        DailyScope::EachDomain | DailyScope::AllDomains => None,
-    };
     push_window_rows(&mut q, "product_rollup", window, day, |q| {
-        match (&domain, scope) {
-            (Some(d), _) => q.push("domain = ").push_bind(d.clone()),
-            (None, DailyScope::AllDomains) => q.push("domain = ''"),
-            (None, _) => q.push("domain <> ''"),
+        match scope {
+            DailyScope::Domain(d) => q.push("domain = ").push_bind(d.to_string()),
+            DailyScope::AllDomains => q.push("domain = ''"),
+            DailyScope::EachDomain => q.push("domain <> ''"),
         };
         q.push(" AND product IN (");
         let mut list = q.separated(", ");
