@@ -98,11 +98,13 @@ pub async fn combined(
     let json_reads = Arc::new(Mutex::new(Vec::new()));
     let page_loads = Arc::new(Mutex::new(Vec::new()));
     let half = (args.concurrency / 2).max(1);
+    // Ids unique to this run: on a kept database a repeated id is accepted and stores nothing.
+    let run = uuid::Uuid::new_v4().simple().to_string();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..half {
         let (client, base, stop) = (client.clone(), base.to_string(), stop.clone());
-        let (written, writes) = (written.clone(), writes.clone());
+        let (written, writes, run) = (written.clone(), writes.clone(), run.clone());
         let domains = args.domains.max(1);
         let models = args.models();
         tasks.push(tokio::spawn(async move {
@@ -113,7 +115,7 @@ pub async fn combined(
                 let events: Vec<_> = (0..COMBINED_BATCH)
                     .map(|_| {
                         n += 1;
-                        json!({"type": "session", "session_id": format!("mixed-{writer}-{n}"),
+                        json!({"type": "session", "session_id": format!("mixed-{run}-{writer}-{n}"),
                             "model": models[rng.gen_range(0..models.len())],
                             "domain": format!("shop{}.example", rng.gen_range(0..domains)),
                             "start_time": to_rfc3339(now - 5_000_000), "duration_ms": 2_000,
