@@ -861,7 +861,11 @@ dispatch! {
     fn find_dashboard_session(&self, token_hash: &str, now: Micros) -> Option<(ApiKeyRecord, String)> = find_dashboard_session(token_hash, now);
     fn delete_dashboard_session(&self, token_hash: &str) -> () = delete_dashboard_session(token_hash);
     fn count_active_keys(&self) -> i64 = count_active_keys();
+    /// Retention of raw sessions: on PostgreSQL whole weeks are dropped (README: Retention).
     fn delete_sessions_before(&self, cutoff: Micros) -> u64 = delete_sessions_before(cutoff);
+    /// PostgreSQL: creates the week partitions of raw sessions from `from` to `to` that do
+    /// not exist yet; returns how many. SQLite: nothing to do.
+    fn prepare_partitions(&self, from: Micros, to: Micros) -> u64 = prepare_partitions(from, to);
     fn delete_conversations_before(&self, cutoff: Micros) -> u64 = delete_conversations_before(cutoff);
     fn delete_rollups_before(&self, cutoff: Micros) -> u64 = delete_rollups_before(cutoff);
 }

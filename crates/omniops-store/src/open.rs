@@ -89,16 +89,29 @@ async fn move_into_schema(pool: &sqlx::PgPool, schema: &str) -> anyhow::Result<(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
-    for table in TABLES {
-        let present: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(format!("public.{table}"))
-            .fetch_one(&mut *tx)
+    // Our tables, with the week partitions of raw sessions, their key table and functions.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' \
+         AND (tablename = ANY($1) OR tablename LIKE 'chat\\_telemetry\\_%')",
+    )
+    .bind(&TABLES[..])
+    .fetch_all(&mut *tx)
+    .await?;
+    for table in tables {
+        sqlx::query(&format!("ALTER TABLE public.{table} SET SCHEMA {schema}"))
+            .execute(&mut *tx)
             .await?;
-        if present {
-            sqlx::query(&format!("ALTER TABLE public.{table} SET SCHEMA {schema}"))
-                .execute(&mut *tx)
-                .await?;
-        }
+    }
+    let functions: Vec<String> = sqlx::query_scalar(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = 'public' AND p.proname LIKE 'chat\\_telemetry\\_%'",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for function in functions {
+        sqlx::query(&format!("ALTER FUNCTION {function} SET SCHEMA {schema}"))
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     tracing::info!(

@@ -35,6 +35,8 @@ pub(crate) mod repricing;
 pub(crate) mod retention;
 #[path = "sql/rollups.rs"]
 pub(crate) mod rollups;
+#[path = "sqlite_rows.rs"]
+pub(crate) mod rows;
 #[path = "sql/sessions.rs"]
 pub(crate) mod sessions;
 #[path = "sql/shop.rs"]
@@ -43,6 +45,18 @@ pub(crate) mod shop;
 pub(crate) mod webhooks;
 
 pub(crate) use self::{
-    alerts::*, config::*, conversations::*, ingest::*, keys::*, missing::*, prices::*,
-    repricing::*, retention::*, rollups::*, sessions::*, shop::*, webhooks::*,
+    alerts::*,
+    config::*,
+    conversations::*,
+    ingest::*,
+    keys::*,
+    missing::*,
+    prices::*,
+    repricing::*,
+    retention::*,
+    rollups::*,
+    rows::{delete_sessions_before, prepare_partitions},
+    sessions::*,
+    shop::*,
+    webhooks::*,
 };

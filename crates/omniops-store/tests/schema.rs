@@ -56,7 +56,7 @@ async fn tables_live_in_their_schema_beside_the_specs() {
         1,
         "only the spec's table is in public"
     );
-    drop_database(&admin, &name).await;
+    omniops_testkit::drop_database(&admin, &name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,13 +105,5 @@ async fn an_installation_in_public_moves_into_the_schema() {
         30_000_000
     );
     again.close().await;
-    drop_database(&admin, &name).await;
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut c)
-        .await
-        .expect("drop");
+    omniops_testkit::drop_database(&admin, &name).await;
 }

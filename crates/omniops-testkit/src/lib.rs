@@ -61,6 +61,16 @@ pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
     Some((url, admin, name))
 }
 
+/// Drops a database made by [`fresh_postgres_database`].
+pub async fn drop_database(admin: &str, name: &str) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(admin).await.expect("connect");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut c)
+        .await
+        .expect("drop");
+}
+
 impl TestDb {
     /// The PostgreSQL URL for raw SQL in tests, finding Omniops' tables in their schema.
     pub fn raw_postgres_url(&self) -> Option<String> {

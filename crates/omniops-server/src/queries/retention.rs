@@ -19,6 +19,14 @@ pub async fn cleanup(state: &AppState) -> anyhow::Result<CleanupReport> {
     let raw_cutoff = floor_hour(state.raw_retention_cutoff());
     let rollup_cutoff =
         floor_day(now - i64::from(state.settings.rollup_retention_days) * MICROS_PER_DAY);
+    // Weeks of raw sessions from the retention's first to next week's, so sessions land in
+    // their week's partition (PostgreSQL) and a week ends up dropped whole. At most a year
+    // back: older backfills are few and go to the default partition.
+    let oldest = raw_cutoff.max(now - 366 * MICROS_PER_DAY);
+    state
+        .store
+        .prepare_partitions(oldest, now + 7 * MICROS_PER_DAY)
+        .await?;
     let report = CleanupReport {
         sessions_deleted: state.store.delete_sessions_before(raw_cutoff).await?,
         conversations_deleted: state.store.delete_conversations_before(raw_cutoff).await?,

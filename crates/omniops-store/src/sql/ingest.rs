@@ -18,8 +18,8 @@ use crate::{batch, BatchOutcome, LiveChange, LiveKind};
 use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
 use omniops_core::pricing::PriceTable;
-use omniops_core::session::{calls_to_json, Session};
-use sqlx::{Pool, QueryBuilder, Row, Transaction};
+use omniops_core::session::Session;
+use sqlx::{Pool, QueryBuilder, Transaction};
 use std::collections::{HashMap, HashSet};
 
 pub(crate) type Tx<'a> = Transaction<'a, DB>;
@@ -40,45 +40,6 @@ pub(crate) async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
 /// Only full chunks keep their prepared statement (`persistent`): one of 1,000 rows takes
 /// about a megabyte prepared, and a partial chunk's row count rarely comes back.
 pub(crate) const CHUNK: usize = 1_000;
-
-pub(crate) fn push_session(
-    b: &mut sqlx::query_builder::Separated<'_, '_, DB, &'static str>,
-    s: &Session,
-    now: Micros,
-) {
-    let json =
-        |v: &Vec<serde_json::Value>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    b.push_bind(s.id.clone())
-        .push_bind(s.session_id.clone())
-        .push_bind(s.model.clone())
-        .push_bind(s.domain.clone())
-        .push_bind(s.conversation_id.clone())
-        .push_bind(s.start_time)
-        .push_bind(s.end_time)
-        .push_bind(s.duration_ms())
-        .push_bind(s.iterations)
-        .push_bind(s.search_count)
-        .push_bind(s.total_results)
-        .push_bind(json(&s.searches))
-        .push_bind(s.usage.input)
-        .push_bind(s.usage.cached_input)
-        .push_bind(s.usage.cache_write)
-        .push_bind(s.usage.output)
-        .push_bind(s.usage.reasoning)
-        .push_bind(s.cost_nanos)
-        .push_bind(s.success)
-        .push_bind(s.error.clone())
-        .push_bind(json(&s.logs))
-        .push_bind(s.metadata.as_ref().map(|m| m.to_string()))
-        .push_bind(s.last_event_at)
-        .push_bind(serde_json::to_string(&s.event_ids).unwrap_or_else(|_| "[]".into()))
-        .push_bind(now)
-        .push_bind(s.otlp.as_ref().map(|o| o.received_at))
-        .push_bind(s.otlp.as_ref().and_then(|o| o.root_end))
-        .push_bind(s.otlp.as_ref().and_then(|o| o.failure.clone()))
-        .push_bind(calls_to_json(&s.calls))
-        .push_bind(s.price.clone());
-}
 
 /// Rows of `select` (ending in `… IN (`) for every id, a chunk of ids per statement.
 /// With `lock_by` (the id column), rows are locked for the rest of the transaction on
@@ -121,49 +82,6 @@ pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Resu
     fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
-/// What a later event may change in a stored session.
-pub(crate) const SESSION_UPDATE: &str = " ON CONFLICT (session_id) DO UPDATE SET end_time = excluded.end_time, \
-    duration_ms = excluded.duration_ms, iterations = excluded.iterations, \
-    search_count = excluded.search_count, total_results = excluded.total_results, \
-    searches = excluded.searches, input_tokens = excluded.input_tokens, \
-    cached_input_tokens = excluded.cached_input_tokens, \
-    cache_write_tokens = excluded.cache_write_tokens, output_tokens = excluded.output_tokens, \
-    reasoning_tokens = excluded.reasoning_tokens, cost_nanos = excluded.cost_nanos, \
-    calls = excluded.calls, price_ref = excluded.price_ref, success = excluded.success, error = excluded.error, logs = excluded.logs, \
-    last_event_at = excluded.last_event_at, event_ids = excluded.event_ids";
-
-/// A span may also move a span-built session's start and name its model.
-pub(crate) const SPAN_SESSION_UPDATE: &str =
-    ", model = excluded.model, start_time = excluded.start_time, \
-    metadata = excluded.metadata, otlp_received_at = excluded.otlp_received_at, \
-    otlp_root_end = excluded.otlp_root_end, otlp_failure = excluded.otlp_failure";
-
-pub(crate) async fn upsert_sessions(
-    tx: &mut Tx<'_>,
-    sessions: &[&Session],
-    now: Micros,
-) -> sqlx::Result<()> {
-    // Span-built sessions update more columns; the rest keep the narrower (faster) update.
-    let (from_spans, others): (Vec<&Session>, Vec<&Session>) =
-        sessions.iter().partition(|s| s.otlp.is_some());
-    for (group, wider) in [(others, false), (from_spans, true)] {
-        for chunk in group.chunks(CHUNK) {
-            let mut q =
-                QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
-            q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
-            q.push(SESSION_UPDATE);
-            if wider {
-                q.push(SPAN_SESSION_UPDATE);
-            }
-            q.build()
-                .persistent(chunk.len() == CHUNK)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
 /// Writes only the end of sessions that changed in nothing else: a fraction of a full
 /// upsert's binds, for span-built sessions that settle in bulk.
 pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
@@ -188,63 +106,6 @@ pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -
     Ok(())
 }
 
-/// Inserts finished sessions whose id is new; returns the ids actually inserted.
-pub(crate) async fn insert_backfills(
-    tx: &mut Tx<'_>,
-    sessions: &[Session],
-    now: Micros,
-) -> sqlx::Result<HashSet<String>> {
-    if !ROW_LOCKS {
-        return insert_new_backfills(tx, sessions, now).await;
-    }
-    let mut inserted = HashSet::with_capacity(sessions.len());
-    for chunk in sessions.chunks(CHUNK) {
-        let mut q =
-            QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
-        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
-        q.push(" ON CONFLICT (session_id) DO NOTHING RETURNING session_id");
-        for row in q
-            .build()
-            .persistent(chunk.len() == CHUNK)
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            inserted.insert(row.try_get::<String, _>(0)?);
-        }
-    }
-    Ok(inserted)
-}
-
-/// [`insert_backfills`] where this transaction is the only writer (SQLite): the ids already
-/// stored are read first (usually none), so no row comes back per inserted session; on
-/// SQLite each returned row is a message between threads.
-async fn insert_new_backfills(
-    tx: &mut Tx<'_>,
-    sessions: &[Session],
-    now: Micros,
-) -> sqlx::Result<HashSet<String>> {
-    let ids: Vec<String> = sessions.iter().map(|s| s.session_id.clone()).collect();
-    let select = "SELECT session_id FROM chat_telemetry WHERE session_id IN (";
-    let stored: HashSet<String> = fetch_by_ids(tx, select, &ids, None, |r| r.try_get(0))
-        .await?
-        .into_iter()
-        .collect();
-    let new: Vec<&Session> = sessions
-        .iter()
-        .filter(|s| !stored.contains(&s.session_id))
-        .collect();
-    for chunk in new.chunks(CHUNK) {
-        let mut q =
-            QueryBuilder::<DB>::new(format!("INSERT INTO chat_telemetry ({SESSION_COLUMNS}) "));
-        q.push_values(chunk, |mut b, s| push_session(&mut b, s, now));
-        q.build()
-            .persistent(chunk.len() == CHUNK)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(new.into_iter().map(|s| s.session_id.clone()).collect())
-}
-
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and
 /// rollups commit together or not at all.
 pub async fn apply_batch(
@@ -252,8 +113,30 @@ pub async fn apply_batch(
     requests: &[batch::Request<'_>],
     prices: &PriceTable,
     now: Micros,
-    cache: Option<&mut LiveCache>,
+    mut cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<BatchOutcome> {
+    // Another instance may create a session this batch planned as new (PostgreSQL): the
+    // batch is then planned again, and finds it. Three times in a row would take a client
+    // sending one new session to several instances at once, again and again.
+    for _ in 0..3 {
+        if let Some(outcome) = apply_once(pool, requests, prices, now, cache.as_deref_mut()).await?
+        {
+            return Ok(outcome);
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "new sessions of this batch were created by another writer three times in a row".into(),
+    ))
+}
+
+/// [`apply_batch`], or `None` when another writer created one of its new sessions first.
+async fn apply_once(
+    pool: &Pool<DB>,
+    requests: &[batch::Request<'_>],
+    prices: &PriceTable,
+    now: Micros,
+    cache: Option<&mut LiveCache>,
+) -> sqlx::Result<Option<BatchOutcome>> {
     let mut tx = begin_write(pool).await?;
     let (ids, conversation_ids) = batch::ids_to_load(requests);
     let mut cache = cache;
@@ -298,9 +181,11 @@ pub async fn apply_batch(
         .filter(|(_, d)| *d)
         .map(|(s, _)| s)
         .partition(|s| settled.contains(&s.session_id));
-    upsert_sessions(&mut tx, &dirty, now).await?;
+    if !super::rows::write_sessions(&mut tx, &dirty, &known, now).await? {
+        return Ok(None);
+    }
     write_session_ends(&mut tx, &closed).await?;
-    let inserted = insert_backfills(&mut tx, &backfills, now).await?;
+    let inserted = super::rows::insert_backfills(&mut tx, &backfills, now).await?;
     let changed: Vec<&Conversation> = conversations
         .values()
         .filter(|(_, d)| *d)
@@ -359,13 +244,13 @@ pub async fn apply_batch(
     if let Some(cache) = cache {
         cache.keep(sessions.into_values().map(|(s, _)| s));
     }
-    Ok(BatchOutcome {
+    Ok(Some(BatchOutcome {
         rejections,
         ended,
         backfilled,
         live,
         unpriced,
-    })
+    }))
 }
 
 /// The products asked for and not found, from this batch: failed searches, and questions

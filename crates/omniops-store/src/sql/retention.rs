@@ -3,18 +3,6 @@ use super::DB;
 use omniops_core::clock::Micros;
 use sqlx::Pool;
 
-/// Deletes ended raw sessions that started before `cutoff`, a slice at a time so that
-/// ingest is never blocked for long. Returns how many were deleted.
-pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Result<u64> {
-    delete_in_slices(
-        pool,
-        "DELETE FROM chat_telemetry WHERE id IN (SELECT id FROM chat_telemetry \
-         WHERE start_time < $1 AND end_time IS NOT NULL LIMIT 5000)",
-        cutoff,
-    )
-    .await
-}
-
 /// Runs `statement` (a DELETE of a limited slice, with the cutoff as `$1`) until it deletes
 /// nothing: each slice is a short transaction, so writers are never held up for long.
 pub(crate) async fn delete_in_slices(
