@@ -76,10 +76,53 @@ pub struct ShopInputs {
     pub unique_products: i64,
     pub products_indexed: i64,
     pub prices: Vec<Decimal>,
+    /// Orders of the window, whatever their status.
+    pub total_orders: i64,
+    /// Revenue orders of the window (README: WooCommerce), per currency.
     pub orders: Vec<CurrencyTotal>,
     pub carts: Vec<CurrencyTotal>,
     pub domains: Vec<String>,
+    /// Stores configured and enabled.
+    pub configured_stores: i64,
+    /// The sync state of each of them that was synced at least once.
+    pub stores: Vec<StoreSync>,
 }
+
+/// Where a store's sync stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreSync {
+    pub domain: String,
+    pub last_success_at: Option<Micros>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Micros>,
+    pub products_synced: i64,
+    pub orders_synced: i64,
+}
+
+impl StoreSync {
+    /// The last attempt failed.
+    pub fn failing(&self) -> bool {
+        self.last_error_at.is_some() && self.last_error_at > self.last_success_at
+    }
+}
+
+/// A store's sync as the report shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStatus {
+    pub domain: String,
+    /// `active` or `error`.
+    pub status: &'static str,
+    pub last_sync: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub products_synced: i64,
+    pub orders_synced: i64,
+}
+
+/// WooCommerce order statuses that are revenue; refunded, cancelled, failed, pending and
+/// on-hold orders are not. An order sent without a status counts (README: WooCommerce).
+pub const REVENUE_STATUSES: [&str; 2] = ["processing", "completed"];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -92,7 +135,15 @@ pub struct WooCommerceReport {
     pub revenue_by_currency: Vec<CurrencyAmount>,
     pub abandoned_carts: AbandonedCarts,
     pub statistics: ShopStatistics,
+    /// `error` when a store's last sync failed; `active` after a good sync or with shop
+    /// data sent as events; else `not_configured`.
     pub status: &'static str,
+    /// The newest failure among failing stores, and when it happened.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    /// The newest good sync of any store.
+    pub last_sync: Option<String>,
+    pub stores: Vec<StoreStatus>,
     pub domains: Vec<String>,
 }
 
@@ -140,10 +191,21 @@ pub fn build_woocommerce(i: ShopInputs) -> WooCommerceReport {
     } else {
         price_sum / Decimal::from(i.prices.len())
     };
-    let active = i.products_indexed > 0 || !i.orders.is_empty() || !i.carts.is_empty();
+    let has_data = i.products_indexed > 0 || i.total_orders > 0 || !i.carts.is_empty();
+    let newest_failure = i
+        .stores
+        .iter()
+        .filter(|s| s.failing())
+        .max_by_key(|s| s.last_error_at);
+    let last_sync = i.stores.iter().filter_map(|s| s.last_success_at).max();
+    let status = match (newest_failure, has_data || last_sync.is_some()) {
+        (Some(_), _) => "error",
+        (None, true) => "active",
+        (None, false) => "not_configured",
+    };
     WooCommerceReport {
         total_products: i.unique_products,
-        total_orders: i.orders.iter().map(|o| o.count).sum(),
+        total_orders: i.total_orders,
         revenue: amount(main_order.map_or(0, |o| o.nanos)),
         currency: main_order.map(|o| o.currency.clone()),
         revenue_by_currency: i
@@ -162,10 +224,26 @@ pub fn build_woocommerce(i: ShopInputs) -> WooCommerceReport {
         },
         statistics: ShopStatistics {
             avg_product_price: json_number(avg_price, 2),
-            configured_domains: i.domains.len() as i64,
+            configured_domains: i.configured_stores,
             products_indexed: i.products_indexed,
         },
-        status: if active { "active" } else { "not_configured" },
+        status,
+        last_error: newest_failure.and_then(|s| s.last_error.clone()),
+        last_error_at: newest_failure.and_then(|s| s.last_error_at).map(to_rfc3339),
+        last_sync: last_sync.map(to_rfc3339),
+        stores: i
+            .stores
+            .iter()
+            .map(|s| StoreStatus {
+                domain: s.domain.clone(),
+                status: if s.failing() { "error" } else { "active" },
+                last_sync: s.last_success_at.map(to_rfc3339),
+                last_error: s.last_error.clone(),
+                last_error_at: s.last_error_at.map(to_rfc3339),
+                products_synced: s.products_synced,
+                orders_synced: s.orders_synced,
+            })
+            .collect(),
         domains: i.domains,
     }
 }

@@ -23,6 +23,7 @@ pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod transport;
+pub mod woocommerce;
 
 pub use settings::{Secret, Settings, SettingsLayer};
 
@@ -96,6 +97,7 @@ pub async fn serve(
     let webhooks = tokio::spawn(jobs::webhooks::run(state.clone(), stop.clone()));
     let prices = tokio::spawn(jobs::prices::run(state.clone(), stop.clone()));
     let repricing = tokio::spawn(jobs::repricing::run(state.clone(), stop.clone()));
+    let woocommerce = tokio::spawn(jobs::woocommerce::run(state.clone(), stop.clone()));
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state
@@ -129,7 +131,16 @@ pub async fn serve(
     .await;
     // In-flight requests have been answered; let the writer finish what is queued.
     stop.cancel();
-    let _ = tokio::join!(writer, retention, reaper, alerts, webhooks, prices, repricing);
+    let _ = tokio::join!(
+        writer,
+        retention,
+        reaper,
+        alerts,
+        webhooks,
+        prices,
+        repricing,
+        woocommerce
+    );
     if let Some(task) = remote_live {
         task.abort();
     }

@@ -95,6 +95,10 @@ fn table() -> Vec<(Spec, MethodRouter<AppState>)> {
             get(api::shop::woocommerce),
         ),
         (
+            spec(M::POST, "/api/dashboard/woocommerce/sync", Admin),
+            post(api::shop::sync),
+        ),
+        (
             spec(M::GET, "/api/dashboard/config", Read),
             get(api::config::get),
         ),

@@ -55,6 +55,8 @@ pub struct Settings {
     pub allow_private_outbound: bool,
     /// How often due webhook deliveries are sent (tests shorten it).
     pub delivery_interval_ms: u64,
+    /// How often each enabled WooCommerce store is synced (README: WooCommerce).
+    pub woocommerce_sync_minutes: u32,
     /// A session built from OpenTelemetry spans ends this long after its last span arrived,
     /// once its root span has ended.
     pub otlp_quiet_ms: u64,
@@ -96,6 +98,7 @@ impl Default for Settings {
             reaper_interval_ms: 60_000,
             allow_private_outbound: false,
             delivery_interval_ms: 1_000,
+            woocommerce_sync_minutes: 15,
             otlp_quiet_ms: 5_000,
             report_cache_ms: 1_000,
             max_connections: 4_096,
@@ -129,6 +132,7 @@ pub struct SettingsLayer {
     /// The same as `allow_private_webhooks`, for every outbound call (webhooks and stores).
     pub allow_private_outbound: Option<bool>,
     pub delivery_interval_ms: Option<u64>,
+    pub woocommerce_sync_minutes: Option<u32>,
     pub otlp_quiet_ms: Option<u64>,
     pub report_cache_ms: Option<u64>,
     pub max_connections: Option<usize>,
@@ -155,6 +159,8 @@ pub enum SettingsError {
     DatabaseUrl,
     #[error("otlp_quiet_ms must be from 1 to 3600000")]
     OtlpQuiet,
+    #[error("woocommerce_sync_minutes must be from 1 to 1440")]
+    WooCommerceSync,
     #[error("report_cache_ms must be from 0 to 60000")]
     ReportCache,
     #[error("max_connections must be at least 16, body_bytes_in_flight at least 1048576, and the timeouts from 100 ms to 1 hour")]
@@ -193,6 +199,9 @@ impl Settings {
                 .or(l.allow_private_webhooks)
                 .unwrap_or(s.allow_private_outbound);
             s.delivery_interval_ms = l.delivery_interval_ms.unwrap_or(s.delivery_interval_ms);
+            s.woocommerce_sync_minutes = l
+                .woocommerce_sync_minutes
+                .unwrap_or(s.woocommerce_sync_minutes);
             s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
             s.report_cache_ms = l.report_cache_ms.unwrap_or(s.report_cache_ms);
             s.max_connections = l.max_connections.unwrap_or(s.max_connections);
@@ -236,6 +245,9 @@ impl Settings {
         }
         if !(1..=3_600_000).contains(&self.otlp_quiet_ms) {
             return Err(SettingsError::OtlpQuiet);
+        }
+        if !(1..=1_440).contains(&self.woocommerce_sync_minutes) {
+            return Err(SettingsError::WooCommerceSync);
         }
         if self.report_cache_ms > 60_000 {
             return Err(SettingsError::ReportCache);

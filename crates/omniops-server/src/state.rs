@@ -34,6 +34,8 @@ pub struct Inner {
     pub delivery_wakeup: tokio::sync::Notify,
     /// Woken when a repricing job is queued.
     pub reprice_wakeup: tokio::sync::Notify,
+    /// One WooCommerce sync at a time: the schedule's and those asked for wait in turn.
+    pub woocommerce_sync: tokio::sync::Mutex<()>,
     /// Cancelled when the server starts shutting down: open streams end then.
     pub stopping: tokio_util::sync::CancellationToken,
     /// Which session each recent trace belongs to, for spans that do not name theirs.
@@ -87,6 +89,7 @@ impl AppState {
             alert_wakeup: tokio::sync::Notify::new(),
             delivery_wakeup: tokio::sync::Notify::new(),
             reprice_wakeup: tokio::sync::Notify::new(),
+            woocommerce_sync: tokio::sync::Mutex::new(()),
             metrics: crate::metrics::Metrics::default(),
             retention_days: std::sync::atomic::AtomicU32::new(settings.retention_days),
             generation: crate::queries::cache::Generation::default(),

@@ -470,6 +470,20 @@ impl std::fmt::Display for Scope {
     }
 }
 
+/// How a WooCommerce sync of one store ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// Every page was read: where the next sync resumes (`None`: where it was), and how
+    /// many products and orders were stored.
+    Synced {
+        products_after: Option<String>,
+        orders_after: Option<String>,
+        products: i64,
+        orders: i64,
+    },
+    Failed(String),
+}
+
 /// A customer domain and its WooCommerce connection (secrets included: never serialise this).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DomainConfig {
@@ -868,4 +882,8 @@ dispatch! {
     fn prepare_partitions(&self, from: Micros, to: Micros) -> u64 = prepare_partitions(from, to);
     fn delete_conversations_before(&self, cutoff: Micros) -> u64 = delete_conversations_before(cutoff);
     fn delete_rollups_before(&self, cutoff: Micros) -> u64 = delete_rollups_before(cutoff);
+    /// Records a WooCommerce sync's outcome for a store (README: WooCommerce).
+    fn record_store_sync(&self, domain: &str, outcome: &SyncOutcome, at: Micros) -> () = record_store_sync(domain, outcome, at);
+    /// Where a store's incremental sync resumes: (products, orders) modified after.
+    fn store_sync_cursors(&self, domain: &str) -> (Option<String>, Option<String>) = store_sync_cursors(domain);
 }

@@ -258,6 +258,7 @@ fn settings(
         login_failures_allowed: args.and_then(|a| a.login_failures_allowed),
         login_lockout_max_secs: args.and_then(|a| a.login_lockout_max_secs),
         delivery_interval_ms: None,
+        woocommerce_sync_minutes: None,
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
         report_cache_ms: args.and_then(|a| a.report_cache_ms),
     };

@@ -42,6 +42,7 @@ struct ShopBody {
     value: Option<Value>,
     total: Option<Value>,
     currency: String,
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,14 +197,37 @@ pub(super) fn shop(kind: &str, raw: &str, at: Micros) -> Result<Event, EventErro
             amount("value", b.value.as_ref())?,
         )
     };
+    let status = match (&kind, b.status) {
+        (ShopKind::Order, Some(status)) => Some(order_status(&status)?),
+        _ => None,
+    };
     Ok(Event::Shop(ShopEvent {
         kind,
         domain: b.domain,
         id,
         amount_nanos,
         currency,
+        status,
         at,
     }))
+}
+
+/// An order's status as WooCommerce names them (`processing`, `on-hold`, …): lowercase
+/// letters, digits, `-` and `_`, at most 50 (README: WooCommerce).
+fn order_status(status: &str) -> Result<String, EventError> {
+    let status = status.trim().to_ascii_lowercase();
+    let valid = !status.is_empty()
+        && status.len() <= 50
+        && status
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        return Err(EventError::new(
+            "status",
+            "status must be 1 to 50 lowercase letters, digits, - or _ (e.g. processing)",
+        ));
+    }
+    Ok(status)
 }
 
 pub(super) fn extraction(raw: &str, at: Micros) -> Result<Event, EventError> {

@@ -155,6 +155,8 @@ pub struct ShopEvent {
     /// Value or total in nano-units of `currency`.
     pub amount_nanos: i64,
     pub currency: String,
+    /// Orders: the shop's status (`processing`, `refunded`, …); `None` when not sent.
+    pub status: Option<String>,
     pub at: Micros,
 }
 

@@ -43,6 +43,14 @@ pub struct WindowQuery {
     domain: Option<String>,
 }
 
+/// One customer domain (a domain-scoped key always gets its own).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DomainQuery {
+    domain: Option<String>,
+}
+
 /// Paging parameters.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::analytics::missing_products,
         crate::api::shop::scraped,
         crate::api::shop::woocommerce,
+        crate::api::shop::sync,
         crate::api::config::get,
         crate::api::config::put,
         crate::api::config::test_connection,

@@ -49,3 +49,24 @@ pub async fn woocommerce(
         woocommerce_report(&state, &window, domain.as_deref()).await?,
     ))
 }
+
+/// `POST /api/dashboard/woocommerce/sync`'s answer: one entry per store synced.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SyncAnswer {
+    stores: Vec<crate::woocommerce::StoreSyncResult>,
+}
+
+/// `POST /api/dashboard/woocommerce/sync`: syncs the enabled WooCommerce stores now (of
+/// `domain`, if given), and answers when done (README: WooCommerce).
+#[utoipa::path(post, path = "/api/dashboard/woocommerce/sync", tag = "settings", params(super::DomainQuery),
+    responses((status = 200, body = SyncAnswer), super::errors::Common))]
+pub async fn sync(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<SyncAnswer>, ApiError> {
+    let params = params(query)?;
+    let domain = principal.resolve_domain(request::domain(&params)?)?;
+    let stores = crate::woocommerce::sync_stores(&state, domain.as_deref()).await?;
+    Ok(Json(SyncAnswer { stores }))
+}

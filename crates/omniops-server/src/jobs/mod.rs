@@ -7,3 +7,4 @@ pub mod reaper;
 pub mod repricing;
 pub mod retention;
 pub mod webhooks;
+pub mod woocommerce;

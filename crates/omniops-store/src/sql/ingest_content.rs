@@ -154,20 +154,22 @@ pub(crate) async fn upsert_scrape_jobs(
 
 /// Carts and orders, one row per (domain, id); a repeat replaces amount and currency.
 pub(crate) async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::Result<()> {
-    for (kind, table, id_column, amount_column) in [
+    // Only orders have a status; a cart's row takes none.
+    for (kind, table, id_column, amount_column, status) in [
         (
             ShopKind::AbandonedCart,
             "abandoned_carts",
             "cart_id",
             "value_nanos",
+            "",
         ),
-        (ShopKind::Order, "orders", "order_id", "total_nanos"),
+        (ShopKind::Order, "orders", "order_id", "total_nanos", ", status"),
     ] {
         let of_kind: Vec<ShopEvent> = events.iter().filter(|e| e.kind == kind).cloned().collect();
         let rows = last_per_key(&of_kind, |e| (e.domain.clone(), e.id.clone()));
         for chunk in rows.chunks(CHUNK) {
             let mut q = QueryBuilder::<DB>::new(format!(
-                "INSERT INTO {table} (domain, {id_column}, {amount_column}, currency, created_at) "
+                "INSERT INTO {table} (domain, {id_column}, {amount_column}, currency, created_at{status}) "
             ));
             q.push_values(chunk, |mut b, e| {
                 b.push_bind(e.domain.to_string())
@@ -175,10 +177,18 @@ pub(crate) async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::
                     .push_bind(e.amount_nanos)
                     .push_bind(e.currency.clone())
                     .push_bind(e.at);
+                if !status.is_empty() {
+                    b.push_bind(e.status.clone());
+                }
             });
+            let status_update = if status.is_empty() {
+                ""
+            } else {
+                ", status = COALESCE(excluded.status, orders.status)"
+            };
             q.push(format!(
                 " ON CONFLICT (domain, {id_column}) DO UPDATE SET {amount_column} = excluded.{amount_column}, \
-                 currency = excluded.currency"
+                 currency = excluded.currency{status_update}"
             ));
             q.build()
                 .persistent(chunk.len() == CHUNK)

@@ -1,7 +1,9 @@
 // The content index and shop data.
 use super::rollups::{split_sum, wide_sum};
 use super::DB;
-use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs};
+use crate::SyncOutcome;
+use omniops_core::clock::Micros;
+use omniops_core::shop::{CurrencyTotal, ScrapedInputs, ShopInputs, StoreSync};
 use omniops_core::window::Window;
 use sqlx::{Pool, Row};
 
@@ -52,16 +54,18 @@ pub async fn scraped_inputs(
     })
 }
 
+/// Rows of the window per currency; `filter` narrows them further (SQL, or empty).
 pub(crate) async fn currency_totals(
     pool: &Pool<DB>,
     table: &str,
     amount: &str,
+    filter: &str,
     window: &Window,
     scope: &str,
 ) -> sqlx::Result<Vec<CurrencyTotal>> {
     let rows = sqlx::query(&format!(
         "SELECT currency, CAST(COUNT(*) AS BIGINT), {} FROM {table} \
-         WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) GROUP BY currency ORDER BY currency",
+         WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3){filter} GROUP BY currency ORDER BY currency",
         split_sum(amount)
     ))
     .bind(window.start)
@@ -78,6 +82,96 @@ pub(crate) async fn currency_totals(
             })
         })
         .collect()
+}
+
+/// Orders that are revenue (`omniops_core::shop::REVENUE_STATUSES`, or no status).
+const REVENUE: &str = " AND (status IS NULL OR status IN ('processing', 'completed'))";
+
+/// The sync state of the configured, enabled stores that were synced at least once.
+pub async fn store_syncs(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<StoreSync>> {
+    let rows = sqlx::query(
+        "SELECT s.domain, s.last_success_at, s.last_error, s.last_error_at, s.products_synced, \
+         s.orders_synced FROM woocommerce_sync s JOIN domain_config c ON c.domain = s.domain \
+         WHERE c.woocommerce_enabled AND ($1 = '' OR s.domain = $1) ORDER BY s.domain",
+    )
+    .bind(scope)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoreSync {
+                domain: r.try_get(0)?,
+                last_success_at: r.try_get(1)?,
+                last_error: r.try_get(2)?,
+                last_error_at: r.try_get(3)?,
+                products_synced: r.try_get(4)?,
+                orders_synced: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+/// Records a sync's outcome: on success the cursors to resume from and the rows it
+/// brought; on failure the error, leaving the cursors where the last good sync left them.
+pub async fn record_store_sync(
+    pool: &Pool<DB>,
+    domain: &str,
+    outcome: &SyncOutcome,
+    at: Micros,
+) -> sqlx::Result<()> {
+    match outcome {
+        SyncOutcome::Synced {
+            products_after,
+            orders_after,
+            products,
+            orders,
+        } => {
+            sqlx::query(
+                "INSERT INTO woocommerce_sync (domain, products_after, orders_after, last_success_at, products_synced, orders_synced) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (domain) DO UPDATE SET \
+                 products_after = COALESCE(excluded.products_after, woocommerce_sync.products_after), \
+                 orders_after = COALESCE(excluded.orders_after, woocommerce_sync.orders_after), \
+                 last_success_at = excluded.last_success_at, \
+                 products_synced = woocommerce_sync.products_synced + excluded.products_synced, \
+                 orders_synced = woocommerce_sync.orders_synced + excluded.orders_synced",
+            )
+            .bind(domain)
+            .bind(products_after)
+            .bind(orders_after)
+            .bind(at)
+            .bind(products)
+            .bind(orders)
+            .execute(pool)
+            .await?;
+        }
+        SyncOutcome::Failed(error) => {
+            sqlx::query(
+                "INSERT INTO woocommerce_sync (domain, last_error, last_error_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (domain) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at",
+            )
+            .bind(domain)
+            .bind(error)
+            .bind(at)
+            .execute(pool)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Where a store's incremental sync resumes: (products, orders) modified after.
+pub async fn store_sync_cursors(
+    pool: &Pool<DB>,
+    domain: &str,
+) -> sqlx::Result<(Option<String>, Option<String>)> {
+    let row = sqlx::query("SELECT products_after, orders_after FROM woocommerce_sync WHERE domain = $1")
+        .bind(domain)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+        None => Ok((None, None)),
+    }
 }
 
 /// The catalogue (all of it), and orders and abandoned carts of the window.
@@ -101,6 +195,14 @@ pub async fn shop_inputs(
             prices.extend(price.parse::<rust_decimal::Decimal>().ok());
         }
     }
+    let all_orders = currency_totals(pool, "orders", "total_nanos", "", window, scope).await?;
+    let configured_stores = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM domain_config WHERE woocommerce_enabled \
+         AND woocommerce_url IS NOT NULL AND ($1 = '' OR domain = $1)",
+    )
+    .bind(scope)
+    .fetch_one(pool)
+    .await?;
     let domains = sqlx::query_scalar(
         "SELECT domain FROM structured_extractions WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1) \
          UNION SELECT domain FROM orders WHERE ($1 = '' OR domain = $1) \
@@ -113,8 +215,11 @@ pub async fn shop_inputs(
         unique_products: names.len() as i64,
         products_indexed: products.len() as i64,
         prices,
-        orders: currency_totals(pool, "orders", "total_nanos", window, scope).await?,
-        carts: currency_totals(pool, "abandoned_carts", "value_nanos", window, scope).await?,
+        total_orders: all_orders.iter().map(|o| o.count).sum(),
+        orders: currency_totals(pool, "orders", "total_nanos", REVENUE, window, scope).await?,
+        carts: currency_totals(pool, "abandoned_carts", "value_nanos", "", window, scope).await?,
         domains,
+        configured_stores,
+        stores: store_syncs(pool, scope).await?,
     })
 }
