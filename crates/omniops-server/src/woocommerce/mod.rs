@@ -54,7 +54,10 @@ impl Kind {
 }
 
 /// Syncs every enabled store (or only `domain`'s), one sync at a time across callers.
-pub async fn sync_stores(state: &AppState, domain: Option<&str>) -> anyhow::Result<Vec<StoreSyncResult>> {
+pub async fn sync_stores(
+    state: &AppState,
+    domain: Option<&str>,
+) -> anyhow::Result<Vec<StoreSyncResult>> {
     let _turn = state.woocommerce_sync.lock().await;
     let stores: Vec<DomainConfig> = state
         .store
@@ -174,7 +177,11 @@ async fn fetch_page(
 ) -> anyhow::Result<(Vec<Value>, u32)> {
     let base = format!(
         "{}/wp-json/wc/v3/{}",
-        config.woocommerce_url.as_deref().unwrap_or_default().trim_end_matches('/'),
+        config
+            .woocommerce_url
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/'),
         kind.path()
     );
     let mut params = vec![
@@ -287,7 +294,9 @@ fn utc(item: &Value, field: &str) -> Option<String> {
 /// A product as an `extraction` event, an order as an `order` event; `None` when the item
 /// is not a valid event (it is counted as skipped).
 fn to_event(kind: Kind, domain: &str, item: &Value, now: i64) -> Option<Event> {
-    let id = item.get("id").map(|v| v.to_string().trim_matches('"').to_string())?;
+    let id = item
+        .get("id")
+        .map(|v| v.to_string().trim_matches('"').to_string())?;
     let line = match kind {
         Kind::Products => {
             let price = item
@@ -297,7 +306,11 @@ fn to_event(kind: Kind, domain: &str, item: &Value, now: i64) -> Option<Event> {
             let categories: Vec<&str> = item
                 .get("categories")
                 .and_then(Value::as_array)
-                .map(|list| list.iter().filter_map(|c| c.get("name")?.as_str()).collect())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|c| c.get("name")?.as_str())
+                        .collect()
+                })
                 .unwrap_or_default();
             json!({
                 "type": "extraction", "extraction_type": "products", "domain": domain,

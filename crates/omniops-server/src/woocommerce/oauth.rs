@@ -21,11 +21,14 @@ pub fn encode(text: &str) -> String {
 
 /// The signature of a request to `base_url` (no query) with `params` (oauth ones included,
 /// `oauth_signature` excluded).
-pub fn signature(method: &str, base_url: &str, params: &[(String, String)], secret: &str) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (encode(k), encode(v)))
-        .collect();
+pub fn signature(
+    method: &str,
+    base_url: &str,
+    params: &[(String, String)],
+    secret: &str,
+) -> String {
+    let mut pairs: Vec<(String, String)> =
+        params.iter().map(|(k, v)| (encode(k), encode(v))).collect();
     pairs.sort();
     let normalised = pairs
         .iter()
@@ -60,7 +63,10 @@ pub fn signed_params(
     all.extend([
         ("oauth_consumer_key".to_string(), key.to_string()),
         ("oauth_nonce".to_string(), nonce.to_string()),
-        ("oauth_signature_method".to_string(), "HMAC-SHA1".to_string()),
+        (
+            "oauth_signature_method".to_string(),
+            "HMAC-SHA1".to_string(),
+        ),
         ("oauth_timestamp".to_string(), timestamp.to_string()),
     ]);
     let signature = signature(method, base_url, &all, secret);

@@ -33,3 +33,4 @@ mod telemetry;
 mod tenants;
 mod transport;
 mod webhooks;
+mod woocommerce;

@@ -91,8 +91,10 @@ async fn content_and_shop_match_hand_computed_values(app: &TestApp) {
             ],
             "abandonedCarts": {"count": 2, "value": 55.5, "currency": "USD"},
             // (199.00 + 12.50 + 13.50) / 3 = 75
-            "statistics": {"avgProductPrice": 75.0, "configuredDomains": 2, "productsIndexed": 3},
+            // No store is configured: the data came as events.
+            "statistics": {"avgProductPrice": 75.0, "configuredDomains": 0, "productsIndexed": 3},
             "status": "active",
+            "lastError": null, "lastErrorAt": null, "lastSync": null, "stores": [],
             "domains": ["parts.example", "shop.example"]
         })
     );

@@ -163,7 +163,13 @@ pub(crate) async fn upsert_shop(tx: &mut Tx<'_>, events: &[ShopEvent]) -> sqlx::
             "value_nanos",
             "",
         ),
-        (ShopKind::Order, "orders", "order_id", "total_nanos", ", status"),
+        (
+            ShopKind::Order,
+            "orders",
+            "order_id",
+            "total_nanos",
+            ", status",
+        ),
     ] {
         let of_kind: Vec<ShopEvent> = events.iter().filter(|e| e.kind == kind).cloned().collect();
         let rows = last_per_key(&of_kind, |e| (e.domain.clone(), e.id.clone()));

@@ -164,10 +164,11 @@ pub async fn store_sync_cursors(
     pool: &Pool<DB>,
     domain: &str,
 ) -> sqlx::Result<(Option<String>, Option<String>)> {
-    let row = sqlx::query("SELECT products_after, orders_after FROM woocommerce_sync WHERE domain = $1")
-        .bind(domain)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT products_after, orders_after FROM woocommerce_sync WHERE domain = $1")
+            .bind(domain)
+            .fetch_optional(pool)
+            .await?;
     match row {
         Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
         None => Ok((None, None)),
