@@ -480,6 +480,8 @@ pub enum SyncOutcome {
         orders_after: Option<String>,
         products: i64,
         orders: i64,
+        /// It read everything, not only what changed.
+        full: bool,
     },
     Failed(String),
 }
@@ -884,6 +886,12 @@ dispatch! {
     fn delete_rollups_before(&self, cutoff: Micros) -> u64 = delete_rollups_before(cutoff);
     /// Records a WooCommerce sync's outcome for a store (README: WooCommerce).
     fn record_store_sync(&self, domain: &str, outcome: &SyncOutcome, at: Micros) -> () = record_store_sync(domain, outcome, at);
+    /// Takes (or renews) a store's sync lease for `owner` until `until`; false while another holds it.
+    fn take_sync_lease(&self, domain: &str, owner: &str, now: Micros, until: Micros) -> bool = take_sync_lease(domain, owner, now, until);
+    fn release_sync_lease(&self, domain: &str, owner: &str) -> () = release_sync_lease(domain, owner);
+    /// After a full sync: synced products the store no longer has leave the catalogue.
+    fn mark_removed_products(&self, domain: &str, kept: &[String], now: Micros) -> u64 = mark_removed_products(domain, kept, now);
+    fn last_full_sync(&self, domain: &str) -> Option<Micros> = last_full_sync(domain);
     /// Where a store's incremental sync resumes: (products, orders) modified after.
     fn store_sync_cursors(&self, domain: &str) -> (Option<String>, Option<String>) = store_sync_cursors(domain);
 }

@@ -788,3 +788,41 @@ async fn conversation_rollups_match_raw_rows(db: &TestDb) {
     assert_eq!(requests_of("filter"), Some((1, 0)));
 }
 on_both_engines!(conversation_rollups, conversation_rollups_match_raw_rows);
+
+/// One instance syncs a WooCommerce store at a time: the lease is held until it runs out
+/// or is released; its holder may renew it.
+async fn a_store_sync_lease_has_one_holder(db: &TestDb) {
+    let now = t("2026-11-26T12:00:00Z");
+    let minute = 60 * 1_000_000;
+    let s = &db.store;
+    assert!(s
+        .take_sync_lease("shop.example", "a", now, now + 10 * minute)
+        .await
+        .expect("take"));
+    assert!(!s
+        .take_sync_lease("shop.example", "b", now + minute, now + 11 * minute)
+        .await
+        .expect("held"));
+    assert!(s
+        .take_sync_lease("shop.example", "a", now + minute, now + 11 * minute)
+        .await
+        .expect("renew"));
+    // Another store is free.
+    assert!(s
+        .take_sync_lease("other.example", "b", now, now + minute)
+        .await
+        .expect("other"));
+    // After it runs out, or once released, another instance takes it.
+    assert!(s
+        .take_sync_lease("shop.example", "b", now + 12 * minute, now + 22 * minute)
+        .await
+        .expect("expired"));
+    s.release_sync_lease("shop.example", "b")
+        .await
+        .expect("release");
+    assert!(s
+        .take_sync_lease("shop.example", "c", now + 13 * minute, now + 23 * minute)
+        .await
+        .expect("released"));
+}
+on_both_engines!(sync_lease, a_store_sync_lease_has_one_holder);

@@ -43,12 +43,15 @@ pub struct WindowQuery {
     domain: Option<String>,
 }
 
-/// One customer domain (a domain-scoped key always gets its own).
+/// `POST /api/dashboard/woocommerce/sync`'s parameters.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct DomainQuery {
+pub struct SyncQuery {
+    /// One customer domain's store (a domain-scoped key always gets its own).
     domain: Option<String>,
+    /// Read everything, not only what changed since the last sync (finds removed products).
+    full: Option<bool>,
 }
 
 /// Paging parameters.

@@ -57,8 +57,9 @@ pub struct SyncAnswer {
 }
 
 /// `POST /api/dashboard/woocommerce/sync`: syncs the enabled WooCommerce stores now (of
-/// `domain`, if given), and answers when done (README: WooCommerce).
-#[utoipa::path(post, path = "/api/dashboard/woocommerce/sync", tag = "settings", params(super::DomainQuery),
+/// `domain`, if given; everything with `full=true`), and answers when done (README:
+/// WooCommerce).
+#[utoipa::path(post, path = "/api/dashboard/woocommerce/sync", tag = "settings", params(super::SyncQuery),
     responses((status = 200, body = SyncAnswer), super::errors::Common))]
 pub async fn sync(
     State(state): State<AppState>,
@@ -67,6 +68,11 @@ pub async fn sync(
 ) -> Result<Json<SyncAnswer>, ApiError> {
     let params = params(query)?;
     let domain = principal.resolve_domain(request::domain(&params)?)?;
-    let stores = crate::woocommerce::sync_stores(&state, domain.as_deref()).await?;
+    let full = match params.get("full").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::field("full", "full must be true or false")),
+    };
+    let stores = crate::woocommerce::sync_stores(&state, domain.as_deref(), full).await?;
     Ok(Json(SyncAnswer { stores }))
 }

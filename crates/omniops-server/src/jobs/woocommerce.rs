@@ -13,7 +13,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                if let Err(error) = sync_stores(&state, None).await {
+                if let Err(error) = sync_stores(&state, None, false).await {
                     tracing::error!(?error, "WooCommerce sync failed");
                 }
             }

@@ -9,6 +9,7 @@ pub mod oauth;
 use crate::state::AppState;
 use omniops_core::events::{parse, Event};
 use omniops_store::{DomainConfig, SyncOutcome};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -24,6 +25,10 @@ const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Answers `429` in a row before the sync gives up, and the longest `Retry-After` honoured.
 const MAX_RETRIES: u32 = 3;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// A sync holds its store's lease this long past its latest page.
+const LEASE_MICROS: i64 = 10 * 60 * 1_000_000;
+/// Incremental syncs do not see deletions: a full one runs at least this often.
+const FULL_SYNC_EVERY_MICROS: i64 = 24 * 3_600 * 1_000_000;
 
 /// One store's sync, as `POST /api/dashboard/woocommerce/sync` answers it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -53,10 +58,12 @@ impl Kind {
     }
 }
 
-/// Syncs every enabled store (or only `domain`'s), one sync at a time across callers.
+/// Syncs every enabled store (or only `domain`'s), one sync at a time across callers;
+/// `full` reads everything even where an incremental sync would do.
 pub async fn sync_stores(
     state: &AppState,
     domain: Option<&str>,
+    full: bool,
 ) -> anyhow::Result<Vec<StoreSyncResult>> {
     let _turn = state.woocommerce_sync.lock().await;
     let stores: Vec<DomainConfig> = state
@@ -69,7 +76,19 @@ pub async fn sync_stores(
         .collect();
     let mut results = Vec::with_capacity(stores.len());
     for config in stores {
-        let (result, outcome) = sync_store(state, &config).await;
+        // Another instance on the same PostgreSQL may be syncing this store.
+        let lease = Lease {
+            domain: config.domain.clone(),
+            owner: uuid::Uuid::new_v4().to_string(),
+        };
+        if !lease.renew(state).await? {
+            results.push(StoreSyncResult::failed(
+                &config.domain,
+                "another instance is syncing this store".into(),
+            ));
+            continue;
+        }
+        let (result, outcome) = sync_store(state, &config, &lease, full).await;
         if let Some(error) = &result.error {
             tracing::warn!(domain = %config.domain, %error, "WooCommerce sync failed");
         }
@@ -77,30 +96,75 @@ pub async fn sync_stores(
             .store
             .record_store_sync(&config.domain, &outcome, state.now())
             .await?;
+        state
+            .store
+            .release_sync_lease(&lease.domain, &lease.owner)
+            .await?;
         results.push(result);
     }
     state.generation.bump();
     Ok(results)
 }
 
-async fn sync_store(state: &AppState, config: &DomainConfig) -> (StoreSyncResult, SyncOutcome) {
-    let mut result = StoreSyncResult {
-        domain: config.domain.clone(),
-        ok: false,
-        products: 0,
-        orders: 0,
-        skipped: 0,
-        error: None,
-    };
+struct Lease {
+    domain: String,
+    owner: String,
+}
+
+impl Lease {
+    /// Takes or extends the lease; false while another instance holds it.
+    async fn renew(&self, state: &AppState) -> anyhow::Result<bool> {
+        let now = state.now();
+        Ok(state
+            .store
+            .take_sync_lease(&self.domain, &self.owner, now, now + LEASE_MICROS)
+            .await?)
+    }
+}
+
+impl StoreSyncResult {
+    fn failed(domain: &str, error: String) -> StoreSyncResult {
+        StoreSyncResult {
+            domain: domain.to_string(),
+            ok: false,
+            products: 0,
+            orders: 0,
+            skipped: 0,
+            error: Some(error),
+        }
+    }
+}
+
+async fn sync_store(
+    state: &AppState,
+    config: &DomainConfig,
+    lease: &Lease,
+    force_full: bool,
+) -> (StoreSyncResult, SyncOutcome) {
+    let mut result = StoreSyncResult::failed(&config.domain, String::new());
     let attempt = async {
-        let (products_after, orders_after) = state.store.store_sync_cursors(&config.domain).await?;
-        let products = sync_kind(state, config, Kind::Products, products_after).await?;
-        let orders = sync_kind(state, config, Kind::Orders, orders_after).await?;
-        anyhow::Ok((products, orders))
+        let (mut products_after, mut orders_after) =
+            state.store.store_sync_cursors(&config.domain).await?;
+        let last_full = state.store.last_full_sync(&config.domain).await?;
+        let full =
+            force_full || last_full.is_none_or(|at| state.now() - at >= FULL_SYNC_EVERY_MICROS);
+        if full {
+            (products_after, orders_after) = (None, None);
+        }
+        let products = sync_kind(state, config, lease, Kind::Products, products_after).await?;
+        let orders = sync_kind(state, config, lease, Kind::Orders, orders_after).await?;
+        if full {
+            state
+                .store
+                .mark_removed_products(&config.domain, &products.names, state.now())
+                .await?;
+        }
+        anyhow::Ok((products, orders, full))
     };
     match attempt.await {
-        Ok((products, orders)) => {
+        Ok((products, orders, full)) => {
             result.ok = true;
+            result.error = None;
             result.products = products.stored;
             result.orders = orders.stored;
             result.skipped = products.skipped + orders.skipped;
@@ -109,6 +173,7 @@ async fn sync_store(state: &AppState, config: &DomainConfig) -> (StoreSyncResult
                 orders_after: orders.newest,
                 products: products.stored,
                 orders: orders.stored,
+                full,
             };
             (result, outcome)
         }
@@ -126,6 +191,8 @@ struct KindSync {
     newest: Option<String>,
     stored: i64,
     skipped: i64,
+    /// The catalogue names of the products read.
+    names: Vec<String>,
 }
 
 /// Reads every page of one kind modified after `after`, following `X-WP-TotalPages`, and
@@ -133,6 +200,7 @@ struct KindSync {
 async fn sync_kind(
     state: &AppState,
     config: &DomainConfig,
+    lease: &Lease,
     kind: Kind,
     after: Option<String>,
 ) -> anyhow::Result<KindSync> {
@@ -150,7 +218,12 @@ async fn sync_kind(
                 }
             }
             match to_event(kind, &config.domain, item, state.now()) {
-                Some(event) => events.push(event),
+                Some(event) => {
+                    if let Event::Extraction(x) = &event {
+                        sync.names.extend(x.product_name.clone());
+                    }
+                    events.push(event)
+                }
                 None => sync.skipped += 1,
             }
         }
@@ -163,6 +236,9 @@ async fn sync_kind(
         sync.stored += sent - rejected.len() as i64;
         sync.skipped += rejected.len() as i64;
         page += 1;
+        if !lease.renew(state).await? {
+            anyhow::bail!("the sync lease was lost to another instance");
+        }
     }
     Ok(sync)
 }
@@ -283,6 +359,35 @@ async fn read_limited(mut response: reqwest::Response) -> anyhow::Result<Vec<u8>
     Ok(body)
 }
 
+/// An order's total less its refunds (`refunds[].total`, which WooCommerce writes as
+/// negative amounts), as decimal text; `None` when the total is not a number.
+fn net_total(order: &Value) -> Option<String> {
+    let number = |v: &Value| -> Option<Decimal> {
+        match v {
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Number(n) => n.to_string().parse().ok(),
+            _ => None,
+        }
+    };
+    let total = number(order.get("total")?)?;
+    let refunded: Decimal = order
+        .get("refunds")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|r| number(r.get("total")?))
+                .map(|d| d.abs())
+                .sum()
+        })
+        .unwrap_or_default();
+    Some(
+        (total - refunded)
+            .max(Decimal::ZERO)
+            .normalize()
+            .to_string(),
+    )
+}
+
 /// WooCommerce's GMT times have no zone: they are UTC.
 fn utc(item: &Value, field: &str) -> Option<String> {
     item.get(field)
@@ -324,7 +429,7 @@ fn to_event(kind: Kind, domain: &str, item: &Value, now: i64) -> Option<Event> {
         }
         Kind::Orders => json!({
             "type": "order", "domain": domain, "order_id": id,
-            "total": item.get("total"), "currency": item.get("currency"),
+            "total": net_total(item)?, "currency": item.get("currency"),
             "status": item.get("status"), "timestamp": utc(item, "date_created_gmt"),
         }),
     };

@@ -150,6 +150,11 @@ fn order(id: i64, total: &str, status: &str, created: &str) -> Value {
            "date_created_gmt": created, "date_modified_gmt": created})
 }
 
+fn refunded(mut order: Value, refund: &str) -> Value {
+    order["refunds"] = json!([{"id": 77, "reason": "damaged", "total": refund}]);
+    order
+}
+
 async fn sync(app: &TestApp, query: &str) -> Value {
     let r = app
         .client
@@ -182,7 +187,11 @@ async fn stores_are_synced_page_by_page_and_incrementally(app: &TestApp) {
         products: products(),
         orders: vec![
             order(1, "100.00", "processing", "2026-11-25T09:00:00"),
-            order(2, "50.50", "completed", "2026-11-25T10:00:00"),
+            // 10.50 of it refunded.
+            refunded(
+                order(2, "50.50", "completed", "2026-11-25T10:00:00"),
+                "-10.50",
+            ),
             order(3, "30.00", "refunded", "2026-11-25T11:00:00"),
             order(4, "20.00", "cancelled", "2026-11-25T12:00:00"),
             order(5, "10.00", "failed", "2026-11-25T13:00:00"),
@@ -246,7 +255,8 @@ async fn stores_are_synced_page_by_page_and_incrementally(app: &TestApp) {
         );
         assert!(shop.seen.iter().all(|(_, q)| q["per_page"] == "100"));
     }
-    // Revenue: processing 100.00 + completed 50.50; refunded, cancelled, failed are not.
+    // Revenue: processing 100.00 + completed 50.50 less its refund of 10.50; refunded,
+    // cancelled and failed orders are not revenue.
     let (_, r) = app
         .get_json(
             "/api/dashboard/woocommerce?domain=shop.example&from=2026-11-01T00:00:00Z&to=2026-11-30T00:00:00Z",
@@ -260,12 +270,12 @@ async fn stores_are_synced_page_by_page_and_incrementally(app: &TestApp) {
             r["revenue"].clone(),
             r["currency"].clone()
         ),
-        (json!(150), json!(5), json!(150.5), json!("EUR")),
+        (json!(150), json!(5), json!(140.0), json!("EUR")),
         "{r}"
     );
     assert_eq!(
         r["revenueByCurrency"],
-        json!([{"currency": "EUR", "count": 2, "amount": 150.5}])
+        json!([{"currency": "EUR", "count": 2, "amount": 140.0}])
     );
     assert_eq!(
         (r["status"].clone(), r["lastError"].clone()),
@@ -314,14 +324,14 @@ async fn stores_are_synced_page_by_page_and_incrementally(app: &TestApp) {
             None,
         )
         .await;
-    // 100.00 + 50.50 + 30.00 (now completed) + 5.25; still 150 products, one at 12.00.
+    // 100.00 + 40.00 + 30.00 (now completed) + 5.25; still 150 products, one at 12.00.
     assert_eq!(
         (
             r["totalProducts"].clone(),
             r["totalOrders"].clone(),
             r["revenue"].clone()
         ),
-        (json!(150), json!(6), json!(185.75))
+        (json!(150), json!(6), json!(175.25))
     );
     assert_eq!(r["statistics"]["avgProductPrice"], json!(10.01));
 
@@ -342,8 +352,17 @@ async fn stores_are_synced_page_by_page_and_incrementally(app: &TestApp) {
         .await;
     assert_eq!(
         (again["totalOrders"].clone(), again["revenue"].clone()),
-        (json!(6), json!(185.75))
+        (json!(6), json!(175.25))
     );
+
+    // A full sync finds a product the store no longer has: it leaves the catalogue.
+    shop.lock().expect("shop").products.remove(5);
+    let answer = sync(app, "?domain=shop.example&full=true").await;
+    assert_eq!(answer["stores"][0]["products"], json!(149));
+    let (_, r) = app
+        .get_json("/api/dashboard/woocommerce?domain=shop.example", None)
+        .await;
+    assert_eq!(r["totalProducts"], json!(149));
 
     // A wrong secret is refused by the store's signature check; a store that is down fails.
     let answer = sync(app, "").await;

@@ -12,5 +12,13 @@ CREATE TABLE woocommerce_sync (
     last_error TEXT,
     last_error_at BIGINT,
     products_synced BIGINT NOT NULL DEFAULT 0,
-    orders_synced BIGINT NOT NULL DEFAULT 0
+    orders_synced BIGINT NOT NULL DEFAULT 0,
+    -- The last full sync (everything, not only what changed): it finds removed products.
+    last_full_at BIGINT,
+    -- One instance syncs a store at a time: the one holding the lease until it ends.
+    lease_owner TEXT,
+    lease_until BIGINT
 );
+
+-- A product a full sync no longer found in its store: kept, but out of the catalogue.
+ALTER TABLE structured_extractions ADD COLUMN removed_at BIGINT;

@@ -61,7 +61,7 @@ pub(crate) async fn upsert_extractions(
         });
         q.push(
             " ON CONFLICT (id) DO UPDATE SET data = excluded.data, price = excluded.price, \
-             created_at = excluded.created_at",
+             created_at = excluded.created_at, removed_at = NULL",
         );
         q.build()
             .persistent(chunk.len() == CHUNK)

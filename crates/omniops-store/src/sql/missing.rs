@@ -124,7 +124,7 @@ pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -
 /// Catalogue exclusion for rows `r` with `domain` and `product`: a product is missing in
 /// a domain whose catalogue lacks it, matched by the same normalised name.
 pub(crate) const NOT_IN_CATALOGUE: &str = "NOT EXISTS (SELECT 1 FROM structured_extractions x \
-    WHERE x.extraction_type = 'products' AND x.domain = r.domain AND x.product_name = r.product)";
+    WHERE x.extraction_type = 'products' AND x.removed_at IS NULL AND x.domain = r.domain AND x.product_name = r.product)";
 
 pub(crate) fn tallies_from_rows(
     rows: &[<DB as sqlx::Database>::Row],
@@ -224,7 +224,7 @@ async fn in_some_catalogue(pool: &Pool<DB>, names: &[&String]) -> sqlx::Result<H
     let mut found = HashSet::new();
     for chunk in names.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
-            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND product_name IN (",
+            "SELECT DISTINCT product_name FROM structured_extractions WHERE extraction_type = 'products' AND removed_at IS NULL AND product_name IN (",
         );
         let mut list = q.separated(", ");
         for name in chunk {

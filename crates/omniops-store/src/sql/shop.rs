@@ -125,10 +125,12 @@ pub async fn record_store_sync(
             orders_after,
             products,
             orders,
+            full,
         } => {
             sqlx::query(
-                "INSERT INTO woocommerce_sync (domain, products_after, orders_after, last_success_at, products_synced, orders_synced) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (domain) DO UPDATE SET \
+                "INSERT INTO woocommerce_sync (domain, products_after, orders_after, last_success_at, products_synced, orders_synced, last_full_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain) DO UPDATE SET \
+                 last_full_at = COALESCE(excluded.last_full_at, woocommerce_sync.last_full_at), \
                  products_after = COALESCE(excluded.products_after, woocommerce_sync.products_after), \
                  orders_after = COALESCE(excluded.orders_after, woocommerce_sync.orders_after), \
                  last_success_at = excluded.last_success_at, \
@@ -141,6 +143,7 @@ pub async fn record_store_sync(
             .bind(at)
             .bind(products)
             .bind(orders)
+            .bind(full.then_some(at))
             .execute(pool)
             .await?;
         }
@@ -157,6 +160,84 @@ pub async fn record_store_sync(
         }
     }
     Ok(())
+}
+
+/// Takes the store's sync lease for `owner` until `until`, if no other owner holds it past
+/// `now`; `true` when taken (renewing one's own lease also returns `true`).
+pub async fn take_sync_lease(
+    pool: &Pool<DB>,
+    domain: &str,
+    owner: &str,
+    now: Micros,
+    until: Micros,
+) -> sqlx::Result<bool> {
+    let taken = sqlx::query(
+        "INSERT INTO woocommerce_sync (domain, lease_owner, lease_until) VALUES ($1, $2, $3) \
+         ON CONFLICT (domain) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until \
+         WHERE woocommerce_sync.lease_until IS NULL OR woocommerce_sync.lease_until < $4 \
+         OR woocommerce_sync.lease_owner = excluded.lease_owner RETURNING domain",
+    )
+    .bind(domain)
+    .bind(owner)
+    .bind(until)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(taken.is_some())
+}
+
+pub async fn release_sync_lease(pool: &Pool<DB>, domain: &str, owner: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE woocommerce_sync SET lease_owner = NULL, lease_until = NULL \
+         WHERE domain = $1 AND lease_owner = $2",
+    )
+    .bind(domain)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// After a full sync: the domain's synced products (those with a `woocommerce_id`) whose
+/// name the store no longer has leave the catalogue. Returns how many.
+pub async fn mark_removed_products(
+    pool: &Pool<DB>,
+    domain: &str,
+    kept: &[String],
+    now: Micros,
+) -> sqlx::Result<u64> {
+    let rows = sqlx::query(
+        "SELECT id, product_name FROM structured_extractions WHERE domain = $1 \
+         AND extraction_type = 'products' AND removed_at IS NULL AND data LIKE '%\"woocommerce_id\"%'",
+    )
+    .bind(domain)
+    .fetch_all(pool)
+    .await?;
+    let kept: std::collections::HashSet<&str> = kept.iter().map(String::as_str).collect();
+    let mut removed = 0;
+    for row in rows {
+        let name: Option<String> = row.try_get(1)?;
+        if name.as_deref().is_some_and(|n| kept.contains(n)) {
+            continue;
+        }
+        removed += sqlx::query("UPDATE structured_extractions SET removed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(row.try_get::<String, _>(0)?)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    }
+    Ok(removed)
+}
+
+/// When the store's last full sync ran.
+pub async fn last_full_sync(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Option<Micros>> {
+    let at: Option<Option<Micros>> =
+        sqlx::query_scalar("SELECT last_full_at FROM woocommerce_sync WHERE domain = $1")
+            .bind(domain)
+            .fetch_optional(pool)
+            .await?;
+    Ok(at.flatten())
 }
 
 /// Where a store's incremental sync resumes: (products, orders) modified after.
@@ -183,7 +264,7 @@ pub async fn shop_inputs(
 ) -> sqlx::Result<ShopInputs> {
     let products = sqlx::query(
         "SELECT product_name, price FROM structured_extractions \
-         WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1)",
+         WHERE extraction_type = 'products' AND removed_at IS NULL AND ($1 = '' OR domain = $1)",
     )
     .bind(scope)
     .fetch_all(pool)
@@ -205,7 +286,7 @@ pub async fn shop_inputs(
     .fetch_one(pool)
     .await?;
     let domains = sqlx::query_scalar(
-        "SELECT domain FROM structured_extractions WHERE extraction_type = 'products' AND ($1 = '' OR domain = $1) \
+        "SELECT domain FROM structured_extractions WHERE extraction_type = 'products' AND removed_at IS NULL AND ($1 = '' OR domain = $1) \
          UNION SELECT domain FROM orders WHERE ($1 = '' OR domain = $1) \
          UNION SELECT domain FROM abandoned_carts WHERE ($1 = '' OR domain = $1) ORDER BY 1",
     )
