@@ -200,6 +200,9 @@ struct ServeArgs {
     /// Milliseconds a computed report may be shared by reads while nothing changed (0: off).
     #[arg(long, env = "OMNIOPS_REPORT_CACHE_MS")]
     report_cache_ms: Option<u64>,
+    /// Minutes between two syncs of each enabled WooCommerce store (1–1440).
+    #[arg(long, env = "OMNIOPS_WOOCOMMERCE_SYNC_MINUTES")]
+    woocommerce_sync_minutes: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -258,7 +261,7 @@ fn settings(
         login_failures_allowed: args.and_then(|a| a.login_failures_allowed),
         login_lockout_max_secs: args.and_then(|a| a.login_lockout_max_secs),
         delivery_interval_ms: None,
-        woocommerce_sync_minutes: None,
+        woocommerce_sync_minutes: args.and_then(|a| a.woocommerce_sync_minutes),
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
         report_cache_ms: args.and_then(|a| a.report_cache_ms),
     };
