@@ -892,6 +892,8 @@ dispatch! {
     /// After a full sync: synced products the store no longer has leave the catalogue.
     fn mark_removed_products(&self, domain: &str, kept: &[String], now: Micros) -> u64 = mark_removed_products(domain, kept, now);
     fn last_full_sync(&self, domain: &str) -> Option<Micros> = last_full_sync(domain);
+    /// The sync state of the enabled stores synced at least once (of one domain, or all).
+    fn store_syncs(&self, domain: Option<&str>) -> Vec<omniops_core::shop::StoreSync> = store_syncs(domain.unwrap_or(""));
     /// Where a store's incremental sync resumes: (products, orders) modified after.
     fn store_sync_cursors(&self, domain: &str) -> (Option<String>, Option<String>) = store_sync_cursors(domain);
 }

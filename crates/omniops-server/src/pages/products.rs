@@ -4,6 +4,7 @@
 use super::components::{self, chart, count, short_time, stat_card};
 use super::filters::Filters;
 use crate::queries::missing::{demand_forecast, missing_products_report, FORECAST_DAYS};
+use crate::queries::shop::woocommerce_report;
 use crate::state::AppState;
 use maud::{html, Markup};
 use serde_json::json;
@@ -22,6 +23,7 @@ pub fn body(filters: &Filters) -> Markup {
             (components::section("product-list", "Missing products", "Asked for in failed searches and in conversations that found nothing, and absent from the domain's catalogue.", &url("product-list"), true))
             (components::section("product-advice", "What to do", "Categories and recommendations from the data.", &url("product-advice"), false))
         }
+        (components::section("shop", "Shop", "The WooCommerce catalogue and orders of the period: revenue counts processing and completed orders, less refunds.", &url("shop"), false))
         (components::section("forecast", "Demand forecast", "Requests per day for the listed products, and a straight-line trend (least squares over the period) extended 7 days.", &url("forecast"), true))
     }
 }
@@ -35,6 +37,28 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             (stat_card("missing-requests", "Requests for them", &count(s.total_requests), s.total_requests, None, false))
             (stat_card("missing-average", "Requests per product", &s.avg_requests_per_product.to_string(), s.avg_requests_per_product, None, false))
             (stat_card("missing-range", "Period", &s.time_range, &s.time_range, None, false))
+        }
+    })
+}
+
+/// The WooCommerce connection and shop figures (README: WooCommerce).
+pub async fn shop(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
+    let r = woocommerce_report(state, &f.window, f.domain.as_deref()).await?;
+    let revenue = match &r.currency {
+        Some(currency) => format!("{:.2} {currency}", r.revenue.shown()),
+        None => "–".to_string(),
+    };
+    Ok(html! {
+        p { "Status " strong data-testid="shop-status" data-status=(r.status) { (r.status.replace('_', " ")) }
+            @if let Some(at) = &r.last_sync { span.muted { " · last sync " (short_time(at)) } } }
+        @if let (Some(error), Some(at)) = (&r.last_error, &r.last_error_at) {
+            p.error data-testid="shop-error" { "Last sync failed " (short_time(at)) ": " (error) }
+        }
+        div.grid {
+            (stat_card("shop-products", "Products", &count(r.total_products), r.total_products, None, false))
+            (stat_card("shop-orders", "Orders", &count(r.total_orders), r.total_orders, None, false))
+            (stat_card("shop-revenue", "Revenue", &revenue, &revenue, None, false))
+            (stat_card("shop-stores", "Stores", &count(r.statistics.configured_domains), r.statistics.configured_domains, None, false))
         }
     })
 }

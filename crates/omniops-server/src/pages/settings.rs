@@ -215,6 +215,7 @@ pub async fn domains(
     principal: &Principal,
 ) -> anyhow::Result<Markup> {
     let configs = state.store.domain_configs().await?;
+    let syncs = state.store.store_syncs(principal.domain.as_deref()).await?;
     let visible: Vec<_> = configs
         .iter()
         .filter(|c| {
@@ -234,9 +235,16 @@ pub async fn domains(
                             span.muted { (c.woocommerce_url.as_deref().unwrap_or("no store URL")) " · "
                                 (if c.woocommerce_enabled { "enabled" } else { "disabled" }) " · key "
                                 (if c.consumer_key.is_some() { "set" } else { "not set" }) ", secret "
-                                (if c.consumer_secret.is_some() { "set" } else { "not set" }) } }
+                                (if c.consumer_secret.is_some() { "set" } else { "not set" }) }
+                            @if c.woocommerce_enabled { br; (sync_line(syncs.iter().find(|s| s.domain == c.domain))) } }
                     }
                 }
+            }
+        }
+        @if visible.iter().any(|c| c.woocommerce_enabled) {
+            form data-api-method="POST" data-api-url="/api/dashboard/woocommerce/sync" aria-label="Sync stores" {
+                div.actions { button type="submit" { "Sync now" } span.muted { " every " (state.settings.woocommerce_sync_minutes) " minutes otherwise" } }
+                (result_slot())
             }
         }
         form data-api-method="PUT" data-api-url="/api/dashboard/config" data-api-wrap="domains" aria-label="Customer domain" {
@@ -251,6 +259,21 @@ pub async fn domains(
             (result_slot())
         }
     })
+}
+
+/// Where an enabled store's sync stands (README: WooCommerce).
+fn sync_line(sync: Option<&omniops_core::shop::StoreSync>) -> Markup {
+    html! {
+        @match sync {
+            None => span.muted data-sync="none" { "not synced yet" },
+            Some(s) if s.failing() => span.error data-sync="error" {
+                "sync failed " (s.last_error_at.map(to_rfc3339).map(|t| short_time(&t)).unwrap_or_default())
+                ": " (s.last_error.as_deref().unwrap_or("unknown error")) },
+            Some(s) => span.muted data-sync="ok" {
+                "synced " (s.last_success_at.map(to_rfc3339).map(|t| short_time(&t)).unwrap_or_default())
+                " · " (count(s.products_synced)) " products, " (count(s.orders_synced)) " orders" },
+        }
+    }
 }
 
 pub async fn retention(state: &AppState, _f: &Filters) -> anyhow::Result<Markup> {

@@ -115,10 +115,10 @@ impl Lease {
     /// Takes or extends the lease; false while another instance holds it.
     async fn renew(&self, state: &AppState) -> anyhow::Result<bool> {
         let now = state.now();
-        Ok(state
+        state
             .store
             .take_sync_lease(&self.domain, &self.owner, now, now + LEASE_MICROS)
-            .await?)
+            .await
     }
 }
 

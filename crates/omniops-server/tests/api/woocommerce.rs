@@ -427,3 +427,77 @@ http_test_with!(
         ..omniops_server::Settings::default()
     }
 );
+
+/// In the browser: "Sync now" in Settings syncs the stores; each shows how its last sync
+/// went, and the products page shows the shop's status, figures and last error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_sync_now_and_the_shop_section() {
+    let Some(browser) = crate::browser::Browser::start().await else {
+        return;
+    };
+    let settings = omniops_server::Settings {
+        allow_private_outbound: true,
+        ..omniops_server::Settings::default()
+    };
+    let app = TestApp::spawn_with(omniops_testkit::Engine::Sqlite, settings)
+        .await
+        .expect("sqlite");
+    // The test server's clock reads 2026-11-26T12:30:00Z.
+    let now = "2026-11-26T10:00:00";
+    let (store, _shop) = stand_in(Shop {
+        products: products().into_iter().take(3).collect(),
+        orders: vec![
+            order(1, "20.00", "completed", now),
+            order(2, "7.50", "refunded", now),
+        ],
+        ..Shop::default()
+    })
+    .await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("address"))
+    };
+    let woo = |url: &str| json!({"url": url, "enabled": true, "consumerKey": KEY, "consumerSecret": SECRET});
+    configure(
+        &app,
+        json!([
+            {"domain": "shop.example", "woocommerce": woo(&store)},
+            {"domain": "down.example", "woocommerce": woo(&closed)},
+        ]),
+    )
+    .await;
+    let b = &browser;
+    b.goto(&app.url("/dashboard/settings")).await;
+    b.wait_until("document.querySelectorAll('[data-sync=none]').length === 2")
+        .await;
+    b.click("form[aria-label='Sync stores'] button[type=submit]")
+        .await;
+    b.wait_until(
+        "document.querySelector('[data-sync=ok]') && document.querySelector('[data-sync=error]')",
+    )
+    .await;
+    let listed = b.text("[data-testid=domain-configs]").await;
+    assert!(listed.contains("3 products, 2 orders"), "{listed}");
+    assert!(
+        listed.contains("could not connect to the store"),
+        "{listed}"
+    );
+
+    b.goto(&app.url("/dashboard/products?days=1&domain=shop.example"))
+        .await;
+    assert_eq!(b.text("[data-testid=shop-status]").await, "active");
+    assert_eq!(b.text("[data-testid=shop-orders] .stat-value").await, "2");
+    // The completed order only: the refunded one is not revenue.
+    assert_eq!(
+        b.text("[data-testid=shop-revenue] .stat-value").await,
+        "20.00 EUR"
+    );
+    b.goto(&app.url("/dashboard/products?days=1")).await;
+    assert_eq!(b.text("[data-testid=shop-status]").await, "error");
+    assert!(b
+        .text("[data-testid=shop-error]")
+        .await
+        .contains("could not connect to the store"));
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
