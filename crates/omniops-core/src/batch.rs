@@ -75,6 +75,8 @@ pub struct NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedSearch {
     pub session_id: String,
+    /// The need it belongs to: its session's conversation, else `s:` and the session id.
+    pub need: String,
     pub domain: String,
     pub query: String,
     pub product: Option<String>,
@@ -82,15 +84,19 @@ pub struct FailedSearch {
 }
 
 impl FailedSearch {
-    pub fn new(session_id: &str, domain: &str, query: &str, at: Micros) -> Self {
+    pub fn new(session: &Session, query: &str, at: Micros) -> Self {
         let query = query
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
         FailedSearch {
-            session_id: session_id.to_string(),
-            domain: domain.to_string(),
+            session_id: session.session_id.clone(),
+            need: match &session.conversation_id {
+                Some(id) => id.clone(),
+                None => format!("s:{}", session.session_id),
+            },
+            domain: session.domain.clone(),
             product: crate::text::extract_product(&query),
             query,
             at,
@@ -104,7 +110,7 @@ impl FailedSearch {
             .iter()
             .filter(|s| s.get("results").and_then(serde_json::Value::as_i64) == Some(0))
             .filter_map(|s| s.get("query").and_then(serde_json::Value::as_str))
-            .map(|q| FailedSearch::new(&session.session_id, &session.domain, q, session.start_time))
+            .map(|q| FailedSearch::new(session, q, session.start_time))
             .collect()
     }
 }
@@ -278,7 +284,7 @@ fn apply_session_event(
             query, results: 0, ..
         } = &event.kind
         {
-            let failed = FailedSearch::new(&session.session_id, &session.domain, query, event.at);
+            let failed = FailedSearch::new(session, query, event.at);
             plan.failed_searches.push(failed);
         }
         if let Some(event_id) = &event.event_id {
@@ -602,14 +608,9 @@ pub struct ProductDelta {
 }
 
 impl ProductDelta {
-    pub fn add(
-        &mut self,
-        domain: &str,
-        product: &str,
-        text: &str,
-        at: Micros,
-        failed_search: bool,
-    ) {
+    /// Adds `requests` (and `failed_searches` of them) to the product's buckets of `at`, in
+    /// its domain and for all domains; negative to take a need back.
+    pub fn count(&mut self, domain: &str, product: &str, at: Micros, requests: i64, failed: i64) {
         for (rows, bucket) in [
             (&mut self.hourly, floor_hour(at)),
             (&mut self.daily, floor_day(at)),
@@ -618,25 +619,20 @@ impl ProductDelta {
                 let counts = rows
                     .entry((scope.to_string(), bucket, product.to_string()))
                     .or_default();
-                counts.requests += 1;
-                counts.failed_searches += i64::from(failed_search);
+                counts.requests += requests;
+                counts.failed_searches += failed;
                 counts.last_at = counts.last_at.max(at);
             }
         }
+    }
+
+    /// A text that asked for the product, at `at`.
+    pub fn example(&mut self, domain: &str, product: &str, text: &str, at: Micros) {
         let last = self
             .examples
             .entry((domain.to_string(), product.to_string(), text.to_string()))
             .or_insert(at);
         *last = (*last).max(at);
-    }
-
-    /// Failed searches that name a product.
-    pub fn add_failed_searches(&mut self, searches: &[FailedSearch]) {
-        for f in searches {
-            if let Some(product) = &f.product {
-                self.add(&f.domain, product, &f.query, f.at, true);
-            }
-        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod insights;
 pub mod limits;
 pub mod missing;
 pub mod money;
+pub mod needs;
 pub mod otlp;
 pub mod params;
 pub mod pricing;

@@ -59,6 +59,11 @@ pub struct MissingProductsReport {
 
 /// The report with empty `examples`: the caller reads them for the page's products only
 /// (see [`MissingProductsReport::page_products`]).
+/// "1 time", "2 times".
+fn times(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn build_missing_products(
     window: &Window,
     mut tallies: Vec<ProductTally>,
@@ -97,9 +102,9 @@ pub fn build_missing_products(
     let mut recommendations = Vec::new();
     if let Some(top) = tallies.first() {
         recommendations.push(format!(
-            "Add \"{}\" to the catalogue: requested {} times ({}).",
+            "Add \"{}\" to the catalogue: requested {} ({}).",
             top.product,
-            top.requests,
+            times(top.requests, "time", "times"),
             label.to_lowercase()
         ));
     }
@@ -111,13 +116,15 @@ pub fn build_missing_products(
     if let Some((name, (count, products))) = named.first() {
         let plural = if *products == 1 { "" } else { "s" };
         recommendations.push(format!(
-            "{name} is the most requested missing category: {count} requests for {products} product{plural}."
+            "{name} is the most requested missing category: {} for {products} product{plural}.",
+            times(*count, "request", "requests")
         ));
     }
     let once = tallies.iter().filter(|t| t.requests == 1).count();
     if once > 0 {
+        let (were, them) = if once == 1 { ("product was", "it") } else { ("products were", "them") };
         recommendations.push(format!(
-            "{once} products were asked for only once: watch them before stocking."
+            "{once} {were} asked for only once: watch {them} before stocking."
         ));
     }
     if failed_searches > 0 {

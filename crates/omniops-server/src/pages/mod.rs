@@ -351,7 +351,7 @@ mod section_tests {
         let mut names: Vec<&str> = Section::ALL.iter().map(|s| s.name()).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 28);
+        assert_eq!(names.len(), 29);
         assert_eq!(Section::parse("nope"), None);
     }
 }

@@ -41,17 +41,19 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     assert_eq!(status, 200, "{r}");
     assert_eq!(
         r["missingProducts"],
+        // c1's question and its session's failed search name the hydraulic pump: one need,
+        // first asked at 10:00:00. Ties in count: the most recently asked first.
         json!([
-            {"name": "hydraulic pump", "count": 2, "lastRequested": "2026-11-26T11:00:05Z",
-             "examples": ["hydraulic pumps", "Do you have hydraulic pumps?"]},
             {"name": "torque wrench", "count": 1, "lastRequested": "2026-11-26T11:00:09Z", "examples": ["torque wrench"]},
+            {"name": "hydraulic pump", "count": 1, "lastRequested": "2026-11-26T10:00:00Z",
+             "examples": ["hydraulic pumps", "Do you have hydraulic pumps?"]},
             {"name": "ball bearing", "count": 1, "lastRequested": "2026-11-20T10:00:00Z", "examples": ["ball bearings"]}
         ])
     );
     assert_eq!(
         r["statistics"],
         json!({
-            "totalMissingProducts": 3, "totalRequests": 4, "avgRequestsPerProduct": 1.3, "timeRange": "Last 30 days"
+            "totalMissingProducts": 3, "totalRequests": 3, "avgRequestsPerProduct": 1.0, "timeRange": "Last 30 days"
         })
     );
     assert_eq!(
@@ -63,9 +65,10 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     assert_eq!(
         r["recommendations"],
         json!([
-            "Add \"hydraulic pump\" to the catalogue: requested 2 times (last 30 days).",
-            "Equipment is the most requested missing category: 2 requests for 1 product.",
-            "2 products were asked for only once: watch them before stocking.",
+            "Add \"torque wrench\" to the catalogue: requested 1 time (last 30 days).",
+            // Three categories with 1 request each: the first by name.
+            "Equipment is the most requested missing category: 1 request for 1 product.",
+            "3 products were asked for only once: watch them before stocking.",
             "3 searches found nothing: check product names and synonyms in the search index."
         ])
     );
@@ -82,11 +85,11 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     let (_, r) = app
         .get_json("/api/dashboard/missing-products?limit=1&page=2", None)
         .await;
-    assert_eq!(r["missingProducts"][0]["name"], "torque wrench");
+    assert_eq!(r["missingProducts"][0]["name"], "hydraulic pump");
     let (_, r) = app
         .get_json("/api/dashboard/missing-products?days=1", None)
         .await;
-    assert_eq!(r["statistics"]["totalRequests"], 3);
+    assert_eq!(r["statistics"]["totalRequests"], 2);
 
     // Once the catalogue has hydraulic pumps, they are no longer missing.
     let (_, answer) = app
@@ -99,18 +102,21 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     let (_, r) = app.get_json("/api/dashboard/missing-products", None).await;
     assert_eq!(r["statistics"]["totalMissingProducts"], 2);
 
-    // A later question of c1 counts as it arrives (c1 already found nothing). c3's session
-    // found nothing before c3 itself arrived: c3's question counts once c3 does.
+    // Later questions of c1 count as they arrive (c1 already found nothing). c3's session
+    // found nothing before c3 itself arrived: c3's question joins its session's need once c3
+    // arrives. Chainsaws: one need in c1, one in c3.
     let (_, answer) = app
         .ingest(json!([
             {"type": "message", "conversation_id": "c1", "role": "user", "content": "Do you have garden hoses?",
              "timestamp": "2026-11-26T12:05:00Z"},
+            {"type": "message", "conversation_id": "c1", "role": "user", "content": "Do you have chainsaws?",
+             "timestamp": "2026-11-26T12:06:00Z"},
             {"type": "session", "session_id": "s3", "model": "gpt-4", "domain": "shop.example", "conversation_id": "c3",
              "start_time": "2026-11-26T12:00:00Z", "duration_ms": 10, "success": true, "input_tokens": 1, "output_tokens": 1,
              "searches": [{"query": "Chainsaws", "results": 0}]}
         ]))
         .await;
-    assert_eq!(answer["accepted"], 2, "{answer}");
+    assert_eq!(answer["accepted"], 3, "{answer}");
     let (_, answer) = app
         .ingest(json!([
             {"type": "conversation", "conversation_id": "c3", "domain": "shop.example", "timestamp": "2026-11-26T12:10:00Z"},
@@ -123,7 +129,7 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     assert_eq!(
         r["missingProducts"],
         json!([
-            {"name": "chainsaw", "count": 2, "lastRequested": "2026-11-26T12:10:30Z",
+            {"name": "chainsaw", "count": 2, "lastRequested": "2026-11-26T12:06:00Z",
              "examples": ["Do you have chainsaws?", "chainsaws"]},
             {"name": "garden hose", "count": 1, "lastRequested": "2026-11-26T12:05:00Z",
              "examples": ["Do you have garden hoses?"]},
@@ -164,7 +170,7 @@ async fn missing_products_match_hand_computed_values(app: &TestApp) {
     );
 
     // A product one catalogue has is counted per domain in the forecast too: parts.example
-    // lacks hydraulic pumps (1 request on 11-24); shop.example's 2 requests on 11-26 are not
+    // lacks hydraulic pumps (1 request on 11-24); shop.example's request on 11-26 is not
     // counted, since its catalogue has them now.
     let (_, answer) = app
         .ingest(json!([{"type": "session", "session_id": "b2", "model": "gpt-4", "domain": "parts.example",
@@ -206,6 +212,86 @@ http_test!(
     missing_products,
     missing_products_match_hand_computed_values
 );
+
+/// The fixtures: each customer need counts once (README: analytics).
+async fn each_need_counts_once(app: &TestApp) {
+    let session = |id: &str, conversation: &str, query: &str, at: &str| {
+        json!({"type": "session", "session_id": id, "model": "gpt-4", "domain": "need.example",
+               "conversation_id": conversation, "start_time": at, "duration_ms": 10, "success": true,
+               "input_tokens": 1, "output_tokens": 1, "searches": [{"query": query, "results": 0}]})
+    };
+    let conversation = |id: &str| json!({"type": "conversation", "conversation_id": id, "domain": "need.example", "timestamp": "2026-11-26T09:00:00Z"});
+    let message = |id: &str, text: &str, at: &str| json!({"type": "message", "conversation_id": id, "role": "user", "content": text, "timestamp": at});
+    let batches = [
+        // c10: a failed search and a question for the torque wrench.
+        json!([
+            conversation("c10"),
+            message("c10", "Do you have torque wrench?", "2026-11-26T10:00:00Z"),
+            session("s10", "c10", "torque wrench", "2026-11-26T10:00:05Z")
+        ]),
+        // c11: "oil filters?" and then the bare "filter", both after a failed search.
+        json!([
+            conversation("c11"),
+            session("s11", "c11", "oil filters", "2026-11-26T10:10:00Z"),
+            message("c11", "oil filters?", "2026-11-26T10:10:05Z"),
+            message("c11", "filter", "2026-11-26T10:10:10Z")
+        ]),
+        // c12: the bare "filter" first (counted alone), then the phrase in a later request.
+        json!([
+            conversation("c12"),
+            session("s12", "c12", "filter", "2026-11-26T10:20:00Z")
+        ]),
+        json!([message(
+            "c12",
+            "Do you have oil filters?",
+            "2026-11-26T10:20:30Z"
+        )]),
+        // c13: a greeting and filler name no product.
+        json!([
+            conversation("c13"),
+            session(
+                "s13",
+                "c13",
+                "Hola, necesito un producto",
+                "2026-11-26T10:30:00Z"
+            ),
+            message("c13", "Hola, necesito un producto", "2026-11-26T10:30:05Z")
+        ]),
+    ];
+    for batch in batches {
+        let (status, answer) = app.ingest(batch).await;
+        assert_eq!(
+            (status, answer["rejected"].clone()),
+            (200, json!([])),
+            "{answer}"
+        );
+    }
+    let (status, r) = app
+        .get_json("/api/dashboard/missing-products?domain=need.example", None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let counts: Vec<(String, i64)> = r["missingProducts"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_string(),
+                p["count"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // oil filter: c11 and c12; torque wrench: c10; no "filter", nothing from c13.
+    assert_eq!(
+        counts,
+        [
+            ("oil filter".to_string(), 2),
+            ("torque wrench".to_string(), 1)
+        ]
+    );
+    assert_eq!(r["statistics"]["totalRequests"], 3);
+}
+http_test!(needs, each_need_counts_once);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_products_page_lists_and_forecasts() {

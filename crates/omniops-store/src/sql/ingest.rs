@@ -6,17 +6,16 @@ use super::ingest_conversations::{
     add_content_rollups, insert_failed_searches, insert_messages, load_conversations,
     upsert_conversations,
 };
-use super::missing::{add_product_rollups, flag_found_nothing};
+use super::missing::{add_needs, flag_found_nothing};
 use super::prices::first_unpriced;
 use super::rollups::add_rollups;
 use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::{DB, ROW_LOCKS};
-use crate::batch::{
-    found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, ProductDelta, RollupDelta,
-};
+use crate::batch::{found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, RollupDelta};
 use crate::{batch, BatchOutcome, LiveChange, LiveKind};
 use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
+use omniops_core::needs::NeedItem;
 use omniops_core::pricing::PriceTable;
 use omniops_core::session::Session;
 use sqlx::{Pool, QueryBuilder, Transaction};
@@ -254,7 +253,8 @@ async fn apply_once(
 }
 
 /// The products asked for and not found, from this batch: failed searches, and questions
-/// in conversations that found nothing (known now, or flagged by this batch).
+/// in conversations that found nothing (known now, or flagged by this batch), counted once
+/// per need (README: analytics).
 async fn write_product_demand(
     tx: &mut Transaction<'_, DB>,
     failed_searches: &[FailedSearch],
@@ -262,20 +262,36 @@ async fn write_product_demand(
     conversations: &HashMap<String, (Conversation, bool)>,
     candidates: &[String],
 ) -> sqlx::Result<()> {
-    let mut products = ProductDelta::default();
-    products.add_failed_searches(failed_searches);
+    let mut items: Vec<NeedItem> = failed_searches
+        .iter()
+        .filter_map(|f| {
+            Some(NeedItem {
+                domain: f.domain.clone(),
+                key: f.need.clone(),
+                product: f.product.clone()?,
+                text: f.query.clone(),
+                at: f.at,
+                failed_search: true,
+            })
+        })
+        .collect();
     for m in messages {
         let known_found_nothing = conversations
             .get(&m.event.conversation_id)
             .is_some_and(|(c, _)| c.found_nothing);
         if let (Some(product), true) = (&m.facts.product, known_found_nothing) {
-            products.add(&m.domain, product, &m.event.content, m.event.at, false);
+            items.push(NeedItem {
+                domain: m.domain.clone(),
+                key: m.event.conversation_id.clone(),
+                product: product.clone(),
+                text: m.event.content.clone(),
+                at: m.event.at,
+                failed_search: false,
+            });
         }
     }
-    for (domain, product, text, at) in flag_found_nothing(tx, candidates).await? {
-        products.add(&domain, &product, &text, at, false);
-    }
-    add_product_rollups(tx, &products).await
+    items.extend(flag_found_nothing(tx, candidates).await?);
+    add_needs(tx, items).await
 }
 
 /// New sessions of a model without a price: the first per (model, domain) is announced.

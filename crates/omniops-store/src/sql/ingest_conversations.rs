@@ -163,14 +163,15 @@ pub(crate) async fn insert_failed_searches(
     }
     for chunk in searches.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
-            "INSERT INTO failed_searches (session_id, domain, query, product, created_at) ",
+            "INSERT INTO failed_searches (session_id, domain, query, product, created_at, need_key) ",
         );
         q.push_values(chunk, |mut b, f| {
             b.push_bind(f.session_id.clone())
                 .push_bind(f.domain.clone())
                 .push_bind(f.query.clone())
                 .push_bind(f.product.clone())
-                .push_bind(f.at);
+                .push_bind(f.at)
+                .push_bind(f.need.clone());
         });
         q.build()
             .persistent(chunk.len() == CHUNK)

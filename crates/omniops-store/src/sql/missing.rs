@@ -1,23 +1,23 @@
 // Missing products: conversations flagged when a session found nothing, the product
 // rollups and examples written at ingest, and their reads.
 
-use super::ingest::{Tx, CHUNK};
+use super::ingest::{fetch_by_ids, Tx, CHUNK};
 use super::rollups::push_window_rows;
 use super::DB;
 use crate::batch::{ProductCounts, ProductDelta};
 use omniops_core::clock::Micros;
 use omniops_core::missing::ProductTally;
+use omniops_core::needs::{count_needs, Need, NeedItem};
 use omniops_core::window::Window;
 use sqlx::{Pool, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
 
 /// Marks those of `ids` that have a session which searched and found nothing, unless already
-/// marked, and returns the product questions of the newly marked ones (this batch's included):
-/// (domain, product, text, time).
+/// marked, and returns the product questions of the newly marked ones (this batch's included).
 pub(crate) async fn flag_found_nothing(
     tx: &mut Tx<'_>,
     ids: &[String],
-) -> sqlx::Result<Vec<(String, String, String, Micros)>> {
+) -> sqlx::Result<Vec<NeedItem>> {
     let mut questions = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
@@ -39,7 +39,7 @@ pub(crate) async fn flag_found_nothing(
             continue;
         }
         let mut q = QueryBuilder::<DB>::new(
-            "SELECT domain, product, content, created_at FROM messages \
+            "SELECT domain, product, content, created_at, conversation_id FROM messages \
              WHERE role = 'user' AND product IS NOT NULL AND conversation_id IN (",
         );
         let mut list = q.separated(", ");
@@ -53,12 +53,14 @@ pub(crate) async fn flag_found_nothing(
             .fetch_all(&mut **tx)
             .await?
         {
-            questions.push((
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-                row.try_get(3)?,
-            ));
+            questions.push(NeedItem {
+                domain: row.try_get(0)?,
+                product: row.try_get(1)?,
+                text: row.try_get(2)?,
+                at: row.try_get(3)?,
+                key: row.try_get(4)?,
+                failed_search: false,
+            });
         }
     }
     Ok(questions)
@@ -93,6 +95,58 @@ pub(crate) async fn add_product_counts(
             .await?;
     }
     Ok(())
+}
+
+fn need_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Need> {
+    Ok(Need {
+        domain: row.try_get(0)?,
+        key: row.try_get(1)?,
+        product: row.try_get(2)?,
+        first_at: row.try_get(3)?,
+        failed_search: row.try_get(4)?,
+    })
+}
+
+/// Counts demand items once per need (`omniops_core::needs`), against the needs stored for
+/// their conversations, and adds what changed to the product rollups.
+pub(crate) async fn add_needs(tx: &mut Tx<'_>, items: Vec<NeedItem>) -> sqlx::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let keys: HashSet<String> = items.iter().map(|i| i.key.clone()).collect();
+    let keys: Vec<String> = keys.into_iter().collect();
+    let select =
+        "SELECT domain, need_key, product, first_at, failed_search FROM product_needs WHERE need_key IN (";
+    let stored = fetch_by_ids(tx, select, &keys, None, need_from_row).await?;
+    let changes = count_needs(stored, items);
+    for chunk in changes.upserts.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "INSERT INTO product_needs (domain, need_key, product, first_at, failed_search) ",
+        );
+        q.push_values(chunk, |mut b, n| {
+            b.push_bind(n.domain.clone())
+                .push_bind(n.key.clone())
+                .push_bind(n.product.clone())
+                .push_bind(n.first_at)
+                .push_bind(n.failed_search);
+        });
+        q.push(" ON CONFLICT (domain, need_key, product) DO UPDATE SET failed_search = excluded.failed_search");
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for gone in &changes.removed {
+        sqlx::query(
+            "DELETE FROM product_needs WHERE domain = $1 AND need_key = $2 AND product = $3",
+        )
+        .bind(&gone.domain)
+        .bind(&gone.key)
+        .bind(&gone.product)
+        .execute(&mut **tx)
+        .await?;
+    }
+    add_product_rollups(tx, &changes.delta).await
 }
 
 pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
@@ -158,7 +212,10 @@ pub(crate) fn product_rollup_query(
         |_| "domain, product, requests, failed_searches, last_at".into(),
         filter,
     );
-    q.push(format!(") r {tail} GROUP BY product"));
+    // A product whose needs all moved to a phrase sums to nothing.
+    q.push(format!(
+        ") r {tail} GROUP BY product HAVING SUM(requests) > 0"
+    ));
     q
 }
 
@@ -248,17 +305,27 @@ pub async fn raw_product_tallies(
     window: &Window,
     domain: &str,
 ) -> sqlx::Result<Vec<ProductTally>> {
+    // The needs from raw rows: items per (domain, conversation, product), a bare head noun
+    // left out where its conversation names a phrase ending in it; each need in the window
+    // of its first item.
     let rows = sqlx::query(&format!(
-        "SELECT product, CAST(COUNT(*) AS BIGINT), CAST(SUM(failed) AS BIGINT), MAX(created_at) FROM ( \
-           SELECT product, created_at, domain, CAST(1 AS BIGINT) AS failed FROM failed_searches \
-           WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 AND ($3 = '' OR domain = $3) \
+        "WITH items AS ( \
+           SELECT domain, COALESCE(need_key, 's:' || session_id) AS k, product, created_at, CAST(1 AS BIGINT) AS failed \
+           FROM failed_searches WHERE product IS NOT NULL \
            UNION ALL \
-           SELECT m.product, m.created_at, m.domain, CAST(0 AS BIGINT) FROM messages m \
+           SELECT m.domain, m.conversation_id, m.product, m.created_at, CAST(0 AS BIGINT) FROM messages m \
            WHERE m.conversation_id IN (SELECT conversation_id FROM chat_telemetry \
              WHERE conversation_id IS NOT NULL AND end_time IS NOT NULL AND search_count > 0 AND total_results = 0) \
-           AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1 AND m.created_at < $2 \
-           AND ($3 = '' OR m.domain = $3) \
-         ) r WHERE {NOT_IN_CATALOGUE} GROUP BY product"
+           AND m.role = 'user' AND m.product IS NOT NULL \
+         ), needs AS ( \
+           SELECT i.domain, i.product, MIN(i.created_at) AS first_at, MAX(i.failed) AS failed FROM items i \
+           WHERE i.product LIKE '% %' OR NOT EXISTS (SELECT 1 FROM items p WHERE p.domain = i.domain AND p.k = i.k \
+             AND length(p.product) > length(i.product) \
+             AND substr(p.product, length(p.product) - length(i.product)) = (' ' || i.product)) \
+           GROUP BY i.domain, i.k, i.product \
+         ) \
+         SELECT product, CAST(COUNT(*) AS BIGINT), CAST(SUM(failed) AS BIGINT), MAX(first_at) FROM needs r \
+         WHERE first_at >= $1 AND first_at < $2 AND ($3 = '' OR domain = $3) AND {NOT_IN_CATALOGUE} GROUP BY product"
     ))
     .bind(window.start)
     .bind(window.end)

@@ -68,6 +68,7 @@ pub async fn delete_conversations_before(pool: &Pool<DB>, cutoff: Micros) -> sql
         "DELETE FROM failed_searches WHERE created_at < $1",
         "DELETE FROM failed_queries WHERE last_at < $1",
         "DELETE FROM product_examples WHERE last_at < $1",
+        "DELETE FROM product_needs WHERE first_at < $1",
         "DELETE FROM webhook_deliveries WHERE created_at < $1 AND status <> 'pending'",
     ] {
         sqlx::query(statement).bind(cutoff).execute(pool).await?;
