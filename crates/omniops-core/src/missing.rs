@@ -122,7 +122,11 @@ pub fn build_missing_products(
     }
     let once = tallies.iter().filter(|t| t.requests == 1).count();
     if once > 0 {
-        let (were, them) = if once == 1 { ("product was", "it") } else { ("products were", "them") };
+        let (were, them) = if once == 1 {
+            ("product was", "it")
+        } else {
+            ("products were", "them")
+        };
         recommendations.push(format!(
             "{once} {were} asked for only once: watch {them} before stocking."
         ));

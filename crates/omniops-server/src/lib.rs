@@ -98,6 +98,12 @@ pub async fn serve(
     let prices = tokio::spawn(jobs::prices::run(state.clone(), stop.clone()));
     let repricing = tokio::spawn(jobs::repricing::run(state.clone(), stop.clone()));
     let woocommerce = tokio::spawn(jobs::woocommerce::run(state.clone(), stop.clone()));
+    let recount = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = queries::missing::recount_demand_once(&recount).await {
+            tracing::error!(?error, "counting missing-product demand again failed");
+        }
+    });
     // Several instances on one PostgreSQL: other instances' live changes reach our stream.
     let (notifications, mut incoming) = tokio::sync::mpsc::channel::<String>(1024);
     let remote_live = state

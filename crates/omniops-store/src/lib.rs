@@ -853,6 +853,9 @@ dispatch! {
     fn known_domains(&self, since: Micros) -> Vec<String> = known_domains(since);
     /// Requests per product the catalogue lacks in the window, from rollups.
     fn product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = product_tallies(window, domain.unwrap_or(""));
+    /// Counts missing-product demand again, once per need, from the raw rows since `since`
+    /// (a day boundary); older product rollups stay. Returns the needs counted.
+    fn recount_product_demand(&self, since: Micros) -> u64 = recount_product_demand(since);
     /// The same from raw failed searches and messages: for consistency tests.
     fn raw_product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = raw_product_tallies(window, domain.unwrap_or(""));
     /// Requests per UTC day of the window for each of `products`: (product, day, requests).

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 pub const DEFAULT_SCHEMA: &str = "omniops";
 
 /// The tables of an installation from before schemas, moved from `public` as they are.
-const TABLES: [&str; 35] = [
+const TABLES: [&str; 37] = [
     "_sqlx_migrations",
     "abandoned_carts",
     "alert_events",
@@ -39,6 +39,7 @@ const TABLES: [&str; 35] = [
     "orders",
     "page_embeddings",
     "product_examples",
+    "product_needs",
     "product_rollup_daily",
     "product_rollup_hourly",
     "query_rollup_daily",
@@ -51,6 +52,7 @@ const TABLES: [&str; 35] = [
     "structured_extractions",
     "unpriced_seen",
     "webhook_deliveries",
+    "woocommerce_sync",
 ];
 
 /// A schema name we can write unquoted: lowercase letters, digits and `_`, at most 63.

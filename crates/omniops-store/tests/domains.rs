@@ -37,20 +37,6 @@ const TABLES: [&str; 29] = [
     "webhook_deliveries",
 ];
 
-async fn run_script(db: &TestDb, script: &str) {
-    match &db.raw_postgres_url() {
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(url).await.expect("connect");
-            sqlx::raw_sql(script).execute(&pool).await.expect("script");
-        }
-        None => {
-            let url = format!("sqlite:{}", db.data_dir.join("omniops.db").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
-            sqlx::raw_sql(script).execute(&pool).await.expect("script");
-        }
-    }
-}
-
 async fn scalar(db: &TestDb, query: &str) -> i64 {
     match &db.raw_postgres_url() {
         Some(url) => {
@@ -95,7 +81,7 @@ async fn case_variants_fold_into_one_domain(db: &TestDb) {
         .iter()
         .map(|t| format!("UPDATE {t} SET domain = 'Shop.Example' WHERE domain = 'zz.example';\n"))
         .collect();
-    run_script(db, &rename).await;
+    db.run_script(&rename).await;
     assert_eq!(
         db.store
             .cost_between(start, end, Some("shop.example"))
@@ -108,7 +94,7 @@ async fn case_variants_fold_into_one_domain(db: &TestDb) {
         Some(_) => include_str!("../migrations/postgres/0015_fold_domains.sql"),
         None => include_str!("../migrations/sqlite/0015_fold_domains.sql"),
     };
-    run_script(db, migration).await;
+    db.run_script(migration).await;
     // $0.03 + $0.06 under shop.example; all domains together unchanged.
     assert_eq!(
         db.store

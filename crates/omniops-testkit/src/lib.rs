@@ -72,6 +72,22 @@ pub async fn drop_database(admin: &str, name: &str) {
 }
 
 impl TestDb {
+    /// Runs SQL statements on the test database directly (as an older version left it, or
+    /// as a migration would).
+    pub async fn run_script(&self, script: &str) {
+        match &self.raw_postgres_url() {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                sqlx::raw_sql(script).execute(&pool).await.expect("script");
+            }
+            None => {
+                let url = format!("sqlite:{}", self.data_dir.join("omniops.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+                sqlx::raw_sql(script).execute(&pool).await.expect("script");
+            }
+        }
+    }
+
     /// The PostgreSQL URL for raw SQL in tests, finding Omniops' tables in their schema.
     pub fn raw_postgres_url(&self) -> Option<String> {
         self.database_url.as_ref().map(|url| {

@@ -93,3 +93,21 @@ pub async fn demand_forecast(
         })
         .collect())
 }
+
+/// Once per installation: demand stored before each need was counted once (README:
+/// analytics) is counted again from the raw rows still in retention, from the first whole
+/// day of it; older product rollups stay as they are.
+pub async fn recount_demand_once(state: &AppState) -> anyhow::Result<()> {
+    const DONE: &str = "product_needs_recounted_from";
+    if state.store.setting(DONE).await?.is_some() {
+        return Ok(());
+    }
+    let since = omniops_core::clock::floor_day(state.raw_retention_cutoff())
+        + omniops_core::clock::MICROS_PER_DAY;
+    let needs = state.store.recount_product_demand(since).await?;
+    let since = omniops_core::clock::to_rfc3339(since);
+    state.store.put_setting(DONE, &since).await?;
+    state.generation.bump();
+    tracing::info!(needs, %since, "missing-product demand counted again, once per need");
+    Ok(())
+}

@@ -1,7 +1,7 @@
 // Missing products: conversations flagged when a session found nothing, the product
 // rollups and examples written at ingest, and their reads.
 
-use super::ingest::{fetch_by_ids, Tx, CHUNK};
+use super::ingest::{begin_write, fetch_by_ids, Tx, CHUNK};
 use super::rollups::push_window_rows;
 use super::DB;
 use crate::batch::{ProductCounts, ProductDelta};
@@ -147,6 +147,51 @@ pub(crate) async fn add_needs(tx: &mut Tx<'_>, items: Vec<NeedItem>) -> sqlx::Re
         .await?;
     }
     add_product_rollups(tx, &changes.delta).await
+}
+
+/// Counts the missing-product demand again, once per need, from the raw failed searches and
+/// questions since `since` (a day boundary): the product rollups from `since` on are
+/// replaced; older ones stay as they are (their raw rows may be gone). One transaction.
+/// Returns the number of needs counted.
+pub async fn recount_product_demand(pool: &Pool<DB>, since: Micros) -> sqlx::Result<u64> {
+    let mut tx = begin_write(pool).await?;
+    sqlx::query("DELETE FROM product_needs")
+        .execute(&mut *tx)
+        .await?;
+    for table in ["product_rollup_hourly", "product_rollup_daily"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE bucket >= $1"))
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rows = sqlx::query(
+        "SELECT domain, COALESCE(need_key, 's:' || session_id), product, query, created_at, TRUE \
+         FROM failed_searches WHERE product IS NOT NULL AND created_at >= $1 \
+         UNION ALL \
+         SELECT m.domain, m.conversation_id, m.product, m.content, m.created_at, FALSE FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE c.found_nothing AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1",
+    )
+    .bind(since)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(NeedItem {
+            domain: row.try_get(0)?,
+            key: row.try_get(1)?,
+            product: row.try_get(2)?,
+            text: row.try_get(3)?,
+            at: row.try_get(4)?,
+            failed_search: row.try_get(5)?,
+        });
+    }
+    add_needs(&mut tx, items).await?;
+    let needs: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM product_needs")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(u64::try_from(needs).unwrap_or(0))
 }
 
 pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
