@@ -16,11 +16,21 @@ pub struct MessageStats {
     pub negative: i64,
     pub response_ms_sum: i64,
     pub responses: i64,
+    /// Assistant messages that answered a user message, and user messages that contradicted
+    /// the answer before them (README: analytics, answer accuracy).
+    pub answers: i64,
+    pub contradicted: i64,
 }
 
 impl MessageStats {
     /// What one stored message adds.
-    pub fn of_message(user: bool, sentiment: i64, response_ms_sum: i64, responses: i64) -> Self {
+    pub fn of_message(
+        user: bool,
+        sentiment: i64,
+        response_ms_sum: i64,
+        responses: i64,
+        contradicts: bool,
+    ) -> Self {
         MessageStats {
             messages: 1,
             user_messages: i64::from(user),
@@ -28,6 +38,8 @@ impl MessageStats {
             negative: i64::from(user && sentiment < 0),
             response_ms_sum,
             responses,
+            answers: i64::from(!user && responses > 0),
+            contradicted: i64::from(user && contradicts),
         }
     }
 
@@ -38,6 +50,8 @@ impl MessageStats {
         self.negative = self.negative.saturating_add(o.negative);
         self.response_ms_sum = self.response_ms_sum.saturating_add(o.response_ms_sum);
         self.responses = self.responses.saturating_add(o.responses);
+        self.answers = self.answers.saturating_add(o.answers);
+        self.contradicted = self.contradicted.saturating_add(o.contradicted);
     }
 }
 
@@ -50,6 +64,7 @@ pub struct ConversationCounts {
     pub resolved: i64,
     /// In the order of [`Language::ALL`].
     pub languages: [i64; 5],
+    pub escalated: i64,
 }
 
 impl ConversationCounts {
@@ -60,6 +75,7 @@ impl ConversationCounts {
         };
         if c.user_message_count > 0 {
             counts.with_user_messages = 1;
+            counts.escalated = i64::from(c.escalated);
             counts.resolved = i64::from(c.resolved());
             let language = c.language();
             if let Some(i) = Language::ALL.iter().position(|l| *l == language) {
@@ -80,6 +96,7 @@ impl ConversationCounts {
             with_user_messages: self.with_user_messages - other.with_user_messages,
             resolved: self.resolved - other.resolved,
             languages,
+            escalated: self.escalated - other.escalated,
         }
     }
 
@@ -87,6 +104,7 @@ impl ConversationCounts {
         self.conversations = self.conversations.saturating_add(o.conversations);
         self.with_user_messages = self.with_user_messages.saturating_add(o.with_user_messages);
         self.resolved = self.resolved.saturating_add(o.resolved);
+        self.escalated = self.escalated.saturating_add(o.escalated);
         for (l, a) in self.languages.iter_mut().zip(o.languages) {
             *l = l.saturating_add(a);
         }
@@ -100,6 +118,7 @@ impl ConversationCounts {
         ConversationStats {
             with_user_messages: self.with_user_messages,
             resolved: self.resolved,
+            escalated: self.escalated,
             languages: Language::ALL
                 .iter()
                 .zip(self.languages)
@@ -115,6 +134,8 @@ pub struct ConversationStats {
     /// Conversations of the window with at least one user message.
     pub with_user_messages: i64,
     pub resolved: i64,
+    /// Of those, the escalated ones.
+    pub escalated: i64,
     /// Conversations with user messages per language code.
     pub languages: Vec<(String, i64)>,
 }
@@ -137,6 +158,7 @@ pub struct AnalyticsReport {
     pub failed_searches: Vec<String>,
     pub language_distribution: Vec<LanguageShare>,
     pub metrics: Metrics,
+    pub performance_metrics: PerformanceMetrics,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -227,7 +249,33 @@ pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsRep
             user_messages: m.user_messages,
             avg_messages_per_day: json_number(per_day, 1),
         },
+        performance_metrics: PerformanceMetrics {
+            answer_accuracy: (m.answers > 0).then(|| {
+                percentage(
+                    i128::from(m.answers - m.contradicted),
+                    i128::from(m.answers),
+                )
+            }),
+            answers: m.answers,
+            contradicted_answers: m.contradicted,
+            escalation_rate: percentage(i128::from(c.escalated), i128::from(c.with_user_messages)),
+            escalations: c.escalated,
+        },
     }
+}
+
+/// The Performance tab's conversation metrics (README: analytics), in percent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceMetrics {
+    /// Answers not followed by a negative user message; `null` without answers.
+    pub answer_accuracy: Option<Rounded>,
+    pub answers: i64,
+    pub contradicted_answers: i64,
+    /// Conversations with user messages where the user asked for a person, or that an
+    /// event marked `metadata.escalated`.
+    pub escalation_rate: Rounded,
+    pub escalations: i64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

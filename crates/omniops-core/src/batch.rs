@@ -297,9 +297,15 @@ fn apply_session_event(
     Ok(())
 }
 
-/// A `conversation` with a known id is accepted and changes nothing.
+/// A `conversation` with a known id is accepted and changes nothing, except that its
+/// `metadata.escalated` marks the conversation escalated.
 fn apply_conversation(plan: &mut Plan, event: &ConversationEvent) {
-    if !plan.conversations.contains_key(&event.conversation_id) {
+    if let Some((c, dirty)) = plan.conversations.get_mut(&event.conversation_id) {
+        if !c.escalated && crate::conversation::marks_escalated(event.metadata.as_ref()) {
+            c.escalated = true;
+            *dirty = true;
+        }
+    } else {
         let c = Conversation::new(
             event.conversation_id.clone(),
             event.domain.to_string(),
@@ -327,6 +333,9 @@ fn apply_message(
         }
     }
     let facts = conversation.add_message(event.role, &event.content, event.at);
+    if crate::conversation::marks_escalated(event.metadata.as_ref()) {
+        conversation.escalated = true;
+    }
     *dirty = true;
     plan.messages.push(NewMessage {
         id: new_id(),
@@ -547,6 +556,7 @@ impl ContentDelta {
             m.facts.sentiment.score(),
             m.facts.response_ms_sum,
             m.facts.responses,
+            m.facts.contradicts,
         );
         let (hour, day) = (floor_hour(m.event.at), floor_day(m.event.at));
         for domain in [m.domain.as_str(), ALL] {

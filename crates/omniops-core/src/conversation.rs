@@ -33,6 +33,16 @@ pub struct Conversation {
     /// One of its sessions searched and found nothing: its product questions are requests
     /// for missing products. Set by the store, never by a message.
     pub found_nothing: bool,
+    /// The user asked for a person, or an event marked it `metadata.escalated`.
+    pub escalated: bool,
+}
+
+/// Whether an event's metadata marks its conversation escalated (`"escalated": true`).
+pub fn marks_escalated(metadata: Option<&Value>) -> bool {
+    metadata
+        .and_then(|m| m.get("escalated"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// What one message contributes, stored with it.
@@ -46,10 +56,15 @@ pub struct MessageFacts {
     /// and how many those are.
     pub response_ms_sum: i64,
     pub responses: i64,
+    /// For user messages: negative, and the next user message after an answer: the answer
+    /// counts as not accurate (README: analytics).
+    pub contradicts: bool,
 }
 
 impl Conversation {
     pub fn new(id: String, domain: String, at: Micros, metadata: Option<Value>) -> Self {
+        let metadata_ref = metadata.as_ref();
+        let escalated = marks_escalated(metadata_ref);
         Conversation {
             id,
             domain,
@@ -68,6 +83,7 @@ impl Conversation {
             letters: 0,
             message_ids: Vec::new(),
             found_nothing: false,
+            escalated,
         }
     }
 
@@ -86,6 +102,13 @@ impl Conversation {
         match role {
             Role::User => {
                 let sentiment = text::sentiment(content);
+                // The previous message answered the user: a negative reply contradicts it.
+                let contradicts = sentiment == Sentiment::Negative
+                    && self.last_user_answered
+                    && self.pending_count == 0;
+                if crate::escalation::asks_for_human(content) {
+                    self.escalated = true;
+                }
                 self.user_message_count += 1;
                 if self.first_user_message.is_none() {
                     self.first_user_message =
@@ -108,6 +131,7 @@ impl Conversation {
                     product: text::product_in_question(content),
                     response_ms_sum: 0,
                     responses: 0,
+                    contradicts,
                 }
             }
             Role::Assistant => {
@@ -121,6 +145,7 @@ impl Conversation {
                         .unwrap_or(i64::MAX)
                         .max(0),
                     responses: self.pending_count,
+                    contradicts: false,
                 };
                 self.pending_count = 0;
                 self.pending_sum = 0;

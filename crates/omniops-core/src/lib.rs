@@ -7,6 +7,7 @@ pub mod batch;
 pub mod clock;
 pub mod conversation;
 pub mod domain;
+pub mod escalation;
 pub mod events;
 pub mod forecast;
 pub mod insights;

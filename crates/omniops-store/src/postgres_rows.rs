@@ -151,6 +151,28 @@ pub(crate) async fn write_sessions(
     Ok(true)
 }
 
+/// Writes only the end of sessions that changed in nothing else (span-built sessions that
+/// settle in bulk). Arrays, not a `VALUES` list: for a long list the planner would hash-join
+/// it against every week's partition instead of probing each one's session index.
+pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
+    for chunk in sessions.chunks(ROWS) {
+        sqlx::query(
+            "UPDATE chat_telemetry t SET end_time = v.end_time, duration_ms = v.duration_ms, \
+             success = v.success, error = v.error \
+             FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::text[]) \
+             AS v(session_id, end_time, duration_ms, success, error) WHERE t.session_id = v.session_id",
+        )
+        .bind(chunk.iter().map(|s| s.session_id.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Inserts finished sessions whose id is new; returns the ids actually inserted. A session
 /// sent twice in one batch is inserted once.
 pub(crate) async fn insert_backfills(

@@ -100,6 +100,30 @@ pub(crate) async fn write_sessions(
     Ok(true)
 }
 
+/// Writes only the end of sessions that changed in nothing else: a fraction of a full
+/// upsert's binds, for span-built sessions that settle in bulk.
+pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
+    for chunk in sessions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \
+            success = v.column4, error = v.column5 FROM (",
+        );
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s.session_id.clone())
+                .push_bind(s.end_time)
+                .push_bind(s.duration_ms())
+                .push_bind(s.success)
+                .push_bind(s.error.clone());
+        });
+        q.push(") AS v WHERE chat_telemetry.session_id = v.column1");
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Inserts finished sessions whose id is new; returns the ids actually inserted. This
 /// transaction is the only writer: the ids already
 /// stored are read first (usually none), so no row comes back per inserted session; on

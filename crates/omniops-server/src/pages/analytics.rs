@@ -148,12 +148,28 @@ fn bound_text(bound: PercentileBound) -> String {
 
 pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let domain = f.domain.as_deref();
-    let (r, percentiles) = tokio::try_join!(
+    let (r, percentiles, analytics) = tokio::try_join!(
         telemetry_report(state, &f.window, domain),
         response_time_percentiles(state, &f.window, domain),
+        analytics_report(state, &f.window, domain),
     )?;
     let p = &r.performance;
+    let c = &analytics.performance_metrics;
+    let accuracy = c
+        .answer_accuracy
+        .as_ref()
+        .map_or("–".to_string(), |a| format!("{a}%"));
     Ok(html! {
+        section.card data-testid="conversation-performance" {
+            h2 { "Conversations" }
+            p.hint { "Answer accuracy: answers not followed by a negative user message. Escalation rate: conversations where the user asked for a person. First-contact resolution: resolved conversations that needed one question, or with no follow-up from the same customer within 24 h (README: analytics)." }
+            div.grid {
+                (stat_card("answer-accuracy", "Answer accuracy", &accuracy, &accuracy, None, false))
+                (stat_card("escalation-rate", "Escalation rate", &format!("{}%", c.escalation_rate), c.escalation_rate, None, false))
+                (stat_card("escalations", "Escalations", &count(c.escalations), c.escalations, None, false))
+                (stat_card("answers", "Answers", &count(c.answers), c.answers, None, false))
+            }
+        }
         section.card data-testid="ai-performance" {
             h2 { "AI performance" }
             p.hint { "Per request (one chat session): means over the sessions that ended in this period." }

@@ -217,3 +217,71 @@ http_test!(
     conversations_report,
     conversations_are_counted_and_paginated
 );
+
+/// The Performance tab's conversation metrics against a hand-computed fixture.
+async fn performance_metrics_match_hand_computed_values(app: &TestApp) {
+    let conversation = |id: &str, metadata: Value| {
+        json!({"type": "conversation", "conversation_id": id, "domain": "perf.example",
+               "timestamp": "2026-11-26T09:00:00Z", "metadata": metadata})
+    };
+    let message = |id: &str, role: &str, text: &str, at: &str| json!({"type": "message", "conversation_id": id, "role": role, "content": text, "timestamp": at});
+    let events = json!([
+        // p1: two answers; the first is followed by a negative reply, the second is not.
+        conversation("p1", Value::Null),
+        message("p1", "user", "Do you have pumps?", "2026-11-26T10:00:00Z"),
+        message("p1", "assistant", "Yes, the P-100.", "2026-11-26T10:00:05Z"),
+        message(
+            "p1",
+            "user",
+            "It is still not working",
+            "2026-11-26T10:01:00Z"
+        ),
+        message(
+            "p1",
+            "assistant",
+            "Sorry, try the P-200.",
+            "2026-11-26T10:01:10Z"
+        ),
+        message("p1", "user", "Thanks, great!", "2026-11-26T10:02:00Z"),
+        // p2: the user asks for a person.
+        conversation("p2", Value::Null),
+        message(
+            "p2",
+            "user",
+            "I want to talk to a human",
+            "2026-11-26T11:00:00Z"
+        ),
+        message("p2", "assistant", "Connecting you.", "2026-11-26T11:00:05Z"),
+        // p3: marked escalated by its metadata.
+        conversation("p3", json!({"escalated": true})),
+        message("p3", "user", "Where is my order?", "2026-11-26T11:10:00Z"),
+        message("p3", "assistant", "On its way.", "2026-11-26T11:10:05Z"),
+        // p4: a greeting only: no answer, no conversation with user messages.
+        conversation("p4", Value::Null),
+        message("p4", "assistant", "Hello!", "2026-11-26T11:20:00Z"),
+    ]);
+    let (status, answer) = app.ingest(events).await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+    let (status, r) = app
+        .get_json("/api/dashboard/analytics?days=1&domain=perf.example", None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    // 4 answers (p1 twice, p2, p3), 1 contradicted: 3 / 4 = 75 %. 2 of the 3 conversations
+    // with user messages escalated: 66.7 %.
+    assert_eq!(
+        r["performanceMetrics"],
+        json!({"answerAccuracy": 75.0, "answers": 4, "contradictedAnswers": 1,
+               "escalationRate": 66.7, "escalations": 2})
+    );
+    // For all domains the same: no other domain has conversations.
+    let (_, all) = app.get_json("/api/dashboard/analytics?days=1", None).await;
+    assert_eq!(all["performanceMetrics"]["answers"], 4);
+}
+http_test!(
+    performance_metrics,
+    performance_metrics_match_hand_computed_values
+);

@@ -31,6 +31,8 @@ pub async fn message_stats(
         negative: at(3)?,
         response_ms_sum: at(4)?,
         responses: at(5)?,
+        answers: at(6)?,
+        contradicted: at(7)?,
     })
 }
 
@@ -58,6 +60,7 @@ pub async fn conversation_counts_of_window(
         with_user_messages: at(1)?,
         resolved: at(2)?,
         languages,
+        escalated: at(8)?,
     })
 }
 
@@ -138,7 +141,9 @@ pub async fn raw_message_stats(
          CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN role = 'user' AND sentiment < 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(responses), 0) AS BIGINT), ".to_string() + &split_sum("response_ms_sum") + " FROM messages",
+         CAST(COALESCE(SUM(responses), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'assistant' AND responses > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN role = 'user' AND contradicts THEN 1 ELSE 0 END), 0) AS BIGINT), ".to_string() + &split_sum("response_ms_sum") + " FROM messages",
     );
     scope_filter(&mut q, window, domain, "created_at");
     let row = q.build().fetch_one(pool).await?;
@@ -148,7 +153,9 @@ pub async fn raw_message_stats(
         positive: row.try_get(2)?,
         negative: row.try_get(3)?,
         responses: row.try_get(4)?,
-        response_ms_sum: wide_sum(&row, 5)?,
+        answers: row.try_get(5)?,
+        contradicted: row.try_get(6)?,
+        response_ms_sum: wide_sum(&row, 7)?,
     })
 }
 
@@ -159,7 +166,8 @@ pub async fn raw_conversation_stats(
 ) -> sqlx::Result<ConversationStats> {
     let mut q = QueryBuilder::<DB>::new(
         "SELECT language, CAST(COUNT(*) AS BIGINT), \
-         CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
+         CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN escalated THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
     );
     scope_filter(&mut q, window, domain, "created_at");
     q.push(" AND user_message_count > 0 GROUP BY language");
@@ -169,6 +177,7 @@ pub async fn raw_conversation_stats(
         let count: i64 = row.try_get(1)?;
         stats.with_user_messages += count;
         stats.resolved += row.try_get::<i64, _>(2)?;
+        stats.escalated += row.try_get::<i64, _>(3)?;
         stats.languages.push((row.try_get(0)?, count));
     }
     Ok(stats)

@@ -81,30 +81,6 @@ pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Resu
     fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
-/// Writes only the end of sessions that changed in nothing else: a fraction of a full
-/// upsert's binds, for span-built sessions that settle in bulk.
-pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
-    for chunk in sessions.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new(
-            "UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \
-            success = v.column4, error = v.column5 FROM (",
-        );
-        q.push_values(chunk, |mut b, s| {
-            b.push_bind(s.session_id.clone())
-                .push_bind(s.end_time)
-                .push_bind(s.duration_ms())
-                .push_bind(s.success)
-                .push_bind(s.error.clone());
-        });
-        q.push(") AS v WHERE chat_telemetry.session_id = v.column1");
-        q.build()
-            .persistent(chunk.len() == CHUNK)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and
 /// rollups commit together or not at all.
 pub async fn apply_batch(
@@ -183,7 +159,7 @@ async fn apply_once(
     if !super::rows::write_sessions(&mut tx, &dirty, &known, now).await? {
         return Ok(None);
     }
-    write_session_ends(&mut tx, &closed).await?;
+    super::rows::write_session_ends(&mut tx, &closed).await?;
     let inserted = super::rows::insert_backfills(&mut tx, &backfills, now).await?;
     let changed: Vec<&Conversation> = conversations
         .values()

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
     message_count, user_message_count, pending_count, pending_sum, last_user_answered, \
-    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing";
+    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing, escalated";
 
 pub(crate) fn conversation_from_row(
     row: &<DB as sqlx::Database>::Row,
@@ -42,6 +42,7 @@ pub(crate) fn conversation_from_row(
         letters: row.try_get("letters")?,
         message_ids: serde_json::from_str(&message_ids).unwrap_or_default(),
         found_nothing: row.try_get("found_nothing")?,
+        escalated: row.try_get("escalated")?,
     })
 }
 
@@ -82,7 +83,8 @@ pub(crate) async fn upsert_conversations(
                 .push_bind(c.letters)
                 .push_bind(c.language().code())
                 .push_bind(serde_json::to_string(&c.message_ids).unwrap_or_else(|_| "[]".into()))
-                .push_bind(c.found_nothing);
+                .push_bind(c.found_nothing)
+                .push_bind(c.escalated);
         });
         q.push(
             " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, \
@@ -92,7 +94,7 @@ pub(crate) async fn upsert_conversations(
              last_user_negative = excluded.last_user_negative, resolved = excluded.resolved, \
              hits_es = excluded.hits_es, hits_fr = excluded.hits_fr, hits_de = excluded.hits_de, \
              non_latin_letters = excluded.non_latin_letters, letters = excluded.letters, \
-             language = excluded.language, message_ids = excluded.message_ids",
+             language = excluded.language, message_ids = excluded.message_ids, escalated = excluded.escalated",
         );
         q.build()
             .persistent(chunk.len() == CHUNK)
@@ -106,7 +108,7 @@ pub(crate) async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) ->
     for chunk in messages.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
             "INSERT INTO messages (id, conversation_id, message_id, domain, role, content, created_at, \
-             metadata, sentiment, query, product, response_ms_sum, responses) ",
+             metadata, sentiment, query, product, response_ms_sum, responses, contradicts) ",
         );
         q.push_values(chunk, |mut b, m| {
             b.push_bind(m.id.clone())
@@ -121,7 +123,8 @@ pub(crate) async fn insert_messages(tx: &mut Tx<'_>, messages: &[NewMessage]) ->
                 .push_bind(m.facts.query.clone())
                 .push_bind(m.facts.product.clone())
                 .push_bind(m.facts.response_ms_sum)
-                .push_bind(m.facts.responses);
+                .push_bind(m.facts.responses)
+                .push_bind(m.facts.contradicts);
         });
         q.build()
             .persistent(chunk.len() == CHUNK)
@@ -245,15 +248,17 @@ pub(crate) async fn add_query_counts(
     Ok(())
 }
 
-pub(crate) const MESSAGE_COUNTS: [&str; 6] = [
+pub(crate) const MESSAGE_COUNTS: [&str; 8] = [
     "messages",
     "user_messages",
     "positive",
     "negative",
     "response_ms_sum",
     "responses",
+    "answers",
+    "contradicted",
 ];
-pub(crate) const CONVERSATION_COUNTS: [&str; 8] = [
+pub(crate) const CONVERSATION_COUNTS: [&str; 9] = [
     "conversations",
     "with_user_messages",
     "resolved",
@@ -262,6 +267,7 @@ pub(crate) const CONVERSATION_COUNTS: [&str; 8] = [
     "lang_fr",
     "lang_de",
     "lang_other",
+    "escalated",
 ];
 
 pub(crate) fn message_counts(m: &MessageStats) -> Vec<i64> {
@@ -272,12 +278,15 @@ pub(crate) fn message_counts(m: &MessageStats) -> Vec<i64> {
         m.negative,
         m.response_ms_sum,
         m.responses,
+        m.answers,
+        m.contradicted,
     ]
 }
 
 pub(crate) fn conversation_counts(c: &ConversationCounts) -> Vec<i64> {
     let mut v = vec![c.conversations, c.with_user_messages, c.resolved];
     v.extend(c.languages);
+    v.push(c.escalated);
     v
 }
 
