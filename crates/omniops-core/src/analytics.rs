@@ -365,10 +365,13 @@ mod tests {
                     negative: 1,
                     response_ms_sum: 9_000,
                     responses: 4,
+                    answers: 4,
+                    contradicted: 1,
                 },
                 conversations: ConversationStats {
                     with_user_messages: 4,
                     resolved: 3,
+                    escalated: 1,
                     languages: vec![("en".into(), 2), ("es".into(), 1), ("de".into(), 1)],
                 },
                 top_queries: vec![("do you have pumps?".into(), 3)],
@@ -389,6 +392,9 @@ mod tests {
         assert_eq!(json["languageDistribution"][1]["language"], "German");
         assert_eq!(json["languageDistribution"][1]["color"], "bg-red-500");
         assert_eq!(json["metrics"]["avgMessagesPerDay"].to_string(), "1.4");
+        // (4 − 1) / 4 answers; 1 of 4 conversations.
+        assert_eq!(json["performanceMetrics"]["answerAccuracy"].to_string(), "75.0");
+        assert_eq!(json["performanceMetrics"]["escalationRate"].to_string(), "25.0");
     }
 
     #[test]
