@@ -65,6 +65,7 @@ pub struct ConversationCounts {
     /// In the order of [`Language::ALL`].
     pub languages: [i64; 5],
     pub escalated: i64,
+    pub first_contact_resolved: i64,
 }
 
 impl ConversationCounts {
@@ -76,6 +77,7 @@ impl ConversationCounts {
         if c.user_message_count > 0 {
             counts.with_user_messages = 1;
             counts.escalated = i64::from(c.escalated);
+            counts.first_contact_resolved = i64::from(c.first_contact_resolved());
             counts.resolved = i64::from(c.resolved());
             let language = c.language();
             if let Some(i) = Language::ALL.iter().position(|l| *l == language) {
@@ -97,6 +99,7 @@ impl ConversationCounts {
             resolved: self.resolved - other.resolved,
             languages,
             escalated: self.escalated - other.escalated,
+            first_contact_resolved: self.first_contact_resolved - other.first_contact_resolved,
         }
     }
 
@@ -105,6 +108,9 @@ impl ConversationCounts {
         self.with_user_messages = self.with_user_messages.saturating_add(o.with_user_messages);
         self.resolved = self.resolved.saturating_add(o.resolved);
         self.escalated = self.escalated.saturating_add(o.escalated);
+        self.first_contact_resolved = self
+            .first_contact_resolved
+            .saturating_add(o.first_contact_resolved);
         for (l, a) in self.languages.iter_mut().zip(o.languages) {
             *l = l.saturating_add(a);
         }
@@ -119,6 +125,7 @@ impl ConversationCounts {
             with_user_messages: self.with_user_messages,
             resolved: self.resolved,
             escalated: self.escalated,
+            first_contact_resolved: self.first_contact_resolved,
             languages: Language::ALL
                 .iter()
                 .zip(self.languages)
@@ -134,8 +141,9 @@ pub struct ConversationStats {
     /// Conversations of the window with at least one user message.
     pub with_user_messages: i64,
     pub resolved: i64,
-    /// Of those, the escalated ones.
+    /// Of those, the escalated ones, and those resolved at first contact.
     pub escalated: i64,
+    pub first_contact_resolved: i64,
     /// Conversations with user messages per language code.
     pub languages: Vec<(String, i64)>,
 }
@@ -146,6 +154,8 @@ pub struct AnalyticsInputs {
     pub conversations: ConversationStats,
     pub top_queries: Vec<(String, i64)>,
     pub failed_searches: Vec<String>,
+    /// Distinct customers; `None` when no conversation names one.
+    pub users: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -260,6 +270,12 @@ pub fn build_analytics(window: &Window, inputs: AnalyticsInputs) -> AnalyticsRep
             contradicted_answers: m.contradicted,
             escalation_rate: percentage(i128::from(c.escalated), i128::from(c.with_user_messages)),
             escalations: c.escalated,
+            first_contact_resolution: percentage(
+                i128::from(c.first_contact_resolved),
+                i128::from(c.with_user_messages),
+            ),
+            resolved_at_first_contact: c.first_contact_resolved,
+            users: inputs.users,
         },
     }
 }
@@ -276,6 +292,12 @@ pub struct PerformanceMetrics {
     /// event marked `metadata.escalated`.
     pub escalation_rate: Rounded,
     pub escalations: i64,
+    /// Conversations with user messages resolved at first contact: with a known customer,
+    /// no follow-up conversation within 24 h; else resolved with one user question.
+    pub first_contact_resolution: Rounded,
+    pub resolved_at_first_contact: i64,
+    /// Distinct customers of the window's conversations; `null` when none names one.
+    pub users: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -372,10 +394,12 @@ mod tests {
                     with_user_messages: 4,
                     resolved: 3,
                     escalated: 1,
+                    first_contact_resolved: 2,
                     languages: vec![("en".into(), 2), ("es".into(), 1), ("de".into(), 1)],
                 },
                 top_queries: vec![("do you have pumps?".into(), 3)],
                 failed_searches: vec!["pump".into()],
+                users: Some(3),
             },
         );
         let json = serde_json::to_value(&report).expect("json");
@@ -393,8 +417,18 @@ mod tests {
         assert_eq!(json["languageDistribution"][1]["color"], "bg-red-500");
         assert_eq!(json["metrics"]["avgMessagesPerDay"].to_string(), "1.4");
         // (4 − 1) / 4 answers; 1 of 4 conversations.
-        assert_eq!(json["performanceMetrics"]["answerAccuracy"].to_string(), "75.0");
-        assert_eq!(json["performanceMetrics"]["escalationRate"].to_string(), "25.0");
+        assert_eq!(
+            json["performanceMetrics"]["answerAccuracy"].to_string(),
+            "75.0"
+        );
+        assert_eq!(
+            json["performanceMetrics"]["escalationRate"].to_string(),
+            "25.0"
+        );
+        assert_eq!(
+            json["performanceMetrics"]["firstContactResolution"].to_string(),
+            "50.0"
+        );
     }
 
     #[test]

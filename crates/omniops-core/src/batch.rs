@@ -227,7 +227,52 @@ pub fn plan(
         }
         plan.rejections.push(rejected);
     }
+    mark_follow_ups(&mut plan);
     plan
+}
+
+/// Among the batch's conversations (new, and those loaded for their customer), each one
+/// followed by another of the same customer within 24 h is marked followed up.
+fn mark_follow_ups(plan: &mut Plan) {
+    let mut by_customer: HashMap<(String, String), Vec<(Micros, String)>> = HashMap::new();
+    for (id, (c, _)) in &plan.conversations {
+        if let Some(customer) = &c.customer {
+            by_customer
+                .entry((c.domain.clone(), customer.clone()))
+                .or_default()
+                .push((c.created_at, id.clone()));
+        }
+    }
+    for (_, mut list) in by_customer {
+        list.sort();
+        for pair in list.windows(2) {
+            let ((first, id), (next, _)) = (&pair[0], &pair[1]);
+            if *next > *first && next - first <= crate::conversation::FOLLOW_UP_MICROS {
+                if let Some((c, dirty)) = plan.conversations.get_mut(id) {
+                    if !c.followed_up {
+                        c.followed_up = true;
+                        *dirty = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The new conversations of a batch that name a customer: (domain, customer, start), for
+/// the store to load the customer's conversations around them.
+pub fn customers_to_load(requests: &[Request]) -> Vec<(String, String, Micros)> {
+    let mut found = Vec::new();
+    for request in requests {
+        for event in request.events {
+            if let Event::Conversation(c) = event {
+                if let Some(customer) = crate::conversation::customer_of(c.metadata.as_ref()) {
+                    found.push((c.domain.to_string(), customer, c.at));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A domain-scoped request sees only its domain: an event for another domain's session,

@@ -35,6 +35,27 @@ pub struct Conversation {
     pub found_nothing: bool,
     /// The user asked for a person, or an event marked it `metadata.escalated`.
     pub escalated: bool,
+    /// The customer, from the creating event's `metadata.customer_id`, `user_id` or
+    /// `visitor_id` (a string or a number).
+    pub customer: Option<String>,
+    /// A later conversation of the same customer started within 24 h.
+    pub followed_up: bool,
+}
+
+/// A follow-up within this long of a conversation's start means it did not resolve the
+/// customer's need at first contact.
+pub const FOLLOW_UP_MICROS: Micros = 24 * 3_600 * 1_000_000;
+
+/// The customer named by metadata, if any (README: analytics, users).
+pub fn customer_of(metadata: Option<&Value>) -> Option<String> {
+    let m = metadata?;
+    ["customer_id", "user_id", "visitor_id"]
+        .iter()
+        .find_map(|k| match m.get(*k)? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().chars().take(200).collect()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 /// Whether an event's metadata marks its conversation escalated (`"escalated": true`).
@@ -65,6 +86,7 @@ impl Conversation {
     pub fn new(id: String, domain: String, at: Micros, metadata: Option<Value>) -> Self {
         let metadata_ref = metadata.as_ref();
         let escalated = marks_escalated(metadata_ref);
+        let customer = customer_of(metadata_ref);
         Conversation {
             id,
             domain,
@@ -84,11 +106,23 @@ impl Conversation {
             message_ids: Vec::new(),
             found_nothing: false,
             escalated,
+            customer,
+            followed_up: false,
         }
     }
 
     pub fn language(&self) -> Language {
         text::language_of(self.language_hits, self.non_latin_letters, self.letters)
+    }
+
+    /// First-contact resolution (README: analytics): resolved, and with a known customer no
+    /// follow-up conversation within 24 h; with none known, one user question.
+    pub fn first_contact_resolved(&self) -> bool {
+        self.resolved()
+            && match self.customer {
+                Some(_) => !self.followed_up,
+                None => self.user_message_count == 1,
+            }
     }
 
     /// Resolved: it has user messages, and the last one was answered and not negative.

@@ -681,19 +681,21 @@ impl Store {
         now: Micros,
     ) -> anyhow::Result<AnalyticsInputs> {
         let scope = domain.unwrap_or("");
-        let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
+        let (messages, conversations, top_queries, failed_searches, users) = tokio::try_join!(
             async { on_pool!(self, message_stats(window, scope)) },
             async {
                 on_pool!(self, conversation_counts_of_window(window, scope)).map(|c| c.stats())
             },
             async { on_pool!(self, top_queries(window, scope, 10)) },
             async { on_pool!(self, failed_search_queries(window, scope, 20, now)) },
+            async { on_pool!(self, distinct_customers(window, scope)) },
         )?;
         Ok(AnalyticsInputs {
             messages,
             conversations,
             top_queries,
             failed_searches,
+            users,
         })
     }
 
@@ -704,17 +706,19 @@ impl Store {
         domain: Option<&str>,
     ) -> anyhow::Result<AnalyticsInputs> {
         let scope = domain.unwrap_or("");
-        let (messages, conversations, top_queries, failed_searches) = tokio::try_join!(
+        let (messages, conversations, top_queries, failed_searches, users) = tokio::try_join!(
             async { on_pool!(self, raw_message_stats(window, scope)) },
             async { on_pool!(self, raw_conversation_stats(window, scope)) },
             async { on_pool!(self, raw_top_queries(window, scope, 10)) },
             async { on_pool!(self, failed_search_queries(window, scope, 20, i64::MAX)) },
+            async { on_pool!(self, distinct_customers(window, scope)) },
         )?;
         Ok(AnalyticsInputs {
             messages,
             conversations,
             top_queries,
             failed_searches,
+            users,
         })
     }
 
@@ -862,6 +866,8 @@ dispatch! {
     fn product_daily_counts(&self, window: &Window, domain: Option<&str>, products: &[String]) -> Vec<(String, Micros, i64)> = product_daily_counts(window, domain.unwrap_or(""), products);
     /// Up to `per_product` newest distinct texts that asked for each of `products`.
     fn product_examples(&self, window: &Window, domain: Option<&str>, products: &[String], per_product: i64) -> HashMap<String, Vec<String>> = product_examples(window, domain.unwrap_or(""), products, per_product);
+    /// Distinct customers of the window's conversations; `None` when none names one.
+    fn distinct_customers(&self, window: &Window, domain: Option<&str>) -> Option<i64> = distinct_customers(window, domain.unwrap_or(""));
     /// Conversations started in the window, counted the spec's way (raw rows).
     fn raw_conversation_count(&self, window: &Window, domain: Option<&str>) -> i64 = raw_conversation_count(window, domain.unwrap_or(""));
     /// Conversations of the window, newest first: (id, first user message, created_at).

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 pub const DEFAULT_SCHEMA: &str = "omniops";
 
 /// The tables of an installation from before schemas, moved from `public` as they are.
-const TABLES: [&str; 37] = [
+const TABLES: [&str; 38] = [
     "_sqlx_migrations",
     "abandoned_carts",
     "alert_events",
@@ -26,6 +26,7 @@ const TABLES: [&str; 37] = [
     "conversation_rollup_hourly",
     "conversations",
     "cost_alerts",
+    "customer_hours",
     "dashboard_sessions",
     "domain_config",
     "duration_rollup_daily",

@@ -166,8 +166,10 @@ pub async fn performance(state: &AppState, f: &Filters) -> anyhow::Result<Markup
             div.grid {
                 (stat_card("answer-accuracy", "Answer accuracy", &accuracy, &accuracy, None, false))
                 (stat_card("escalation-rate", "Escalation rate", &format!("{}%", c.escalation_rate), c.escalation_rate, None, false))
-                (stat_card("escalations", "Escalations", &count(c.escalations), c.escalations, None, false))
-                (stat_card("answers", "Answers", &count(c.answers), c.answers, None, false))
+                (stat_card("first-contact-resolution", "First-contact resolution", &format!("{}%", c.first_contact_resolution), c.first_contact_resolution, None, false))
+                @if let Some(users) = c.users {
+                    (stat_card("users", "Users", &count(users), users, None, false))
+                }
             }
         }
         section.card data-testid="ai-performance" {

@@ -45,10 +45,11 @@ pub fn body(filters: &Filters) -> Markup {
 pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
     let domain = f.domain.as_deref();
     let previous = f.window.previous();
-    let (now, before, conversations) = tokio::try_join!(
+    let (now, before, conversations, users) = tokio::try_join!(
         telemetry_report(state, &f.window, domain),
         telemetry_report(state, &previous, domain),
         conversations_report(state, &f.window, domain, 1, 1),
+        crate::queries::analytics::users(state, &f.window, domain),
     )?;
     let (o, p) = (&now.overview, &before.overview);
     let requests = percent_change(o.total_requests.into(), p.total_requests.into());
@@ -66,6 +67,10 @@ pub async fn stats(state: &AppState, f: &Filters) -> anyhow::Result<Markup> {
             (stat_card("avg-response", "Avg response time", &duration_ms(now.performance.avg_response_time), now.performance.avg_response_time, Some(&response), false))
             (stat_card("success-rate", "Success rate", &format!("{}%", o.success_rate), o.success_rate, Some(&success), true))
             (stat_card("conversations", "Conversations", &count(conversations.total), conversations.total, Some(&conversation_change), true))
+            // Shown when conversations name their customer (README: analytics, users).
+            @if let Some(users) = users {
+                (stat_card("users", "Users", &count(users), users, None, false))
+            }
         }
         @if o.unpriced_requests > 0 {
             p.error data-testid="unpriced-warning" {

@@ -74,3 +74,13 @@ pub async fn satisfaction_by_day(
         })
         .collect())
 }
+
+/// Distinct customers of the window's conversations (README: analytics, users); `None`
+/// when no conversation names its customer.
+pub async fn users(
+    state: &AppState,
+    window: &Window,
+    domain: Option<&str>,
+) -> anyhow::Result<Option<i64>> {
+    Ok(state.store.distinct_customers(window, domain).await?)
+}

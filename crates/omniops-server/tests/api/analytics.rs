@@ -271,15 +271,77 @@ async fn performance_metrics_match_hand_computed_values(app: &TestApp) {
         .await;
     assert_eq!(status, 200, "{r}");
     // 4 answers (p1 twice, p2, p3), 1 contradicted: 3 / 4 = 75 %. 2 of the 3 conversations
-    // with user messages escalated: 66.7 %.
+    // with user messages escalated: 66.7 %. Resolved at first contact: p2 and p3 (one
+    // question each; p1's last question is unanswered): 66.7 %. No customer named: no users.
     assert_eq!(
         r["performanceMetrics"],
         json!({"answerAccuracy": 75.0, "answers": 4, "contradictedAnswers": 1,
-               "escalationRate": 66.7, "escalations": 2})
+               "escalationRate": 66.7, "escalations": 2,
+               "firstContactResolution": 66.7, "resolvedAtFirstContact": 2, "users": null})
+    );
+
+    // Customers: k1 (cust-1) is followed up by k2 in a later request, k3 (42) is not.
+    let customer = |id: &str, who: Value, at: &str| {
+        json!({"type": "conversation", "conversation_id": id, "domain": "perf.example",
+               "timestamp": at, "metadata": {"customer_id": who}})
+    };
+    let (status, answer) = app
+        .ingest(json!([
+            customer("k1", json!("cust-1"), "2026-11-26T09:30:00Z"),
+            message(
+                "k1",
+                "user",
+                "Do you ship to Spain?",
+                "2026-11-26T09:30:00Z"
+            ),
+            message("k1", "assistant", "Yes.", "2026-11-26T09:30:05Z"),
+            customer("k3", json!(42), "2026-11-26T11:40:00Z"),
+            message("k3", "user", "Do you have pumps?", "2026-11-26T11:40:00Z"),
+            message("k3", "assistant", "Yes.", "2026-11-26T11:40:05Z"),
+            message("k3", "user", "In blue?", "2026-11-26T11:41:00Z"),
+            message("k3", "assistant", "Yes, in blue.", "2026-11-26T11:41:05Z"),
+        ]))
+        .await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+    let metrics = |r: &Value| r["performanceMetrics"].clone();
+    let (_, r) = app
+        .get_json("/api/dashboard/analytics?days=1&domain=perf.example", None)
+        .await;
+    // p2, p3, k1 and k3 (customers with no follow-up yet, k3 despite two questions): 4 of 5.
+    assert_eq!(metrics(&r)["firstContactResolution"], json!(80.0));
+
+    let (status, answer) = app
+        .ingest(json!([
+            customer("k2", json!("cust-1"), "2026-11-26T12:00:00Z"),
+            message("k2", "user", "And to France?", "2026-11-26T12:00:00Z"),
+            message("k2", "assistant", "Yes.", "2026-11-26T12:00:05Z"),
+        ]))
+        .await;
+    assert_eq!(
+        (status, answer["rejected"].clone()),
+        (200, json!([])),
+        "{answer}"
+    );
+    let (_, r) = app
+        .get_json("/api/dashboard/analytics?days=1&domain=perf.example", None)
+        .await;
+    // Answers: p1 2, p2 1, p3 1, k1 1, k2 1, k3 2 = 8; 1 contradicted: 7 / 8 = 87.5 %.
+    // Escalated: p2, p3 of 6 conversations with user messages: 33.3 %. First contact:
+    // p2, p3, k2, k3 (k1 was followed up by k2 within 24 h): 4 of 6 = 66.7 %. Users:
+    // cust-1 and 42.
+    assert_eq!(
+        metrics(&r),
+        json!({"answerAccuracy": 87.5, "answers": 8, "contradictedAnswers": 1,
+               "escalationRate": 33.3, "escalations": 2,
+               "firstContactResolution": 66.7, "resolvedAtFirstContact": 4, "users": 2})
     );
     // For all domains the same: no other domain has conversations.
     let (_, all) = app.get_json("/api/dashboard/analytics?days=1", None).await;
-    assert_eq!(all["performanceMetrics"]["answers"], 4);
+    assert_eq!(metrics(&all), metrics(&r));
 }
 http_test!(
     performance_metrics,

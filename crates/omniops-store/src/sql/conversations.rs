@@ -61,6 +61,7 @@ pub async fn conversation_counts_of_window(
         resolved: at(2)?,
         languages,
         escalated: at(8)?,
+        first_contact_resolved: at(9)?,
     })
 }
 
@@ -167,7 +168,9 @@ pub async fn raw_conversation_stats(
     let mut q = QueryBuilder::<DB>::new(
         "SELECT language, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN resolved THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN escalated THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
+         CAST(SUM(CASE WHEN escalated THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN resolved AND ((customer_id IS NOT NULL AND NOT followed_up) \
+           OR (customer_id IS NULL AND user_message_count = 1)) THEN 1 ELSE 0 END) AS BIGINT) FROM conversations",
     );
     scope_filter(&mut q, window, domain, "created_at");
     q.push(" AND user_message_count > 0 GROUP BY language");
@@ -178,6 +181,7 @@ pub async fn raw_conversation_stats(
         stats.with_user_messages += count;
         stats.resolved += row.try_get::<i64, _>(2)?;
         stats.escalated += row.try_get::<i64, _>(3)?;
+        stats.first_contact_resolved += row.try_get::<i64, _>(4)?;
         stats.languages.push((row.try_get(0)?, count));
     }
     Ok(stats)
@@ -273,4 +277,23 @@ pub async fn conversation_messages(
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect()
+}
+
+/// Distinct customers of the window's conversations (per domain; for all domains each
+/// (domain, customer) once), from whole hours; `None` when none names one.
+pub async fn distinct_customers(
+    pool: &Pool<DB>,
+    window: &Window,
+    scope: &str,
+) -> sqlx::Result<Option<i64>> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT DISTINCT domain, customer_id FROM customer_hours \
+         WHERE bucket >= $1 AND bucket < $2 AND ($3 = '' OR domain = $3)) c",
+    )
+    .bind(omniops_core::clock::floor_hour(window.start))
+    .bind(window.end)
+    .bind(scope)
+    .fetch_one(pool)
+    .await?;
+    Ok((count > 0).then_some(count))
 }

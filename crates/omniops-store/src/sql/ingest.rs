@@ -3,8 +3,8 @@
 
 use super::ingest_content::{upsert_extractions, upsert_pages, upsert_scrape_jobs, upsert_shop};
 use super::ingest_conversations::{
-    add_content_rollups, insert_failed_searches, insert_messages, load_conversations,
-    upsert_conversations,
+    add_content_rollups, add_customer_hours, conversations_of_customers, insert_failed_searches,
+    insert_messages, load_conversations, upsert_conversations,
 };
 use super::missing::{add_needs, flag_found_nothing};
 use super::prices::first_unpriced;
@@ -122,6 +122,13 @@ async fn apply_once(
     };
     loaded.extend(load_sessions(&mut tx, &missing).await?);
     let known: HashSet<String> = loaded.iter().map(|s| s.session_id.clone()).collect();
+    // A new conversation of a known customer may follow up (or be followed by) the
+    // customer's others: those within 24 h are loaded too (README: analytics).
+    let mut conversation_ids = conversation_ids;
+    let customers = batch::customers_to_load(requests);
+    conversation_ids.extend(conversations_of_customers(&mut tx, &customers).await?);
+    conversation_ids.sort();
+    conversation_ids.dedup();
     let conversations = load_conversations(&mut tx, &conversation_ids).await?;
     let plan = batch::plan(requests, loaded, conversations, prices, || {
         uuid::Uuid::now_v7().to_string()
@@ -135,6 +142,7 @@ async fn apply_once(
         .filter(|id| !plan.conversations_before.contains_key(*id))
         .cloned()
         .collect();
+    let plan_before: HashSet<String> = plan.conversations_before.keys().cloned().collect();
     let Plan {
         sessions,
         backfills,
@@ -167,6 +175,19 @@ async fn apply_once(
         .map(|(c, _)| c)
         .collect();
     upsert_conversations(&mut tx, &changed).await?;
+    let customer_hours: Vec<(String, Micros, String)> = changed
+        .iter()
+        .filter(|c| !plan_before.contains(&c.id))
+        .filter_map(|c| {
+            let customer = c.customer.clone()?;
+            Some((
+                c.domain.clone(),
+                omniops_core::clock::floor_hour(c.created_at),
+                customer,
+            ))
+        })
+        .collect();
+    add_customer_hours(&mut tx, &customer_hours).await?;
     insert_messages(&mut tx, &messages).await?;
 
     // Ended live sessions and newly inserted backfills count in the rollups.

@@ -7,12 +7,13 @@ use crate::batch::{ContentDelta, FailedSearch, NewMessage};
 use omniops_core::analytics::{ConversationCounts, MessageStats};
 use omniops_core::clock::Micros;
 use omniops_core::conversation::Conversation;
+use omniops_core::conversation::FOLLOW_UP_MICROS;
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, domain, created_at, updated_at, metadata, first_user_message, \
     message_count, user_message_count, pending_count, pending_sum, last_user_answered, \
-    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing, escalated";
+    last_user_negative, resolved, hits_es, hits_fr, hits_de, non_latin_letters, letters, language, message_ids, found_nothing, escalated, customer_id, followed_up";
 
 pub(crate) fn conversation_from_row(
     row: &<DB as sqlx::Database>::Row,
@@ -43,6 +44,8 @@ pub(crate) fn conversation_from_row(
         message_ids: serde_json::from_str(&message_ids).unwrap_or_default(),
         found_nothing: row.try_get("found_nothing")?,
         escalated: row.try_get("escalated")?,
+        customer: row.try_get("customer_id")?,
+        followed_up: row.try_get("followed_up")?,
     })
 }
 
@@ -52,6 +55,52 @@ pub(crate) async fn load_conversations(
 ) -> sqlx::Result<Vec<Conversation>> {
     let select = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id IN (");
     fetch_by_ids(tx, &select, ids, Some("id"), conversation_from_row).await
+}
+
+/// The ids of the customers' conversations that started within 24 h of each of
+/// `customers` (domain, customer, start): a new conversation may follow them up, or be
+/// followed up by one of them.
+pub(crate) async fn conversations_of_customers(
+    tx: &mut Tx<'_>,
+    customers: &[(String, String, Micros)],
+) -> sqlx::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for (domain, customer, at) in customers {
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE domain = $1 AND customer_id = $2 \
+             AND created_at >= $3 AND created_at <= $4",
+        )
+        .bind(domain)
+        .bind(customer)
+        .bind(at - FOLLOW_UP_MICROS)
+        .bind(at + FOLLOW_UP_MICROS)
+        .fetch_all(&mut **tx)
+        .await?;
+        ids.extend(found);
+    }
+    Ok(ids)
+}
+
+/// Each new conversation's customer in the hour it started (README: analytics, users).
+pub(crate) async fn add_customer_hours(
+    tx: &mut Tx<'_>,
+    rows: &[(String, Micros, String)],
+) -> sqlx::Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut q =
+            QueryBuilder::<DB>::new("INSERT INTO customer_hours (domain, bucket, customer_id) ");
+        q.push_values(chunk, |mut b, (domain, bucket, customer)| {
+            b.push_bind(domain.clone())
+                .push_bind(*bucket)
+                .push_bind(customer.clone());
+        });
+        q.push(" ON CONFLICT (domain, bucket, customer_id) DO NOTHING");
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn upsert_conversations(
@@ -84,7 +133,9 @@ pub(crate) async fn upsert_conversations(
                 .push_bind(c.language().code())
                 .push_bind(serde_json::to_string(&c.message_ids).unwrap_or_else(|_| "[]".into()))
                 .push_bind(c.found_nothing)
-                .push_bind(c.escalated);
+                .push_bind(c.escalated)
+                .push_bind(c.customer.clone())
+                .push_bind(c.followed_up);
         });
         q.push(
             " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, \
@@ -94,7 +145,8 @@ pub(crate) async fn upsert_conversations(
              last_user_negative = excluded.last_user_negative, resolved = excluded.resolved, \
              hits_es = excluded.hits_es, hits_fr = excluded.hits_fr, hits_de = excluded.hits_de, \
              non_latin_letters = excluded.non_latin_letters, letters = excluded.letters, \
-             language = excluded.language, message_ids = excluded.message_ids, escalated = excluded.escalated",
+             language = excluded.language, message_ids = excluded.message_ids, escalated = excluded.escalated, \
+             followed_up = excluded.followed_up",
         );
         q.build()
             .persistent(chunk.len() == CHUNK)
@@ -258,7 +310,7 @@ pub(crate) const MESSAGE_COUNTS: [&str; 8] = [
     "answers",
     "contradicted",
 ];
-pub(crate) const CONVERSATION_COUNTS: [&str; 9] = [
+pub(crate) const CONVERSATION_COUNTS: [&str; 10] = [
     "conversations",
     "with_user_messages",
     "resolved",
@@ -268,6 +320,7 @@ pub(crate) const CONVERSATION_COUNTS: [&str; 9] = [
     "lang_de",
     "lang_other",
     "escalated",
+    "first_contact_resolved",
 ];
 
 pub(crate) fn message_counts(m: &MessageStats) -> Vec<i64> {
@@ -287,6 +340,7 @@ pub(crate) fn conversation_counts(c: &ConversationCounts) -> Vec<i64> {
     let mut v = vec![c.conversations, c.with_user_messages, c.resolved];
     v.extend(c.languages);
     v.push(c.escalated);
+    v.push(c.first_contact_resolved);
     v
 }
 

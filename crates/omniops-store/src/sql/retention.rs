@@ -39,6 +39,7 @@ pub async fn delete_rollups_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Res
         "product_rollup_daily",
         "duration_rollup_hourly",
         "duration_rollup_daily",
+        "customer_hours",
     ] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE bucket < $1"))
             .bind(cutoff)
