@@ -82,5 +82,5 @@ pub async fn users(
     window: &Window,
     domain: Option<&str>,
 ) -> anyhow::Result<Option<i64>> {
-    Ok(state.store.distinct_customers(window, domain).await?)
+    state.store.distinct_customers(window, domain).await
 }

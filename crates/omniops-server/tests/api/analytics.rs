@@ -347,3 +347,85 @@ http_test!(
     performance_metrics,
     performance_metrics_match_hand_computed_values
 );
+
+/// In the browser: the Performance tab shows the conversation metrics, and the overview
+/// shows users once conversations name their customers (the figures of the API test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_performance_tab_and_the_users_card() {
+    let Some(browser) = crate::browser::Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(omniops_testkit::Engine::Sqlite)
+        .await
+        .expect("sqlite");
+    let b = &browser;
+    b.goto(&app.url("/dashboard?days=1")).await;
+    b.text("[data-testid=conversations] .stat-value").await;
+    // No conversation names a customer: no Users card.
+    let users_shown: bool = b
+        .client
+        .execute(
+            "return document.querySelector('[data-testid=users]') !== null;",
+            vec![],
+        )
+        .await
+        .expect("query")
+        .as_bool()
+        .unwrap_or(true);
+    assert!(!users_shown);
+    let conversation = |id: &str, customer: Value| {
+        json!({"type": "conversation", "conversation_id": id, "domain": "perf.example",
+               "timestamp": "2026-11-26T10:00:00Z", "metadata": {"customer_id": customer}})
+    };
+    let message = |id: &str, role: &str, text: &str, at: &str| json!({"type": "message", "conversation_id": id, "role": role, "content": text, "timestamp": at});
+    let (status, _) = app
+        .ingest(json!([
+            // Two answers, the first contradicted; resolved, followed up by b2.
+            conversation("b1", json!("ann")),
+            message("b1", "user", "Do you have pumps?", "2026-11-26T10:00:00Z"),
+            message("b1", "assistant", "Yes, the P-100.", "2026-11-26T10:00:05Z"),
+            message(
+                "b1",
+                "user",
+                "It is still not working",
+                "2026-11-26T10:01:00Z"
+            ),
+            message("b1", "assistant", "Try the P-200.", "2026-11-26T10:01:10Z"),
+            // Asks for a person; resolved, and no follow-up.
+            conversation("b2", json!("ann")),
+            message(
+                "b2",
+                "user",
+                "Can I talk to a human?",
+                "2026-11-26T11:00:00Z"
+            ),
+            message("b2", "assistant", "Connecting you.", "2026-11-26T11:00:05Z"),
+            conversation("b3", json!("bob")),
+            message("b3", "user", "Where is my order?", "2026-11-26T11:10:00Z"),
+            message("b3", "assistant", "On its way.", "2026-11-26T11:10:05Z"),
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    // Users: ann and bob.
+    b.goto(&app.url("/dashboard?days=1")).await;
+    assert_eq!(b.text("[data-testid=users] .stat-value").await, "2");
+    // Answers 4, 1 contradicted: 75 %. Escalated: b2 of 3: 33.3 %. First contact: b2 and
+    // b3 (b1 was followed up by b2): 66.7 %.
+    b.goto(&app.url("/dashboard/analytics?days=1&tab=performance"))
+        .await;
+    assert_eq!(
+        b.text("[data-testid=answer-accuracy] .stat-value").await,
+        "75.0%"
+    );
+    assert_eq!(
+        b.text("[data-testid=escalation-rate] .stat-value").await,
+        "33.3%"
+    );
+    assert_eq!(
+        b.text("[data-testid=first-contact-resolution] .stat-value")
+            .await,
+        "66.7%"
+    );
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
