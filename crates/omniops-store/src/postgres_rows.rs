@@ -5,7 +5,7 @@
 
 use super::ingest::Tx;
 use super::retention::delete_in_slices;
-use super::sessions::SESSION_COLUMNS;
+use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::DB;
 use omniops_core::clock::Micros;
 use omniops_core::session::{calls_to_json, Session};
@@ -98,6 +98,33 @@ async fn insert_rows(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) -> sql
             .await?;
     }
     Ok(())
+}
+
+/// The stored sessions of `ids`, locked for the rest of the transaction in id order (another
+/// instance's batch touching them waits, then sees them as this one left them). One array
+/// parameter, so the statement is planned once: a list of binds would be planned again for
+/// each batch size, and planning grows with the partitions.
+pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let statement = format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id = ANY($1) \
+         ORDER BY session_id FOR UPDATE"
+    );
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in sorted.chunks(ROWS) {
+        for row in sqlx::query(&statement)
+            .bind(chunk)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            found.push(session_from_row(&row)?);
+        }
+    }
+    Ok(found)
 }
 
 /// Adds the keys of sessions about to be inserted; returns those that were new. Keys are

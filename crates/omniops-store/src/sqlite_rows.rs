@@ -4,7 +4,7 @@
 
 use super::ingest::{fetch_by_ids, Tx, CHUNK};
 use super::retention::delete_in_slices;
-use super::sessions::SESSION_COLUMNS;
+use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::DB;
 use omniops_core::clock::Micros;
 use omniops_core::session::{calls_to_json, Session};
@@ -86,6 +86,12 @@ async fn upsert_sessions(tx: &mut Tx<'_>, sessions: &[&Session], now: Micros) ->
         }
     }
     Ok(())
+}
+
+/// The stored sessions of `ids`.
+pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
+    let select = format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN (");
+    fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
 /// Writes the batch's changed sessions, new or stored, as upserts: the only writer cannot

@@ -9,7 +9,6 @@ use super::ingest_conversations::{
 use super::missing::{add_needs, flag_found_nothing};
 use super::prices::first_unpriced;
 use super::rollups::add_rollups;
-use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::{DB, ROW_LOCKS};
 use crate::batch::{found_nothing, ContentDelta, FailedSearch, LiveCache, Plan, RollupDelta};
 use crate::{batch, BatchOutcome, LiveChange, LiveKind};
@@ -76,10 +75,6 @@ pub(crate) async fn fetch_by_ids<T>(
     Ok(found)
 }
 
-pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Result<Vec<Session>> {
-    let select = format!("SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE session_id IN (");
-    fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
-}
 
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and
 /// rollups commit together or not at all.
@@ -120,7 +115,7 @@ async fn apply_once(
         Some(cache) => cache.take(ids),
         None => (Vec::new(), ids),
     };
-    loaded.extend(load_sessions(&mut tx, &missing).await?);
+    loaded.extend(super::rows::load_sessions(&mut tx, &missing).await?);
     let known: HashSet<String> = loaded.iter().map(|s| s.session_id.clone()).collect();
     // A new conversation of a known customer may follow up (or be followed by) the
     // customer's others: those within 24 h are loaded too (README: analytics).
