@@ -75,7 +75,6 @@ pub(crate) async fn fetch_by_ids<T>(
     Ok(found)
 }
 
-
 /// Applies one batch of ingest requests in one transaction: raw rows, event ids and
 /// rollups commit together or not at all.
 pub async fn apply_batch(
