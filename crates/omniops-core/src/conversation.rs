@@ -84,9 +84,8 @@ pub struct MessageFacts {
 
 impl Conversation {
     pub fn new(id: String, domain: String, at: Micros, metadata: Option<Value>) -> Self {
-        let metadata_ref = metadata.as_ref();
-        let escalated = marks_escalated(metadata_ref);
-        let customer = customer_of(metadata_ref);
+        let escalated = marks_escalated(metadata.as_ref());
+        let customer = customer_of(metadata.as_ref());
         Conversation {
             id,
             domain,

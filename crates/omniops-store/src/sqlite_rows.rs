@@ -131,9 +131,9 @@ pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -
 }
 
 /// Inserts finished sessions whose id is new; returns the ids actually inserted. This
-/// transaction is the only writer: the ids already
-/// stored are read first (usually none), so no row comes back per inserted session; on
-/// SQLite each returned row is a message between threads.
+/// transaction is the only writer: the ids already stored are read first (usually none), so
+/// no row comes back per inserted session; on SQLite each returned row is a message between
+/// threads.
 pub(crate) async fn insert_backfills(
     tx: &mut Tx<'_>,
     sessions: &[Session],
