@@ -5,7 +5,7 @@ use super::ingest::{begin_write, fetch_by_ids, Tx, CHUNK};
 use super::rollups::push_window_rows;
 use super::DB;
 use crate::batch::{ProductCounts, ProductDelta};
-use omniops_core::clock::Micros;
+use omniops_core::clock::{Micros, MICROS_PER_DAY};
 use omniops_core::missing::ProductTally;
 use omniops_core::needs::{count_needs, Need, NeedItem};
 use omniops_core::window::Window;
@@ -164,29 +164,43 @@ pub async fn recount_product_demand(pool: &Pool<DB>, since: Micros) -> sqlx::Res
             .execute(&mut *tx)
             .await?;
     }
-    let rows = sqlx::query(
-        "SELECT domain, COALESCE(need_key, 's:' || session_id), product, query, created_at, TRUE \
-         FROM failed_searches WHERE product IS NOT NULL AND created_at >= $1 \
-         UNION ALL \
-         SELECT m.domain, m.conversation_id, m.product, m.content, m.created_at, FALSE FROM messages m \
-         JOIN conversations c ON c.id = m.conversation_id \
-         WHERE c.found_nothing AND m.role = 'user' AND m.product IS NOT NULL AND m.created_at >= $1",
+    // A day at a time, in order, so memory stays bounded on a large installation; the needs
+    // counted so far are in `product_needs`, where the next day's items find them.
+    let newest: Option<Micros> = sqlx::query_scalar(
+        "SELECT MAX(t) FROM (SELECT MAX(created_at) AS t FROM failed_searches \
+         UNION ALL SELECT MAX(created_at) FROM messages) x",
     )
-    .bind(since)
-    .fetch_all(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(NeedItem {
-            domain: row.try_get(0)?,
-            key: row.try_get(1)?,
-            product: row.try_get(2)?,
-            text: row.try_get(3)?,
-            at: row.try_get(4)?,
-            failed_search: row.try_get(5)?,
-        });
+    let mut day = since;
+    while newest.is_some_and(|newest| day <= newest) {
+        let rows = sqlx::query(
+            "SELECT domain, COALESCE(need_key, 's:' || session_id), product, query, created_at, TRUE \
+             FROM failed_searches WHERE product IS NOT NULL AND created_at >= $1 AND created_at < $2 \
+             UNION ALL \
+             SELECT m.domain, m.conversation_id, m.product, m.content, m.created_at, FALSE FROM messages m \
+             JOIN conversations c ON c.id = m.conversation_id \
+             WHERE c.found_nothing AND m.role = 'user' AND m.product IS NOT NULL \
+             AND m.created_at >= $1 AND m.created_at < $2",
+        )
+        .bind(day)
+        .bind(day + MICROS_PER_DAY)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(NeedItem {
+                domain: row.try_get(0)?,
+                key: row.try_get(1)?,
+                product: row.try_get(2)?,
+                text: row.try_get(3)?,
+                at: row.try_get(4)?,
+                failed_search: row.try_get(5)?,
+            });
+        }
+        add_needs(&mut tx, items).await?;
+        day += MICROS_PER_DAY;
     }
-    add_needs(&mut tx, items).await?;
     let needs: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM product_needs")
         .fetch_one(&mut *tx)
         .await?;
