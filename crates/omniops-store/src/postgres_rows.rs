@@ -12,7 +12,7 @@ use omniops_core::session::{calls_to_json, Session};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::Pool;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The element types of `SESSION_COLUMNS`, in order.
 const SESSION_ARRAYS: &str = "UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
@@ -149,11 +149,12 @@ async fn claim_keys(tx: &mut Tx<'_>, ids: &[&str]) -> sqlx::Result<HashSet<Strin
 pub(crate) async fn write_sessions(
     tx: &mut Tx<'_>,
     sessions: &[&Session],
-    known: &HashSet<String>,
+    known: &HashMap<String, Micros>,
     now: Micros,
 ) -> sqlx::Result<bool> {
-    let (stored, new): (Vec<&Session>, Vec<&Session>) =
-        sessions.iter().partition(|s| known.contains(&s.session_id));
+    let (stored, new): (Vec<&Session>, Vec<&Session>) = sessions
+        .iter()
+        .partition(|s| known.contains_key(&s.session_id));
     if !new.is_empty() {
         let ids: Vec<&str> = new.iter().map(|s| s.session_id.as_str()).collect();
         if claim_keys(tx, &ids).await?.len() < ids.len() {
@@ -161,43 +162,171 @@ pub(crate) async fn write_sessions(
         }
         insert_rows(tx, &new, now).await?;
     }
-    // Span-built sessions update more columns; the rest keep the narrower update.
+    // Span-built sessions update more columns, and may move to another week: through the
+    // partitioned table. The rest are updated in their week's partition directly.
     let (from_spans, others): (Vec<&Session>, Vec<&Session>) =
         stored.into_iter().partition(|s| s.otlp.is_some());
-    for (group, extra) in [(others, ""), (from_spans, SPAN_UPDATED)] {
-        let statement = format!(
-            "UPDATE chat_telemetry t SET {UPDATED}{extra} FROM {SESSION_ARRAYS} \
-             AS v({SESSION_COLUMNS}) WHERE t.session_id = v.session_id"
-        );
-        for chunk in group.chunks(ROWS) {
-            bind_sessions(sqlx::query(&statement), chunk, now)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    update_in_weeks(tx, &others, known, now).await?;
+    update_rows(tx, "chat_telemetry", SPAN_UPDATED, &from_spans, now).await?;
     Ok(true)
 }
 
-/// Writes only the end of sessions that changed in nothing else (span-built sessions that
-/// settle in bulk). Arrays, not a `VALUES` list: for a long list the planner would hash-join
-/// it against every week's partition instead of probing each one's session index.
-pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
+/// Updates `sessions` in `table`; returns the rows changed.
+async fn update_rows(
+    tx: &mut Tx<'_>,
+    table: &str,
+    extra: &str,
+    sessions: &[&Session],
+    now: Micros,
+) -> sqlx::Result<u64> {
+    let statement = format!(
+        "UPDATE {table} t SET {UPDATED}{extra} FROM {SESSION_ARRAYS} \
+         AS v({SESSION_COLUMNS}) WHERE t.session_id = v.session_id"
+    );
+    let mut changed = 0;
     for chunk in sessions.chunks(ROWS) {
-        sqlx::query(
-            "UPDATE chat_telemetry t SET end_time = v.end_time, duration_ms = v.duration_ms, \
-             success = v.success, error = v.error \
-             FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::text[]) \
-             AS v(session_id, end_time, duration_ms, success, error) WHERE t.session_id = v.session_id",
-        )
-        .bind(chunk.iter().map(|s| s.session_id.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        changed += bind_sessions(sqlx::query(&statement), chunk, now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
+}
+
+/// Updates stored sessions in their week's partition, found from their stored start: a
+/// statement through the partitioned table opens every week's partition and its indexes
+/// (131 µs against 71 µs per statement with 7 weeks), which dominated the live path. A
+/// week without a partition keeps its rows in the default one (a week is only created while
+/// the default holds none of its rows). Should a week's rows not all be found (a partition
+/// dropped meanwhile), they are updated through the partitioned table.
+async fn update_in_weeks(
+    tx: &mut Tx<'_>,
+    sessions: &[&Session],
+    stored_starts: &HashMap<String, Micros>,
+    now: Micros,
+) -> sqlx::Result<()> {
+    for (table, group) in by_week(tx, sessions, stored_starts).await? {
+        if update_rows(tx, &table, "", &group, now).await? < group.len() as u64 {
+            update_rows(tx, "chat_telemetry", "", &group, now).await?;
+        }
     }
     Ok(())
+}
+
+/// `sessions` grouped by the table holding each: its week's partition when that exists,
+/// else the default partition.
+async fn by_week<'s>(
+    tx: &mut Tx<'_>,
+    sessions: &[&'s Session],
+    stored_starts: &HashMap<String, Micros>,
+) -> sqlx::Result<HashMap<String, Vec<&'s Session>>> {
+    let mut by_table: HashMap<String, Vec<&Session>> = HashMap::new();
+    if sessions.is_empty() {
+        return Ok(by_table);
+    }
+    let weeks: HashSet<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'chat_telemetry'::regclass",
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+    for s in sessions {
+        let start = stored_starts
+            .get(&s.session_id)
+            .copied()
+            .unwrap_or(s.start_time);
+        let week = week_table(start);
+        let table = if weeks.contains(&week) {
+            week
+        } else {
+            "chat_telemetry_default".into()
+        };
+        by_table.entry(table).or_default().push(s);
+    }
+    Ok(by_table)
+}
+
+/// The name of the week partition holding a start time (as `chat_telemetry_add_week` names
+/// it): the Monday 00:00 UTC of its week, e.g. `chat_telemetry_w20261130`.
+fn week_table(start: Micros) -> String {
+    const MONDAY: i64 = 4 * 86_400_000_000; // 1970-01-05 was the first Monday
+    const WEEK: i64 = 7 * 86_400_000_000;
+    let monday = (start - MONDAY).div_euclid(WEEK) * WEEK + MONDAY;
+    let day = chrono::DateTime::from_timestamp_micros(monday)
+        .map(|d| d.format("%Y%m%d").to_string())
+        .unwrap_or_default();
+    format!("chat_telemetry_w{day}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::week_table;
+
+    #[test]
+    fn weeks_are_named_by_their_monday() {
+        let at = |t: &str| omniops_core::clock::parse_rfc3339(t).expect("time");
+        assert_eq!(
+            week_table(at("2026-11-30T00:00:00Z")),
+            "chat_telemetry_w20261130"
+        );
+        assert_eq!(
+            week_table(at("2026-12-06T23:59:59Z")),
+            "chat_telemetry_w20261130"
+        );
+        assert_eq!(
+            week_table(at("2026-12-07T00:00:00Z")),
+            "chat_telemetry_w20261207"
+        );
+        assert_eq!(
+            week_table(at("2026-10-05T00:00:00Z")),
+            "chat_telemetry_w20261005"
+        );
+    }
+}
+
+/// Writes only the end of sessions that changed in nothing else (span-built sessions that
+/// settle in bulk), in their weeks' partitions, as arrays: for a long `VALUES` list the
+/// planner would hash-join it against every week instead of probing its session index.
+pub(crate) async fn write_session_ends(
+    tx: &mut Tx<'_>,
+    sessions: &[&Session],
+    stored_starts: &HashMap<String, Micros>,
+) -> sqlx::Result<()> {
+    for (table, group) in by_week(tx, sessions, stored_starts).await? {
+        if write_ends(tx, &table, &group).await? < group.len() as u64 {
+            write_ends(tx, "chat_telemetry", &group).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_ends(tx: &mut Tx<'_>, table: &str, sessions: &[&Session]) -> sqlx::Result<u64> {
+    let statement = format!(
+        "UPDATE {table} t SET end_time = v.end_time, duration_ms = v.duration_ms, \
+         success = v.success, error = v.error \
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::text[]) \
+         AS v(session_id, end_time, duration_ms, success, error) WHERE t.session_id = v.session_id"
+    );
+    let mut changed = 0;
+    for chunk in sessions.chunks(ROWS) {
+        changed += sqlx::query(&statement)
+            .bind(
+                chunk
+                    .iter()
+                    .map(|s| s.session_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
 }
 
 /// Inserts finished sessions whose id is new; returns the ids actually inserted. A session

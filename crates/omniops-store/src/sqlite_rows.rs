@@ -99,7 +99,7 @@ pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Resu
 pub(crate) async fn write_sessions(
     tx: &mut Tx<'_>,
     sessions: &[&Session],
-    _known: &HashSet<String>,
+    _known: &std::collections::HashMap<String, Micros>,
     now: Micros,
 ) -> sqlx::Result<bool> {
     upsert_sessions(tx, sessions, now).await?;
@@ -108,7 +108,11 @@ pub(crate) async fn write_sessions(
 
 /// Writes only the end of sessions that changed in nothing else: a fraction of a full
 /// upsert's binds, for span-built sessions that settle in bulk.
-pub(crate) async fn write_session_ends(tx: &mut Tx<'_>, sessions: &[&Session]) -> sqlx::Result<()> {
+pub(crate) async fn write_session_ends(
+    tx: &mut Tx<'_>,
+    sessions: &[&Session],
+    _stored_starts: &std::collections::HashMap<String, Micros>,
+) -> sqlx::Result<()> {
     for chunk in sessions.chunks(CHUNK) {
         let mut q = QueryBuilder::<DB>::new(
             "UPDATE chat_telemetry SET end_time = v.column2, duration_ms = v.column3, \

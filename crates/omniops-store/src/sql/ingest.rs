@@ -116,6 +116,11 @@ async fn apply_once(
     };
     loaded.extend(super::rows::load_sessions(&mut tx, &missing).await?);
     let known: HashSet<String> = loaded.iter().map(|s| s.session_id.clone()).collect();
+    // Stored sessions and where they start, as stored (PostgreSQL finds their week by it).
+    let stored_starts: HashMap<String, Micros> = loaded
+        .iter()
+        .map(|s| (s.session_id.clone(), s.start_time))
+        .collect();
     // A new conversation of a known customer may follow up (or be followed by) the
     // customer's others: those within 24 h are loaded too (README: analytics).
     let mut conversation_ids = conversation_ids;
@@ -158,10 +163,10 @@ async fn apply_once(
         .filter(|(_, d)| *d)
         .map(|(s, _)| s)
         .partition(|s| settled.contains(&s.session_id));
-    if !super::rows::write_sessions(&mut tx, &dirty, &known, now).await? {
+    if !super::rows::write_sessions(&mut tx, &dirty, &stored_starts, now).await? {
         return Ok(None);
     }
-    super::rows::write_session_ends(&mut tx, &closed).await?;
+    super::rows::write_session_ends(&mut tx, &closed, &stored_starts).await?;
     let inserted = super::rows::insert_backfills(&mut tx, &backfills, now).await?;
     let changed: Vec<&Conversation> = conversations
         .values()
