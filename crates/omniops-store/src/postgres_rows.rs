@@ -260,32 +260,6 @@ fn week_table(start: Micros) -> String {
     format!("chat_telemetry_w{day}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::week_table;
-
-    #[test]
-    fn weeks_are_named_by_their_monday() {
-        let at = |t: &str| omniops_core::clock::parse_rfc3339(t).expect("time");
-        assert_eq!(
-            week_table(at("2026-11-30T00:00:00Z")),
-            "chat_telemetry_w20261130"
-        );
-        assert_eq!(
-            week_table(at("2026-12-06T23:59:59Z")),
-            "chat_telemetry_w20261130"
-        );
-        assert_eq!(
-            week_table(at("2026-12-07T00:00:00Z")),
-            "chat_telemetry_w20261207"
-        );
-        assert_eq!(
-            week_table(at("2026-10-05T00:00:00Z")),
-            "chat_telemetry_w20261005"
-        );
-    }
-}
-
 /// Writes only the end of sessions that changed in nothing else (span-built sessions that
 /// settle in bulk), in their weeks' partitions, as arrays: for a long `VALUES` list the
 /// planner would hash-join it against every week instead of probing its session index.
@@ -381,4 +355,30 @@ pub async fn prepare_partitions(pool: &Pool<DB>, from: Micros, to: Micros) -> sq
     .fetch_one(pool)
     .await?;
     Ok(u64::try_from(created).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::week_table;
+
+    #[test]
+    fn weeks_are_named_by_their_monday() {
+        let at = |t: &str| omniops_core::clock::parse_rfc3339(t).expect("time");
+        assert_eq!(
+            week_table(at("2026-11-30T00:00:00Z")),
+            "chat_telemetry_w20261130"
+        );
+        assert_eq!(
+            week_table(at("2026-12-06T23:59:59Z")),
+            "chat_telemetry_w20261130"
+        );
+        assert_eq!(
+            week_table(at("2026-12-07T00:00:00Z")),
+            "chat_telemetry_w20261207"
+        );
+        assert_eq!(
+            week_table(at("2026-10-05T00:00:00Z")),
+            "chat_telemetry_w20261005"
+        );
+    }
 }
