@@ -39,7 +39,7 @@ pub(crate) async fn flag_found_nothing(
             continue;
         }
         let mut q = QueryBuilder::<DB>::new(
-            "SELECT domain, product, content, created_at, conversation_id FROM messages \
+            "SELECT domain, conversation_id, product, content, created_at, FALSE FROM messages \
              WHERE role = 'user' AND product IS NOT NULL AND conversation_id IN (",
         );
         let mut list = q.separated(", ");
@@ -53,14 +53,7 @@ pub(crate) async fn flag_found_nothing(
             .fetch_all(&mut **tx)
             .await?
         {
-            questions.push(NeedItem {
-                domain: row.try_get(0)?,
-                product: row.try_get(1)?,
-                text: row.try_get(2)?,
-                at: row.try_get(3)?,
-                key: row.try_get(4)?,
-                failed_search: false,
-            });
+            questions.push(need_item_from_row(&row)?);
         }
     }
     Ok(questions)
@@ -95,6 +88,18 @@ pub(crate) async fn add_product_counts(
             .await?;
     }
     Ok(())
+}
+
+/// A demand item from a row of (domain, need key, product, text, time, failed search).
+fn need_item_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<NeedItem> {
+    Ok(NeedItem {
+        domain: row.try_get(0)?,
+        key: row.try_get(1)?,
+        product: row.try_get(2)?,
+        text: row.try_get(3)?,
+        at: row.try_get(4)?,
+        failed_search: row.try_get(5)?,
+    })
 }
 
 fn need_from_row(row: &<DB as sqlx::Database>::Row) -> sqlx::Result<Need> {
@@ -187,17 +192,10 @@ pub async fn recount_product_demand(pool: &Pool<DB>, since: Micros) -> sqlx::Res
         .bind(day + MICROS_PER_DAY)
         .fetch_all(&mut *tx)
         .await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(NeedItem {
-                domain: row.try_get(0)?,
-                key: row.try_get(1)?,
-                product: row.try_get(2)?,
-                text: row.try_get(3)?,
-                at: row.try_get(4)?,
-                failed_search: row.try_get(5)?,
-            });
-        }
+        let items = rows
+            .iter()
+            .map(need_item_from_row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
         add_needs(&mut tx, items).await?;
         day += MICROS_PER_DAY;
     }
