@@ -858,7 +858,8 @@ dispatch! {
     /// Requests per product the catalogue lacks in the window, from rollups.
     fn product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = product_tallies(window, domain.unwrap_or(""));
     /// Counts missing-product demand again, once per need, from the raw rows since `since`
-    /// (a day boundary); older product rollups stay. Returns the needs counted.
+    /// (a day boundary); older product rollups stay. Returns the needs counted plus the
+    /// rollup rows replaced: zero means no report changed.
     fn recount_product_demand(&self, since: Micros) -> u64 = recount_product_demand(since);
     /// The same from raw failed searches and messages: for consistency tests.
     fn raw_product_tallies(&self, window: &Window, domain: Option<&str>) -> Vec<ProductTally> = raw_product_tallies(window, domain.unwrap_or(""));

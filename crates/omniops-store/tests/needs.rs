@@ -80,12 +80,14 @@ async fn stored_demand_is_counted_again_once_per_need(db: &TestDb) {
     )
     .await;
     assert_ne!(tallies(db, &window).await.0, expected);
-    let needs = db
+    let changed = db
         .store
         .recount_product_demand(t("2026-11-01T00:00:00Z"))
         .await
         .expect("recount");
-    assert_eq!(needs, 2);
+    // Two needs counted; rows replaced: three products (filter, oil filter, torque wrench)
+    // for the domain and for all domains, hourly and daily.
+    assert_eq!(changed, 2 + 3 * 2 * 2);
     assert_eq!(tallies(db, &window).await, (expected.clone(), expected));
 }
 on_both_engines!(recount, stored_demand_is_counted_again_once_per_need);

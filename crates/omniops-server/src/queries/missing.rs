@@ -104,10 +104,13 @@ pub async fn recount_demand_once(state: &AppState) -> anyhow::Result<()> {
     }
     let since = omniops_core::clock::floor_day(state.raw_retention_cutoff())
         + omniops_core::clock::MICROS_PER_DAY;
-    let needs = state.store.recount_product_demand(since).await?;
+    let changed = state.store.recount_product_demand(since).await?;
     let since = omniops_core::clock::to_rfc3339(since);
     state.store.put_setting(DONE, &since).await?;
-    state.generation.bump();
-    tracing::info!(needs, %since, "missing-product demand counted again, once per need");
+    // A recount that changed no row leaves every report as it was.
+    if changed > 0 {
+        state.generation.bump();
+    }
+    tracing::info!(changed, %since, "missing-product demand counted again, once per need");
     Ok(())
 }

@@ -157,17 +157,19 @@ pub(crate) async fn add_needs(tx: &mut Tx<'_>, items: Vec<NeedItem>) -> sqlx::Re
 /// Counts the missing-product demand again, once per need, from the raw failed searches and
 /// questions since `since` (a day boundary): the product rollups from `since` on are
 /// replaced; older ones stay as they are (their raw rows may be gone). One transaction.
-/// Returns the number of needs counted.
+/// Returns the needs counted plus the rollup rows replaced: zero means no report changed.
 pub async fn recount_product_demand(pool: &Pool<DB>, since: Micros) -> sqlx::Result<u64> {
     let mut tx = begin_write(pool).await?;
     sqlx::query("DELETE FROM product_needs")
         .execute(&mut *tx)
         .await?;
+    let mut replaced = 0;
     for table in ["product_rollup_hourly", "product_rollup_daily"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE bucket >= $1"))
+        replaced += sqlx::query(&format!("DELETE FROM {table} WHERE bucket >= $1"))
             .bind(since)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
     }
     // A day at a time, in order, so memory stays bounded on a large installation; the needs
     // counted so far are in `product_needs`, where the next day's items find them.
@@ -203,7 +205,7 @@ pub async fn recount_product_demand(pool: &Pool<DB>, since: Micros) -> sqlx::Res
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(u64::try_from(needs).unwrap_or(0))
+    Ok(u64::try_from(needs).unwrap_or(0) + replaced)
 }
 
 pub(crate) async fn add_product_rollups(tx: &mut Tx<'_>, delta: &ProductDelta) -> sqlx::Result<()> {
