@@ -99,3 +99,20 @@ async fn import_remote(
     }
     Ok(body)
 }
+
+/// `omniops import`: the spec's own tables into this installation (README: Importing).
+/// On SQLite it refuses while a server uses the database; PostgreSQL is shared.
+pub async fn import_tables(
+    settings: &Settings,
+    options: &crate::import::ImportOptions,
+    progress: &mut (dyn FnMut(&crate::import::Progress) + Send),
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Value> {
+    let busy = "a server is using the database: stop it while importing, or keep Omniops on \
+                PostgreSQL, where an import and servers run side by side";
+    let _lock = lock_data_dir(settings, busy)?;
+    let store = settings.open_store().await?;
+    let report = crate::import::run(&store, options, progress, stop).await;
+    store.close().await;
+    report
+}

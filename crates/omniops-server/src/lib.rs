@@ -11,6 +11,7 @@ pub mod auth;
 pub mod commands;
 pub mod error;
 pub mod guard;
+pub mod import;
 pub mod ingest;
 pub mod jobs;
 pub mod live;

@@ -57,6 +57,8 @@ pub struct Settings {
     pub delivery_interval_ms: u64,
     /// How often each enabled WooCommerce store is synced (README: WooCommerce).
     pub woocommerce_sync_minutes: u32,
+    /// Seconds between polls of `omniops import --follow` (README: Importing).
+    pub import_poll_seconds: u32,
     /// A session built from OpenTelemetry spans ends this long after its last span arrived,
     /// once its root span has ended.
     pub otlp_quiet_ms: u64,
@@ -99,6 +101,7 @@ impl Default for Settings {
             allow_private_outbound: false,
             delivery_interval_ms: 1_000,
             woocommerce_sync_minutes: 15,
+            import_poll_seconds: 5,
             otlp_quiet_ms: 5_000,
             report_cache_ms: 1_000,
             max_connections: 4_096,
@@ -133,6 +136,7 @@ pub struct SettingsLayer {
     pub allow_private_outbound: Option<bool>,
     pub delivery_interval_ms: Option<u64>,
     pub woocommerce_sync_minutes: Option<u32>,
+    pub import_poll_seconds: Option<u32>,
     pub otlp_quiet_ms: Option<u64>,
     pub report_cache_ms: Option<u64>,
     pub max_connections: Option<usize>,
@@ -161,6 +165,8 @@ pub enum SettingsError {
     OtlpQuiet,
     #[error("woocommerce_sync_minutes must be from 1 to 1440")]
     WooCommerceSync,
+    #[error("import_poll_seconds must be from 1 to 3600")]
+    ImportPoll,
     #[error("report_cache_ms must be from 0 to 60000")]
     ReportCache,
     #[error("max_connections must be at least 16, body_bytes_in_flight at least 1048576, and the timeouts from 100 ms to 1 hour")]
@@ -202,6 +208,7 @@ impl Settings {
             s.woocommerce_sync_minutes = l
                 .woocommerce_sync_minutes
                 .unwrap_or(s.woocommerce_sync_minutes);
+            s.import_poll_seconds = l.import_poll_seconds.unwrap_or(s.import_poll_seconds);
             s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
             s.report_cache_ms = l.report_cache_ms.unwrap_or(s.report_cache_ms);
             s.max_connections = l.max_connections.unwrap_or(s.max_connections);
@@ -248,6 +255,9 @@ impl Settings {
         }
         if !(1..=1_440).contains(&self.woocommerce_sync_minutes) {
             return Err(SettingsError::WooCommerceSync);
+        }
+        if !(1..=3_600).contains(&self.import_poll_seconds) {
+            return Err(SettingsError::ImportPoll);
         }
         if self.report_cache_ms > 60_000 {
             return Err(SettingsError::ReportCache);

@@ -6,6 +6,7 @@ mod bench_mixed;
 mod bench_otlp;
 mod bench_reprice;
 mod bench_server;
+mod data;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +49,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Write a dataset as CSV or JSON, as the dashboard's export does.
     Export(ExportArgs),
+    /// Import the spec's own tables (chat_telemetry, conversations, messages, …) from the
+    /// assistant's PostgreSQL, once or following new rows.
+    Import(data::ImportArgs),
     /// Model prices.
     Prices {
         #[command(subcommand)]
@@ -238,7 +242,17 @@ fn settings(
     args: Option<&ServeArgs>,
     storage: &StorageArgs,
 ) -> anyhow::Result<Settings> {
-    let flags = SettingsLayer {
+    settings_with(config, args, storage, |_| {})
+}
+
+/// As [`settings`], with a command's own flags added to the flags' layer.
+fn settings_with(
+    config: Option<&PathBuf>,
+    args: Option<&ServeArgs>,
+    storage: &StorageArgs,
+    own: impl FnOnce(&mut SettingsLayer),
+) -> anyhow::Result<Settings> {
+    let mut flags = SettingsLayer {
         bind: args.and_then(|a| a.bind),
         data_dir: storage.data_dir.clone(),
         database_url: storage.database_url.clone(),
@@ -264,7 +278,9 @@ fn settings(
         woocommerce_sync_minutes: args.and_then(|a| a.woocommerce_sync_minutes),
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
         report_cache_ms: args.and_then(|a| a.report_cache_ms),
+        import_poll_seconds: None,
     };
+    own(&mut flags);
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
 }
 
@@ -451,6 +467,13 @@ async fn main() -> anyhow::Result<()> {
             keys(command, settings(cli.config.as_ref(), None, &storage)?).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Import(args) => {
+            let poll = args.poll_seconds;
+            let settings = settings_with(cli.config.as_ref(), None, &args.storage, |l| {
+                l.import_poll_seconds = poll;
+            })?;
+            data::import(args, settings, shutdown_signal()).await
+        }
         Command::Prices {
             command: PricesCommand::Import(args),
         } => {

@@ -10,6 +10,7 @@ mod dashboard;
 mod demo;
 mod export;
 mod hardening;
+mod import;
 mod ingest;
 mod instances;
 mod live;

@@ -1,0 +1,145 @@
+//! Data in and out: `omniops import` (README: Importing).
+
+use super::StorageArgs;
+use clap::Args;
+use omniops_server::import::{ImportOptions, Progress};
+use omniops_server::Settings;
+use serde_json::Value;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The assistant's PostgreSQL holding the spec's tables (postgres://user:password@host/db).
+    #[arg(long, env = "OMNIOPS_IMPORT_FROM", hide_env_values = true)]
+    from: String,
+    /// Keep polling for new rows until stopped (Ctrl-C).
+    #[arg(long)]
+    follow: bool,
+    /// Only rows from this day (YYYY-MM-DD, UTC) or time (RFC 3339) on.
+    #[arg(long)]
+    since: Option<String>,
+    /// The domain of sessions and conversations that name none.
+    #[arg(long)]
+    default_domain: Option<String>,
+    /// Seconds between polls with --follow (default 5).
+    #[arg(long, env = "OMNIOPS_IMPORT_POLL_SECONDS")]
+    pub poll_seconds: Option<u32>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+fn since(text: &str) -> anyhow::Result<i64> {
+    if let Some(t) = omniops_core::clock::parse_rfc3339(text) {
+        return Ok(t);
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("--since must be YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(day
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_micros()))
+}
+
+/// Prints a table's progress at most once a second, and when it is done.
+fn progress_printer() -> impl FnMut(&Progress) + Send {
+    let mut last = Instant::now();
+    move |p: &Progress| {
+        if p.done < p.total && last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        last = Instant::now();
+        let eta = p
+            .eta
+            .filter(|_| p.done < p.total)
+            .map(|e| format!(", {}s left", e.as_secs()))
+            .unwrap_or_default();
+        eprintln!(
+            "{:<24} {:>10} / {:<10} rows  {:>9.0} rows/s{eta}",
+            p.table, p.done, p.total, p.rows_per_second
+        );
+    }
+}
+
+pub async fn import(
+    args: ImportArgs,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let options = ImportOptions {
+        from: args.from,
+        follow: args.follow,
+        since: args.since.as_deref().map(since).transpose()?,
+        default_domain: args.default_domain,
+        poll: Duration::from_secs(u64::from(settings.import_poll_seconds)),
+        ..ImportOptions::default()
+    };
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        on_signal.cancel();
+    });
+    let mut progress = progress_printer();
+    let report =
+        omniops_server::commands::import_tables(&settings, &options, &mut progress, &stop).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(report: &Value) {
+    println!("imported from {}", report["source"].as_str().unwrap_or(""));
+    for t in report["tables"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<28} {:>10} read  {:>10} imported  {:>8} not mapped",
+            t["table"].as_str().unwrap_or(""),
+            t["read"],
+            t["imported"],
+            t["unmapped"]
+        );
+        for row in t["unmappedRows"].as_array().into_iter().flatten().take(10) {
+            println!(
+                "      {}: {}",
+                row["id"].as_str().unwrap_or(""),
+                row["reason"].as_str().unwrap_or("")
+            );
+        }
+        if let Some(n) = t.get("unreadableSearches").filter(|n| *n != 0) {
+            println!("      {n} search entries could not be read (no query or result count)");
+        }
+    }
+    let audit = &report["costAudit"];
+    println!(
+        "cost audit: {} sessions, {} compared, {} stored costs differ from Omniops' prices; \
+         stored ${}, Omniops ${}, difference ${}",
+        audit["sessions"],
+        audit["compared"],
+        audit["differing"],
+        audit["storedUsd"].as_str().unwrap_or(""),
+        audit["omniopsUsd"].as_str().unwrap_or(""),
+        audit["differenceUsd"].as_str().unwrap_or("")
+    );
+    for m in audit["models"].as_array().into_iter().flatten() {
+        if m["differing"] == 0 && m["unpriced"] == 0 {
+            continue;
+        }
+        println!(
+            "  {:<32} {} of {} differ, difference ${}{}",
+            m["model"].as_str().unwrap_or(""),
+            m["differing"],
+            m["compared"],
+            m["differenceUsd"].as_str().unwrap_or(""),
+            match m["unpriced"].as_i64() {
+                Some(n) if n > 0 => format!("; {n} unpriced in Omniops"),
+                _ => String::new(),
+            }
+        );
+    }
+}
