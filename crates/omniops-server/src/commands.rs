@@ -116,3 +116,34 @@ pub async fn import_tables(
     store.close().await;
     report
 }
+
+const PG_BACKUPS: &str = "Omniops is on PostgreSQL: back it up with pg_dump (README: Backups)";
+
+/// `omniops backup`: a consistent copy of the embedded database, taken while a server may
+/// keep writing to it (README: Backups).
+pub async fn backup(
+    settings: &Settings,
+    output: &std::path::Path,
+) -> anyhow::Result<omniops_store::backup::BackupInfo> {
+    if settings.database_url.is_some() {
+        anyhow::bail!(PG_BACKUPS);
+    }
+    omniops_store::backup::backup(&settings.data_dir, output).await
+}
+
+/// `omniops restore`: checks `file`, then puts it in place of the embedded database, which
+/// is kept beside it; the restored database is brought to this version's schema.
+pub async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<Value> {
+    if settings.database_url.is_some() {
+        anyhow::bail!(PG_BACKUPS);
+    }
+    let _lock = lock_data_dir(
+        settings,
+        "a server is using the database: stop it before restoring",
+    )?;
+    let now = chrono::Utc::now().timestamp();
+    let (info, kept) = omniops_store::backup::restore(file, &settings.data_dir, now).await?;
+    let store = settings.open_store().await?;
+    store.close().await;
+    Ok(serde_json::json!({"restored": info, "kept": kept}))
+}

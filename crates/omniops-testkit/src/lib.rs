@@ -20,7 +20,8 @@ pub struct TestDb {
     /// The PostgreSQL URL of this test's own database, for tests that open a second store.
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
-    _dir: tempfile::TempDir,
+    /// The temporary directory this test owns, if the data directory is one.
+    _dir: Option<tempfile::TempDir>,
     cleanup: Option<(String, String)>,
 }
 
@@ -115,7 +116,21 @@ impl TestDb {
             store,
             database_url: None,
             data_dir: dir.path().to_path_buf(),
-            _dir: dir,
+            _dir: Some(dir),
+            cleanup: None,
+        }
+    }
+
+    /// A SQLite store in a directory the test owns (to reopen it, or replace its file).
+    pub async fn sqlite_in(data_dir: &std::path::Path) -> TestDb {
+        let store = Store::open_sqlite(data_dir)
+            .await
+            .expect("open SQLite store");
+        TestDb {
+            store,
+            database_url: None,
+            data_dir: data_dir.to_path_buf(),
+            _dir: None,
             cleanup: None,
         }
     }
@@ -130,7 +145,7 @@ impl TestDb {
             store,
             database_url: Some(url),
             data_dir: dir.path().to_path_buf(),
-            _dir: dir,
+            _dir: Some(dir),
             cleanup: Some((admin, name)),
         })
     }

@@ -143,3 +143,46 @@ fn print_report(report: &Value) {
         );
     }
 }
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// The backup file to write (never overwritten).
+    #[arg(long, short)]
+    output: std::path::PathBuf,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// A file written by `omniops backup`.
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+pub async fn backup(args: BackupArgs, settings: Settings) -> anyhow::Result<()> {
+    let info = omniops_server::commands::backup(&settings, &args.output).await?;
+    println!(
+        "backed up {} sessions ({} bytes, schema {}) to {}",
+        info.sessions,
+        info.bytes,
+        info.schema_version,
+        info.file.display()
+    );
+    Ok(())
+}
+
+pub async fn restore(args: RestoreArgs, settings: Settings) -> anyhow::Result<()> {
+    let report = omniops_server::commands::restore(&settings, &args.file).await?;
+    println!(
+        "restored {} sessions from {} into {}",
+        report["restored"]["sessions"],
+        args.file.display(),
+        settings.data_dir.display()
+    );
+    if let Some(kept) = report["kept"].as_str() {
+        println!("the database it replaced is kept as {kept}");
+    }
+    Ok(())
+}

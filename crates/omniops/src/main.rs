@@ -52,6 +52,10 @@ enum Command {
     /// Import the spec's own tables (chat_telemetry, conversations, messages, …) from the
     /// assistant's PostgreSQL, once or following new rows.
     Import(data::ImportArgs),
+    /// Write a consistent copy of the embedded (SQLite) database while the server runs.
+    Backup(data::BackupArgs),
+    /// Replace the embedded database with a backup, after checking its integrity.
+    Restore(data::RestoreArgs),
     /// Model prices.
     Prices {
         #[command(subcommand)]
@@ -445,7 +449,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The bench's reference queries are slow on purpose; keep its output to the numbers.
     let default_filter = match cli.command {
-        Command::Bench(_) | Command::Export(_) | Command::Prices { .. } => "warn,sqlx=error",
+        Command::Bench(_)
+        | Command::Export(_)
+        | Command::Prices { .. }
+        | Command::Import(_)
+        | Command::Backup(_)
+        | Command::Restore(_) => "warn,sqlx=error",
         _ => "info,sqlx=warn,tower_http=warn",
     };
     tracing_subscriber::fmt()
@@ -467,6 +476,14 @@ async fn main() -> anyhow::Result<()> {
             keys(command, settings(cli.config.as_ref(), None, &storage)?).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Backup(args) => {
+            let settings = settings(cli.config.as_ref(), None, &args.storage)?;
+            data::backup(args, settings).await
+        }
+        Command::Restore(args) => {
+            let settings = settings(cli.config.as_ref(), None, &args.storage)?;
+            data::restore(args, settings).await
+        }
         Command::Import(args) => {
             let poll = args.poll_seconds;
             let settings = settings_with(cli.config.as_ref(), None, &args.storage, |l| {

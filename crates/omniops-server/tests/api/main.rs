@@ -3,6 +3,7 @@
 mod access;
 mod alerts;
 mod analytics;
+mod backup;
 mod browser;
 mod common;
 mod config;
