@@ -15,6 +15,7 @@ use source::{Checkpoint, Found, Source, TableSpec};
 
 use omniops_core::clock::Micros;
 use omniops_core::events::{parse, Event};
+use omniops_core::pricing::PriceTable;
 use omniops_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -66,7 +67,7 @@ impl Default for ImportOptions {
             since: None,
             default_domain: None,
             poll: Duration::from_secs(5),
-            page_rows: 5_000,
+            page_rows: 10_000,
         }
     }
 }
@@ -183,11 +184,18 @@ struct Table<'a> {
     options: &'a ImportOptions,
 }
 
-/// A page read ahead: its rows, the chunks of its pages (scraped_pages only), and the
-/// checkpoint after it.
-struct Page {
-    rows: Vec<PgRow>,
-    chunks: HashMap<String, (i64, Vec<String>)>,
+/// A page read and mapped ahead of the writes: its events, each with the row it came
+/// from, the rows that could not be mapped, and the checkpoint after it.
+struct Prepared {
+    rows: i64,
+    events: Vec<Event>,
+    origins: Vec<usize>,
+    failures: HashMap<usize, String>,
+    /// Each row's id, to list the ones not imported.
+    ids: Vec<String>,
+    /// Sessions: (row, model, stored cost, Omniops' cost).
+    costs: Vec<(usize, String, Option<String>, Option<i64>)>,
+    unreadable_searches: i64,
     last: Checkpoint,
 }
 
@@ -215,11 +223,12 @@ impl Table<'_> {
         };
         let started = Instant::now();
         let mut done = 0;
-        let mut pages = self.read_ahead(state.checkpoint.clone(), since, settle);
+        let prices = self.store.price_table().await;
+        let mut pages = self.read_ahead(state.checkpoint.clone(), since, settle, prices);
         while let Some(page) = pages.recv().await {
-            let page = page?;
-            let rows = page.rows.len() as i64;
-            self.apply(&page, &mut state).await?;
+            let mut page = page?;
+            let rows = page.rows;
+            self.apply(&mut page, &mut state).await?;
             state.checkpoint = page.last;
             state.read += rows;
             self.store
@@ -243,27 +252,38 @@ impl Table<'_> {
         Ok(state)
     }
 
-    /// Reads pages on their own task, one ahead of the writes.
+    /// Reads and maps pages on their own task, ahead of the writes.
     fn read_ahead(
         &self,
         mut after: Checkpoint,
         since: Micros,
         settle: Option<i64>,
-    ) -> tokio::sync::mpsc::Receiver<anyhow::Result<Page>> {
-        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        prices: Arc<PriceTable>,
+    ) -> tokio::sync::mpsc::Receiver<anyhow::Result<Prepared>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let (source, found, embeddings) = (
             self.source.clone(),
             self.found.clone(),
             self.embeddings.clone(),
         );
         let limit = self.options.page_rows;
+        let default_domain = self.options.default_domain.clone();
         tokio::spawn(async move {
             loop {
                 let page = read_page(&source, &found, &embeddings, &after, since, limit, settle);
-                let page = page.await;
-                let full = page.as_ref().is_ok_and(|p| p.rows.len() as i64 == limit);
+                let page = page.await.map(|page| {
+                    let now = chrono::Utc::now().timestamp_micros();
+                    prepare(
+                        page,
+                        found.spec.name,
+                        default_domain.as_deref(),
+                        &prices,
+                        now,
+                    )
+                });
+                let full = page.as_ref().is_ok_and(|p| p.rows == limit);
                 if let Ok(p) = &page {
-                    if p.rows.is_empty() {
+                    if p.rows == 0 {
                         return;
                     }
                     after = p.last.clone();
@@ -277,105 +297,118 @@ impl Table<'_> {
         receiver
     }
 
-    /// Maps a page's rows to events and applies them as one batch; counts what was
-    /// imported and what could not be, and audits the sessions' stored costs.
-    async fn apply(&self, page: &Page, state: &mut TableState) -> anyhow::Result<()> {
+    /// Applies a page's events as one batch; counts what was imported and what could not
+    /// be, and audits the imported sessions' stored costs.
+    async fn apply(&self, page: &mut Prepared, state: &mut TableState) -> anyhow::Result<()> {
         let now = chrono::Utc::now().timestamp_micros();
-        let name = self.found.spec.name;
-        let default_domain = self.options.default_domain.as_deref();
-        // Per event: the row it came from.
-        let mut events = Vec::with_capacity(page.rows.len());
-        let mut origins: Vec<usize> = Vec::with_capacity(page.rows.len());
-        let mut failures: HashMap<usize, String> = HashMap::new();
-        for (i, row) in page.rows.iter().enumerate() {
-            let mapped: Result<Vec<Value>, String> = match name {
-                "chat_telemetry" => {
-                    let (event, unreadable) = mapping::session(row, default_domain);
-                    state.unreadable_searches += unreadable;
-                    event.map(|e| vec![e])
-                }
-                "conversations" => mapping::conversation(row, default_domain).map(|e| vec![e]),
-                "messages" => mapping::message(row).map(|e| vec![e]),
-                "structured_extractions" => mapping::extractions(row, now),
-                "scraped_pages" => {
-                    let id = mapping::text(row, "id").unwrap_or_default();
-                    mapping::page(row, page.chunks.get(&id)).map(|e| vec![e])
-                }
-                _ => mapping::cart(row).map(|e| vec![e]),
-            };
-            match mapped {
-                Ok(list) => {
-                    for value in list {
-                        match parse(&value.to_string(), now) {
-                            Ok(event) => {
-                                events.push(event);
-                                origins.push(i);
-                            }
-                            Err(e) => {
-                                failures.entry(i).or_insert_with(|| e.to_string());
-                            }
-                        }
-                    }
-                }
-                Err(reason) => {
-                    failures.insert(i, reason);
-                }
-            }
-        }
         let outcome = self
             .store
-            .apply_batch(std::slice::from_ref(&events), now)
+            .apply_batch(std::slice::from_ref(&page.events), now)
             .await?;
         for (index, error) in outcome.rejections.into_iter().flatten() {
-            if let Some(&row) = origins.get(index) {
-                failures.entry(row).or_insert_with(|| error.to_string());
+            if let Some(&row) = page.origins.get(index) {
+                page.failures
+                    .entry(row)
+                    .or_insert_with(|| error.to_string());
             }
         }
-        if name == source::TELEMETRY.name {
-            self.audit(page, &events, &origins, &failures, &mut state.audit)
-                .await;
-        }
-        for (i, row) in page.rows.iter().enumerate() {
-            match failures.get(&i) {
-                None => state.imported += 1,
-                Some(reason) => {
-                    state.unmapped += 1;
-                    if state.listed.len() < LISTED {
-                        let id = mapping::text(row, "id").unwrap_or_default();
-                        state.listed.push((id, reason.clone()));
-                    }
-                }
+        for (row, model, stored, cost) in &page.costs {
+            if !page.failures.contains_key(row) {
+                state.audit.record(model, stored.as_deref(), *cost);
             }
+        }
+        state.unreadable_searches += page.unreadable_searches;
+        state.unmapped += page.failures.len() as i64;
+        state.imported += page.rows - page.failures.len() as i64;
+        let mut failed: Vec<(&usize, &String)> = page.failures.iter().collect();
+        failed.sort();
+        for (&row, reason) in failed {
+            if state.listed.len() >= LISTED {
+                break;
+            }
+            let id = page.ids.get(row).cloned().unwrap_or_default();
+            state.listed.push((id, reason.clone()));
         }
         Ok(())
     }
+}
 
-    /// Each stored session's cost beside Omniops' price for it at its start, as
-    /// `Session::reprice` prices a session without calls: its totals at the base rates.
-    async fn audit(
-        &self,
-        page: &Page,
-        events: &[Event],
-        origins: &[usize],
-        failures: &HashMap<usize, String>,
-        audit: &mut CostAudit,
-    ) {
-        let prices = self.store.price_table().await;
-        for (event, &row) in events.iter().zip(origins) {
-            if failures.contains_key(&row) {
+/// A page's rows as events (README: Importing), with what could not be mapped; sessions
+/// priced as `Session::reprice` prices one without calls (its totals at the base rates)
+/// for the cost audit.
+fn prepare(
+    page: Page,
+    table: &str,
+    default_domain: Option<&str>,
+    prices: &PriceTable,
+    now: Micros,
+) -> Prepared {
+    let mut prepared = Prepared {
+        rows: page.rows.len() as i64,
+        events: Vec::with_capacity(page.rows.len()),
+        origins: Vec::with_capacity(page.rows.len()),
+        failures: HashMap::new(),
+        ids: Vec::with_capacity(page.rows.len()),
+        costs: Vec::new(),
+        unreadable_searches: 0,
+        last: page.last,
+    };
+    for (i, row) in page.rows.iter().enumerate() {
+        prepared
+            .ids
+            .push(mapping::text(row, "id").unwrap_or_default());
+        let mapped: Result<Vec<Value>, String> = match table {
+            "chat_telemetry" => {
+                let (event, unreadable) = mapping::session(row, default_domain);
+                prepared.unreadable_searches += unreadable;
+                event.map(|e| vec![e])
+            }
+            "conversations" => mapping::conversation(row, default_domain).map(|e| vec![e]),
+            "messages" => mapping::message(row).map(|e| vec![e]),
+            "structured_extractions" => mapping::extractions(row, now),
+            "scraped_pages" => {
+                let id = mapping::text(row, "id").unwrap_or_default();
+                mapping::page(row, page.chunks.get(&id)).map(|e| vec![e])
+            }
+            _ => mapping::cart(row).map(|e| vec![e]),
+        };
+        let list = match mapped {
+            Ok(list) => list,
+            Err(reason) => {
+                prepared.failures.insert(i, reason);
                 continue;
             }
-            let Event::Session(e) = event else { continue };
-            let omniops_core::events::EventKind::Backfill(b) = &e.kind else {
-                continue;
+        };
+        for value in list {
+            let event = match parse(&value.to_string(), now) {
+                Ok(event) => event,
+                Err(e) => {
+                    prepared.failures.entry(i).or_insert_with(|| e.to_string());
+                    continue;
+                }
             };
-            let cost = prices
-                .lookup(&b.model, b.start_time)
-                .map(|entry| entry.base_cost(&b.usage));
-            let stored = mapping::text(&page.rows[row], "cost_usd");
-            audit.record(&b.model, stored.as_deref(), cost);
+            if let Event::Session(e) = &event {
+                if let omniops_core::events::EventKind::Backfill(b) = &e.kind {
+                    let cost = prices
+                        .lookup(&b.model, b.start_time)
+                        .map(|entry| entry.base_cost(&b.usage));
+                    let stored = mapping::text(row, "cost_usd");
+                    prepared.costs.push((i, b.model.clone(), stored, cost));
+                }
+            }
+            prepared.events.push(event);
+            prepared.origins.push(i);
         }
     }
+    prepared
+}
+
+/// A page as read: its rows, the chunks of its pages (scraped_pages only), and the
+/// checkpoint after it.
+struct Page {
+    rows: Vec<PgRow>,
+    chunks: HashMap<String, (i64, Vec<String>)>,
+    last: Checkpoint,
 }
 
 async fn read_page(

@@ -319,26 +319,36 @@ pub struct Checkpoint {
     pub id: Option<String>,
 }
 
-/// The keyset condition after `after`, and the ORDER BY, for a table; `$1` is the time
-/// (µs), `$2` the id as text, `$3` the lower time bound (`--since`).
-fn keyset(found: &Found) -> (String, String) {
-    match found.spec.time {
-        Some(time) => {
-            let at = "(TIMESTAMPTZ 'epoch' + $1::int8 * INTERVAL '1 microsecond')";
-            let since = "(TIMESTAMPTZ 'epoch' + $3::int8 * INTERVAL '1 microsecond')";
-            (
-                format!(
-                    "isfinite({time}) AND {time} >= {since} AND ($1::int8 IS NULL OR {time} > {at} OR ({time} = {at} AND id::text > $2::text))"
-                ),
-                format!("{time}, id::text"),
-            )
-        }
-        // $1 and $3 are still bound; they only need a type.
-        None => (
-            "($1::int8 IS NULL OR TRUE) AND $3::int8 IS NOT NULL AND ($2::text IS NULL OR id::text > $2::text)"
-                .to_string(),
-            "id::text".to_string(),
+/// A time in microseconds as a timestamp literal (an integer: nothing to escape).
+fn at(micros: i64) -> String {
+    format!("(TIMESTAMPTZ 'epoch' + {micros}::int8 * INTERVAL '1 microsecond')")
+}
+
+/// The condition for rows after `after` (from `since` on), and the ORDER BY; `$1` is the
+/// checkpoint's id, compared in the column's own type, so the source's indexes on the
+/// time column and the primary key serve every page.
+fn keyset(found: &Found, after: &Checkpoint, since: i64) -> (String, String) {
+    // Ordered by the table's own columns: the SELECT list's aliases of the same names are
+    // their text and microsecond forms.
+    let table = found.spec.name;
+    let id_type = found.udt("id").unwrap_or("text");
+    let after_id = format!("id > $1::text::{id_type}");
+    let first = "$1::text IS NULL";
+    match (found.spec.time, after.time, &after.id) {
+        (Some(time), Some(t), Some(_)) => (
+            format!(
+                "isfinite({time}) AND {time} >= {} AND ({time} > {} OR {after_id})",
+                at(t.max(since)),
+                at(t)
+            ),
+            format!("{table}.{time}, {table}.id"),
         ),
+        (Some(time), _, _) => (
+            format!("isfinite({time}) AND {time} >= {} AND {first}", at(since)),
+            format!("{table}.{time}, {table}.id"),
+        ),
+        (None, _, Some(_)) => (after_id, format!("{table}.id")),
+        (None, _, None) => (first.to_string(), format!("{table}.id")),
     }
 }
 
@@ -353,7 +363,7 @@ pub async fn page(
     limit: i64,
     settle_ms: Option<i64>,
 ) -> anyhow::Result<Vec<PgRow>> {
-    let (condition, order) = keyset(found);
+    let (condition, order) = keyset(found, after, since);
     let settle = match (found.spec.time, settle_ms) {
         (Some(time), Some(ms)) => {
             format!(" AND {time} < now() - {ms} * INTERVAL '1 millisecond'")
@@ -366,9 +376,7 @@ pub async fn page(
         found.spec.name
     );
     sqlx::query(&sql)
-        .bind(after.time)
         .bind(after.id.as_deref())
-        .bind(since)
         .fetch_all(&source.pool)
         .await
         .with_context(|| format!("reading {}", found.spec.name))
@@ -381,12 +389,10 @@ pub async fn remaining(
     after: &Checkpoint,
     since: i64,
 ) -> anyhow::Result<i64> {
-    let (condition, _) = keyset(found);
+    let (condition, _) = keyset(found, after, since);
     let sql = format!("SELECT COUNT(*) FROM {} WHERE {condition}", found.spec.name);
     sqlx::query_scalar(&sql)
-        .bind(after.time)
         .bind(after.id.as_deref())
-        .bind(since)
         .fetch_one(&source.pool)
         .await
         .with_context(|| format!("counting {}", found.spec.name))
