@@ -100,19 +100,32 @@ async fn import_remote(
     Ok(body)
 }
 
-/// `omniops import`: the spec's own tables into this installation (README: Importing).
-/// On SQLite it refuses while a server uses the database; PostgreSQL is shared.
+/// `omniops import`: the spec's own tables into a running server (`to`, through its
+/// ingest API, with checkpoints in `state_file`) or into this installation directly
+/// (README: Importing). Directly, SQLite refuses while a server uses the database.
 pub async fn import_tables(
     settings: &Settings,
+    to: Option<&Remote>,
+    state_file: &std::path::Path,
     options: &crate::import::ImportOptions,
     progress: &mut (dyn FnMut(&crate::import::Progress) + Send),
     stop: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Value> {
-    let busy = "a server is using the database: stop it while importing, or keep Omniops on \
-                PostgreSQL, where an import and servers run side by side";
+    let mut options = options.clone();
+    options.raw_since = omniops_core::clock::floor_hour(
+        chrono::Utc::now().timestamp_micros()
+            - i64::from(settings.retention_days) * omniops_core::clock::MICROS_PER_DAY,
+    );
+    if let Some(remote) = to {
+        let sink = crate::import::Sink::server(&remote.url, remote.key.clone(), state_file.into());
+        return crate::import::run(&sink, &options, progress, stop).await;
+    }
+    let busy = "a server is using the database: import through it (--to http://… and an \
+                ingest --key), or stop it";
     let _lock = lock_data_dir(settings, busy)?;
     let store = settings.open_store().await?;
-    let report = crate::import::run(&store, options, progress, stop).await;
+    let sink = crate::import::Sink::Store(store.clone());
+    let report = crate::import::run(&sink, &options, progress, stop).await;
     store.close().await;
     report
 }

@@ -59,6 +59,8 @@ pub struct Settings {
     pub woocommerce_sync_minutes: u32,
     /// Seconds between polls of `omniops import --follow` (README: Importing).
     pub import_poll_seconds: u32,
+    /// Seconds each import pass reads again before its checkpoint (README: Importing).
+    pub import_overlap_seconds: u32,
     /// A session built from OpenTelemetry spans ends this long after its last span arrived,
     /// once its root span has ended.
     pub otlp_quiet_ms: u64,
@@ -102,6 +104,7 @@ impl Default for Settings {
             delivery_interval_ms: 1_000,
             woocommerce_sync_minutes: 15,
             import_poll_seconds: 5,
+            import_overlap_seconds: 60,
             otlp_quiet_ms: 5_000,
             report_cache_ms: 1_000,
             max_connections: 4_096,
@@ -137,6 +140,7 @@ pub struct SettingsLayer {
     pub delivery_interval_ms: Option<u64>,
     pub woocommerce_sync_minutes: Option<u32>,
     pub import_poll_seconds: Option<u32>,
+    pub import_overlap_seconds: Option<u32>,
     pub otlp_quiet_ms: Option<u64>,
     pub report_cache_ms: Option<u64>,
     pub max_connections: Option<usize>,
@@ -165,7 +169,7 @@ pub enum SettingsError {
     OtlpQuiet,
     #[error("woocommerce_sync_minutes must be from 1 to 1440")]
     WooCommerceSync,
-    #[error("import_poll_seconds must be from 1 to 3600")]
+    #[error("import_poll_seconds must be from 1 to 3600, import_overlap_seconds at most 86400")]
     ImportPoll,
     #[error("report_cache_ms must be from 0 to 60000")]
     ReportCache,
@@ -209,6 +213,7 @@ impl Settings {
                 .woocommerce_sync_minutes
                 .unwrap_or(s.woocommerce_sync_minutes);
             s.import_poll_seconds = l.import_poll_seconds.unwrap_or(s.import_poll_seconds);
+            s.import_overlap_seconds = l.import_overlap_seconds.unwrap_or(s.import_overlap_seconds);
             s.otlp_quiet_ms = l.otlp_quiet_ms.unwrap_or(s.otlp_quiet_ms);
             s.report_cache_ms = l.report_cache_ms.unwrap_or(s.report_cache_ms);
             s.max_connections = l.max_connections.unwrap_or(s.max_connections);
@@ -256,7 +261,8 @@ impl Settings {
         if !(1..=1_440).contains(&self.woocommerce_sync_minutes) {
             return Err(SettingsError::WooCommerceSync);
         }
-        if !(1..=3_600).contains(&self.import_poll_seconds) {
+        if !(1..=3_600).contains(&self.import_poll_seconds) || self.import_overlap_seconds > 86_400
+        {
             return Err(SettingsError::ImportPoll);
         }
         if self.report_cache_ms > 60_000 {

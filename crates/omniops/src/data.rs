@@ -26,6 +26,20 @@ pub struct ImportArgs {
     /// Seconds between polls with --follow (default 5).
     #[arg(long, env = "OMNIOPS_IMPORT_POLL_SECONDS")]
     pub poll_seconds: Option<u32>,
+    /// Seconds each pass reads again before its checkpoint, for rows committed late
+    /// (default 60).
+    #[arg(long, env = "OMNIOPS_IMPORT_OVERLAP_SECONDS")]
+    pub overlap_seconds: Option<u32>,
+    /// The running server to import through (its ingest API). The default unless
+    /// --data-dir or --database-url names an installation to write directly.
+    #[arg(long, env = "OMNIOPS_URL", default_value = "http://127.0.0.1:8080")]
+    to: String,
+    /// An ingest (or admin) API key for --to, when the server uses keys.
+    #[arg(long, env = "OMNIOPS_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Where an import through a server keeps its checkpoints.
+    #[arg(long, default_value = "omniops-import-state.json")]
+    state_file: std::path::PathBuf,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -75,8 +89,15 @@ pub async fn import(
         since: args.since.as_deref().map(since).transpose()?,
         default_domain: args.default_domain,
         poll: Duration::from_secs(u64::from(settings.import_poll_seconds)),
+        overlap: Duration::from_secs(u64::from(settings.import_overlap_seconds)),
         ..ImportOptions::default()
     };
+    // Direct writes only when an installation is named; else through the server.
+    let direct = args.storage.data_dir.is_some() || args.storage.database_url.is_some();
+    let remote = (!direct).then(|| omniops_server::commands::Remote {
+        url: args.to.clone(),
+        key: args.key.clone(),
+    });
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
@@ -84,8 +105,15 @@ pub async fn import(
         on_signal.cancel();
     });
     let mut progress = progress_printer();
-    let report =
-        omniops_server::commands::import_tables(&settings, &options, &mut progress, &stop).await?;
+    let report = omniops_server::commands::import_tables(
+        &settings,
+        remote.as_ref(),
+        &args.state_file,
+        &options,
+        &mut progress,
+        &stop,
+    )
+    .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -95,7 +123,11 @@ pub async fn import(
 }
 
 fn print_report(report: &Value) {
-    println!("imported from {}", report["source"].as_str().unwrap_or(""));
+    println!(
+        "imported from {} into {}",
+        report["source"].as_str().unwrap_or(""),
+        report["into"].as_str().unwrap_or("")
+    );
     for t in report["tables"].as_array().into_iter().flatten() {
         println!(
             "  {:<28} {:>10} read  {:>10} imported  {:>8} not mapped",
@@ -113,6 +145,9 @@ fn print_report(report: &Value) {
         }
         if let Some(n) = t.get("unreadableSearches").filter(|n| *n != 0) {
             println!("      {n} search entries could not be read (no query or result count)");
+        }
+        if let Some(n) = t.get("beforeRetention").filter(|n| *n != 0) {
+            println!("      {n} sessions are older than raw retention: only their rollups stay");
         }
     }
     let audit = &report["costAudit"];

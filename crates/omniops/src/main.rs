@@ -283,6 +283,7 @@ fn settings_with(
         otlp_quiet_ms: args.and_then(|a| a.otlp_quiet_ms),
         report_cache_ms: args.and_then(|a| a.report_cache_ms),
         import_poll_seconds: None,
+        import_overlap_seconds: None,
     };
     own(&mut flags);
     Ok(Settings::resolve(&[file_layer(config)?, flags])?)
@@ -485,9 +486,10 @@ async fn main() -> anyhow::Result<()> {
             data::restore(args, settings).await
         }
         Command::Import(args) => {
-            let poll = args.poll_seconds;
+            let (poll, overlap) = (args.poll_seconds, args.overlap_seconds);
             let settings = settings_with(cli.config.as_ref(), None, &args.storage, |l| {
                 l.import_poll_seconds = poll;
+                l.import_overlap_seconds = overlap;
             })?;
             data::import(args, settings, shutdown_signal()).await
         }

@@ -184,11 +184,12 @@ pub fn message(row: &PgRow) -> Mapped {
 
 /// A `structured_extractions` row: one event per record, a list of products giving one
 /// each (`data` as an array, or under `products` or `items`).
-pub fn extractions(row: &PgRow, now: i64) -> Result<Vec<Value>, String> {
+pub fn extractions(row: &PgRow) -> Result<Vec<Value>, String> {
     let kind = required(text(row, "extraction_type"), "extraction_type")?;
     let domain = required(text(row, "domain"), "domain")?;
     let data = json_column(row, "data")?.ok_or("data is empty")?;
-    let at = to_rfc3339(time(row, "created_at").unwrap_or(now));
+    // Without a time column the event takes the time it is received.
+    let at = time(row, "created_at").map(to_rfc3339);
     let records: Vec<Value> = match data {
         Value::Array(list) => list,
         Value::Object(ref o) if kind == "products" && !o.contains_key("name") => {
@@ -202,8 +203,12 @@ pub fn extractions(row: &PgRow, now: i64) -> Result<Vec<Value>, String> {
     Ok(records
         .into_iter()
         .map(|data| {
-            json!({"type": "extraction", "domain": domain, "extraction_type": kind,
-                "data": data, "timestamp": at})
+            let mut event = json!({"type": "extraction", "domain": domain,
+                "extraction_type": kind, "data": data});
+            if let Some(at) = &at {
+                event["timestamp"] = json!(at);
+            }
+            event
         })
         .collect())
 }

@@ -206,6 +206,21 @@ pub const CARTS: TableSpec = TableSpec {
     ],
 };
 
+/// The time column of one of the spec's tables, if it has one.
+pub fn time_column(table: &str) -> Option<&'static str> {
+    [
+        &TELEMETRY,
+        &CONVERSATIONS,
+        &MESSAGES,
+        &EXTRACTIONS,
+        &PAGES,
+        &CARTS,
+    ]
+    .into_iter()
+    .find(|t| t.name == table)
+    .and_then(|t| t.time)
+}
+
 /// A table as found in the source: which of its spec's columns it has.
 pub struct Found {
     pub spec: &'static TableSpec,
@@ -352,28 +367,47 @@ fn keyset(found: &Found, after: &Checkpoint, since: i64) -> (String, String) {
     }
 }
 
-/// Reads the next page of at most `limit` rows after `after`, from `since` (µs) on. With
-/// `settle_ms`, rows newer than that many milliseconds before the source's clock wait for
-/// the next poll, so that a row committed late with an earlier time is not skipped.
+/// Reads the next page of at most `limit` rows after `after`, from `since` (µs) on.
 pub async fn page(
     source: &Source,
     found: &Found,
     after: &Checkpoint,
     since: i64,
     limit: i64,
-    settle_ms: Option<i64>,
 ) -> anyhow::Result<Vec<PgRow>> {
     let (condition, order) = keyset(found, after, since);
-    let settle = match (found.spec.time, settle_ms) {
-        (Some(time), Some(ms)) => {
-            format!(" AND {time} < now() - {ms} * INTERVAL '1 millisecond'")
-        }
-        _ => String::new(),
-    };
     let sql = format!(
-        "SELECT {} FROM {} WHERE {condition}{settle} ORDER BY {order} LIMIT {limit}",
+        "SELECT {} FROM {} WHERE {condition} ORDER BY {order} LIMIT {limit}",
         found.select_list(),
         found.spec.name
+    );
+    sqlx::query(&sql)
+        .bind(after.id.as_deref())
+        .fetch_all(&source.pool)
+        .await
+        .with_context(|| format!("reading {}", found.spec.name))
+}
+
+/// The rows of the overlap window: at or before `after`, at most `overlap` µs older. They
+/// were read before, unless they committed after their neighbours (README: Importing).
+pub async fn overlap(
+    source: &Source,
+    found: &Found,
+    after: &Checkpoint,
+    overlap: i64,
+) -> anyhow::Result<Vec<PgRow>> {
+    let (Some(time), Some(t), Some(_)) = (found.spec.time, after.time, &after.id) else {
+        return Ok(Vec::new());
+    };
+    let table = found.spec.name;
+    let id_type = found.udt("id").unwrap_or("text");
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE isfinite({time}) AND {time} >= {} AND ({time} < {} \
+         OR ({time} = {} AND id <= $1::text::{id_type})) ORDER BY {table}.{time}, {table}.id",
+        found.select_list(),
+        at(t.saturating_sub(overlap)),
+        at(t),
+        at(t)
     );
     sqlx::query(&sql)
         .bind(after.id.as_deref())

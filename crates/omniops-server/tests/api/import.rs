@@ -3,7 +3,7 @@
 
 use crate::common::TestApp;
 use crate::http_test_with;
-use omniops_server::import::{run, ImportOptions, Progress};
+use omniops_server::import::{run, ImportOptions, Progress, Sink};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -139,9 +139,13 @@ fn options(source: &SourceDb) -> ImportOptions {
     }
 }
 
+fn direct(app: &TestApp) -> Sink {
+    Sink::Store(app.db.store.clone())
+}
+
 async fn import(app: &TestApp, options: &ImportOptions) -> Value {
     run(
-        &app.db.store,
+        &direct(app),
         options,
         &mut |_: &Progress| {},
         &CancellationToken::new(),
@@ -288,6 +292,49 @@ http_test_with!(
     }
 );
 
+/// By default the import goes through a running server's ingest API, its checkpoints in
+/// a state file: the same dashboards, and a second run reads nothing new.
+async fn imported_through_the_server(app: &TestApp) {
+    let Some(source) = SourceDb::create(&format!("{SCHEMA}{ROWS}")).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state.json");
+    let sink = Sink::server(&app.url(""), None, state.clone());
+    let quiet = &mut |_: &Progress| {};
+    let report = run(&sink, &options(&source), quiet, &CancellationToken::new())
+        .await
+        .expect("import");
+    let telemetry = table(&report, "chat_telemetry");
+    assert_eq!(
+        (&telemetry["read"], &telemetry["imported"]),
+        (&json!(7), &json!(5))
+    );
+    // The server names the field it refused.
+    assert!(
+        telemetry["unmappedRows"].to_string().contains("end_time"),
+        "{telemetry}"
+    );
+    assert_eq!(report["costAudit"]["differenceUsd"], "0.015000000");
+    dashboards_show_the_fixture(app).await;
+    let saved = std::fs::read_to_string(&state).expect("state file");
+    assert!(saved.contains("chat_telemetry"), "{saved}");
+    let again = run(&sink, &options(&source), quiet, &CancellationToken::new())
+        .await
+        .expect("again");
+    assert_eq!(table(&again, "chat_telemetry")["read"], 7);
+    dashboards_show_the_fixture(app).await;
+    source.drop().await;
+}
+http_test_with!(
+    through_the_server,
+    imported_through_the_server,
+    omniops_server::Settings {
+        report_cache_ms: 0,
+        ..omniops_server::Settings::default()
+    }
+);
+
 /// Stopped after its first page, the import resumes from that page's checkpoint: every
 /// row read once, the audit counting each session once.
 async fn an_interrupted_import_resumes(app: &TestApp) {
@@ -301,7 +348,7 @@ async fn an_interrupted_import_resumes(app: &TestApp) {
     let stop = CancellationToken::new();
     let stopping = stop.clone();
     let first = run(
-        &app.db.store,
+        &direct(app),
         &options,
         &mut |p: &Progress| {
             assert_eq!((p.table, p.done, p.total), ("chat_telemetry", 2, 7));
@@ -315,7 +362,7 @@ async fn an_interrupted_import_resumes(app: &TestApp) {
     assert_eq!(first["tables"].as_array().map(Vec::len), Some(1));
     let mut seen = Vec::new();
     let rest = run(
-        &app.db.store,
+        &direct(app),
         &options,
         &mut |p: &Progress| seen.push((p.table, p.done, p.total)),
         &CancellationToken::new(),
@@ -361,10 +408,10 @@ async fn follow_picks_up_new_rows(app: &TestApp) {
         ..options(&source)
     };
     let stop = CancellationToken::new();
-    let store = app.db.store.clone();
+    let sink = direct(app);
     let following = {
         let stop = stop.clone();
-        tokio::spawn(async move { run(&store, &options, &mut |_: &Progress| {}, &stop).await })
+        tokio::spawn(async move { run(&sink, &options, &mut |_: &Progress| {}, &stop).await })
     };
     let requests = || async {
         let (_, r) = app.get_json("/api/dashboard/telemetry?days=7", None).await;
@@ -379,11 +426,26 @@ async fn follow_picks_up_new_rows(app: &TestApp) {
         )
         .await;
     wait_for(|| async { requests().await == 6 }).await;
+    // Committed late: its time lies before the checkpoint, inside the overlap window.
+    source
+        .run(
+            "INSERT INTO chat_telemetry (session_id, model, start_time, duration_ms, \
+             input_tokens, output_tokens, cost_usd, success, domain, created_at) VALUES \
+             ('s9', 'gpt-4', '2026-11-26T12:01:00Z', 1000, 100, 100, 0.009, true, 'shop.example', \
+              (SELECT created_at - INTERVAL '10 seconds' FROM chat_telemetry WHERE session_id = 's8'))",
+        )
+        .await;
+    wait_for(|| async { requests().await == 7 }).await;
     stop.cancel();
     let report = following.await.expect("task").expect("follow");
-    assert_eq!(table(&report, "chat_telemetry")["imported"], 6);
+    // Rows read again in the overlap are not counted again.
+    let telemetry = table(&report, "chat_telemetry");
+    assert_eq!(
+        (&telemetry["read"], &telemetry["imported"]),
+        (&json!(9), &json!(7))
+    );
     // 100 × $30 + 100 × $60 per 1M = $0.009, as stored.
-    assert_eq!(report["costAudit"]["compared"], 4);
+    assert_eq!(report["costAudit"]["compared"], 5);
     assert_eq!(report["costAudit"]["differing"], 1);
     source.drop().await;
 }
@@ -430,7 +492,7 @@ async fn a_bad_source_schema_is_named() {
             return;
         };
         let error = run(
-            &db.store,
+            &Sink::Store(db.store.clone()),
             &options(&source),
             &mut |_: &Progress| {},
             &CancellationToken::new(),
