@@ -86,8 +86,10 @@ impl Sink {
         }
     }
 
+    /// Sends a page as requests within the API's limits, all at once: the server's
+    /// writer commits requests that wait together in one transaction.
     async fn send(&self, texts: &[String]) -> anyhow::Result<Vec<(usize, String)>> {
-        let mut refused = Vec::new();
+        let mut requests = Vec::new();
         let mut start = 0;
         while start < texts.len() {
             let mut end = start;
@@ -100,7 +102,13 @@ impl Sink {
                 end += 1;
             }
             let body = format!("{{\"events\":[{}]}}", texts[start..end].join(","));
-            for rejected in self.post(body).await? {
+            requests.push(async move { self.post(body).await.map(|r| (start, r)) });
+            start = end;
+        }
+        let mut refused = Vec::new();
+        for answer in futures_util::future::join_all(requests).await {
+            let (start, rejected) = answer?;
+            for rejected in rejected {
                 let index = rejected["index"].as_u64().unwrap_or(0) as usize;
                 let reason = match rejected["field"].as_str() {
                     Some(field) => format!("{field}: {}", rejected["error"].as_str().unwrap_or("")),
@@ -108,7 +116,6 @@ impl Sink {
                 };
                 refused.push((start + index, reason));
             }
-            start = end;
         }
         Ok(refused)
     }
