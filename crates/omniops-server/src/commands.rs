@@ -160,3 +160,46 @@ pub async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Res
     store.close().await;
     Ok(serde_json::json!({"restored": info, "kept": kept}))
 }
+
+/// `omniops migrate`: copies the installation `from` into the empty one `to` (the other
+/// engine, usually), then compares them (README: Moving to PostgreSQL). A SQLite side must
+/// not be in use by a server. Fails, naming what differs, unless both sides agree.
+pub async fn migrate(
+    from: &Settings,
+    to: &Settings,
+    now: i64,
+    progress: &mut (dyn FnMut(&str, i64) + Send),
+) -> anyhow::Result<omniops_store::migrate::Migration> {
+    let busy = "a server is using the database: stop it before migrating";
+    let _from = lock_data_dir(from, busy)?;
+    let _to = lock_data_dir(to, busy)?;
+    let source = from.open_store().await?;
+    let target = to.open_store().await?;
+    let copied = omniops_store::migrate::copy(&source, &target, progress).await;
+    let report = match copied {
+        Ok(_) => omniops_store::migrate::verify(&source, &target, now).await,
+        Err(e) => Err(e),
+    };
+    source.close().await;
+    target.close().await;
+    let report = report?;
+    if !report.verified() {
+        let tables: Vec<String> = report
+            .tables
+            .iter()
+            .filter(|t| t.source != t.target)
+            .map(|t| format!("{} ({} rows, {} copied)", t.table, t.source, t.target))
+            .collect();
+        let windows: Vec<String> = report
+            .windows
+            .iter()
+            .filter(|w| !w.equal)
+            .map(|w| format!("the last {} days", w.days))
+            .collect();
+        anyhow::bail!(
+            "the copy differs from its source: {}",
+            [tables, windows].concat().join(", ")
+        );
+    }
+    Ok(report)
+}

@@ -7,6 +7,7 @@
 pub use omniops_core::batch;
 pub mod backup;
 mod error;
+pub mod migrate;
 
 pub use error::StoreError;
 pub use open::{check_schema_name, DEFAULT_SCHEMA};

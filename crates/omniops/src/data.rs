@@ -1,4 +1,5 @@
-//! Data in and out: `omniops import` (README: Importing).
+//! Data in and out: `omniops import` (README: Importing), `migrate` (Moving to PostgreSQL),
+//! `backup` and `restore` (Backups).
 
 use super::StorageArgs;
 use clap::Args;
@@ -219,5 +220,63 @@ pub async fn restore(args: RestoreArgs, settings: Settings) -> anyhow::Result<()
     if let Some(kept) = report["kept"].as_str() {
         println!("the database it replaced is kept as {kept}");
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL to copy this installation into (postgres://user:password@host/db).
+    #[arg(long, hide_env_values = true, conflicts_with = "to_data_dir")]
+    to: Option<String>,
+    /// The schema there (default omniops).
+    #[arg(long)]
+    to_schema: Option<String>,
+    /// Or a directory for an embedded (SQLite) installation: the way back.
+    #[arg(long)]
+    to_data_dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+pub async fn migrate(args: MigrateArgs, from: Settings) -> anyhow::Result<()> {
+    let mut to = Settings::default();
+    match (&args.to, &args.to_data_dir) {
+        (Some(url), None) => {
+            to.database_url = Some(omniops_server::Secret::new(url.clone()));
+            if let Some(schema) = &args.to_schema {
+                to.postgres_schema = schema.clone();
+            }
+        }
+        (None, Some(dir)) => to.data_dir = dir.clone(),
+        _ => anyhow::bail!("give --to postgres://… or --to-data-dir DIR"),
+    }
+    let mut last = Instant::now();
+    let mut progress = |table: &str, rows: i64| {
+        if last.elapsed() >= Duration::from_secs(1) {
+            last = Instant::now();
+            eprintln!("{table:<28} {rows:>10} rows copied");
+        }
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    let report = omniops_server::commands::migrate(&from, &to, now, &mut progress).await?;
+    println!("{:<28} {:>12} {:>12}", "table", "source", "copy");
+    for t in &report.tables {
+        println!("{:<28} {:>12} {:>12}", t.table, t.source, t.target);
+    }
+    for w in &report.windows {
+        println!(
+            "telemetry, last {:>3} days: {} requests, ${} — equal on both sides",
+            w.days,
+            w.requests,
+            omniops_core::money::format_nanos(i128::from(w.cost_nanos), 6)
+        );
+    }
+    if !report.skipped.is_empty() {
+        println!(
+            "only in one schema, not copied: {}",
+            report.skipped.join(", ")
+        );
+    }
+    println!("verified: every table and total is equal");
     Ok(())
 }

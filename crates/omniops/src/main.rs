@@ -52,6 +52,9 @@ enum Command {
     /// Import the spec's own tables (chat_telemetry, conversations, messages, …) from the
     /// assistant's PostgreSQL, once or following new rows.
     Import(data::ImportArgs),
+    /// Copy this installation to the other engine (SQLite to PostgreSQL, or back), then
+    /// verify both sides agree.
+    Migrate(data::MigrateArgs),
     /// Write a consistent copy of the embedded (SQLite) database while the server runs.
     Backup(data::BackupArgs),
     /// Replace the embedded database with a backup, after checking its integrity.
@@ -455,6 +458,7 @@ async fn main() -> anyhow::Result<()> {
         | Command::Prices { .. }
         | Command::Import(_)
         | Command::Backup(_)
+        | Command::Migrate(_)
         | Command::Restore(_) => "warn,sqlx=error",
         _ => "info,sqlx=warn,tower_http=warn",
     };
@@ -477,6 +481,10 @@ async fn main() -> anyhow::Result<()> {
             keys(command, settings(cli.config.as_ref(), None, &storage)?).await
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Migrate(args) => {
+            let settings = settings(cli.config.as_ref(), None, &args.storage)?;
+            data::migrate(args, settings).await
+        }
         Command::Backup(args) => {
             let settings = settings(cli.config.as_ref(), None, &args.storage)?;
             data::backup(args, settings).await

@@ -18,6 +18,7 @@ mod live;
 mod login;
 mod matrix;
 mod metrics;
+mod migrate;
 mod missing;
 mod monitoring;
 mod openapi;
