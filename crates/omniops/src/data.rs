@@ -151,6 +151,13 @@ fn print_report(report: &Value) {
             println!("      {n} sessions are older than raw retention: only their rollups stay");
         }
     }
+    for t in report["skippedTables"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<28} not imported: {}",
+            t["table"].as_str().unwrap_or(""),
+            t["reason"].as_str().unwrap_or("")
+        );
+    }
     let audit = &report["costAudit"];
     println!(
         "cost audit: {} sessions, {} compared, {} stored costs differ from Omniops' prices; \

@@ -112,6 +112,9 @@ fn session_event(row: &PgRow, default_domain: Option<&str>, searches: Vec<Value>
         json!(required(text(row, "model"), "model")?),
     );
     event.insert("domain".into(), json!(domain));
+    if let Some(conversation) = text(row, "conversation_id") {
+        event.insert("conversation_id".into(), json!(conversation));
+    }
     event.insert(
         "start_time".into(),
         json!(required_time(row, "start_time")?),

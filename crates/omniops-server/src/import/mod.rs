@@ -119,9 +119,16 @@ pub async fn run(
     let source = Arc::new(Source::connect(&options.from).await?);
     // Every table is checked before anything is written.
     let mut tables = Vec::new();
+    // A table the spec does not document (carts) that cannot be mapped is reported and left.
+    let mut skipped = Vec::new();
     for spec in TABLES {
-        if let Some(found) = source.check(spec).await? {
-            tables.push(Arc::new(found));
+        match source.check(spec).await {
+            Ok(Some(found)) => tables.push(Arc::new(found)),
+            Ok(None) => {}
+            Err(e) if !spec.required => {
+                skipped.push(json!({"table": spec.name, "reason": format!("{e:#}")}))
+            }
+            Err(e) => return Err(e),
         }
     }
     let embeddings = source
@@ -167,6 +174,7 @@ pub async fn run(
     source.pool.close().await;
     let mut report = report(&source.name, &tables, &states);
     report["into"] = json!(sink.name());
+    report["skippedTables"] = json!(skipped);
     Ok(report)
 }
 

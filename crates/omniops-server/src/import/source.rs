@@ -121,6 +121,8 @@ pub const TELEMETRY: TableSpec = TableSpec {
         col("error", Text, false),
         col("domain", Text, false),
         col("logs", Json, false),
+        // Not in the spec: linked only where a deployment added it.
+        col("conversation_id", Id, false),
         col("created_at", Time, true),
     ],
 };

@@ -19,7 +19,7 @@ CREATE TABLE chat_telemetry (
     input_tokens INTEGER, output_tokens INTEGER,
     total_tokens INTEGER GENERATED ALWAYS AS (input_tokens + output_tokens) STORED,
     cost_usd NUMERIC(10,6), success BOOLEAN, error TEXT, domain TEXT, logs JSONB,
-    created_at TIMESTAMPTZ DEFAULT now());
+    created_at TIMESTAMPTZ DEFAULT now(), conversation_id UUID);
 CREATE TABLE conversations (id UUID PRIMARY KEY, created_at TIMESTAMPTZ DEFAULT now(),
     updated_at TIMESTAMPTZ DEFAULT now(), metadata JSONB);
 CREATE TABLE messages (id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -64,6 +64,8 @@ INSERT INTO chat_telemetry (session_id, model, start_time, end_time, duration_ms
   100, 100, 0.001000, true, NULL, 'parts.example', NULL, '2026-11-26T11:00:01Z'),
  ('s7', 'gpt-4', '2026-11-26T11:30:00Z', '2026-11-26T11:00:00Z', NULL, 1, 0, 0, '[]',
   10, 10, 0.000900, true, NULL, 'shop.example', NULL, '2026-11-26T11:30:01Z');
+-- A deployment that added `conversation_id`: s1 belongs to c1.
+UPDATE chat_telemetry SET conversation_id = '00000000-0000-0000-0000-0000000000c1' WHERE session_id = 's1';
 INSERT INTO conversations (id, created_at, metadata) VALUES
  ('00000000-0000-0000-0000-0000000000c1', '2026-11-25T10:00:00Z',
   '{"domain": "shop.example", "customer_id": "u1"}'),
@@ -192,6 +194,17 @@ async fn dashboards_show_the_fixture(app: &TestApp) {
     assert_eq!(
         w["abandonedCarts"],
         json!({"count": 2, "value": 55.5, "currency": "USD"})
+    );
+    let (status, d) = app.get_json("/api/sessions/s1", None).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        (&d["costUsd"], &d["conversationId"], &d["searchCount"]),
+        (
+            &json!("0.060000"),
+            &json!("00000000-0000-0000-0000-0000000000c1"),
+            &json!(3)
+        ),
+        "{d}"
     );
     let (_, s) = app.get_json("/api/dashboard/scraped", None).await;
     assert_eq!(
@@ -470,6 +483,34 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("not reached within 15 s");
+}
+
+/// A carts table without a domain is reported and left; the rest is imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmappable_carts_table_is_reported() {
+    let db = omniops_testkit::TestDb::sqlite().await;
+    let schema = SCHEMA.replace(
+        "woocommerce_abandoned_carts (id TEXT PRIMARY KEY, domain TEXT,",
+        "woocommerce_abandoned_carts (id TEXT PRIMARY KEY, shop TEXT,",
+    );
+    let Some(source) = SourceDb::create(&schema).await else {
+        return;
+    };
+    let report = run(
+        &Sink::Store(db.store.clone()),
+        &options(&source),
+        &mut |_: &Progress| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("import");
+    assert_eq!(
+        report["skippedTables"],
+        json!([{"table": "woocommerce_abandoned_carts",
+                "reason": "table woocommerce_abandoned_carts has no column `domain` (TEXT)"}])
+    );
+    assert_eq!(table(&report, "chat_telemetry")["read"], 0);
+    source.drop().await;
 }
 
 /// A missing table or a column of another type is an error naming it, before anything
