@@ -284,27 +284,22 @@ async fn copy_table(
     let read = |row: &dyn Fn(usize) -> sqlx::Result<Option<String>>| {
         (0..width).map(row).collect::<sqlx::Result<Vec<_>>>()
     };
+    // Rows stream from the source; a commit's worth at a time is written.
+    macro_rules! stream {
+        ($pool:expr) => {{
+            let mut rows = sqlx::query(&sql).fetch($pool);
+            while let Some(r) = rows.try_next().await? {
+                chunk.push(read(&|i| r.try_get(i))?);
+                if chunk.len() == ROWS_PER_COMMIT {
+                    copied += write(to, table, columns, &std::mem::take(&mut chunk)).await?;
+                    progress(table, copied);
+                }
+            }
+        }};
+    }
     match &from.pool {
-        Pool::Sqlite(p) => {
-            let mut rows = sqlx::query(&sql).fetch(p);
-            while let Some(r) = rows.try_next().await? {
-                chunk.push(read(&|i| r.try_get(i))?);
-                if chunk.len() == ROWS_PER_COMMIT {
-                    copied += write(to, table, columns, &std::mem::take(&mut chunk)).await?;
-                    progress(table, copied);
-                }
-            }
-        }
-        Pool::Postgres(p) => {
-            let mut rows = sqlx::query(&sql).fetch(p);
-            while let Some(r) = rows.try_next().await? {
-                chunk.push(read(&|i| r.try_get(i))?);
-                if chunk.len() == ROWS_PER_COMMIT {
-                    copied += write(to, table, columns, &std::mem::take(&mut chunk)).await?;
-                    progress(table, copied);
-                }
-            }
-        }
+        Pool::Sqlite(p) => stream!(p),
+        Pool::Postgres(p) => stream!(p),
     }
     copied += write(to, table, columns, &chunk).await?;
     progress(table, copied);

@@ -141,6 +141,14 @@ fn options(source: &SourceDb) -> ImportOptions {
     }
 }
 
+/// Every read computes: an import writes beside the server, not through its writer.
+fn uncached() -> omniops_server::Settings {
+    omniops_server::Settings {
+        report_cache_ms: 0,
+        ..omniops_server::Settings::default()
+    }
+}
+
 fn direct(app: &TestApp) -> Sink {
     Sink::Store(app.db.store.clone())
 }
@@ -299,10 +307,7 @@ async fn the_specs_tables_are_imported(app: &TestApp) {
 http_test_with!(
     spec_tables,
     the_specs_tables_are_imported,
-    omniops_server::Settings {
-        report_cache_ms: 0,
-        ..omniops_server::Settings::default()
-    }
+    super::uncached()
 );
 
 /// By default the import goes through a running server's ingest API, its checkpoints in
@@ -342,10 +347,7 @@ async fn imported_through_the_server(app: &TestApp) {
 http_test_with!(
     through_the_server,
     imported_through_the_server,
-    omniops_server::Settings {
-        report_cache_ms: 0,
-        ..omniops_server::Settings::default()
-    }
+    super::uncached()
 );
 
 /// Stopped after its first page, the import resumes from that page's checkpoint: every
@@ -404,10 +406,7 @@ async fn an_interrupted_import_resumes(app: &TestApp) {
 http_test_with!(
     interrupted,
     an_interrupted_import_resumes,
-    omniops_server::Settings {
-        report_cache_ms: 0,
-        ..omniops_server::Settings::default()
-    }
+    super::uncached()
 );
 
 /// `follow` picks up a session the assistant writes after the import started.
@@ -462,14 +461,7 @@ async fn follow_picks_up_new_rows(app: &TestApp) {
     assert_eq!(report["costAudit"]["differing"], 1);
     source.drop().await;
 }
-http_test_with!(
-    follow,
-    follow_picks_up_new_rows,
-    omniops_server::Settings {
-        report_cache_ms: 0,
-        ..omniops_server::Settings::default()
-    }
-);
+http_test_with!(follow, follow_picks_up_new_rows, super::uncached());
 
 async fn wait_for<F, Fut>(mut check: F)
 where
