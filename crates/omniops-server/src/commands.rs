@@ -177,7 +177,7 @@ pub async fn migrate(
     let target = to.open_store().await?;
     let copied = omniops_store::migrate::copy(&source, &target, progress).await;
     let report = match copied {
-        Ok(_) => omniops_store::migrate::verify(&source, &target, now).await,
+        Ok(()) => omniops_store::migrate::verify(&source, &target, now).await,
         Err(e) => Err(e),
     };
     source.close().await;

@@ -147,18 +147,11 @@ pub async fn copy(
     from: &Store,
     to: &Store,
     progress: &mut (dyn FnMut(&str, i64) + Send),
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<()> {
     if count(to, "chat_telemetry").await? > 0 || count(to, "rollup_hourly").await? > 0 {
         anyhow::bail!("the target already holds sessions: migrate into an empty installation");
     }
     let (source, target) = (tables(from).await?, tables(to).await?);
-    let mut skipped: Vec<String> = source
-        .keys()
-        .filter(|t| !target.contains_key(*t))
-        .chain(target.keys().filter(|t| !source.contains_key(*t)))
-        .cloned()
-        .collect();
-    skipped.sort();
     prepare_target(from, to).await?;
     for table in referenced_first(to, &target).await? {
         let (Some(columns), Some(target_columns)) = (source.get(&table), target.get(&table)) else {
@@ -175,8 +168,7 @@ pub async fn copy(
             .await
             .with_context(|| format!("copying {table}"))?;
     }
-    finish_target(to).await?;
-    Ok(skipped)
+    finish_target(to).await
 }
 
 /// The target's tables, each after the tables its foreign keys reference.

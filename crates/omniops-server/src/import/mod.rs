@@ -179,15 +179,11 @@ pub async fn run(
 }
 
 fn report(source: &str, tables: &[Arc<Found>], states: &HashMap<&str, TableState>) -> Value {
-    let mut audit = CostAudit::default();
     let list: Vec<Value> = tables
         .iter()
         .filter_map(|found| {
             let name = found.spec.name;
             let state = states.get(name)?;
-            if name == source::TELEMETRY.name {
-                audit = state.audit.clone();
-            }
             let mut line = json!({
                 "table": name,
                 "read": state.read,
@@ -204,5 +200,8 @@ fn report(source: &str, tables: &[Arc<Found>], states: &HashMap<&str, TableState
             Some(line)
         })
         .collect();
-    json!({"source": source, "tables": list, "costAudit": audit.report()})
+    let audit = states
+        .get(source::TELEMETRY.name)
+        .map_or_else(|| CostAudit::default().report(), |s| s.audit.report());
+    json!({"source": source, "tables": list, "costAudit": audit})
 }

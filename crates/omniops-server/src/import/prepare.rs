@@ -40,6 +40,8 @@ pub struct SessionCost {
 /// What mapping a page needs besides its rows.
 pub struct Context {
     pub table: &'static str,
+    /// The table's time column, if it has one.
+    pub time: Option<&'static str>,
     pub default_domain: Option<String>,
     pub prices: std::sync::Arc<PriceTable>,
     pub raw_since: Micros,
@@ -115,7 +117,7 @@ pub fn prepare(page: Page, cx: &Context, now: Micros) -> Prepared {
     };
     for (i, row) in page.rows.iter().enumerate() {
         let id = mapping::text(row, "id").unwrap_or_default();
-        if let Some(time) = source::time_column(cx.table).and_then(|t| mapping::time(row, t)) {
+        if let Some(time) = cx.time.and_then(|t| mapping::time(row, t)) {
             p.stamps.push((time, id.clone()));
         }
         p.ids.push(id);

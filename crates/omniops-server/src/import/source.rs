@@ -50,8 +50,9 @@ impl Family {
     /// since the epoch (exact), numbers as text so no float rounds them.
     fn select(self, column: &str) -> String {
         match self {
-            Family::Id | Family::Text | Family::Decimal => format!("{column}::text"),
-            Family::Json => format!("{column}::text"),
+            Family::Id | Family::Text | Family::Decimal | Family::Json => {
+                format!("{column}::text")
+            }
             Family::Integer => format!("{column}::numeric::text"),
             Family::Boolean => column.to_string(),
             // `infinity` reads as NULL rather than failing the page.
@@ -207,21 +208,6 @@ pub const CARTS: TableSpec = TableSpec {
         col("created_at", Time, true),
     ],
 };
-
-/// The time column of one of the spec's tables, if it has one.
-pub fn time_column(table: &str) -> Option<&'static str> {
-    [
-        &TELEMETRY,
-        &CONVERSATIONS,
-        &MESSAGES,
-        &EXTRACTIONS,
-        &PAGES,
-        &CARTS,
-    ]
-    .into_iter()
-    .find(|t| t.name == table)
-    .and_then(|t| t.time)
-}
 
 /// A table as found in the source: which of its spec's columns it has.
 pub struct Found {

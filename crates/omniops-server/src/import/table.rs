@@ -51,6 +51,7 @@ impl Table<'_> {
         let since = self.options.since.unwrap_or(EVER);
         let cx = Arc::new(Context {
             table: self.found.spec.name,
+            time: self.found.spec.time,
             default_domain: self.options.default_domain.clone(),
             prices: self.sink_prices().await,
             raw_since: self.options.raw_since,

@@ -477,6 +477,51 @@ where
     panic!("not reached within 15 s");
 }
 
+/// `--since` reads only rows from that time on: of the seven sessions, the five created
+/// on 2026-11-26 (s3 to s7; s1 and s2 were created on the 25th), of which s5 (no domain) and
+/// s7 (ends before it starts) cannot be mapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_limits_the_rows_read() {
+    let db = omniops_testkit::TestDb::sqlite().await;
+    let Some(source) = SourceDb::create(&format!("{SCHEMA}{ROWS}")).await else {
+        return;
+    };
+    let options = ImportOptions {
+        since: omniops_core::clock::parse_rfc3339("2026-11-26T00:00:00Z"),
+        ..options(&source)
+    };
+    let report = run(
+        &Sink::Store(db.store.clone()),
+        &options,
+        &mut |_: &Progress| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("import");
+    let telemetry = table(&report, "chat_telemetry");
+    assert_eq!(
+        (
+            &telemetry["read"],
+            &telemetry["imported"],
+            &telemetry["unmapped"]
+        ),
+        (&json!(5), &json!(3), &json!(2))
+    );
+    // s3, s4 and s6: $0.0065 stored against $0.0065; s4 has none; s6 is unpriced.
+    assert_eq!(
+        (
+            &report["costAudit"]["compared"],
+            &report["costAudit"]["differing"]
+        ),
+        (&json!(1), &json!(0))
+    );
+    // c2 and its message, and the pages scraped on the 26th; messages of c1 are older.
+    assert_eq!(table(&report, "conversations")["read"], 1);
+    assert_eq!(table(&report, "messages")["read"], 1);
+    assert_eq!(table(&report, "scraped_pages")["read"], 2);
+    source.drop().await;
+}
+
 /// A carts table without a domain is reported and left; the rest is imported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unmappable_carts_table_is_reported() {
