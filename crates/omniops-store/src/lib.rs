@@ -6,6 +6,7 @@
 /// Planning a write batch is pure: it lives in core, the store persists the plan.
 pub use omniops_core::batch;
 pub mod backup;
+mod checkpoint;
 mod error;
 pub mod migrate;
 

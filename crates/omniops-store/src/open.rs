@@ -152,10 +152,16 @@ impl Store {
             .context("running SQLite migrations")?;
         // The ingest connection writes batches of up to 50,000 events: with a small cache
         // SQLite spills dirty pages to the file mid-transaction.
+        // Its commits never checkpoint: `checkpoint` does, beside it.
         let ingest = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.pragma("cache_size", "-16384"))
+            .connect_with(
+                options
+                    .pragma("cache_size", "-16384")
+                    .pragma("wal_autocheckpoint", "0"),
+            )
             .await?;
+        crate::checkpoint::spawn(pool.clone());
         Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default()), Some(ingest)).await
     }
 
