@@ -34,6 +34,20 @@ pub(crate) async fn begin_write(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
     }
 }
 
+/// An ingest batch's transaction. On PostgreSQL its statements match the batch's ids
+/// against stored rows, where probing each id in its index is always the right plan; but a
+/// week's partition that grew since its last `ANALYZE` (a new week, or autovacuum off) led
+/// the planner to sort both sides for a merge join, reading the whole partition for each
+/// statement (live path 11 % slower at 300k sessions over 90 days).
+async fn begin_batch(pool: &Pool<DB>) -> sqlx::Result<Tx<'static>> {
+    if <DB as sqlx::Database>::NAME == "SQLite" {
+        begin_write(pool).await
+    } else {
+        pool.begin_with("BEGIN; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
+            .await
+    }
+}
+
 /// Rows per multi-row statement: 30 columns × 1,000 stays under both engines' bind limits.
 /// Only full chunks keep their prepared statement (`persistent`): one of 1,000 rows takes
 /// about a megabyte prepared, and a partial chunk's row count rarely comes back.
@@ -106,7 +120,7 @@ async fn apply_once(
     now: Micros,
     cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<Option<BatchOutcome>> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = begin_batch(pool).await?;
     let (ids, conversation_ids) = batch::ids_to_load(requests);
     let mut cache = cache;
     // Sessions taken from the cache go back only after a commit: on failure the store is the truth.
