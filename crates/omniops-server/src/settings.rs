@@ -45,6 +45,8 @@ pub struct Settings {
     pub queue_capacity: usize,
     /// Events per write transaction at most.
     pub max_batch_events: usize,
+    /// Batches committed at once on PostgreSQL (SQLite has one writer).
+    pub ingest_writers: usize,
     /// Fill an empty database with 30 days of demo data and keep sessions coming.
     pub demo: bool,
     /// A live session silent this long is closed as failed ("timed out").
@@ -97,6 +99,7 @@ impl Default for Settings {
             rollup_retention_days: 400,
             queue_capacity: 256,
             max_batch_events: 50_000,
+            ingest_writers: 2,
             demo: false,
             live_timeout_minutes: 10,
             reaper_interval_ms: 60_000,
@@ -131,6 +134,7 @@ pub struct SettingsLayer {
     pub rollup_retention_days: Option<u32>,
     pub queue_capacity: Option<usize>,
     pub max_batch_events: Option<usize>,
+    pub ingest_writers: Option<usize>,
     pub demo: Option<bool>,
     pub live_timeout_minutes: Option<u32>,
     pub reaper_interval_ms: Option<u64>,
@@ -159,7 +163,7 @@ pub enum SettingsError {
     Retention,
     #[error("rollup_retention_days must be at least 366 and at least retention_days")]
     RollupRetention,
-    #[error("queue_capacity and max_batch_events must be at least 1")]
+    #[error("queue_capacity and max_batch_events must be at least 1, ingest_writers from 1 to 16")]
     Queue,
     #[error("live_timeout_minutes must be from 1 to 10080, and reaper_interval_ms above 0")]
     LiveTimeout,
@@ -201,6 +205,7 @@ impl Settings {
             s.rollup_retention_days = l.rollup_retention_days.unwrap_or(s.rollup_retention_days);
             s.queue_capacity = l.queue_capacity.unwrap_or(s.queue_capacity);
             s.max_batch_events = l.max_batch_events.unwrap_or(s.max_batch_events);
+            s.ingest_writers = l.ingest_writers.unwrap_or(s.ingest_writers);
             s.demo = l.demo.unwrap_or(s.demo);
             s.live_timeout_minutes = l.live_timeout_minutes.unwrap_or(s.live_timeout_minutes);
             s.reaper_interval_ms = l.reaper_interval_ms.unwrap_or(s.reaper_interval_ms);
@@ -246,7 +251,10 @@ impl Settings {
         if self.rollup_retention_days < 366 || self.rollup_retention_days < self.retention_days {
             return Err(SettingsError::RollupRetention);
         }
-        if self.queue_capacity == 0 || self.max_batch_events == 0 {
+        if self.queue_capacity == 0
+            || self.max_batch_events == 0
+            || !(1..=16).contains(&self.ingest_writers)
+        {
             return Err(SettingsError::Queue);
         }
         if !(1..=10_080).contains(&self.live_timeout_minutes)

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 mod postgres;
 mod sqlite;
@@ -74,11 +74,13 @@ impl Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    writer: Arc<Mutex<WriterState>>,
+    writer: Arc<RwLock<WriterState>>,
 }
 
-/// What the single writer works with. Batches and price changes take this lock in turn,
-/// so a batch always prices with the table that is in the database.
+/// What the writers work with. A price change takes this lock alone, so a batch always
+/// prices with the table that is in the database. On PostgreSQL batches share it: several
+/// run at once, as several instances' would (row locks and the session keys order them);
+/// SQLite has one writer, and its batches take the lock alone for the live cache.
 struct WriterState {
     prices: Arc<PriceTable>,
     /// `Some` on SQLite, where no other process writes; PostgreSQL may have several instances.
@@ -587,7 +589,11 @@ impl Store {
         requests: &[batch::Request<'_>],
         now: Micros,
     ) -> Result<BatchOutcome, StoreError> {
-        let mut writer = self.writer.lock().await;
+        if let Pool::Postgres(pool) = &self.pool {
+            let writer = self.writer.read().await;
+            return Ok(postgres::apply_batch(pool, requests, &writer.prices, now, None).await?);
+        }
+        let mut writer = self.writer.write().await;
         let WriterState {
             prices,
             cache,

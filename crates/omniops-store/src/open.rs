@@ -8,7 +8,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 /// PostgreSQL schema of Omniops' tables unless configured otherwise: its own, so that the
 /// spec's tables (`conversations`, `messages`, …) can live in `public` of the same database.
@@ -289,7 +289,7 @@ impl Store {
     ) -> anyhow::Result<Store> {
         let store = Store {
             pool,
-            writer: Arc::new(Mutex::new(WriterState {
+            writer: Arc::new(RwLock::new(WriterState {
                 prices: Arc::default(),
                 cache,
                 ingest,
@@ -331,7 +331,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let Some(ingest) = &self.writer.lock().await.ingest {
+        if let Some(ingest) = &self.writer.read().await.ingest {
             ingest.close().await;
         }
         match &self.pool {

@@ -82,7 +82,7 @@ impl Store {
         fingerprint: &str,
         now: Micros,
     ) -> anyhow::Result<Vec<String>> {
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer.write().await;
         let before = writer.prices.clone();
         on_pool!(self, replace_default_prices(shipped, fingerprint, now))?;
         let after = Arc::new(PriceTable::new(self.prices().await?));
@@ -113,14 +113,14 @@ impl Store {
     pub async fn reload_prices(&self) -> anyhow::Result<()> {
         // Read under the writer's lock: a reload that read before a price change committed
         // must not install its older table after the change's.
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer.write().await;
         writer.prices = Arc::new(PriceTable::new(self.prices().await?));
         Ok(())
     }
 
     /// The price table batches are priced with.
     pub async fn price_table(&self) -> Arc<PriceTable> {
-        self.writer.lock().await.prices.clone()
+        self.writer.read().await.prices.clone()
     }
 
     pub async fn prices(&self) -> anyhow::Result<Vec<PriceEntry>> {
@@ -144,7 +144,7 @@ impl Store {
             .map(|a| a.trim().to_lowercase())
             .collect();
         entry.origin = Origin::User;
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer.write().await;
         on_pool!(self, put_user_price(&entry, now))?;
         let table = Arc::new(PriceTable::new(self.prices().await?));
         writer.prices = table.clone();
@@ -178,7 +178,7 @@ impl Store {
         raw_since: Micros,
         now: Micros,
     ) -> anyhow::Result<(ImportPlan, Option<RepriceJob>)> {
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer.write().await;
         let stored = self.prices().await?;
         let plan = omniops_core::pricing::litellm::plan_import(&stored, entries);
         if !apply || plan.writes.is_empty() {
@@ -235,7 +235,7 @@ impl Store {
     /// current table, in its own transaction: batches wait for one step at most. Returns the
     /// job after it, or `None` if there is no such job.
     pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer.write().await;
         let table = writer.prices.clone();
         let slice = writer.reprice_slice;
         let started = std::time::Instant::now();

@@ -166,6 +166,9 @@ struct ServeArgs {
     /// Most events committed in one transaction.
     #[arg(long, env = "OMNIOPS_MAX_BATCH_EVENTS")]
     max_batch_events: Option<usize>,
+    /// Batches committed at once on PostgreSQL, each in its own transaction (1 to 16).
+    #[arg(long, env = "OMNIOPS_INGEST_WRITERS")]
+    ingest_writers: Option<usize>,
     /// Fill an empty database with 30 days of demo data and keep live sessions coming.
     #[arg(long, env = "OMNIOPS_DEMO")]
     demo: bool,
@@ -268,6 +271,7 @@ fn settings_with(
         rollup_retention_days: args.and_then(|a| a.rollup_retention_days),
         queue_capacity: args.and_then(|a| a.queue_capacity),
         max_batch_events: args.and_then(|a| a.max_batch_events),
+        ingest_writers: args.and_then(|a| a.ingest_writers),
         demo: args.and_then(|a| a.demo.then_some(true)),
         live_timeout_minutes: args.and_then(|a| a.live_timeout_minutes),
         reaper_interval_ms: None,

@@ -2,7 +2,8 @@ use crate::state::AppState;
 use omniops_core::events::{Event, EventError};
 use omniops_store::batch::{Rejections, Request};
 use omniops_store::StoreError;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -61,15 +62,41 @@ impl IngestQueue {
     }
 }
 
-/// Runs until `stop`; then takes no new jobs, finishes the queued ones and returns.
+/// Runs until `stop`; then takes no new jobs, finishes the queued ones and returns. On
+/// PostgreSQL `ingest_writers` batches commit at once, each in its own transaction, as
+/// several instances' writers would: one batch's planning and answers overlap another's
+/// statements. SQLite has one writer.
 pub fn spawn_writer(
     state: AppState,
-    mut receiver: mpsc::Receiver<Job>,
+    receiver: mpsc::Receiver<Job>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
+    let writers = match state.store.backend() {
+        omniops_store::Backend::Postgres => state.settings.ingest_writers.max(1),
+        omniops_store::Backend::Sqlite => 1,
+    };
+    let receiver = Arc::new(Mutex::new(receiver));
     tokio::spawn(async move {
-        let max_events = state.settings.max_batch_events;
-        loop {
+        let loops: Vec<_> = (0..writers)
+            .map(|_| tokio::spawn(write_loop(state.clone(), receiver.clone(), stop.clone())))
+            .collect();
+        for handle in loops {
+            let _ = handle.await;
+        }
+    })
+}
+
+/// Takes the queued jobs, up to `max_batch_events`, commits them and answers, until the
+/// queue is closed and empty.
+async fn write_loop(
+    state: AppState,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    stop: CancellationToken,
+) {
+    let max_events = state.settings.max_batch_events;
+    loop {
+        let mut jobs = {
+            let mut receiver = receiver.lock().await;
             let next = tokio::select! {
                 job = receiver.recv() => job,
                 _ = stop.cancelled() => {
@@ -77,7 +104,7 @@ pub fn spawn_writer(
                     receiver.recv().await
                 }
             };
-            let Some(first) = next else { break };
+            let Some(first) = next else { return };
             let mut jobs = vec![first];
             let mut events = jobs[0].events.len();
             while events < max_events {
@@ -89,17 +116,18 @@ pub fn spawn_writer(
                     Err(_) => break,
                 }
             }
-            let requests: Vec<(Vec<Event>, Option<String>)> = jobs
-                .iter_mut()
-                .map(|j| (std::mem::take(&mut j.events), j.domain.take()))
-                .collect();
-            let replies: Vec<_> = jobs.into_iter().map(|j| j.reply).collect();
-            let answers = commit_or_split(&state, requests).await;
-            for (reply, answer) in replies.into_iter().zip(answers) {
-                let _ = reply.send(answer);
-            }
+            jobs
+        };
+        let requests: Vec<(Vec<Event>, Option<String>)> = jobs
+            .iter_mut()
+            .map(|j| (std::mem::take(&mut j.events), j.domain.take()))
+            .collect();
+        let replies: Vec<_> = jobs.into_iter().map(|j| j.reply).collect();
+        let answers = commit_or_split(&state, requests).await;
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
         }
-    })
+    }
 }
 
 /// Commits the requests as one batch. When the database refuses the batch for good (a

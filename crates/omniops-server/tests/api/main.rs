@@ -37,3 +37,4 @@ mod tenants;
 mod transport;
 mod webhooks;
 mod woocommerce;
+mod writers;

@@ -98,18 +98,23 @@ pub async fn apply_batch(
     now: Micros,
     mut cache: Option<&mut LiveCache>,
 ) -> sqlx::Result<BatchOutcome> {
-    // Another instance may create a session this batch planned as new (PostgreSQL): the
-    // batch is then planned again, and finds it. Three times in a row would take a client
-    // sending one new session to several instances at once, again and again.
-    for _ in 0..3 {
-        if let Some(outcome) = apply_once(pool, requests, prices, now, cache.as_deref_mut()).await?
-        {
-            return Ok(outcome);
+    // Another writer (an instance, or one of this instance's writers on PostgreSQL) may
+    // create a session this batch planned as new: the batch is then planned again, and
+    // finds it. Writers may also deadlock on rows both touch: the database rolls one back,
+    // which plans again. Each loss means another writer committed, so a batch losing
+    // `ATTEMPTS` times in a row takes many writers sending the same new sessions at once.
+    const ATTEMPTS: usize = 10;
+    for _ in 0..ATTEMPTS {
+        match apply_once(pool, requests, prices, now, cache.as_deref_mut()).await {
+            Ok(Some(outcome)) => return Ok(outcome),
+            Ok(None) => {}
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("40P01")) => {}
+            Err(e) => return Err(e),
         }
     }
-    Err(sqlx::Error::Protocol(
-        "new sessions of this batch were created by another writer three times in a row".into(),
-    ))
+    Err(sqlx::Error::Protocol(format!(
+        "another writer created this batch's new sessions, or deadlocked with it, {ATTEMPTS} times in a row"
+    )))
 }
 
 /// [`apply_batch`], or `None` when another writer created one of its new sessions first.
