@@ -97,7 +97,9 @@ pub async fn prices(
         page: f.page(),
         limit: PRICE_PAGE,
     };
-    let listing = crate::queries::prices::listing(&state.store, &query).await?;
+    // Running jobs before the listing: a job that ends between the two reads then leaves a
+    // reload scheduled. Read the other way round, the listing could show the costs from
+    // before its end with no reload left to show them after (a CI run caught it).
     let running: Vec<omniops_store::RepriceJob> = match principal.domain {
         Some(_) => Vec::new(),
         None => state
@@ -108,6 +110,7 @@ pub async fn prices(
             .filter(|j| j.phase != omniops_store::RepricePhase::Done)
             .collect(),
     };
+    let listing = crate::queries::prices::listing(&state.store, &query).await?;
     let p = &listing.pagination;
     let money = |d: Option<rust_decimal::Decimal>| {
         d.map_or("–".to_string(), |d| format!("${}", d.normalize()))
