@@ -32,9 +32,9 @@ pub struct BenchArgs {
     pub days: i64,
     #[arg(long, default_value_t = 20)]
     pub domains: usize,
-    /// Parallel HTTP clients, each sending its next request once answered. With 4, every
-    /// request in flight joined the writer's batch, so no request was read while it wrote.
-    #[arg(long, default_value_t = 8)]
+    /// Parallel HTTP clients, each sending its next request once answered. With more, more
+    /// requests are read while the writer writes, and more bodies are held (README).
+    #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
     /// Telemetry requests per window size.
     #[arg(long, default_value_t = 200)]
