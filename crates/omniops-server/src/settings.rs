@@ -341,6 +341,18 @@ mod tests {
             Settings::resolve(&[bad]).err(),
             Some(SettingsError::DatabaseUrl)
         );
+        for writers in [0, 17] {
+            let bad = SettingsLayer {
+                ingest_writers: Some(writers),
+                ..Default::default()
+            };
+            assert_eq!(Settings::resolve(&[bad]).err(), Some(SettingsError::Queue));
+        }
+        let most = SettingsLayer {
+            ingest_writers: Some(16),
+            ..Default::default()
+        };
+        assert_eq!(Settings::resolve(&[most]).map(|s| s.ingest_writers), Ok(16));
         for quiet in [0, 3_600_001] {
             let bad = SettingsLayer {
                 otlp_quiet_ms: Some(quiet),

@@ -589,10 +589,13 @@ impl Store {
         requests: &[batch::Request<'_>],
         now: Micros,
     ) -> Result<BatchOutcome, StoreError> {
-        if let Pool::Postgres(pool) = &self.pool {
-            let writer = self.writer.read().await;
-            return Ok(postgres::apply_batch(pool, requests, &writer.prices, now, None).await?);
-        }
+        let pool = match &self.pool {
+            Pool::Postgres(pool) => {
+                let writer = self.writer.read().await;
+                return Ok(postgres::apply_batch(pool, requests, &writer.prices, now, None).await?);
+            }
+            Pool::Sqlite(pool) => pool,
+        };
         let mut writer = self.writer.write().await;
         let WriterState {
             prices,
@@ -600,14 +603,9 @@ impl Store {
             ingest,
             ..
         } = &mut *writer;
-        let prices = prices.clone();
-        if let Some(pool) = ingest {
-            return Ok(sqlite::apply_batch(pool, requests, &prices, now, cache.as_mut()).await?);
-        }
-        Ok(on_pool!(
-            self,
-            apply_batch(requests, &prices, now, cache.as_mut())
-        )?)
+        // Batches write through the ingest connection, which `open_sqlite` always opens.
+        let pool = ingest.as_ref().unwrap_or(pool);
+        Ok(sqlite::apply_batch(pool, requests, prices, now, cache.as_mut()).await?)
     }
 
     /// Everything the telemetry report needs, from rollups and the live sessions; for all
