@@ -89,9 +89,9 @@ struct WriterState {
     /// statements take megabytes each once prepared; kept in one connection's statement
     /// cache rather than in every pooled one's, they cost memory once.
     ingest: Option<sqlx::SqlitePool>,
-    /// Sessions the next repricing step reads: adapted so that a step, which batches wait
-    /// for, takes about [`price_changes::REPRICE_STEP_TARGET`].
-    reprice_slice: i64,
+    /// Sessions the next repricing step reads: adapted so that a step takes about
+    /// [`price_changes::REPRICE_STEP_TARGET`]. Atomic: on PostgreSQL a step shares the lock.
+    reprice_slice: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Store {

@@ -293,7 +293,7 @@ impl Store {
                 prices: Arc::default(),
                 cache,
                 ingest,
-                reprice_slice: crate::price_changes::REPRICE_SLICE,
+                reprice_slice: crate::price_changes::REPRICE_SLICE.into(),
             })),
         };
         store.reload_prices().await?;

@@ -9,6 +9,7 @@ use omniops_core::clock::Micros;
 use omniops_core::pricing::litellm::ImportPlan;
 use omniops_core::pricing::{default_prices, Origin, PriceEntry, PriceTable, DEFAULT_PRICES_JSON};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Store {
@@ -151,11 +152,12 @@ impl Store {
         if let Some(cache) = writer.cache.as_mut() {
             cache.clear();
         }
+        // Batches from here on price with the new table; those before are in the models read.
+        drop(writer);
         let models: Vec<String> = on_pool!(self, stored_models(""))?
             .into_iter()
             .filter(|m| table.decides(&entry, m))
             .collect();
-        drop(writer);
         let reason = format!("price {}", entry.model);
         self.queue_reprice(
             &reason,
@@ -190,6 +192,7 @@ impl Store {
         if let Some(cache) = writer.cache.as_mut() {
             cache.clear();
         }
+        drop(writer);
         if !recompute {
             return Ok((plan, None));
         }
@@ -203,7 +206,6 @@ impl Store {
             .map(PriceEntry::effective_from_micros)
             .min()
             .unwrap_or(now);
-        drop(writer);
         let job = self
             .queue_reprice("price import", &models, from, raw_since, now)
             .await?;
@@ -232,23 +234,42 @@ impl Store {
     }
 
     /// One step of job `id` (a slice of sessions, or a day of old rollup hours) with the
-    /// current table, in its own transaction: batches wait for one step at most. Returns the
-    /// job after it, or `None` if there is no such job.
+    /// current table, in its own transaction. On SQLite the step holds the one writer, so a
+    /// batch waits for one step at most; on PostgreSQL batches run beside it: the step locks
+    /// the sessions it reprices, in the order batches lock them. A price change waits for
+    /// the step either way. Returns the job after it, or `None` if there is no such job.
     pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
-        let mut writer = self.writer.write().await;
-        let table = writer.prices.clone();
-        let slice = writer.reprice_slice;
         let started = std::time::Instant::now();
-        let Some((job, live)) = on_pool!(self, reprice_step(id, &table, slice, now))? else {
-            return Ok(None);
+        let (job, took) = match &self.pool {
+            Pool::Postgres(pool) => {
+                let writer = self.writer.read().await;
+                let slice = writer.reprice_slice.load(Ordering::Relaxed);
+                let step = postgres::reprice_step(pool, id, &writer.prices, slice, now).await?;
+                let took = started.elapsed();
+                writer.reprice_slice.store(next_slice(slice, took), Ordering::Relaxed);
+                (step.map(|(job, _)| job), took)
+            }
+            Pool::Sqlite(pool) => {
+                let mut writer = self.writer.write().await;
+                let slice = writer.reprice_slice.load(Ordering::Relaxed);
+                let step = sqlite::reprice_step(pool, id, &writer.prices, slice, now).await?;
+                let took = started.elapsed();
+                writer.reprice_slice.store(next_slice(slice, took), Ordering::Relaxed);
+                let Some((job, live)) = step else {
+                    return Ok(None);
+                };
+                // A live session repriced here must be read again by the next batch, not
+                // written back from the cache with its old prices.
+                if let Some(cache) = writer.cache.as_mut() {
+                    cache.take(live);
+                }
+                (Some(job), took)
+            }
         };
-        writer.reprice_slice = next_slice(slice, started.elapsed());
-        // A live session repriced here must be read again by the next batch, not written
-        // back from the cache with its old prices.
-        if let Some(cache) = writer.cache.as_mut() {
-            cache.take(live);
+        if took > 4 * REPRICE_STEP_TARGET {
+            tracing::debug!(ms = took.as_secs_f64() * 1e3, "repricing: a slow step");
         }
-        Ok(Some(job))
+        Ok(job)
     }
 
     /// Runs every open job to its end (the command line, and tests; a server runs them in
@@ -271,8 +292,9 @@ impl Store {
 /// `--price-change`).
 pub const REPRICE_SLICE: i64 = 500;
 
-/// About how long a repricing step may hold the writer: an ingest batch waits for one step
-/// at most. A slow step (a checkpoint on PostgreSQL) makes the next ones smaller.
+/// About how long a repricing step takes: on SQLite a batch may wait for one step; on
+/// PostgreSQL one that shares a rollup row with it (today's totals) may. A slow step makes
+/// the next ones smaller.
 pub const REPRICE_STEP_TARGET: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The slice after a step of `slice` sessions took `took`: scaled toward the target, at most

@@ -7,6 +7,8 @@ use omniops_core::usage::ServiceTier;
 use omniops_core::window::Window;
 use omniops_testkit::{events, on_both_engines, t, TestDb};
 use rust_decimal::Decimal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// A finished session of `input` and `output` tokens sent as totals.
 fn totals(id: &str, model: &str, start: &str, input: i64, output: i64) -> String {
@@ -342,3 +344,194 @@ on_both_engines!(
     reprice_calls,
     repricing_keeps_rollups_the_sum_of_their_calls
 );
+
+/// gpt-4o at $10 in and $40 out per million from 2026-11-01, no tiers: a call of 1,000
+/// input and 100 output tokens costs $0.014.
+fn flat_gpt_4o() -> PriceEntry {
+    let mut mine = entry("gpt-4o");
+    mine.input = Decimal::from(10);
+    mine.output = Decimal::from(40);
+    mine.tiers.clear();
+    mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    mine
+}
+
+/// `n` finished gpt-4o sessions of 1,000 input and 100 output tokens, five minutes apart
+/// from ten days before `now`.
+async fn seed_gpt_4o(db: &TestDb, now: Micros, n: usize) {
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let at = now - 10 * MICROS_PER_DAY + i as i64 * 300_000_000;
+            let start = omniops_core::clock::to_rfc3339(at);
+            totals(&format!("s{i:04}"), "gpt-4o", &start, 1_000, 100)
+        })
+        .collect();
+    for chunk in lines.chunks(500) {
+        db.store
+            .apply_batch(&[events(now, chunk)], now)
+            .await
+            .expect("batch");
+    }
+}
+
+/// PostgreSQL: a repricing step locks the sessions it reprices, not the writer, so a batch
+/// never waits for a step (issue 15: a step that took 160 ms held every batch as long).
+/// Here another connection holds the job's row, so the step waits inside its transaction;
+/// the batch must commit meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let now = t("2026-11-26T12:30:00Z");
+    seed_gpt_4o(&db, now, 600).await;
+    let job = db
+        .store
+        .put_price(&flat_gpt_4o(), now - 30 * MICROS_PER_DAY, now)
+        .await
+        .expect("put")
+        .expect("a job");
+    let url = db.raw_postgres_url().expect("PostgreSQL");
+    let mut blocker = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let mut held = blocker.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM reprice_jobs WHERE id = $1 FOR UPDATE")
+        .bind(&job.id)
+        .execute(&mut *held)
+        .await
+        .expect("lock the job");
+    let step = tokio::spawn({
+        let (store, id) = (db.store.clone(), job.id.clone());
+        async move { store.reprice_step(&id, now).await }
+    });
+    // Until the step waits for the job's row, inside its transaction.
+    let mut watcher = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let mut waiting = 0i64;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 1, "the step waits for the job's row");
+
+    let late = totals("late", "gpt-4o", "2026-11-26T12:00:00Z", 1_000, 100);
+    let batch = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        db.store.apply_batch(&[events(now, &[late])], now),
+    )
+    .await;
+    held.rollback().await.expect("release the job");
+    assert!(
+        matches!(batch, Ok(Ok(_))),
+        "the batch waited for the repricing step"
+    );
+    step.await.expect("task").expect("step").expect("job");
+    let done = db.store.run_reprice_jobs(now).await.expect("repricing");
+    assert_eq!(done.len(), 1);
+    assert_eq!(cost(&db, "late").await, Some(14_000_000));
+    rollups_match_sessions(&db, now).await;
+    let month = Window::last_days(30, now).expect("window");
+    let sums = db.store.window_sums(&month, None).await.expect("sums");
+    assert_eq!(sums.totals.cost_nanos, 601 * 14_000_000);
+}
+
+/// Usage added to live sessions while their model's history is repriced: on PostgreSQL
+/// the two run at once, so each must see the other's writes (row locks, in one order).
+/// The live sessions are spread over the history, so that every slice holds some. No call
+/// is lost and every call costs the new price.
+async fn repricing_beside_live_usage_loses_no_call(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    seed_gpt_4o(db, now, 1_500).await;
+    let call = |i: usize, n: usize| {
+        format!(
+            r#"{{"type":"usage","session_id":"live{i:03}","event_id":"u{n}","input_tokens":1000,"output_tokens":100}}"#
+        )
+    };
+    // 100 live sessions, 2.4 hours apart, with one call each at the old price.
+    let starts: Vec<String> = (0..100)
+        .flat_map(|i| {
+            let at = now - 10 * MICROS_PER_DAY + i as i64 * 8_640_000_000;
+            let at = omniops_core::clock::to_rfc3339(at);
+            [
+                format!(
+                    r#"{{"type":"session.start","session_id":"live{i:03}","model":"gpt-4o","domain":"a.example","timestamp":"{at}"}}"#
+                ),
+                call(i, 0),
+            ]
+        })
+        .collect();
+    db.store
+        .apply_batch(&[events(now, &starts)], now)
+        .await
+        .expect("starts");
+    let job = db
+        .store
+        .put_price(&flat_gpt_4o(), now - 30 * MICROS_PER_DAY, now)
+        .await
+        .expect("put")
+        .expect("a job");
+    let done = Arc::new(AtomicBool::new(false));
+    let repricing = tokio::spawn({
+        let (store, done) = (db.store.clone(), done.clone());
+        async move {
+            let jobs = store.run_reprice_jobs(now).await;
+            done.store(true, Ordering::Relaxed);
+            jobs
+        }
+    });
+    // Rounds of one more call per session, in batches of 10 sessions from two tasks at
+    // once, until the repricing is done (at least one round).
+    let mut rounds = 0;
+    while rounds == 0 || !done.load(Ordering::Relaxed) {
+        rounds += 1;
+        let mut tasks = Vec::new();
+        for half in 0..2 {
+            let store = db.store.clone();
+            tasks.push(tokio::spawn(async move {
+                for group in (half * 50..half * 50 + 50).step_by(10) {
+                    let lines: Vec<String> = (group..group + 10).map(|i| call(i, rounds)).collect();
+                    store
+                        .apply_batch(&[events(now, &lines)], now)
+                        .await
+                        .expect("usage");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+    }
+    let finished = repricing.await.expect("task").expect("repricing");
+    assert_eq!(finished.first().map(|j| j.id.clone()), Some(job.id));
+    let ends: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"type":"session.end","session_id":"live{i:03}","success":true}}"#))
+        .collect();
+    db.store
+        .apply_batch(&[events(now, &ends)], now)
+        .await
+        .expect("ends");
+    let calls = 1 + rounds as i64;
+    for i in 0..100 {
+        // Every call at $0.014.
+        let id = format!("live{i:03}");
+        assert_eq!(cost(db, &id).await, Some(calls * 14_000_000), "{id}");
+    }
+    rollups_match_sessions(db, now).await;
+    let month = Window::last_days(30, now).expect("window");
+    let sums = db.store.window_sums(&month, None).await.expect("sums");
+    assert_eq!(sums.totals.input_tokens, 1_500 * 1_000 + 100 * calls * 1_000);
+    assert_eq!(
+        sums.totals.cost_nanos,
+        (1_500 + 100 * calls) * 14_000_000
+    );
+}
+
+on_both_engines!(reprice_beside_live, repricing_beside_live_usage_loses_no_call);

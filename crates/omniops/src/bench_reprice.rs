@@ -27,6 +27,14 @@ pub async fn run(
     let cents = now / 1_000_000 % 900 + 100;
     let input = format!("{}.{:02}", cents / 100, cents % 100);
     let output = format!("{}.{:02}", cents * 2 / 100, cents * 2 % 100);
+    // Ingest goes on from before the PUT: the price change itself holds the writer.
+    let done = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn(probe(
+        client.clone(),
+        base.to_string(),
+        model.to_string(),
+        done.clone(),
+    ));
     let started = Instant::now();
     let response = client
         .put(format!("{base}/api/v1/prices"))
@@ -42,18 +50,11 @@ pub async fn run(
     let answer: Value = response.json().await?;
     let put_ms = started.elapsed().as_secs_f64() * 1_000.0;
     let Some(id) = answer["repricing"]["id"].as_str().map(str::to_string) else {
+        done.store(true, Ordering::Relaxed);
         println!("price change {model}: no stored session to reprice");
         return Ok(());
     };
     let total = answer["repricing"]["sessionsTotal"].as_i64().unwrap_or(0);
-
-    let done = Arc::new(AtomicBool::new(false));
-    let probe = tokio::spawn(probe(
-        client.clone(),
-        base.to_string(),
-        model.to_string(),
-        done.clone(),
-    ));
     let job = wait_done(client, base, &id).await;
     done.store(true, Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
@@ -71,7 +72,7 @@ pub async fn run(
         total as f64 / secs
     );
     println!(
-        "  ingest meanwhile: {} requests of {PROBE_SESSIONS} sessions, p50 {:.2} ms, p95 {:.2} ms, worst {:.2} ms",
+        "  ingest from the PUT on: {} requests of {PROBE_SESSIONS} sessions, p50 {:.2} ms, p95 {:.2} ms, worst {:.2} ms",
         latencies.len(),
         at(0.50),
         at(0.95),

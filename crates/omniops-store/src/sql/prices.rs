@@ -3,7 +3,7 @@ use super::config::put_setting_in;
 use super::ingest::{begin_write, Tx, CHUNK};
 use super::rollups::{counters_from_row, saturating_add, COUNTER_COLUMNS};
 use super::sessions::{session_from_row, SESSION_COLUMNS};
-use super::DB;
+use super::{DB, ROW_LOCKS};
 use crate::{UnpricedModel, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
@@ -218,12 +218,23 @@ pub(crate) async fn reprice_slice(
     .bind(slice)
     .fetch_all(&mut **tx)
     .await?;
+    let mut sessions = rows
+        .iter()
+        .map(session_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let last = sessions.last().map(|s| (s.start_time, s.id.clone()));
+    if ROW_LOCKS {
+        // Batches run beside this step on PostgreSQL: read the slice again under row locks
+        // (taken in the batches' order, by session id, so neither waits on the other in a
+        // cycle), as the batch before left it. A session that changed model meanwhile was
+        // priced by that batch.
+        let ids: Vec<String> = sessions.iter().map(|s| s.session_id.clone()).collect();
+        sessions = super::rows::load_sessions(tx, &ids).await?;
+        sessions.retain(|s| s.model == model);
+    }
     let mut changed: Vec<Session> = Vec::new();
     let mut deltas = CostDeltas::new();
-    let mut last = None;
-    for row in &rows {
-        let mut session = session_from_row(row)?;
-        last = Some((session.start_time, session.id.clone()));
+    for mut session in sessions {
         let before = (
             session.cost_nanos,
             session.price.clone(),
@@ -347,7 +358,9 @@ pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sql
         }
     }
     for table in ["rollup_hourly", "rollup_daily"] {
-        let of_table: Vec<_> = rows.iter().filter(|((t, ..), _)| *t == table).collect();
+        let mut of_table: Vec<_> = rows.iter().filter(|((t, ..), _)| *t == table).collect();
+        // In key order, as batches lock rollup rows ([`super::rollups::add_counters`]).
+        of_table.sort_unstable_by_key(|((_, bucket, domain, model), _)| (*domain, *bucket, *model));
         for chunk in of_table.chunks(CHUNK) {
             let mut q = QueryBuilder::<DB>::new(format!(
                 "UPDATE {table} SET cost_nanos = {}, unpriced = {} FROM (",

@@ -2,7 +2,7 @@
 // transaction (a slice) at a time. Each slice moves the job's cursor in the transaction that
 // changes its sessions and their rollups, so what a reader sees is always exact, and a
 // restart resumes at the last commit: no session is repriced twice or skipped.
-use super::ingest::{begin_write, Tx};
+use super::ingest::{begin_batch, Tx};
 use super::prices::{reprice_buckets, reprice_slice};
 use super::DB;
 use crate::{RepriceJob, RepricePhase};
@@ -153,7 +153,7 @@ pub async fn reprice_step(
     slice: i64,
     now: Micros,
 ) -> anyhow::Result<Option<(RepriceJob, Vec<String>)>> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = begin_batch(pool).await?;
     let Some(mut job) = locked_job(&mut tx, id).await? else {
         return Ok(None);
     };

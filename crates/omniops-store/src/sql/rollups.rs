@@ -101,7 +101,10 @@ pub(crate) async fn add_counters(
     table: &str,
     rows: &HashMap<(Micros, String, String), Counters>,
 ) -> sqlx::Result<()> {
-    let rows: Vec<_> = rows.iter().collect();
+    // Rows are locked in the order written: in key order, transactions that share rows
+    // (PostgreSQL's writers, a repricing step) wait for each other but never in a cycle.
+    let mut rows: Vec<_> = rows.iter().collect();
+    rows.sort_unstable_by_key(|((bucket, domain, model), _)| (domain, *bucket, model));
     let updates = COUNTER_COLUMNS
         .split(", ")
         .map(|c| {
@@ -152,7 +155,8 @@ pub(crate) async fn add_rollups(tx: &mut Tx<'_>, delta: &RollupDelta) -> sqlx::R
         ("duration_rollup_hourly", &delta.durations_hourly),
         ("duration_rollup_daily", &delta.durations_daily),
     ] {
-        let rows: Vec<_> = rows.iter().collect();
+        let mut rows: Vec<_> = rows.iter().collect();
+        rows.sort_unstable_by_key(|((bucket, domain, le), _)| (domain, *bucket, *le));
         for chunk in rows.chunks(CHUNK) {
             let mut q = QueryBuilder::<DB>::new(format!(
                 "INSERT INTO {table} (bucket, domain, le_index, count) "
