@@ -6,6 +6,7 @@ use super::sessions::{session_from_row, SESSION_COLUMNS};
 use super::{DB, ROW_LOCKS};
 use crate::{UnpricedModel, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
+use omniops_core::limits::MAX_AHEAD_MICROS;
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
 use omniops_core::session::{calls_to_json, Session};
 use omniops_core::usage::TokenUsage;
@@ -197,25 +198,31 @@ pub(crate) struct SliceDone {
 
 /// Up to `slice` sessions of `model` after `cursor` (start time, id) priced again with
 /// `table`; each ended session's change of cost goes to its rollup rows, so the rollups
-/// stay the exact sum of their sessions.
+/// stay the exact sum of their sessions. Only sessions stored by `stored_by` are read:
+/// those stored after the price change were priced with it.
 pub(crate) async fn reprice_slice(
     tx: &mut Tx<'_>,
     table: &PriceTable,
     model: &str,
     cursor: &(Micros, String),
     slice: i64,
+    stored_by: Micros,
 ) -> anyhow::Result<SliceDone> {
     // A row-value comparison, so that both engines seek the (model, start_time, id) index
     // to the cursor: spelt with OR, PostgreSQL filters from the model's first session on,
-    // and each slice took longer than the one before.
+    // and each slice took longer than the one before. The start bound ends the job even
+    // while the model's sessions keep arriving: none stored by then starts later.
     let rows = sqlx::query(&format!(
         "SELECT {SESSION_COLUMNS} FROM chat_telemetry WHERE model = $1 \
-         AND (start_time, id) > ($2, $3) ORDER BY start_time, id LIMIT $4"
+         AND (start_time, id) > ($2, $3) AND start_time <= $5 AND created_at <= $6 \
+         ORDER BY start_time, id LIMIT $4"
     ))
     .bind(model)
     .bind(cursor.0)
     .bind(&cursor.1)
     .bind(slice)
+    .bind(stored_by.saturating_add(MAX_AHEAD_MICROS))
+    .bind(stored_by)
     .fetch_all(&mut **tx)
     .await?;
     let mut sessions = rows

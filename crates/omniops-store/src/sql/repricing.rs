@@ -39,6 +39,12 @@ fn job_from_row(row: &<DB as sqlx::Database>::Row) -> anyhow::Result<RepriceJob>
     })
 }
 
+/// Sessions stored up to this long after a job was queued are still read by it. A batch
+/// and a price change both read the clock before they wait for the writer, so a batch
+/// priced with the old table may be stamped a little after the job (or the clock may step
+/// back). Reading a session priced after the change again changes nothing.
+const STORED_MARGIN: Micros = 60_000_000;
+
 /// Where a job's session phase starts: its date, but no earlier than the raw sessions kept.
 fn sessions_start(from: Micros, raw_since: Micros) -> Micros {
     from.max(floor_hour(raw_since))
@@ -166,7 +172,9 @@ pub async fn reprice_step(
                 None => enter_buckets(&mut job),
                 Some(model) => {
                     let cursor = (job.cursor_time, job.cursor_id.clone());
-                    let done = reprice_slice(&mut tx, table, &model, &cursor, slice).await?;
+                    let stored_by = job.created_at.saturating_add(STORED_MARGIN);
+                    let done =
+                        reprice_slice(&mut tx, table, &model, &cursor, slice, stored_by).await?;
                     job.sessions_seen += done.seen as i64;
                     job.sessions_changed += done.changed as i64;
                     live = done.live;
