@@ -260,6 +260,57 @@ fn week_table(start: Micros) -> String {
     format!("chat_telemetry_w{day}")
 }
 
+/// Writes repriced sessions' cost, calls and price in their weeks' partitions, as arrays
+/// (one prepared statement whatever the slice's size). Each was just loaded under its row
+/// lock, so its start is the stored one.
+pub(crate) async fn write_prices(tx: &mut Tx<'_>, sessions: &[Session]) -> sqlx::Result<()> {
+    let sessions: Vec<&Session> = sessions.iter().collect();
+    let starts: HashMap<String, Micros> = sessions
+        .iter()
+        .map(|s| (s.session_id.clone(), s.start_time))
+        .collect();
+    for (table, group) in by_week(tx, &sessions, &starts).await? {
+        if write_price_rows(tx, &table, &group).await? < group.len() as u64 {
+            write_price_rows(tx, "chat_telemetry", &group).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_price_rows(
+    tx: &mut Tx<'_>,
+    table: &str,
+    sessions: &[&Session],
+) -> sqlx::Result<u64> {
+    let statement = format!(
+        "UPDATE {table} t SET cost_nanos = v.cost_nanos, calls = v.calls, price_ref = v.price_ref \
+         FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[]) \
+         AS v(session_id, cost_nanos, calls, price_ref) WHERE t.session_id = v.session_id"
+    );
+    let mut changed = 0;
+    for chunk in sessions.chunks(ROWS) {
+        changed += sqlx::query(&statement)
+            .bind(
+                chunk
+                    .iter()
+                    .map(|s| s.session_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|s| s.cost_nanos).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|s| calls_to_json(&s.calls))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(chunk.iter().map(|s| s.price.clone()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    }
+    Ok(changed)
+}
+
 /// Writes only the end of sessions that changed in nothing else (span-built sessions that
 /// settle in bulk), in their weeks' partitions, as arrays: for a long `VALUES` list the
 /// planner would hash-join it against every week instead of probing its session index.

@@ -246,7 +246,9 @@ impl Store {
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = postgres::reprice_step(pool, id, &writer.prices, slice, now).await?;
                 let took = started.elapsed();
-                writer.reprice_slice.store(next_slice(slice, took), Ordering::Relaxed);
+                writer
+                    .reprice_slice
+                    .store(next_slice(slice, took), Ordering::Relaxed);
                 (step.map(|(job, _)| job), took)
             }
             Pool::Sqlite(pool) => {
@@ -254,7 +256,9 @@ impl Store {
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = sqlite::reprice_step(pool, id, &writer.prices, slice, now).await?;
                 let took = started.elapsed();
-                writer.reprice_slice.store(next_slice(slice, took), Ordering::Relaxed);
+                writer
+                    .reprice_slice
+                    .store(next_slice(slice, took), Ordering::Relaxed);
                 let Some((job, live)) = step else {
                     return Ok(None);
                 };

@@ -94,6 +94,28 @@ pub(crate) async fn load_sessions(tx: &mut Tx<'_>, ids: &[String]) -> sqlx::Resu
     fetch_by_ids(tx, &select, ids, Some("session_id"), session_from_row).await
 }
 
+/// Writes repriced sessions' cost, calls and price.
+pub(crate) async fn write_prices(tx: &mut Tx<'_>, sessions: &[Session]) -> sqlx::Result<()> {
+    for chunk in sessions.chunks(CHUNK) {
+        let mut q = QueryBuilder::<DB>::new(
+            "UPDATE chat_telemetry SET cost_nanos = v.column2, calls = v.column3, \
+             price_ref = v.column4 FROM (",
+        );
+        q.push_values(chunk, |mut b, s| {
+            b.push_bind(s.id.clone())
+                .push_bind(s.cost_nanos)
+                .push_bind(calls_to_json(&s.calls))
+                .push_bind(s.price.clone());
+        });
+        q.push(") AS v WHERE chat_telemetry.id = v.column1");
+        q.build()
+            .persistent(chunk.len() == CHUNK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes the batch's changed sessions, new or stored, as upserts: the only writer cannot
 /// race another, so this always succeeds (`true`).
 pub(crate) async fn write_sessions(

@@ -529,11 +529,14 @@ async fn repricing_beside_live_usage_loses_no_call(db: &TestDb) {
     rollups_match_sessions(db, now).await;
     let month = Window::last_days(30, now).expect("window");
     let sums = db.store.window_sums(&month, None).await.expect("sums");
-    assert_eq!(sums.totals.input_tokens, 1_500 * 1_000 + 100 * calls * 1_000);
     assert_eq!(
-        sums.totals.cost_nanos,
-        (1_500 + 100 * calls) * 14_000_000
+        sums.totals.input_tokens,
+        1_500 * 1_000 + 100 * calls * 1_000
     );
+    assert_eq!(sums.totals.cost_nanos, (1_500 + 100 * calls) * 14_000_000);
 }
 
-on_both_engines!(reprice_beside_live, repricing_beside_live_usage_loses_no_call);
+on_both_engines!(
+    reprice_beside_live,
+    repricing_beside_live_usage_loses_no_call
+);

@@ -8,7 +8,7 @@ use crate::{UnpricedModel, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
 use omniops_core::limits::MAX_AHEAD_MICROS;
 use omniops_core::pricing::{Origin, PriceEntry, PriceTable};
-use omniops_core::session::{calls_to_json, Session};
+use omniops_core::session::Session;
 use omniops_core::usage::TokenUsage;
 use sqlx::{Pool, QueryBuilder, Row};
 use std::collections::{HashMap, HashSet};
@@ -269,20 +269,7 @@ pub(crate) async fn reprice_slice(
         }
         changed.push(session);
     }
-    for chunk in changed.chunks(CHUNK) {
-        let mut q = QueryBuilder::<DB>::new("UPDATE chat_telemetry SET cost_nanos = v.column2, calls = v.column3, price_ref = v.column4 FROM (");
-        q.push_values(chunk, |mut b, s| {
-            b.push_bind(s.id.clone())
-                .push_bind(s.cost_nanos)
-                .push_bind(calls_to_json(&s.calls))
-                .push_bind(s.price.clone());
-        });
-        q.push(") AS v WHERE chat_telemetry.id = v.column1");
-        q.build()
-            .persistent(chunk.len() == CHUNK)
-            .execute(&mut **tx)
-            .await?;
-    }
+    super::rows::write_prices(tx, &changed).await?;
     add_cost_deltas(tx, &deltas).await?;
     Ok(SliceDone {
         seen: rows.len() as u64,
