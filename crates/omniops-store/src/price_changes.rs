@@ -240,25 +240,21 @@ impl Store {
     /// the step either way. Returns the job after it, or `None` if there is no such job.
     pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
         let started = std::time::Instant::now();
-        let (job, took) = match &self.pool {
+        match &self.pool {
             Pool::Postgres(pool) => {
                 let writer = self.writer.read().await;
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = postgres::reprice_step(pool, id, &writer.prices, slice, now).await?;
-                let took = started.elapsed();
-                writer
-                    .reprice_slice
-                    .store(next_slice(slice, took), Ordering::Relaxed);
-                (step.map(|(job, _)| job), took)
+                let next = next_slice(slice, started.elapsed(), REPRICE_STEP_TARGET_SHARED);
+                writer.reprice_slice.store(next, Ordering::Relaxed);
+                Ok(step.map(|(job, _)| job))
             }
             Pool::Sqlite(pool) => {
                 let mut writer = self.writer.write().await;
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = sqlite::reprice_step(pool, id, &writer.prices, slice, now).await?;
-                let took = started.elapsed();
-                writer
-                    .reprice_slice
-                    .store(next_slice(slice, took), Ordering::Relaxed);
+                let next = next_slice(slice, started.elapsed(), REPRICE_STEP_TARGET);
+                writer.reprice_slice.store(next, Ordering::Relaxed);
                 let Some((job, live)) = step else {
                     return Ok(None);
                 };
@@ -267,13 +263,9 @@ impl Store {
                 if let Some(cache) = writer.cache.as_mut() {
                     cache.take(live);
                 }
-                (Some(job), took)
+                Ok(Some(job))
             }
-        };
-        if took > 4 * REPRICE_STEP_TARGET {
-            tracing::debug!(ms = took.as_secs_f64() * 1e3, "repricing: a slow step");
         }
-        Ok(job)
     }
 
     /// Runs every open job to its end (the command line, and tests; a server runs them in
@@ -301,11 +293,20 @@ pub const REPRICE_SLICE: i64 = 500;
 /// the next ones smaller.
 pub const REPRICE_STEP_TARGET: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// The slice after a step of `slice` sessions took `took`: scaled toward the target, at most
+/// On PostgreSQL, where batches run beside a step: what a batch may wait for is a live
+/// session of the slice, or a rollup row from the step's last statements to its commit.
+/// Longer steps spend less of their time on each step's round trips and commit.
+pub const REPRICE_STEP_TARGET_SHARED: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// The slice after a step of `slice` sessions took `took`: scaled toward `target`, at most
 /// halved or doubled at once, within 50 to 2,000 sessions.
-pub(crate) fn next_slice(slice: i64, took: std::time::Duration) -> i64 {
+pub(crate) fn next_slice(
+    slice: i64,
+    took: std::time::Duration,
+    target: std::time::Duration,
+) -> i64 {
     let took = took.as_micros().max(1);
-    let target = REPRICE_STEP_TARGET.as_micros();
+    let target = target.as_micros();
     let scaled =
         i64::try_from(i128::from(slice) * target as i128 / took as i128).unwrap_or(i64::MAX);
     scaled
@@ -320,13 +321,13 @@ mod tests {
     #[test]
     fn slices_adapt_toward_the_step_target() {
         let target = REPRICE_STEP_TARGET;
-        assert_eq!(next_slice(500, target), 500);
-        assert_eq!(next_slice(500, target * 2), 250);
+        assert_eq!(next_slice(500, target, target), 500);
+        assert_eq!(next_slice(500, target * 2, target), 250);
         // At most halved or doubled per step.
-        assert_eq!(next_slice(500, target * 64), 250);
-        assert_eq!(next_slice(500, target / 10), 1_000);
+        assert_eq!(next_slice(500, target * 64, target), 250);
+        assert_eq!(next_slice(500, target / 10, target), 1_000);
         // Within 50 to 2,000.
-        assert_eq!(next_slice(60, target * 5), 50);
-        assert_eq!(next_slice(1_500, target / 4), 2_000);
+        assert_eq!(next_slice(60, target * 5, target), 50);
+        assert_eq!(next_slice(1_500, target / 4, target), 2_000);
     }
 }

@@ -1,5 +1,6 @@
 //! Reprices stored history after a price change, in the background: the open jobs, oldest
-//! first, one step (one short transaction) at a time, so ingest waits for one step at most.
+//! first, one step (one short transaction) at a time, so ingest waits for one step at most
+//! on SQLite, and on PostgreSQL only for a session or rollup row the step holds.
 //! Jobs survive a restart: each resumes at its last committed step. Several instances on
 //! one PostgreSQL may share the work; a job's steps are serialised by a row lock.
 
