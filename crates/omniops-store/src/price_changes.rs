@@ -239,10 +239,12 @@ impl Store {
     /// the sessions it reprices, in the order batches lock them. A price change waits for
     /// the step either way. Returns the job after it, or `None` if there is no such job.
     pub async fn reprice_step(&self, id: &str, now: Micros) -> anyhow::Result<Option<RepriceJob>> {
-        let started = std::time::Instant::now();
+        // Each step's time is taken once it holds the writer state: on SQLite the wait for
+        // a batch ahead of it is not the step's own.
         match &self.pool {
             Pool::Postgres(pool) => {
                 let writer = self.writer.read().await;
+                let started = std::time::Instant::now();
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = postgres::reprice_step(pool, id, &writer.prices, slice, now).await?;
                 let next = next_slice(slice, started.elapsed(), REPRICE_STEP_TARGET_SHARED);
@@ -251,6 +253,7 @@ impl Store {
             }
             Pool::Sqlite(pool) => {
                 let mut writer = self.writer.write().await;
+                let started = std::time::Instant::now();
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
                 let step = sqlite::reprice_step(pool, id, &writer.prices, slice, now).await?;
                 let next = next_slice(slice, started.elapsed(), REPRICE_STEP_TARGET);
