@@ -262,26 +262,9 @@ async fn repricing_runs_in_steps_and_resumes(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
     let raw_since = now - 30 * MICROS_PER_DAY;
     // 2,500 gpt-4o sessions of 1,000 input and 100 output tokens over the last ten days:
-    // three steps or more at REPRICE_SLICE (500).
-    let lines: Vec<String> = (0..2_500)
-        .map(|i| {
-            let at = now - 10 * MICROS_PER_DAY + i64::from(i) * 300_000_000;
-            let start = omniops_core::clock::to_rfc3339(at);
-            totals(&format!("s{i:04}"), "gpt-4o", &start, 1_000, 100)
-        })
-        .collect();
-    for chunk in lines.chunks(500) {
-        db.store
-            .apply_batch(&[events(now, chunk)], now)
-            .await
-            .expect("batch");
-    }
-    let mut mine = entry("gpt-4o");
-    // $10 in and $40 out per million: each session 0.01 + 0.004 = $0.014.
-    mine.input = Decimal::from(10);
-    mine.output = Decimal::from(40);
-    mine.tiers.clear();
-    mine.effective_from = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    // three steps or more at REPRICE_SLICE (500). Each costs $0.014 at the new price.
+    seed_gpt_4o(db, now, 2_500).await;
+    let mine = flat_gpt_4o();
     let job = db
         .store
         .put_price(&mine, raw_since, now)
