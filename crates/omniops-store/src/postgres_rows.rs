@@ -166,7 +166,7 @@ pub(crate) async fn write_sessions(
     // partitioned table. The rest are updated in their week's partition directly.
     let (from_spans, others): (Vec<&Session>, Vec<&Session>) =
         stored.into_iter().partition(|s| s.otlp.is_some());
-    update_in_weeks(tx, &others, known, now).await?;
+    in_weeks(tx, &others, known, RowWrite::Update(now)).await?;
     update_rows(tx, "chat_telemetry", SPAN_UPDATED, &from_spans, now).await?;
     Ok(true)
 }
@@ -193,21 +193,42 @@ async fn update_rows(
     Ok(changed)
 }
 
-/// Updates stored sessions in their week's partition, found from their stored start: a
+/// What [`in_weeks`] writes of each session.
+#[derive(Clone, Copy)]
+enum RowWrite {
+    /// Every column an update changes, stamped with this time.
+    Update(Micros),
+    /// Cost, calls and price (repricing).
+    Prices,
+    /// Only the end (span-built sessions settling in bulk).
+    Ends,
+}
+
+impl RowWrite {
+    async fn run(self, tx: &mut Tx<'_>, table: &str, sessions: &[&Session]) -> sqlx::Result<u64> {
+        match self {
+            RowWrite::Update(now) => update_rows(tx, table, "", sessions, now).await,
+            RowWrite::Prices => write_price_rows(tx, table, sessions).await,
+            RowWrite::Ends => write_ends(tx, table, sessions).await,
+        }
+    }
+}
+
+/// Writes stored sessions in their week's partition, found from their stored start: a
 /// statement through the partitioned table opens every week's partition and its indexes
 /// (131 µs against 71 µs per statement with 7 weeks), which dominated the live path. A
 /// week without a partition keeps its rows in the default one (a week is only created while
 /// the default holds none of its rows). Should a week's rows not all be found (a partition
-/// dropped meanwhile), they are updated through the partitioned table.
-async fn update_in_weeks(
+/// dropped meanwhile), they are written through the partitioned table.
+async fn in_weeks(
     tx: &mut Tx<'_>,
     sessions: &[&Session],
     stored_starts: &HashMap<String, Micros>,
-    now: Micros,
+    write: RowWrite,
 ) -> sqlx::Result<()> {
     for (table, group) in by_week(tx, sessions, stored_starts).await? {
-        if update_rows(tx, &table, "", &group, now).await? < group.len() as u64 {
-            update_rows(tx, "chat_telemetry", "", &group, now).await?;
+        if write.run(tx, &table, &group).await? < group.len() as u64 {
+            write.run(tx, "chat_telemetry", &group).await?;
         }
     }
     Ok(())
@@ -269,12 +290,7 @@ pub(crate) async fn write_prices(tx: &mut Tx<'_>, sessions: &[Session]) -> sqlx:
         .iter()
         .map(|s| (s.session_id.clone(), s.start_time))
         .collect();
-    for (table, group) in by_week(tx, &sessions, &starts).await? {
-        if write_price_rows(tx, &table, &group).await? < group.len() as u64 {
-            write_price_rows(tx, "chat_telemetry", &group).await?;
-        }
-    }
-    Ok(())
+    in_weeks(tx, &sessions, &starts, RowWrite::Prices).await
 }
 
 async fn write_price_rows(
@@ -319,12 +335,7 @@ pub(crate) async fn write_session_ends(
     sessions: &[&Session],
     stored_starts: &HashMap<String, Micros>,
 ) -> sqlx::Result<()> {
-    for (table, group) in by_week(tx, sessions, stored_starts).await? {
-        if write_ends(tx, &table, &group).await? < group.len() as u64 {
-            write_ends(tx, "chat_telemetry", &group).await?;
-        }
-    }
-    Ok(())
+    in_weeks(tx, sessions, stored_starts, RowWrite::Ends).await
 }
 
 async fn write_ends(tx: &mut Tx<'_>, table: &str, sessions: &[&Session]) -> sqlx::Result<u64> {
