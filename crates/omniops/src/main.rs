@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 /// jemalloc returns freed memory to the system within seconds, without the fragmentation
 /// glibc's per-thread arenas showed: the server's resident memory at 10M sessions stays
-/// within the bound in the README (measured by `omniops bench`).
+/// within the bound in the README (measured by `omniops bench`). It serves SQLite's
+/// allocations too (the crate's unprefixed `malloc`): under glibc, each of SQLite's
+/// connection threads kept an arena of its own.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
