@@ -183,9 +183,23 @@ async fn update_rows(
         "UPDATE {table} t SET {UPDATED}{extra} FROM {SESSION_ARRAYS} \
          AS v({SESSION_COLUMNS}) WHERE t.session_id = v.session_id"
     );
+    update_in_chunks(tx, &statement, sessions, |q, chunk| {
+        bind_sessions(q, chunk, now)
+    })
+    .await
+}
+
+/// Runs an `UPDATE … FROM UNNEST(arrays)` for `sessions`, [`ROWS`] at a time, with the
+/// arrays `bind` binds for each chunk; returns the rows changed.
+async fn update_in_chunks<'q>(
+    tx: &mut Tx<'_>,
+    statement: &'q str,
+    sessions: &[&Session],
+    bind: impl Fn(Query<'q, DB, PgArguments>, &[&Session]) -> Query<'q, DB, PgArguments>,
+) -> sqlx::Result<u64> {
     let mut changed = 0;
     for chunk in sessions.chunks(ROWS) {
-        changed += bind_sessions(sqlx::query(&statement), chunk, now)
+        changed += bind(sqlx::query(statement), chunk)
             .execute(&mut **tx)
             .await?
             .rows_affected();
@@ -303,28 +317,23 @@ async fn write_price_rows(
          FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[]) \
          AS v(session_id, cost_nanos, calls, price_ref) WHERE t.session_id = v.session_id"
     );
-    let mut changed = 0;
-    for chunk in sessions.chunks(ROWS) {
-        changed += sqlx::query(&statement)
-            .bind(
-                chunk
-                    .iter()
-                    .map(|s| s.session_id.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|s| s.cost_nanos).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|s| calls_to_json(&s.calls))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|s| s.price.clone()).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    }
-    Ok(changed)
+    update_in_chunks(tx, &statement, sessions, |q, chunk| {
+        q.bind(
+            chunk
+                .iter()
+                .map(|s| s.session_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|s| s.cost_nanos).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|s| calls_to_json(&s.calls))
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|s| s.price.clone()).collect::<Vec<_>>())
+    })
+    .await
 }
 
 /// Writes only the end of sessions that changed in nothing else (span-built sessions that
@@ -345,24 +354,19 @@ async fn write_ends(tx: &mut Tx<'_>, table: &str, sessions: &[&Session]) -> sqlx
          FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::bool[], $5::text[]) \
          AS v(session_id, end_time, duration_ms, success, error) WHERE t.session_id = v.session_id"
     );
-    let mut changed = 0;
-    for chunk in sessions.chunks(ROWS) {
-        changed += sqlx::query(&statement)
-            .bind(
-                chunk
-                    .iter()
-                    .map(|s| s.session_id.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    }
-    Ok(changed)
+    update_in_chunks(tx, &statement, sessions, |q, chunk| {
+        q.bind(
+            chunk
+                .iter()
+                .map(|s| s.session_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
+    })
+    .await
 }
 
 /// Inserts finished sessions whose id is new; returns the ids actually inserted. A session
