@@ -189,6 +189,11 @@ async fn update_rows(
     .await
 }
 
+/// One value per session: an array bound to `UNNEST`.
+fn column<T>(sessions: &[&Session], value: impl Fn(&Session) -> T) -> Vec<T> {
+    sessions.iter().map(|s| value(s)).collect()
+}
+
 /// Runs an `UPDATE … FROM UNNEST(arrays)` for `sessions`, [`ROWS`] at a time, with the
 /// arrays `bind` binds for each chunk; returns the rows changed.
 async fn update_in_chunks<'q>(
@@ -318,20 +323,10 @@ async fn write_price_rows(
          AS v(session_id, cost_nanos, calls, price_ref) WHERE t.session_id = v.session_id"
     );
     update_in_chunks(tx, &statement, sessions, |q, chunk| {
-        q.bind(
-            chunk
-                .iter()
-                .map(|s| s.session_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|s| s.cost_nanos).collect::<Vec<_>>())
-        .bind(
-            chunk
-                .iter()
-                .map(|s| calls_to_json(&s.calls))
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|s| s.price.clone()).collect::<Vec<_>>())
+        q.bind(column(chunk, |s| s.session_id.clone()))
+            .bind(column(chunk, |s| s.cost_nanos))
+            .bind(column(chunk, |s| calls_to_json(&s.calls)))
+            .bind(column(chunk, |s| s.price.clone()))
     })
     .await
 }
@@ -355,16 +350,11 @@ async fn write_ends(tx: &mut Tx<'_>, table: &str, sessions: &[&Session]) -> sqlx
          AS v(session_id, end_time, duration_ms, success, error) WHERE t.session_id = v.session_id"
     );
     update_in_chunks(tx, &statement, sessions, |q, chunk| {
-        q.bind(
-            chunk
-                .iter()
-                .map(|s| s.session_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(chunk.iter().map(|s| s.end_time).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.duration_ms()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.success).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|s| s.error.clone()).collect::<Vec<_>>())
+        q.bind(column(chunk, |s| s.session_id.clone()))
+            .bind(column(chunk, |s| s.end_time))
+            .bind(column(chunk, |s| s.duration_ms()))
+            .bind(column(chunk, |s| s.success))
+            .bind(column(chunk, |s| s.error.clone()))
     })
     .await
 }
