@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 /// Sessions per probe request: a small live batch, as an SDK flushes them.
 const PROBE_SESSIONS: usize = 10;
+/// Requests slower than this are listed with when they were sent, to tell a stall at the
+/// price change's start from one in its steps.
+const SLOW: Duration = Duration::from_millis(50);
 
 pub async fn run(
     client: &reqwest::Client,
@@ -29,13 +32,14 @@ pub async fn run(
     let output = format!("{}.{:02}", cents * 2 / 100, cents * 2 % 100);
     // Ingest goes on from before the PUT: the price change itself holds the writer.
     let done = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
     let probe = tokio::spawn(probe(
         client.clone(),
         base.to_string(),
         model.to_string(),
         done.clone(),
+        started,
     ));
-    let started = Instant::now();
     let response = client
         .put(format!("{base}/api/v1/prices"))
         .json(&json!({"model": model, "input": input, "output": output,
@@ -58,8 +62,20 @@ pub async fn run(
     let job = wait_done(client, base, &id).await;
     done.store(true, Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
-    let mut latencies = probe.await??;
+    let timed = probe.await??;
     let job = job?;
+    let slow: Vec<String> = timed
+        .iter()
+        .filter(|(_, took)| *took > SLOW)
+        .map(|(at, took)| {
+            format!(
+                "+{:.2} s: {:.0} ms",
+                at.as_secs_f64(),
+                took.as_secs_f64() * 1_000.0
+            )
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, took)| took).collect();
     latencies.sort();
     let at = |p: f64| {
         let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
@@ -78,6 +94,13 @@ pub async fn run(
         at(0.95),
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
     );
+    if !slow.is_empty() {
+        println!(
+            "  requests over {} ms, by when they were sent after the PUT: {}",
+            SLOW.as_millis(),
+            slow.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -102,20 +125,25 @@ async fn wait_done(client: &reqwest::Client, base: &str, id: &str) -> anyhow::Re
 }
 
 /// Ingests small batches of the repriced model, one after another, until told to stop.
+/// Returns each request's send time after `put_at` and its latency.
 async fn probe(
     client: reqwest::Client,
     base: String,
     model: String,
     done: Arc<AtomicBool>,
-) -> anyhow::Result<Vec<Duration>> {
+    put_at: Instant,
+) -> anyhow::Result<Vec<(Duration, Duration)>> {
     let mut latencies = Vec::new();
     let mut n = 0usize;
+    // Ids of this run only: on a kept database a previous run's would be duplicates,
+    // answered without a write.
+    let run = SystemClock.now();
     while !done.load(Ordering::Relaxed) {
         let at = to_rfc3339(SystemClock.now());
         let events: Vec<Value> = (0..PROBE_SESSIONS)
             .map(|_| {
                 n += 1;
-                json!({"type": "session", "session_id": format!("reprice-probe-{n}"), "model": model,
+                json!({"type": "session", "session_id": format!("reprice-probe-{run}-{n}"), "model": model,
                        "domain": "shop0.example", "start_time": at, "duration_ms": 800, "success": true,
                        "input_tokens": 1_200, "output_tokens": 300})
             })
@@ -123,7 +151,7 @@ async fn probe(
         let body = serde_json::to_vec(&json!({ "events": events }))?;
         let started = Instant::now();
         post(&client, &base, Endpoint::Ingest, body).await?;
-        latencies.push(started.elapsed());
+        latencies.push((started.duration_since(put_at), started.elapsed()));
     }
     Ok(latencies)
 }
