@@ -75,12 +75,18 @@ impl Backend {
 pub struct Store {
     pool: Pool,
     writer: Arc<RwLock<WriterState>>,
+    /// Held by a price change (or import) from reading the stored prices to installing the
+    /// new table, so that changes of this instance neither interleave (an import planned
+    /// before a user's price must not be stored after it) nor hold up batches meanwhile.
+    price_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// What the writers work with. A price change takes this lock alone, so a batch always
-/// prices with the table that is in the database. On PostgreSQL batches share it: several
-/// run at once, as several instances' would (row locks and the session keys order them);
-/// SQLite has one writer, and its batches take the lock alone for the live cache.
+/// What the writers work with. A price change takes this lock alone to install its table:
+/// batches from then on price with it; those before it that priced with the old one are
+/// stored before its repricing is queued, which reprices them. On PostgreSQL batches share
+/// it: several run at once, as several instances' would (row locks and the session keys
+/// order them); SQLite has one writer, and its batches take the lock alone for the live
+/// cache.
 struct WriterState {
     prices: Arc<PriceTable>,
     /// `Some` on SQLite, where no other process writes; PostgreSQL may have several instances.

@@ -140,28 +140,28 @@ impl Store {
             // 4 MiB of pages per connection; the operating system's cache holds the rest
             // without counting against the server's memory (README: Sizing and scale-out).
             .pragma("cache_size", "-4096")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // No commit copies the log into the file: `checkpoint` does, beside the writers.
+            // A repricing step commits through the pool holding the writer, and a
+            // checkpoint inside it held every batch as long.
+            .pragma("wal_autocheckpoint", "0");
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .context("running SQLite migrations")?;
+        // Before the migrations, which may rewrite large tables: no commit checkpoints.
+        crate::checkpoint::spawn(pool.clone());
+        if let Err(e) = sqlx::migrate!("migrations/sqlite").run(&pool).await {
+            pool.close().await; // which ends the task
+            return Err(anyhow::Error::new(e).context("running SQLite migrations"));
+        }
         // The ingest connection writes batches of up to 50,000 events: with a small cache
         // SQLite spills dirty pages to the file mid-transaction.
-        // Its commits never checkpoint: `checkpoint` does, beside it.
         let ingest = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(
-                options
-                    .pragma("cache_size", "-16384")
-                    .pragma("wal_autocheckpoint", "0"),
-            )
+            .connect_with(options.pragma("cache_size", "-16384"))
             .await?;
-        crate::checkpoint::spawn(pool.clone());
         Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default()), Some(ingest)).await
     }
 
@@ -295,6 +295,7 @@ impl Store {
                 ingest,
                 reprice_slice: crate::price_changes::REPRICE_SLICE.into(),
             })),
+            price_writes: Arc::default(),
         };
         store.reload_prices().await?;
         store
@@ -347,5 +348,28 @@ impl Store {
             Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
         }
         Ok(())
+    }
+}
+
+/// A SQLite store in a temporary directory, for tests of its SQL and connections.
+#[cfg(test)]
+pub(crate) struct TestSqlite {
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(test)]
+impl TestSqlite {
+    pub async fn open() -> TestSqlite {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = Store::open_sqlite(dir.path()).await.expect("open");
+        TestSqlite { store, _dir: dir }
+    }
+
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        match &self.store.pool {
+            Pool::Sqlite(pool) => pool,
+            Pool::Postgres(_) => unreachable!("opened on SQLite"),
+        }
     }
 }

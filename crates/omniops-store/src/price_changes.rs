@@ -83,15 +83,11 @@ impl Store {
         fingerprint: &str,
         now: Micros,
     ) -> anyhow::Result<Vec<String>> {
-        let mut writer = self.writer.write().await;
-        let before = writer.prices.clone();
+        let changing = self.price_writes.lock().await;
+        let before = self.price_table().await;
         on_pool!(self, replace_default_prices(shipped, fingerprint, now))?;
-        let after = Arc::new(PriceTable::new(self.prices().await?));
-        writer.prices = after.clone();
-        if let Some(cache) = writer.cache.as_mut() {
-            cache.clear();
-        }
-        drop(writer);
+        let after = self.reload_prices().await?;
+        drop(changing);
         let models = on_pool!(self, stored_models(""))?;
         let start = omniops_core::pricing::default_effective_from()
             .and_hms_opt(0, 0, 0)
@@ -110,13 +106,23 @@ impl Store {
             .collect())
     }
 
-    /// Re-reads the price table (after a change made elsewhere).
-    pub async fn reload_prices(&self) -> anyhow::Result<()> {
+    /// Re-reads the price table for the batches after this (a change stored here or
+    /// elsewhere), and drops the live sessions cached at the old prices.
+    ///
+    /// A change is stored before this, under `price_writes` but not the writer's lock: a
+    /// write that waits for the database (another writer holding it) then holds no batch.
+    /// Batches priced with the old table meanwhile are stored before the repricing job is
+    /// queued, so it reprices them.
+    pub async fn reload_prices(&self) -> anyhow::Result<Arc<PriceTable>> {
         // Read under the writer's lock: a reload that read before a price change committed
         // must not install its older table after the change's.
         let mut writer = self.writer.write().await;
-        writer.prices = Arc::new(PriceTable::new(self.prices().await?));
-        Ok(())
+        let table = Arc::new(PriceTable::new(self.prices().await?));
+        writer.prices = table.clone();
+        if let Some(cache) = writer.cache.as_mut() {
+            cache.clear();
+        }
+        Ok(table)
     }
 
     /// The price table batches are priced with.
@@ -145,15 +151,11 @@ impl Store {
             .map(|a| a.trim().to_lowercase())
             .collect();
         entry.origin = Origin::User;
-        let mut writer = self.writer.write().await;
+        let changing = self.price_writes.lock().await;
         on_pool!(self, put_user_price(&entry, now))?;
-        let table = Arc::new(PriceTable::new(self.prices().await?));
-        writer.prices = table.clone();
-        if let Some(cache) = writer.cache.as_mut() {
-            cache.clear();
-        }
         // Batches from here on price with the new table; those before are in the models read.
-        drop(writer);
+        let table = self.reload_prices().await?;
+        drop(changing);
         let models: Vec<String> = on_pool!(self, stored_models(""))?
             .into_iter()
             .filter(|m| table.decides(&entry, m))
@@ -180,19 +182,15 @@ impl Store {
         raw_since: Micros,
         now: Micros,
     ) -> anyhow::Result<(ImportPlan, Option<RepriceJob>)> {
-        let mut writer = self.writer.write().await;
+        let changing = self.price_writes.lock().await;
         let stored = self.prices().await?;
         let plan = omniops_core::pricing::litellm::plan_import(&stored, entries);
         if !apply || plan.writes.is_empty() {
             return Ok((plan, None));
         }
         on_pool!(self, put_imported_prices(&plan.writes, now))?;
-        let table = Arc::new(PriceTable::new(self.prices().await?));
-        writer.prices = table.clone();
-        if let Some(cache) = writer.cache.as_mut() {
-            cache.clear();
-        }
-        drop(writer);
+        let table = self.reload_prices().await?;
+        drop(changing);
         if !recompute {
             return Ok((plan, None));
         }

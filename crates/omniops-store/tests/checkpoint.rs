@@ -1,4 +1,4 @@
-//! SQLite: the ingest connection never copies its write-ahead log into the database file;
+//! SQLite: no connection's commit copies the write-ahead log into the database file;
 //! the store's own task does, so what was committed reaches the file without waiting for
 //! 1,000 pages of log or for the server to stop.
 

@@ -390,22 +390,11 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
         async move { store.reprice_step(&id, now).await }
     });
     // Until the step waits for the job's row, inside its transaction.
-    let mut watcher = sqlx::PgConnection::connect(&url).await.expect("connect");
-    let mut waiting = 0i64;
-    for _ in 0..500 {
-        waiting = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut watcher)
-        .await
-        .expect("activity");
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(waiting, 1, "the step waits for the job's row");
+    assert_eq!(
+        lock_waiters(&url).await,
+        1,
+        "the step waits for the job's row"
+    );
 
     let late = totals("late", "gpt-4o", "2026-11-26T12:00:00Z", 1_000, 100);
     let batch = tokio::time::timeout(
@@ -426,6 +415,28 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
     let month = Window::last_days(30, now).expect("window");
     let sums = db.store.window_sums(&month, None).await.expect("sums");
     assert_eq!(sums.totals.cost_nanos, 601 * 14_000_000);
+}
+
+/// Statements of the PostgreSQL database at `url` waiting for a lock, once there are any
+/// (0 after ten seconds without).
+async fn lock_waiters(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut watcher = sqlx::PgConnection::connect(url).await.expect("connect");
+    let mut waiting = 0;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    waiting
 }
 
 /// Usage added to live sessions while their model's history is repriced: on PostgreSQL
@@ -522,4 +533,117 @@ async fn repricing_beside_live_usage_loses_no_call(db: &TestDb) {
 on_both_engines!(
     reprice_beside_live,
     repricing_beside_live_usage_loses_no_call
+);
+
+/// Another writer holding the database: SQLite's one write lock, or PostgreSQL's lock on
+/// the price table (reads and ingest go on).
+enum Holder {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Holder {
+    async fn take(db: &TestDb) -> Holder {
+        use sqlx::Connection;
+        match db.raw_postgres_url() {
+            Some(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+                sqlx::raw_sql("BEGIN; LOCK TABLE model_prices IN EXCLUSIVE MODE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("lock the price table");
+                Holder::Postgres(conn)
+            }
+            None => {
+                let path = db.data_dir.join("omniops.db");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+                        .await
+                        .expect("connect");
+                sqlx::raw_sql("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .expect("take the write lock");
+                Holder::Sqlite(conn)
+            }
+        }
+    }
+
+    /// Until a statement of the store waits for this holder (PostgreSQL shows it; SQLite
+    /// waits in its busy handler, unseen: a pause).
+    async fn until_waited_for(&self, db: &TestDb) {
+        match db.raw_postgres_url() {
+            Some(url) => assert!(lock_waiters(&url).await > 0, "nothing waited for the lock"),
+            None => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+
+    async fn release(self) {
+        let released = match self {
+            Holder::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.map(drop)
+            }
+            Holder::Postgres(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.map(drop)
+            }
+        };
+        released.expect("release");
+    }
+}
+
+/// A price change whose write waits for the database (another writer holds it) leaves the
+/// ingest writer free meanwhile. It took the writer first, so batches waited behind the
+/// other writer and then the change: at 10M sessions an hourly retention pass held a PUT's
+/// write 180 ms, and the ingest request behind it 204 ms (issue 15). On PostgreSQL a batch
+/// commits meanwhile; on SQLite, whose batches need the same lock, the writer's state
+/// answers. The change then prices the batches after it, and repricing the ones before.
+async fn a_price_change_waiting_for_the_database_holds_no_batch(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    seed_gpt_4o(db, now, 10).await;
+    let holder = Holder::take(db).await;
+    let change = tokio::spawn({
+        let store = db.store.clone();
+        async move {
+            store
+                .put_price(&flat_gpt_4o(), now - 30 * MICROS_PER_DAY, now)
+                .await
+        }
+    });
+    holder.until_waited_for(db).await;
+    // Shorter than SQLite's busy timeout (10 s), after which the change would give up.
+    let wait = std::time::Duration::from_secs(5);
+    let writer_free = tokio::time::timeout(wait, db.store.price_table()).await;
+    let batch = match db.database_url {
+        Some(_) => {
+            let late = [events(
+                now,
+                &[totals("late", "gpt-4o", "2026-11-26T12:00:00Z", 1_000, 100)],
+            )];
+            Some(tokio::time::timeout(wait, db.store.apply_batch(&late, now)).await)
+        }
+        None => None,
+    };
+    holder.release().await;
+    assert!(
+        writer_free.is_ok(),
+        "the price change held the writer while it waited for the database"
+    );
+    if let Some(batch) = batch {
+        assert!(
+            matches!(batch, Ok(Ok(_))),
+            "the batch waited for the price change"
+        );
+    }
+    let job = change.await.expect("task").expect("put");
+    omniops_testkit::reprice_to_end(&db.store, job).await;
+    assert_eq!(cost(db, "s0000").await, Some(14_000_000));
+    if db.database_url.is_some() {
+        assert_eq!(cost(db, "late").await, Some(14_000_000));
+    }
+    rollups_match_sessions(db, now).await;
+}
+
+on_both_engines!(
+    price_change_waits_alone,
+    a_price_change_waiting_for_the_database_holds_no_batch
 );
