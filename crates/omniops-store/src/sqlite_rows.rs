@@ -203,3 +203,48 @@ pub async fn delete_sessions_before(pool: &Pool<DB>, cutoff: Micros) -> sqlx::Re
 pub async fn prepare_partitions(_pool: &Pool<DB>, _from: Micros, _to: Micros) -> sqlx::Result<u64> {
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every rollup retention statement finds the old rows through an index: none reads
+    /// its table whole, which SQLite's plan names `SCAN <table>` (a bare `bucket < $1` on
+    /// a table keyed by domain did, under the write lock, every hour).
+    #[tokio::test]
+    async fn rollup_retention_reads_no_table_whole() {
+        let db = crate::open::TestSqlite::open().await;
+        let pool = db.pool();
+        let statements = crate::sqlite::retention::rollup_deletes();
+        assert_eq!(statements.len(), 13);
+        for statement in statements {
+            let table = statement
+                .split("DELETE FROM ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .expect("a table");
+            let plan = explain(pool, &statement).await;
+            assert!(
+                plan.iter().any(|d| d.contains(&format!("SEARCH {table} "))),
+                "{table}: {plan:?}"
+            );
+            let whole = format!("SCAN {table}");
+            assert!(
+                !plan
+                    .iter()
+                    .any(|d| d == &whole || d.starts_with(&format!("{whole} "))),
+                "{table} is read whole: {plan:?}"
+            );
+        }
+    }
+
+    async fn explain(pool: &sqlx::SqlitePool, statement: &str) -> Vec<String> {
+        use sqlx::Row;
+        sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
+            .bind(0i64)
+            .fetch_all(pool)
+            .await
+            .expect("plan")
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect()
+    }
+}

@@ -609,6 +609,60 @@ on_both_engines!(
     conversations_follow_session_retention
 );
 
+/// Rollup retention drops the old buckets of every domain and of the all-domains rows, and
+/// keeps the newer ones (the statements find each domain through the key).
+async fn rollup_retention_drops_old_buckets_of_every_domain(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let mut lines = Vec::new();
+    for domain in ["a.example", "b.example", "c.example"] {
+        for (id, at) in [
+            ("old", "2026-10-01T10:00:00Z"),
+            ("new", "2026-11-20T10:00:00Z"),
+        ] {
+            lines.push(format!(r#"{{"type":"conversation","conversation_id":"{id}-{domain}","domain":"{domain}","timestamp":"{at}"}}"#));
+            lines.push(format!(r#"{{"type":"message","conversation_id":"{id}-{domain}","role":"user","content":"do you have pumps?","timestamp":"{at}"}}"#));
+        }
+    }
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    let year = Window::last_days(365, now).expect("window");
+    let messages = |domain: Option<&'static str>| {
+        let store = db.store.clone();
+        async move {
+            let inputs = store
+                .analytics_inputs(&year, domain, now)
+                .await
+                .expect("rollups");
+            (
+                inputs.messages.messages,
+                inputs.top_queries.iter().map(|q| q.1).sum::<i64>(),
+            )
+        }
+    };
+    assert_eq!(messages(None).await, (6, 6));
+    let conversations = db.store.conversation_count(&year, None).await;
+    assert_eq!(conversations.expect("count"), 6);
+    let deleted = db
+        .store
+        .delete_rollups_before(now - 30 * MICROS_PER_DAY)
+        .await
+        .expect("retention");
+    assert!(deleted > 0);
+    assert_eq!(messages(None).await, (3, 3));
+    // The conversation rollups too: three of the six conversations were in old buckets.
+    let conversations = db.store.conversation_count(&year, None).await;
+    assert_eq!(conversations.expect("count"), 3);
+    for domain in ["a.example", "b.example", "c.example"] {
+        assert_eq!(messages(Some(domain)).await, (1, 1), "{domain}");
+    }
+}
+on_both_engines!(
+    rollup_retention,
+    rollup_retention_drops_old_buckets_of_every_domain
+);
+
 async fn conversation_rollups_match_raw_rows(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
     let texts = [
