@@ -325,6 +325,45 @@ async fn repricing_runs_in_steps_and_resumes(db: &TestDb) {
 
 on_both_engines!(repricing_steps, repricing_runs_in_steps_and_resumes);
 
+/// A job's total is counted from the rollups and the live sessions, not the raw rows: the
+/// ended sessions from the first hour it reads (kept raw since 12:00, a partial day) and
+/// the whole days after, and the live ones; not those before, nor another model's. It
+/// is what the job then reads.
+async fn repricing_counts_what_it_will_read(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let raw_since = t("2026-11-06T12:30:00Z");
+    let start = |id: &str, at: &str| {
+        format!(
+            r#"{{"type":"session.start","session_id":"{id}","model":"gpt-4o","domain":"a.example","timestamp":"{at}"}}"#
+        )
+    };
+    let lines = [
+        totals("before", "gpt-4o", "2026-11-06T11:00:00Z", 1_000, 100),
+        totals("first-hour", "gpt-4o", "2026-11-06T12:10:00Z", 1_000, 100),
+        totals("same-day", "gpt-4o", "2026-11-06T23:50:00Z", 1_000, 100),
+        totals("later", "gpt-4o", "2026-11-20T09:00:00Z", 1_000, 100),
+        totals("other", "gpt-4o-mini", "2026-11-20T09:00:00Z", 1_000, 100),
+        start("live", "2026-11-25T10:00:00Z"),
+        start("live-before", "2026-11-06T11:30:00Z"),
+    ];
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    let job = db
+        .store
+        .put_price(&flat_gpt_4o(), raw_since, now)
+        .await
+        .expect("put")
+        .expect("a job");
+    assert_eq!(job.sessions_total, 4);
+    let done = db.store.run_reprice_jobs(now).await.expect("run");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].sessions_seen, 4);
+}
+
+on_both_engines!(repricing_count, repricing_counts_what_it_will_read);
+
 on_both_engines!(
     reprice_calls,
     repricing_keeps_rollups_the_sum_of_their_calls

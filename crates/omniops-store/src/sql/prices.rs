@@ -231,31 +231,27 @@ pub(crate) async fn reprice_slice(
         .collect::<sqlx::Result<Vec<_>>>()?;
     let last = sessions.last().map(|s| (s.start_time, s.id.clone()));
     if ROW_LOCKS {
-        // Batches run beside this step on PostgreSQL: read the slice again under row locks
-        // (taken in the batches' order, by session id, so neither waits on the other in a
-        // cycle), as the batch before left it. A session that changed model meanwhile was
-        // priced by that batch.
-        let ids: Vec<String> = sessions.iter().map(|s| s.session_id.clone()).collect();
-        sessions = super::rows::load_sessions(tx, &ids).await?;
+        // Batches run beside this step on PostgreSQL: read the sessions this table changes
+        // again under row locks (taken in the batches' order, by session id, so neither
+        // waits on the other in a cycle), as the batch before left them. Those it leaves
+        // as they are are not locked: a batch writing one meanwhile prices with the same
+        // table. At the job's end, where the sessions stored since the change are read,
+        // a step then takes no lock at all. A session that changed model was priced by
+        // the batch that changed it.
+        let stale: Vec<String> = sessions
+            .iter()
+            .filter(|s| repriced(s, table).is_some())
+            .map(|s| s.session_id.clone())
+            .collect();
+        sessions = super::rows::load_sessions(tx, &stale).await?;
         sessions.retain(|s| s.model == model);
     }
     let mut changed: Vec<Session> = Vec::new();
     let mut deltas = CostDeltas::new();
-    for mut session in sessions {
-        let before = (
-            session.cost_nanos,
-            session.price.clone(),
-            session.calls.clone(),
-        );
-        session.reprice(table);
-        if (
-            session.cost_nanos,
-            session.price.clone(),
-            session.calls.clone(),
-        ) == before
-        {
+    for before in sessions {
+        let Some(session) = repriced(&before, table) else {
             continue;
-        }
+        };
         if session.end_time.is_some() {
             let delta = deltas
                 .entry((
@@ -264,8 +260,9 @@ pub(crate) async fn reprice_slice(
                     session.model.clone(),
                 ))
                 .or_default();
-            delta.0 += session.cost_nanos.unwrap_or(0) - before.0.unwrap_or(0);
-            delta.1 += i64::from(session.cost_nanos.is_none()) - i64::from(before.0.is_none());
+            delta.0 += session.cost_nanos.unwrap_or(0) - before.cost_nanos.unwrap_or(0);
+            delta.1 +=
+                i64::from(session.cost_nanos.is_none()) - i64::from(before.cost_nanos.is_none());
         }
         changed.push(session);
     }
@@ -285,6 +282,16 @@ pub(crate) async fn reprice_slice(
             .map(|s| s.session_id.clone())
             .collect(),
     })
+}
+
+/// `session` priced again with `table`, if that changes its cost, its price or its calls.
+fn repriced(session: &Session, table: &PriceTable) -> Option<Session> {
+    let mut after = session.clone();
+    after.reprice(table);
+    let same = after.cost_nanos == session.cost_nanos
+        && after.price == session.price
+        && after.calls == session.calls;
+    (!same).then_some(after)
 }
 
 /// Rollup hours in [from, until) of `models` priced from their token sums at the base rates.
