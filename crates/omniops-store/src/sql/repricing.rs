@@ -90,14 +90,12 @@ pub async fn count_reprice_job(pool: &Pool<DB>, id: &str) -> anyhow::Result<()> 
     let whole_days = ceil_day(start);
     let mut total = 0i64;
     for model in &job.models {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT CAST((SELECT COALESCE(SUM(requests), 0) FROM rollup_daily              WHERE domain = '' AND model = $1 AND bucket >= $3)              + (SELECT COALESCE(SUM(requests), 0) FROM rollup_hourly              WHERE domain = '' AND model = $1 AND bucket >= $2 AND bucket < $3)              + (SELECT COUNT(*) FROM chat_telemetry              WHERE end_time IS NULL AND model = $1 AND start_time >= $2) AS BIGINT)",
-        )
-        .bind(model)
-        .bind(start)
-        .bind(whole_days)
-        .fetch_one(pool)
-        .await?;
+        let count: i64 = sqlx::query_scalar(COUNT_JOB_SESSIONS)
+            .bind(model)
+            .bind(start)
+            .bind(whole_days)
+            .fetch_one(pool)
+            .await?;
         total += count;
     }
     sqlx::query("UPDATE reprice_jobs SET sessions_total = $2 WHERE id = $1")
@@ -107,6 +105,16 @@ pub async fn count_reprice_job(pool: &Pool<DB>, id: &str) -> anyhow::Result<()> 
         .await?;
     Ok(())
 }
+
+/// A job's sessions of model `$1` from `$2` on, `$3` the first midnight from then on.
+/// `model || ''` keeps the live sessions' count on their index (see `stored_models`).
+pub(crate) const COUNT_JOB_SESSIONS: &str =
+    "SELECT CAST((SELECT COALESCE(SUM(requests), 0) FROM rollup_daily \
+     WHERE domain = '' AND model = $1 AND bucket >= $3) \
+     + (SELECT COALESCE(SUM(requests), 0) FROM rollup_hourly \
+     WHERE domain = '' AND model = $1 AND bucket >= $2 AND bucket < $3) \
+     + (SELECT COUNT(*) FROM chat_telemetry \
+     WHERE end_time IS NULL AND model || '' = $1 AND start_time >= $2) AS BIGINT)";
 
 /// The first midnight (UTC) at or after `t`.
 fn ceil_day(t: Micros) -> Micros {
