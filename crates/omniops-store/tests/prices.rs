@@ -456,6 +456,53 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
     assert_eq!(sums.totals.cost_nanos, 601 * 14_000_000);
 }
 
+/// PostgreSQL: a step locks only the sessions the new table changes. One stored after the
+/// change is priced with it already, and the job reads it (a job's end reads only such
+/// sessions): held by another transaction, as by a batch writing it, it does not stop the
+/// job. Locking every session read made the job's last steps wait for such batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_step_leaves_the_sessions_it_does_not_change_unlocked() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let now = t("2026-11-26T12:30:00Z");
+    seed_gpt_4o(&db, now, 10).await;
+    db.store
+        .put_price(&flat_gpt_4o(), now - 30 * MICROS_PER_DAY, now)
+        .await
+        .expect("put")
+        .expect("a job");
+    let late = totals("late", "gpt-4o", "2026-11-26T12:00:00Z", 1_000, 100);
+    db.store
+        .apply_batch(&[events(now, &[late])], now)
+        .await
+        .expect("batch");
+    assert_eq!(cost(&db, "late").await, Some(14_000_000));
+    let url = db.raw_postgres_url().expect("PostgreSQL");
+    let mut blocker = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let mut held = blocker.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM chat_telemetry WHERE session_id = 'late' FOR UPDATE")
+        .execute(&mut *held)
+        .await
+        .expect("lock the late session");
+    let done = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        db.store.run_reprice_jobs(now),
+    )
+    .await;
+    held.rollback().await.expect("release the session");
+    let done = done
+        .expect("the job waited for a session it does not change")
+        .expect("repricing");
+    assert_eq!(done.len(), 1);
+    assert_eq!((done[0].sessions_seen, done[0].sessions_changed), (11, 10));
+    rollups_match_sessions(&db, now).await;
+    let month = Window::last_days(30, now).expect("window");
+    let sums = db.store.window_sums(&month, None).await.expect("sums");
+    assert_eq!(sums.totals.cost_nanos, 11 * 14_000_000);
+}
+
 /// Statements of the PostgreSQL database at `url` waiting for a lock, once there are any
 /// (0 after ten seconds without).
 async fn lock_waiters(url: &str) -> i64 {
