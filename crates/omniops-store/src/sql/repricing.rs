@@ -6,8 +6,9 @@ use super::ingest::{begin_batch, Tx};
 use super::prices::{reprice_buckets, reprice_slice};
 use super::DB;
 use crate::{RepriceJob, RepricePhase};
-use omniops_core::clock::{floor_day, floor_hour, Micros, MICROS_PER_DAY};
+use omniops_core::clock::{floor_hour, Micros, MICROS_PER_DAY};
 use omniops_core::pricing::PriceTable;
+use omniops_core::window::Window;
 use sqlx::{Pool, Row};
 
 const JOB_COLUMNS: &str = "id, reason, models, from_time, raw_since, phase, cursor_model, \
@@ -86,14 +87,19 @@ pub async fn count_reprice_job(pool: &Pool<DB>, id: &str) -> anyhow::Result<()> 
     let Some(job) = reprice_job(pool, id).await? else {
         return Ok(());
     };
-    let start = sessions_start(job.from_time, job.raw_since);
-    let whole_days = ceil_day(start);
+    // Everything from the start on: its first day's hours, then whole days.
+    let split = Window {
+        start: sessions_start(job.from_time, job.raw_since),
+        end: Micros::MAX,
+        days: None,
+    }
+    .split_days();
     let mut total = 0i64;
     for model in &job.models {
         let count: i64 = sqlx::query_scalar(COUNT_JOB_SESSIONS)
             .bind(model)
-            .bind(start)
-            .bind(whole_days)
+            .bind(split.head.0)
+            .bind(split.days.0)
             .fetch_one(pool)
             .await?;
         total += count;
@@ -115,16 +121,6 @@ pub(crate) const COUNT_JOB_SESSIONS: &str =
      WHERE domain = '' AND model = $1 AND bucket >= $2 AND bucket < $3) \
      + (SELECT COUNT(*) FROM chat_telemetry \
      WHERE end_time IS NULL AND model || '' = $1 AND start_time >= $2) AS BIGINT)";
-
-/// The first midnight (UTC) at or after `t`.
-fn ceil_day(t: Micros) -> Micros {
-    let day = floor_day(t);
-    if day == t {
-        t
-    } else {
-        day.saturating_add(MICROS_PER_DAY)
-    }
-}
 
 pub async fn reprice_job(pool: &Pool<DB>, id: &str) -> anyhow::Result<Option<RepriceJob>> {
     let row = sqlx::query(&format!(
