@@ -404,7 +404,6 @@ async fn seed_gpt_4o(db: &TestDb, now: Micros, n: usize) {
 /// the batch must commit meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
-    use sqlx::Connection;
     let Some(db) = TestDb::postgres().await else {
         return;
     };
@@ -417,13 +416,14 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
         .expect("put")
         .expect("a job");
     let url = db.raw_postgres_url().expect("PostgreSQL");
-    let mut blocker = sqlx::PgConnection::connect(&url).await.expect("connect");
-    let mut held = blocker.begin().await.expect("begin");
-    sqlx::query("SELECT id FROM reprice_jobs WHERE id = $1 FOR UPDATE")
-        .bind(&job.id)
-        .execute(&mut *held)
-        .await
-        .expect("lock the job");
+    let mut held = hold_postgres(
+        &url,
+        &format!(
+            "SELECT id FROM reprice_jobs WHERE id = '{}' FOR UPDATE",
+            job.id
+        ),
+    )
+    .await;
     let step = tokio::spawn({
         let (store, id) = (db.store.clone(), job.id.clone());
         async move { store.reprice_step(&id, now).await }
@@ -441,7 +441,7 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
         db.store.apply_batch(&[events(now, &[late])], now),
     )
     .await;
-    held.rollback().await.expect("release the job");
+    release_postgres(&mut held).await;
     assert!(
         matches!(batch, Ok(Ok(_))),
         "the batch waited for the repricing step"
@@ -462,7 +462,6 @@ async fn a_postgres_batch_does_not_wait_for_a_repricing_step() {
 /// job. Locking every session read made the job's last steps wait for such batches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_step_leaves_the_sessions_it_does_not_change_unlocked() {
-    use sqlx::Connection;
     let Some(db) = TestDb::postgres().await else {
         return;
     };
@@ -480,18 +479,17 @@ async fn a_postgres_step_leaves_the_sessions_it_does_not_change_unlocked() {
         .expect("batch");
     assert_eq!(cost(&db, "late").await, Some(14_000_000));
     let url = db.raw_postgres_url().expect("PostgreSQL");
-    let mut blocker = sqlx::PgConnection::connect(&url).await.expect("connect");
-    let mut held = blocker.begin().await.expect("begin");
-    sqlx::query("SELECT id FROM chat_telemetry WHERE session_id = 'late' FOR UPDATE")
-        .execute(&mut *held)
-        .await
-        .expect("lock the late session");
+    let mut held = hold_postgres(
+        &url,
+        "SELECT id FROM chat_telemetry WHERE session_id = 'late' FOR UPDATE",
+    )
+    .await;
     let done = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         db.store.run_reprice_jobs(now),
     )
     .await;
-    held.rollback().await.expect("release the session");
+    release_postgres(&mut held).await;
     let done = done
         .expect("the job waited for a session it does not change")
         .expect("repricing");
@@ -523,6 +521,25 @@ async fn lock_waiters(url: &str) -> i64 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     waiting
+}
+
+/// A connection to the PostgreSQL database at `url` in a transaction that ran `lock` (a
+/// row or table lock), held until [`release_postgres`].
+async fn hold_postgres(url: &str, lock: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::raw_sql(&format!("BEGIN; {lock}"))
+        .execute(&mut conn)
+        .await
+        .expect("take the lock");
+    conn
+}
+
+async fn release_postgres(conn: &mut sqlx::PgConnection) {
+    sqlx::raw_sql("ROLLBACK")
+        .execute(conn)
+        .await
+        .expect("release the lock");
 }
 
 /// Usage added to live sessions while their model's history is repriced: on PostgreSQL
@@ -632,14 +649,9 @@ impl Holder {
     async fn take(db: &TestDb) -> Holder {
         use sqlx::Connection;
         match db.raw_postgres_url() {
-            Some(url) => {
-                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-                sqlx::raw_sql("BEGIN; LOCK TABLE model_prices IN EXCLUSIVE MODE")
-                    .execute(&mut conn)
-                    .await
-                    .expect("lock the price table");
-                Holder::Postgres(conn)
-            }
+            Some(url) => Holder::Postgres(
+                hold_postgres(&url, "LOCK TABLE model_prices IN EXCLUSIVE MODE").await,
+            ),
             None => {
                 let path = db.data_dir.join("omniops.db");
                 let mut conn =
@@ -670,7 +682,8 @@ impl Holder {
                 sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.map(drop)
             }
             Holder::Postgres(mut conn) => {
-                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.map(drop)
+                release_postgres(&mut conn).await;
+                Ok(())
             }
         };
         released.expect("release");
