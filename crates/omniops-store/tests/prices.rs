@@ -709,6 +709,10 @@ async fn a_price_change_waiting_for_the_database_holds_no_batch(db: &TestDb) {
         }
     });
     holder.until_waited_for(db).await;
+    assert!(
+        !change.is_finished(),
+        "the price change did not wait for the other writer"
+    );
     // Shorter than SQLite's busy timeout (10 s), after which the change would give up.
     let wait = std::time::Duration::from_secs(5);
     let writer_free = tokio::time::timeout(wait, db.store.price_table()).await;

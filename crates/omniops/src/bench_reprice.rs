@@ -30,7 +30,8 @@ pub async fn run(
     let cents = now / 1_000_000 % 900 + 100;
     let input = format!("{}.{:02}", cents / 100, cents % 100);
     let output = format!("{}.{:02}", cents * 2 / 100, cents * 2 % 100);
-    // Ingest goes on from before the PUT: the price change itself holds the writer.
+    // Ingest goes on from before the PUT, so that the change's own start (storing the price,
+    // installing the table under the writer) is measured too.
     let done = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let probe = tokio::spawn(probe(
