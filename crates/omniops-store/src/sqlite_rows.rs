@@ -212,28 +212,46 @@ mod tests {
     #[tokio::test]
     async fn rollup_retention_reads_no_table_whole() {
         let db = crate::open::TestSqlite::open().await;
-        let pool = db.pool();
         let statements = crate::sqlite::retention::rollup_deletes();
         assert_eq!(statements.len(), 13);
         for statement in statements {
-            let table = statement
-                .split("DELETE FROM ")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .expect("a table");
-            let plan = explain(pool, &statement).await;
-            assert!(
-                plan.iter().any(|d| d.contains(&format!("SEARCH {table} "))),
-                "{table}: {plan:?}"
-            );
-            let whole = format!("SCAN {table}");
-            assert!(
-                !plan
-                    .iter()
-                    .any(|d| d == &whole || d.starts_with(&format!("{whole} "))),
-                "{table} is read whole: {plan:?}"
-            );
+            assert_reads_no_table_whole(db.pool(), &statement).await;
         }
+    }
+
+    /// So does conversation retention: `updated_at < $1` read every conversation, and
+    /// `last_at < $1` every failed query and product example, under the write lock.
+    #[tokio::test]
+    async fn conversation_retention_reads_no_table_whole() {
+        use crate::sqlite::retention::{conversation_side_deletes, CONVERSATION_SLICE};
+        let db = crate::open::TestSqlite::open().await;
+        let statements = conversation_side_deletes();
+        assert_eq!(statements.len(), 4);
+        for statement in [CONVERSATION_SLICE.to_string()].iter().chain(&statements) {
+            assert_reads_no_table_whole(db.pool(), statement).await;
+        }
+    }
+
+    /// The plan of `statement` (`DELETE FROM <table> …`) searches its table through an
+    /// index and never scans it.
+    async fn assert_reads_no_table_whole(pool: &sqlx::SqlitePool, statement: &str) {
+        let table = statement
+            .split("DELETE FROM ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .expect("a table");
+        let plan = explain(pool, statement).await;
+        assert!(
+            plan.iter().any(|d| d.contains(&format!("SEARCH {table} "))),
+            "{table}: {plan:?}"
+        );
+        let whole = format!("SCAN {table}");
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d == &whole || d.starts_with(&format!("{whole} "))),
+            "{table} is read whole: {plan:?}"
+        );
     }
 
     /// A job's total reads the live sessions through their own index: through the model's,

@@ -37,26 +37,6 @@ const TABLES: [&str; 29] = [
     "webhook_deliveries",
 ];
 
-async fn scalar(db: &TestDb, query: &str) -> i64 {
-    match &db.raw_postgres_url() {
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(url).await.expect("connect");
-            sqlx::query_scalar(query)
-                .fetch_one(&pool)
-                .await
-                .expect("query")
-        }
-        None => {
-            let url = format!("sqlite:{}", db.data_dir.join("omniops.db").display());
-            let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
-            sqlx::query_scalar(query)
-                .fetch_one(&pool)
-                .await
-                .expect("query")
-        }
-    }
-}
-
 async fn case_variants_fold_into_one_domain(db: &TestDb) {
     let now = t("2026-11-26T12:30:00Z");
     // Two gpt-4 sessions in one hour: $0.03 for shop.example, $0.06 and a failed search
@@ -110,22 +90,15 @@ async fn case_variants_fold_into_one_domain(db: &TestDb) {
     let count = |table: &str, domain: &str| {
         format!("SELECT COUNT(*) FROM {table} WHERE domain = '{domain}'")
     };
-    assert_eq!(
-        scalar(db, &count("chat_telemetry", "shop.example")).await,
-        2
-    );
+    assert_eq!(db.scalar(&count("chat_telemetry", "shop.example")).await, 2);
     // One hourly rollup row for the two sessions: 2 requests, 1 failure.
     assert_eq!(
-        scalar(db, "SELECT requests * 10 + failures FROM rollup_hourly WHERE domain = 'shop.example' AND model = 'gpt-4'").await,
+        db.scalar("SELECT requests * 10 + failures FROM rollup_hourly WHERE domain = 'shop.example' AND model = 'gpt-4'").await,
         21
     );
     // No row is left under the variant.
     for table in TABLES {
-        assert_eq!(
-            scalar(db, &count(table, "Shop.Example")).await,
-            0,
-            "{table}"
-        );
+        assert_eq!(db.scalar(&count(table, "Shop.Example")).await, 0, "{table}");
     }
 }
 on_both_engines!(fold, case_variants_fold_into_one_domain);

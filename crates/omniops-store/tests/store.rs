@@ -557,6 +557,9 @@ async fn conversations_follow_session_retention(db: &TestDb) {
         r#"{"type":"message","conversation_id":"old","role":"user","content":"hi","timestamp":"2026-10-01T10:00:00Z"}"#.into(),
         r#"{"type":"conversation","conversation_id":"new","domain":"a.example","timestamp":"2026-11-20T10:00:00Z"}"#.into(),
         r#"{"type":"message","conversation_id":"new","role":"user","content":"hi","timestamp":"2026-11-20T10:00:00Z"}"#.into(),
+        // Started before the cutoff, still active after it: kept.
+        r#"{"type":"conversation","conversation_id":"long","domain":"a.example","timestamp":"2026-10-01T10:00:00Z"}"#.into(),
+        r#"{"type":"message","conversation_id":"long","role":"user","content":"hi","timestamp":"2026-11-25T10:00:00Z"}"#.into(),
     ];
     db.store
         .apply_batch(&[events(now, &lines)], now)
@@ -568,7 +571,7 @@ async fn conversations_follow_session_retention(db: &TestDb) {
             .conversation_count(&year, None)
             .await
             .expect("count"),
-        2
+        3
     );
     let deleted = db
         .store
@@ -582,31 +585,77 @@ async fn conversations_follow_session_retention(db: &TestDb) {
             .raw_conversation_count(&year, None)
             .await
             .expect("count"),
-        1
+        2
     );
     assert_eq!(
         db.store
             .conversation_count(&year, None)
             .await
             .expect("count"),
-        2
+        3
     );
     let raw = db
         .store
         .raw_analytics_inputs(&year, None)
         .await
         .expect("raw");
-    assert_eq!(raw.messages.messages, 1);
+    assert_eq!(raw.messages.messages, 2);
     let rollups = db
         .store
         .analytics_inputs(&year, None, now)
         .await
         .expect("rollups");
-    assert_eq!(rollups.messages.messages, 2);
+    assert_eq!(rollups.messages.messages, 3);
 }
 on_both_engines!(
     conversation_retention,
     conversations_follow_session_retention
+);
+
+/// Failed queries and product examples older than the cutoff go, in every domain and for
+/// every product (the statements find them through each one's index); newer ones stay.
+async fn conversation_side_rows_follow_retention(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let mut script = String::new();
+    for domain in ["a.example", "b.example"] {
+        for (text, at) in [
+            ("old", "2026-10-01T10:00:00Z"),
+            ("new", "2026-11-20T10:00:00Z"),
+        ] {
+            let at = t(at);
+            script += &format!(
+                "INSERT INTO failed_queries (domain, query, last_at) VALUES ('{domain}', '{text}', {at});"
+            );
+            for product in ["pump", "filter"] {
+                script += &format!(
+                    "INSERT INTO product_examples (domain, product, text, last_at) \
+                     VALUES ('{domain}', '{product}', '{text}', {at});"
+                );
+            }
+        }
+    }
+    db.run_script(&script).await;
+    db.store
+        .delete_conversations_before(now - 30 * MICROS_PER_DAY)
+        .await
+        .expect("retention");
+    let count = "SELECT CAST(COUNT(*) AS BIGINT) FROM";
+    assert_eq!(db.scalar(&format!("{count} failed_queries")).await, 2);
+    assert_eq!(
+        db.scalar(&format!("{count} failed_queries WHERE query = 'new'"))
+            .await,
+        2
+    );
+    assert_eq!(db.scalar(&format!("{count} product_examples")).await, 4);
+    assert_eq!(
+        db.scalar(&format!("{count} product_examples WHERE text = 'new'"))
+            .await,
+        4
+    );
+}
+on_both_engines!(
+    conversation_side_retention,
+    conversation_side_rows_follow_retention
 );
 
 /// Rollup retention drops the old buckets of every domain and of the all-domains rows, and

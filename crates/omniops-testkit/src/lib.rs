@@ -89,6 +89,27 @@ impl TestDb {
         }
     }
 
+    /// The one integer `query` answers, read directly from the test database.
+    pub async fn scalar(&self, query: &str) -> i64 {
+        match &self.raw_postgres_url() {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                sqlx::query_scalar(query)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("query")
+            }
+            None => {
+                let url = format!("sqlite:{}", self.data_dir.join("omniops.db").display());
+                let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+                sqlx::query_scalar(query)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("query")
+            }
+        }
+    }
+
     /// The PostgreSQL URL for raw SQL in tests, finding Omniops' tables in their schema.
     pub fn raw_postgres_url(&self) -> Option<String> {
         self.database_url.as_ref().map(|url| {
