@@ -413,17 +413,11 @@ pub async fn product_examples(
     } else {
         per_product
     };
-    let mut q = QueryBuilder::<DB>::new("");
-    for (i, product) in products.iter().enumerate() {
-        if i > 0 {
-            q.push(" UNION ALL ");
-        }
-        q.push(
-            "SELECT * FROM (SELECT product, text, last_at FROM product_examples r WHERE product = ",
-        );
-        q.push_bind(product.clone())
-            .push(" AND last_at >= ")
-            .push_bind(window.start);
+    // One product's newest examples through its index, `product` pushed by `this`.
+    let newest = |q: &mut QueryBuilder<'_, DB>, this: &dyn Fn(&mut QueryBuilder<'_, DB>)| {
+        q.push("SELECT product, text, last_at FROM product_examples r WHERE product = ");
+        this(q);
+        q.push(" AND last_at >= ").push_bind(window.start);
         q.push(" AND last_at < ").push_bind(window.end);
         if !domain.is_empty() {
             q.push(" AND domain = ").push_bind(domain.to_string());
@@ -431,7 +425,37 @@ pub async fn product_examples(
         q.push(format!(
             " AND {NOT_IN_CATALOGUE} ORDER BY last_at DESC, text LIMIT "
         ));
-        q.push_bind(read).push(") e");
+        q.push_bind(read);
+    };
+    let mut q = QueryBuilder::<DB>::new("");
+    if <DB as sqlx::Database>::NAME == "PostgreSQL" {
+        // One subquery run per product (LATERAL). A UNION ALL of one subquery per product
+        // took PostgreSQL 1.6 to 2.9 ms to plan for a page of products at 10M sessions, half
+        // of the read, at each run until a connection's statement went generic (its sixth),
+        // and every page size and domain is a statement of its own; this one takes 0.3 ms.
+        q.push("SELECT e.product, e.text, e.last_at FROM (VALUES ");
+        let mut list = q.separated(", ");
+        for product in products {
+            list.push("(")
+                .push_bind_unseparated(product.clone())
+                .push_unseparated(")");
+        }
+        q.push(") AS p(product) CROSS JOIN LATERAL (");
+        newest(&mut q, &|q| {
+            q.push("p.product");
+        });
+        q.push(") e");
+    } else {
+        for (i, product) in products.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push("SELECT * FROM (");
+            newest(&mut q, &|q| {
+                q.push_bind(product.clone());
+            });
+            q.push(") e");
+        }
     }
     let mut rows: Vec<(String, String, Micros)> = Vec::new();
     for r in q.build().fetch_all(pool).await? {
