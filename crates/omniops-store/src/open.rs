@@ -175,13 +175,7 @@ impl Store {
     /// the migrations.
     pub async fn open_postgres_in(url: &str, schema: &str) -> anyhow::Result<Store> {
         check_schema_name(schema)?;
-        // Every connection of the pool, the listener's included, finds our tables first.
-        let options = sqlx::postgres::PgConnectOptions::from_str(url)
-            .context("reading the PostgreSQL URL")?
-            // JIT compiles a plan whose estimate looks costly (a stale estimate of live
-            // sessions did): 15 ms of compiling for a query that runs in 1 ms. Dashboard
-            // queries are short, so it never pays.
-            .options([("search_path", schema), ("jit", "off")]);
+        let options = postgres_options(url, schema)?;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
             // During an outage a request waits at most this long for a connection, then
@@ -352,6 +346,24 @@ impl Store {
 }
 
 /// A SQLite store in a temporary directory, for tests of its SQL and connections.
+/// The options of every connection of the pool, the listener's included.
+fn postgres_options(url: &str, schema: &str) -> anyhow::Result<sqlx::postgres::PgConnectOptions> {
+    Ok(sqlx::postgres::PgConnectOptions::from_str(url)
+        .context("reading the PostgreSQL URL")?
+        // Our tables are found first.
+        .options([
+            ("search_path", schema),
+            // JIT compiles a plan whose estimate looks costly (a stale estimate of live
+            // sessions did): 15 ms of compiling for a query that runs in 1 ms. Dashboard
+            // queries are short, so it never pays.
+            ("jit", "off"),
+            // Nor do parallel workers: the telemetry rollup sum (530 rows) was planned with
+            // two, and starting them took 10 to 22 ms at 10M sessions; alone it runs in
+            // 0.6 to 1.2 ms. Requests run side by side instead.
+            ("max_parallel_workers_per_gather", "0"),
+        ]))
+}
+
 #[cfg(test)]
 pub(crate) struct TestSqlite {
     pub store: Store,
@@ -370,6 +382,25 @@ impl TestSqlite {
         match &self.store.pool {
             Pool::Sqlite(pool) => pool,
             Pool::Postgres(_) => unreachable!("opened on SQLite"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every connection asks PostgreSQL for our schema first, no JIT and no parallel
+    /// workers (each costs dashboard reads more than the query itself).
+    #[test]
+    fn postgres_connections_run_without_jit_or_parallel_workers() {
+        let options =
+            super::postgres_options("postgres://u@127.0.0.1:5432/db", "omniops").expect("options");
+        let sent = options.get_options().expect("options are sent");
+        for setting in [
+            "search_path=omniops",
+            "jit=off",
+            "max_parallel_workers_per_gather=0",
+        ] {
+            assert!(sent.contains(setting), "{setting} in {sent}");
         }
     }
 }

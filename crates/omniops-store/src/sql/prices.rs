@@ -172,11 +172,18 @@ pub async fn put_imported_prices(
 pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<String>> {
     // `model || ''` keeps SQLite on the live-sessions index: a bare `model` lets it walk the
     // whole (model, start_time, id) index for the DISTINCT instead (a full scan).
-    sqlx::query_scalar(
-        "SELECT DISTINCT model FROM rollup_daily WHERE domain = $1 AND model <> '' \
-         UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL AND ($1 = '' OR domain = $1)",
-    )
-    .bind(scope)
+    // All domains without a parameter: [`super::sessions::live_sessions`] says why.
+    match scope {
+        "" => sqlx::query_scalar(
+            "SELECT DISTINCT model FROM rollup_daily WHERE domain = '' AND model <> '' \
+             UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL",
+        ),
+        _ => sqlx::query_scalar(
+            "SELECT DISTINCT model FROM rollup_daily WHERE domain = $1 AND model <> '' \
+             UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL AND domain = $1",
+        )
+        .bind(scope),
+    }
     .fetch_all(pool)
     .await
 }
@@ -392,13 +399,22 @@ pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sql
 /// rollups, and live ones (grouped by `model || ''` for the reason given at
 /// [`stored_models`]).
 pub async fn unpriced_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<UnpricedModel>> {
-    let rows = sqlx::query(
+    // All domains without a parameter: [`super::sessions::live_sessions`] says why.
+    let (daily, live) = match scope {
+        "" => ("''", ""),
+        _ => ("$1", " AND domain = $1"),
+    };
+    let sql = format!(
         "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
-         WHERE unpriced > 0 AND domain = $1 AND model <> '' GROUP BY model \
+         WHERE unpriced > 0 AND domain = {daily} AND model <> '' GROUP BY model \
          UNION ALL SELECT model || '', CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
-         WHERE end_time IS NULL AND cost_nanos IS NULL AND ($1 = '' OR domain = $1) GROUP BY model || ''",
-    )
-    .bind(scope)
+         WHERE end_time IS NULL AND cost_nanos IS NULL{live} GROUP BY model || ''"
+    );
+    let query = sqlx::query(&sql);
+    let rows = match scope {
+        "" => query,
+        _ => query.bind(scope),
+    }
     .fetch_all(pool)
     .await?;
     let mut by_model: HashMap<String, UnpricedModel> = HashMap::new();
