@@ -519,6 +519,75 @@ async fn price_change_reaches_live_sessions(db: &TestDb) {
 }
 on_both_engines!(price_change_live, price_change_reaches_live_sessions);
 
+/// Live sessions, the models seen and the unpriced ones, for all domains (a statement without
+/// a parameter) and for one (`domain = $1`): each domain sees only its own.
+async fn live_reads_for_all_domains_and_for_one(db: &TestDb) {
+    let now = t("2026-11-26T12:30:00Z");
+    let lines: Vec<String> = [
+        ("a1", "acme-llm", "a.example"),
+        ("a2", "gpt-4", "a.example"),
+        ("b1", "beta-llm", "b.example"),
+    ]
+    .iter()
+    .map(|(id, model, domain)| {
+        format!(r#"{{"type":"session.start","session_id":"{id}","model":"{model}","domain":"{domain}"}}"#)
+    })
+    .collect();
+    db.store
+        .apply_batch(&[events(now, &lines)], now)
+        .await
+        .expect("batch");
+    for (domain, live, models, unpriced) in [
+        (
+            None,
+            vec!["a1", "a2", "b1"],
+            vec!["acme-llm", "beta-llm", "gpt-4"],
+            vec![("acme-llm", 1), ("beta-llm", 1)],
+        ),
+        (
+            Some("a.example"),
+            vec!["a1", "a2"],
+            vec!["acme-llm", "gpt-4"],
+            vec![("acme-llm", 1)],
+        ),
+        (
+            Some("b.example"),
+            vec!["b1"],
+            vec!["beta-llm"],
+            vec![("beta-llm", 1)],
+        ),
+    ] {
+        let mut ids: Vec<String> = db
+            .store
+            .live_sessions(domain)
+            .await
+            .expect("live")
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, live, "{domain:?}");
+        let mut seen = db.store.stored_models(domain).await.expect("models");
+        seen.sort();
+        assert_eq!(seen, models, "{domain:?}");
+        let mut without: Vec<(String, i64)> = db
+            .store
+            .unpriced_models(domain)
+            .await
+            .expect("unpriced")
+            .into_iter()
+            .map(|m| (m.model, m.sessions))
+            .collect();
+        without.sort();
+        let unpriced: Vec<(String, i64)> = unpriced
+            .into_iter()
+            .map(|(m, n)| (m.to_string(), n))
+            .collect();
+        assert_eq!(without, unpriced, "{domain:?}");
+    }
+}
+on_both_engines!(live_reads_scoped, live_reads_for_all_domains_and_for_one);
+
 #[tokio::test]
 async fn sqlite_derives_the_spec_cost_usd_column_exactly() {
     let db = TestDb::sqlite().await;
