@@ -413,10 +413,14 @@ pub async fn product_examples(
     } else {
         per_product
     };
-    // One product's newest examples through its index, `product` pushed by `this`.
-    let newest = |q: &mut QueryBuilder<'_, DB>, this: &dyn Fn(&mut QueryBuilder<'_, DB>)| {
+    // One product's newest examples through its index: `product` bound, or (`None`) the
+    // lateral join's `p.product`.
+    let newest = |q: &mut QueryBuilder<'_, DB>, product: Option<&String>| {
         q.push("SELECT product, text, last_at FROM product_examples r WHERE product = ");
-        this(q);
+        match product {
+            Some(product) => q.push_bind(product.clone()),
+            None => q.push("p.product"),
+        };
         q.push(" AND last_at >= ").push_bind(window.start);
         q.push(" AND last_at < ").push_bind(window.end);
         if !domain.is_empty() {
@@ -441,9 +445,7 @@ pub async fn product_examples(
                 .push_unseparated(")");
         }
         q.push(") AS p(product) CROSS JOIN LATERAL (");
-        newest(&mut q, &|q| {
-            q.push("p.product");
-        });
+        newest(&mut q, None);
         q.push(") e");
     } else {
         for (i, product) in products.iter().enumerate() {
@@ -451,9 +453,7 @@ pub async fn product_examples(
                 q.push(" UNION ALL ");
             }
             q.push("SELECT * FROM (");
-            newest(&mut q, &|q| {
-                q.push_bind(product.clone());
-            });
+            newest(&mut q, Some(product));
             q.push(") e");
         }
     }

@@ -2,7 +2,7 @@
 use super::config::put_setting_in;
 use super::ingest::{begin_write, Tx, CHUNK};
 use super::rollups::{counters_from_row, saturating_add, COUNTER_COLUMNS};
-use super::sessions::{session_from_row, SESSION_COLUMNS};
+use super::sessions::{session_from_row, Scope, SESSION_COLUMNS};
 use super::{DB, ROW_LOCKS};
 use crate::{UnpricedModel, DEFAULT_PRICES_SETTING};
 use omniops_core::clock::{floor_day, floor_hour, Micros};
@@ -172,20 +172,15 @@ pub async fn put_imported_prices(
 pub async fn stored_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<String>> {
     // `model || ''` keeps SQLite on the live-sessions index: a bare `model` lets it walk the
     // whole (model, start_time, id) index for the DISTINCT instead (a full scan).
-    // All domains without a parameter: [`super::sessions::live_sessions`] says why.
-    match scope {
-        "" => sqlx::query_scalar(
-            "SELECT DISTINCT model FROM rollup_daily WHERE domain = '' AND model <> '' \
-             UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL",
-        ),
-        _ => sqlx::query_scalar(
-            "SELECT DISTINCT model FROM rollup_daily WHERE domain = $1 AND model <> '' \
-             UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL AND domain = $1",
-        )
-        .bind(scope),
-    }
-    .fetch_all(pool)
-    .await
+    let scope = Scope(scope);
+    let sql = format!(
+        "SELECT DISTINCT model FROM rollup_daily WHERE domain = {} AND model <> '' \
+         UNION SELECT DISTINCT model || '' FROM chat_telemetry WHERE end_time IS NULL{}",
+        scope.rollup_domain(),
+        scope.raw_filter()
+    );
+    let rows = scope.bind(sqlx::query(&sql)).fetch_all(pool).await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
 }
 
 /// Cost and unpriced-count changes per (hour, domain, model) pair row.
@@ -399,24 +394,16 @@ pub(crate) async fn add_cost_deltas(tx: &mut Tx<'_>, deltas: &CostDeltas) -> sql
 /// rollups, and live ones (grouped by `model || ''` for the reason given at
 /// [`stored_models`]).
 pub async fn unpriced_models(pool: &Pool<DB>, scope: &str) -> sqlx::Result<Vec<UnpricedModel>> {
-    // All domains without a parameter: [`super::sessions::live_sessions`] says why.
-    let (daily, live) = match scope {
-        "" => ("''", ""),
-        _ => ("$1", " AND domain = $1"),
-    };
+    let scope = Scope(scope);
     let sql = format!(
         "SELECT model, CAST(SUM(unpriced) AS BIGINT), MAX(bucket) FROM rollup_daily \
-         WHERE unpriced > 0 AND domain = {daily} AND model <> '' GROUP BY model \
+         WHERE unpriced > 0 AND domain = {} AND model <> '' GROUP BY model \
          UNION ALL SELECT model || '', CAST(COUNT(*) AS BIGINT), MAX(start_time) FROM chat_telemetry \
-         WHERE end_time IS NULL AND cost_nanos IS NULL{live} GROUP BY model || ''"
+         WHERE end_time IS NULL AND cost_nanos IS NULL{} GROUP BY model || ''",
+        scope.rollup_domain(),
+        scope.raw_filter()
     );
-    let query = sqlx::query(&sql);
-    let rows = match scope {
-        "" => query,
-        _ => query.bind(scope),
-    }
-    .fetch_all(pool)
-    .await?;
+    let rows = scope.bind(sqlx::query(&sql)).fetch_all(pool).await?;
     let mut by_model: HashMap<String, UnpricedModel> = HashMap::new();
     for row in &rows {
         let model: String = row.try_get(0)?;

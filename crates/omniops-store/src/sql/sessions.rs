@@ -151,6 +151,47 @@ pub async fn sessions_after(
     rows.iter().map(session_from_row).collect()
 }
 
+/// A read of one domain, bound as `$1`, or of all (`""`), which binds nothing. PostgreSQL
+/// plans a statement with parameters anew at its first five runs on each of the pool's 16
+/// connections: planning the live sessions of all domains (every dashboard's default) over
+/// every week's partition took 2 to 8 ms, more than running them. One without parameters is
+/// planned once per connection.
+pub(crate) struct Scope<'a>(pub &'a str);
+
+impl<'a> Scope<'a> {
+    /// The `domain` rollup rows of this scope carry (`''` = all domains).
+    pub(crate) fn rollup_domain(&self) -> &'static str {
+        if self.0.is_empty() {
+            "''"
+        } else {
+            "$1"
+        }
+    }
+
+    /// The condition that narrows raw rows to this scope, after a `WHERE`.
+    pub(crate) fn raw_filter(&self) -> &'static str {
+        if self.0.is_empty() {
+            ""
+        } else {
+            " AND domain = $1"
+        }
+    }
+
+    pub(crate) fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        'a: 'q,
+    {
+        if self.0.is_empty() {
+            query
+        } else {
+            query.bind(self.0)
+        }
+    }
+}
+
 pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<LiveSession>> {
     let mut tx = pool.begin().await?;
     if <DB as sqlx::Database>::NAME == "PostgreSQL" {
@@ -161,25 +202,13 @@ pub async fn live_sessions(pool: &Pool<DB>, domain: &str) -> sqlx::Result<Vec<Li
             .execute(&mut *tx)
             .await?;
     }
-    // All domains (every dashboard's default) without a parameter. PostgreSQL plans a
-    // statement with parameters anew at its first five runs on each of the pool's 16
-    // connections, and planning this one over every week's partition took 2 to 8 ms, more
-    // than running it; one without parameters is planned once per connection.
-    let scope = match domain {
-        "" => "",
-        _ => " AND domain = $1",
-    };
+    let scope = Scope(domain);
     let sql = format!(
         "SELECT session_id, model, domain, start_time, cost_nanos, input_tokens, output_tokens \
-         FROM chat_telemetry WHERE end_time IS NULL{scope} ORDER BY start_time"
+         FROM chat_telemetry WHERE end_time IS NULL{} ORDER BY start_time",
+        scope.raw_filter()
     );
-    let query = sqlx::query(&sql);
-    let rows = match domain {
-        "" => query,
-        _ => query.bind(domain),
-    }
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = scope.bind(sqlx::query(&sql)).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     rows.iter()
         .map(|r| {
