@@ -144,24 +144,30 @@ impl Store {
             // No commit copies the log into the file: `checkpoint` does, beside the writers.
             // A repricing step commits through the pool holding the writer, and a
             // checkpoint inside it held every batch as long.
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            // When the log starts over, its file is cut back to this (README: Sizing and scale-out).
+            .pragma(
+                "journal_size_limit",
+                (crate::checkpoint::RESTART_FRAMES * 4096).to_string(),
+            );
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        // Before the migrations, which may rewrite large tables: no commit checkpoints.
-        crate::checkpoint::spawn(pool.clone());
-        if let Err(e) = sqlx::migrate!("migrations/sqlite").run(&pool).await {
-            pool.close().await; // which ends the task
-            return Err(anyhow::Error::new(e).context("running SQLite migrations"));
-        }
         // The ingest connection writes batches of up to 50,000 events: with a small cache
         // SQLite spills dirty pages to the file mid-transaction.
         let ingest = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.pragma("cache_size", "-16384"))
             .await?;
+        // Before the migrations, which may rewrite large tables: no commit checkpoints.
+        crate::checkpoint::spawn(pool.clone(), ingest.clone());
+        if let Err(e) = sqlx::migrate!("migrations/sqlite").run(&pool).await {
+            pool.close().await; // which ends the task
+            ingest.close().await;
+            return Err(anyhow::Error::new(e).context("running SQLite migrations"));
+        }
         Store::with_pool(Pool::Sqlite(pool), Some(LiveCache::default()), Some(ingest)).await
     }
 
