@@ -6,10 +6,12 @@
 //!
 //! The log starts over from its beginning only at a write that finds it wholly copied. Under
 //! steady ingest a batch commits during every pass, so it never did: loading 10M sessions
-//! grew it to 8 GB beside a 4.4 GB database. Once the log passes [`RESTART_FRAMES`], the pass
-//! copies what the batches committed meanwhile again, holding the ingest connection: a few
-//! megabytes, so batches wait milliseconds, and the next batch starts the log over
-//! (`journal_size_limit` then gives the file's space back).
+//! grew it to 8 GB beside a 4.4 GB database. Once the log passes [`RESTART_FRAMES`], the task
+//! copies again beside the writers until little is left, then copies the rest holding the
+//! ingest connection, through which batches and repricing steps write: a few megabytes, so
+//! they wait milliseconds, and the next write starts the log over (`journal_size_limit` then
+//! gives the file's space back). Copying what a whole pass left while holding it made
+//! batches wait up to a second when the log grew 100 MB a second.
 
 use sqlx::SqlitePool;
 use std::time::Duration;
@@ -47,17 +49,35 @@ fn spawn_with(pool: SqlitePool, ingest: SqlitePool, restart_frames: i64) {
     });
 }
 
-/// Copies the log beside the writers; past `restart_frames`, copies again between two
-/// batches, so that the next one finds the log wholly copied and starts it over.
+/// Frames left to copy (4 MiB) below which the rest is copied holding the ingest connection.
+const LEFT_FOR_THE_WRITER: i64 = 1_024;
+
+/// Copies beside the writers at most this often in one pass; a writer that outpaces them
+/// keeps the log growing until it slows down.
+const CATCH_UP: usize = 8;
+
+/// Copies the log beside the writers; past `restart_frames`, again until a copy leaves little
+/// behind, then the rest between two writes, so that the next one starts the log over.
 async fn pass(pool: &SqlitePool, ingest: &SqlitePool, restart_frames: i64) -> sqlx::Result<()> {
-    let (_busy, log, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(pool)
-        .await?;
-    if log >= restart_frames {
-        let mut between_batches = ingest.acquire().await?;
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut *between_batches)
-            .await?;
+    let mut previous_log = None;
+    for _ in 0..CATCH_UP {
+        let (_busy, log, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(pool)
+                .await?;
+        if log < restart_frames {
+            return Ok(());
+        }
+        // Written during the previous copy, and held back by readers: about what is left.
+        let left = log - previous_log.unwrap_or(0) + (log - copied);
+        if left < LEFT_FOR_THE_WRITER {
+            let mut between_writes = ingest.acquire().await?;
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *between_writes)
+                .await?;
+            return Ok(());
+        }
+        previous_log = Some(log);
     }
     Ok(())
 }

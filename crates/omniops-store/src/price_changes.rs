@@ -253,7 +253,10 @@ impl Store {
                 let mut writer = self.writer.write().await;
                 let started = std::time::Instant::now();
                 let slice = writer.reprice_slice.load(Ordering::Relaxed);
-                let step = sqlite::reprice_step(pool, id, &writer.prices, slice, now).await?;
+                // Through the ingest connection, like batches: the log's checkpoint holds
+                // it to start the log over between two writes.
+                let conn = writer.ingest.clone().unwrap_or_else(|| pool.clone());
+                let step = sqlite::reprice_step(&conn, id, &writer.prices, slice, now).await?;
                 let next = next_slice(slice, started.elapsed(), REPRICE_STEP_TARGET);
                 writer.reprice_slice.store(next, Ordering::Relaxed);
                 let Some((job, live)) = step else {
