@@ -85,8 +85,8 @@ async fn pass(pool: &SqlitePool, ingest: &SqlitePool, restart_frames: i64) -> sq
 #[cfg(test)]
 mod tests {
     /// No commit of the store copies the log itself, the pool's included: a repricing step
-    /// commits through the pool holding the writer, and a checkpoint inside it held every
-    /// batch as long (two steps of 84 ms beside a 42 ms checkpoint, at 10M sessions).
+    /// commits holding the writer, and a checkpoint inside it held every batch as long (two
+    /// steps of 84 ms beside a 42 ms checkpoint, at 10M sessions).
     #[tokio::test]
     async fn no_connection_checkpoints_on_commit() {
         let db = crate::open::TestSqlite::open().await;

@@ -142,8 +142,8 @@ impl Store {
             .pragma("cache_size", "-4096")
             .pragma("temp_store", "memory")
             // No commit copies the log into the file: `checkpoint` does, beside the writers.
-            // A repricing step commits through the pool holding the writer, and a
-            // checkpoint inside it held every batch as long.
+            // A repricing step commits holding the writer, and a checkpoint inside it held
+            // every batch as long.
             .pragma("wal_autocheckpoint", "0")
             // When the log starts over, its file is cut back to this (README: Sizing and scale-out).
             .pragma(
