@@ -167,13 +167,20 @@ pub async fn get(
         .filter(|m| !m.is_empty());
     let include_details = flag(&params, "includeDetails", false)?;
     let include_live = flag(&params, "includeLive", true)?;
-    let report = telemetry_for(&state, &window, domain.as_deref(), model).await?;
-    let response_time_percentiles = match model {
-        Some(_) => None,
-        None => Some(percentiles(
-            response_time_percentiles(&state, &window, domain.as_deref()).await?,
-        )),
+    // Independent reads, on two connections at once.
+    let durations = async {
+        match model {
+            Some(_) => Ok(None),
+            None => response_time_percentiles(&state, &window, domain.as_deref())
+                .await
+                .map(Some),
+        }
     };
+    let (report, durations) = tokio::try_join!(
+        telemetry_for(&state, &window, domain.as_deref(), model),
+        durations
+    )?;
+    let response_time_percentiles = durations.map(percentiles);
     let details = match include_details {
         true => {
             let (page, limit) = request::pagination(&params)?;

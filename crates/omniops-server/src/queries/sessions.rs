@@ -149,28 +149,36 @@ pub async fn session_history(
     limit: i64,
 ) -> anyhow::Result<SessionHistory> {
     let from_rollups = window.start >= state.raw_retention_cutoff();
-    let (sessions, counted) = state
-        .store
-        .sessions_in_window(window, filter, limit, (page - 1) * limit, !from_rollups)
-        .await?;
-    let total = match counted {
-        Some(total) => total,
-        None => {
-            let sums = state
-                .store
-                .window_sums(window, filter.domain.as_deref())
-                .await?;
-            let counters = match &filter.model {
-                Some(model) => sums.by_model.get(model).copied().unwrap_or_default(),
-                None => sums.totals,
-            };
-            match filter.status {
-                Outcome::Succeeded => counters.successes,
-                Outcome::Failed => counters.failures,
-                Outcome::All => counters.requests,
-            }
+    // The page and the rollups' count are independent reads: on two connections at once.
+    let count = async {
+        if !from_rollups {
+            return Ok(None);
         }
+        let sums = state
+            .store
+            .window_sums(window, filter.domain.as_deref())
+            .await?;
+        let counters = match &filter.model {
+            Some(model) => sums.by_model.get(model).copied().unwrap_or_default(),
+            None => sums.totals,
+        };
+        anyhow::Ok(Some(match filter.status {
+            Outcome::Succeeded => counters.successes,
+            Outcome::Failed => counters.failures,
+            Outcome::All => counters.requests,
+        }))
     };
+    let page_rows = async {
+        let offset = (page - 1) * limit;
+        anyhow::Ok(
+            state
+                .store
+                .sessions_in_window(window, filter, limit, offset, !from_rollups)
+                .await?,
+        )
+    };
+    let ((sessions, counted), from_sums) = tokio::try_join!(page_rows, count)?;
+    let total = counted.or(from_sums).unwrap_or_default();
     Ok(SessionHistory {
         sessions: sessions.iter().map(session_row).collect(),
         pagination: Pagination::new(page, limit, total),
