@@ -99,6 +99,13 @@ mod tests {
                 .await
                 .expect("pragma");
             assert_eq!(pages, 0);
+            // The log's file is cut back to the restart size, counted in 4 KiB pages.
+            let (limit, page): (i64, i64) =
+                sqlx::query_as("SELECT * FROM pragma_journal_size_limit, pragma_page_size")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .expect("pragmas");
+            assert_eq!((limit, page), (64 * 1024 * 1024, 4096));
             held.push(conn);
         }
     }
